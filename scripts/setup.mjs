@@ -1,0 +1,28 @@
+#!/usr/bin/env node
+// Installs the project's packages and its pinned Node 22 runtime (the npm package `node`), which every
+// npm script then runs on. Runs with whatever Node started it (>= 18), so a fresh clone needs no Node 22.
+// Install scripts are skipped on purpose: electron's would download its binary (not possible offline
+// and not needed for the CLI or tests), and better-sqlite3 ships N-API prebuilds for every platform.
+import { execFileSync } from 'node:child_process';
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+
+const root = join(import.meta.dirname, '..');
+const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+const run = (args) => execFileSync(npm, args, { cwd: root, stdio: 'inherit', shell: process.platform === 'win32' });
+const pinnedNode = join(root, 'node_modules', '.bin', process.platform === 'win32' ? 'node.cmd' : 'node');
+const lock = join(root, 'package-lock.json');
+const installed = join(root, 'node_modules', '.package-lock.json');
+
+const upToDate = existsSync(installed) && statSync(installed).mtimeMs >= statSync(lock).mtimeMs;
+if (!upToDate || process.argv.includes('--force')) {
+  console.log('setup: installing packages (npm ci --ignore-scripts)');
+  run(['ci', '--ignore-scripts', '--no-audit', '--no-fund']);
+}
+if (!existsSync(join(root, 'node_modules', 'node', 'bin', process.platform === 'win32' ? 'node.exe' : 'node'))) {
+  console.log('setup: installing the pinned Node 22 runtime (npm rebuild node)');
+  run(['rebuild', 'node', '--ignore-scripts=false']);
+}
+const version = execFileSync(pinnedNode, ['-v'], { encoding: 'utf8', shell: process.platform === 'win32' }).trim();
+if (!version.startsWith('v22.')) throw new Error(`setup: expected Node 22 in node_modules/.bin, found ${version}`);
+console.log(`setup: ready (scripts run on Node ${version})`);

@@ -1,0 +1,190 @@
+import { z } from 'zod';
+import { COMPONENTS, type Component, type Compression } from './components.js';
+import type { Manifest } from './manifest.js';
+import type { Progress } from './progress.js';
+import type { FieldErrors, Settings } from './settings.js';
+
+// ---- Values that cross the boundary -------------------------------------------------------------
+
+export type BackupStatus = 'complete' | 'incomplete' | 'corrupt';
+
+export interface BackupSummary {
+  name: string; // backup_YYYYMMDD_HHMMSS
+  path: string; // absolute
+  createdAt: string; // ISO 8601
+  size: number; // bytes on disk
+  durationMs: number | null;
+  status: BackupStatus;
+  /** Why it is incomplete or corrupt, in words. */
+  statusDetail?: string;
+  compression: Compression | null;
+  pdsVersion: string | null;
+  /** Made by the original backup.sh: no checksums in its manifest. */
+  legacy: boolean;
+}
+
+export interface VerifyFileResult {
+  path: string; // relative to the backup folder
+  ok: boolean;
+  detail: string; // "sha256 ok", "size 1234 expected 1240", "integrity_check: ok", …
+}
+
+export interface VerifyReport {
+  backupPath: string;
+  deep: boolean;
+  ok: boolean;
+  /** False for backups from the original scripts: only decompression, listing and integrity_check. */
+  checksumsAvailable: boolean;
+  files: VerifyFileResult[];
+  /** Everything that is wrong, one sentence each, naming the file. Empty when ok. */
+  problems: string[];
+}
+
+export interface BackupResult {
+  name: string;
+  path: string;
+  manifest: Manifest;
+  durationMs: number;
+  size: number;
+  /** Backups removed by the retention that runs after a successful backup. */
+  pruned: string[];
+}
+
+export interface ComponentInBackup {
+  component: Component;
+  present: boolean;
+  /** Stored bytes of its file(s). */
+  size: number;
+}
+
+export type InspectResult =
+  | {
+      ok: true;
+      path: string;
+      name: string;
+      createdAt: string;
+      pdsVersion: string | null;
+      hostname: string | null;
+      compression: Compression | null;
+      legacy: boolean;
+      components: ComponentInBackup[];
+      counts: { accounts: number; actors: number; blobs: number } | null;
+      size: number;
+    }
+  | { ok: false; path: string; reason: string };
+
+export interface RestoreResult {
+  restored: Component[];
+  dataDir: string;
+  /** Where the data that was replaced now lives, or null when the target held nothing to keep. */
+  preRestoreBackup: string | null;
+  warnings: string[];
+  durationMs: number;
+}
+
+export type RunKind = 'backup' | 'restore' | 'verify' | 'prune';
+export type RunTrigger = 'manual' | 'schedule' | 'catch-up' | 'cli';
+
+export interface HistoryEntry {
+  id: string;
+  kind: RunKind;
+  trigger: RunTrigger;
+  startedAt: string;
+  endedAt: string | null;
+  result: 'running' | 'success' | 'failed' | 'cancelled';
+  backupName?: string;
+  size?: number;
+  error?: string;
+}
+
+export type AppState = 'idle' | 'running' | 'failed' | 'stale';
+
+export interface AppStatus {
+  state: AppState;
+  running: Progress | null;
+  lastBackup: { name: string; createdAt: string; size: number } | null;
+  lastRun: HistoryEntry | null;
+  nextRunAt: string | null;
+  paused: boolean;
+  scheduleEnabled: boolean;
+  freeSpace: { path: string; freeBytes: number; totalBytes: number } | null;
+  staleHours: number;
+}
+
+export type View = 'overview' | 'backups' | 'restore' | 'settings' | 'history';
+
+// ---- The API: every request, its validated input and its output ---------------------------------
+
+const path = z.string().min(1, 'A path is required').max(4096);
+const none = z.undefined();
+
+/** Input schemas. The main process (and the HTTP bridge) parse every input with these. */
+export const apiInputs = {
+  getStatus: none,
+  getSettings: none,
+  /** The whole settings object; invalid fields come back as FieldErrors, nothing is saved. */
+  setSettings: z.unknown(),
+  /** Reads BACKUP_* and PDS_* variables from a PDS .env file and returns the settings they imply (not saved). */
+  importEnv: z.object({ path }),
+  startBackup: none,
+  cancel: none,
+  pauseSchedule: z.object({ paused: z.boolean() }),
+  listBackups: none,
+  verifyBackup: z.object({ path, deep: z.boolean() }),
+  inspectBackup: z.object({ path }),
+  restore: z.object({
+    path,
+    components: z.array(z.enum(COMPONENTS)).min(1, 'Choose at least one component').refine(
+      (list) => new Set(list).size === list.length,
+      'Each component once',
+    ),
+  }),
+  getHistory: none,
+  getLogPath: none,
+  openFolder: z.object({ target: z.enum(['backups', 'log', 'data', 'backup']), path: path.optional() }),
+  pickFolder: z.object({ purpose: z.enum(['dataDir', 'backupDir', 'restore', 'envFile']) }),
+} as const;
+
+export interface ApiOutputs {
+  getStatus: AppStatus;
+  getSettings: Settings;
+  setSettings: { ok: true; settings: Settings } | { ok: false; errors: FieldErrors };
+  importEnv: { ok: true; settings: Settings; imported: string[] } | { ok: false; error: string };
+  startBackup: { started: true } | { started: false; reason: string };
+  cancel: { cancelled: boolean };
+  pauseSchedule: AppStatus;
+  listBackups: BackupSummary[];
+  verifyBackup: VerifyReport;
+  inspectBackup: InspectResult;
+  restore: { ok: true; result: RestoreResult } | { ok: false; error: string };
+  getHistory: HistoryEntry[];
+  getLogPath: string;
+  openFolder: { opened: boolean; error?: string };
+  /** null when the user cancelled, or when the transport has no native dialog (the browser bridge). */
+  pickFolder: string | null;
+}
+
+export type ApiName = keyof typeof apiInputs;
+export const API_NAMES = Object.keys(apiInputs) as ApiName[];
+export type ApiInput<N extends ApiName> = z.input<(typeof apiInputs)[N]>;
+
+/** What both transports (Electron IPC, the HTTP bridge) expose to the renderer. */
+export type Api = { [N in ApiName]: ApiInput<N> extends undefined ? () => Promise<ApiOutputs[N]> : (input: ApiInput<N>) => Promise<ApiOutputs[N]> };
+
+// ---- Events from main to renderer ---------------------------------------------------------------
+
+export interface ApiEvents {
+  progress: Progress;
+  status: AppStatus;
+  /** A notification was clicked: show this view. */
+  navigate: { view: View; backupName?: string };
+}
+export type ApiEventName = keyof ApiEvents;
+
+export interface ApiClient extends Api {
+  on<E extends ApiEventName>(event: E, listener: (payload: ApiEvents[E]) => void): () => void;
+}
+
+/** Electron IPC channel names. */
+export const requestChannel = (name: ApiName) => `aurora:${name}`;
+export const EVENT_CHANNEL = 'aurora:event';

@@ -1,0 +1,24 @@
+/** The five parts of a PDS data directory that a backup holds and a restore can bring back one by one. */
+export const DATABASE_COMPONENTS = ['account', 'sequencer', 'did_cache'] as const;
+export const DIRECTORY_COMPONENTS = ['blobs', 'actors'] as const;
+export const COMPONENTS = [...DATABASE_COMPONENTS, ...DIRECTORY_COMPONENTS] as const;
+
+export type DatabaseComponent = (typeof DATABASE_COMPONENTS)[number];
+export type DirectoryComponent = (typeof DIRECTORY_COMPONENTS)[number];
+export type Component = (typeof COMPONENTS)[number];
+
+export const COMPRESSIONS = ['gzip', 'zstd', 'bzip2', 'xz', 'none'] as const;
+export type Compression = (typeof COMPRESSIONS)[number];
+
+/** File extension each compression adds: `databases/account.sqlite.gz`, `blobs.tar.zst`, … */
+export const COMPRESSION_EXTENSION: Record<Compression, string> = {
+  gzip: '.gz',
+  zstd: '.zst',
+  bzip2: '.bz2',
+  xz: '.xz',
+  none: '',
+};
+
+/** Folder names: a finished backup, and one still being written (never taken for a good backup). */
+export const BACKUP_NAME_PATTERN = /^backup_(\d{8})_(\d{6})$/;
+export const INCOMPLETE_BACKUP_PREFIX = '.incomplete-backup_';

@@ -1,0 +1,25 @@
+export type Phase =
+  | 'preparing'
+  | 'snapshotting' // SQLite databases copied through SQLite
+  | 'archiving' // blobs and actors streamed into archives
+  | 'finalizing'
+  | 'verifying'
+  | 'pre-restore-backup'
+  | 'unpacking'
+  | 'checking'
+  | 'swapping'
+  | 'pruning'
+  | 'done';
+
+/** One progress event; long operations emit these at most every ~100 ms. */
+export interface Progress {
+  operation: 'backup' | 'verify' | 'restore' | 'prune';
+  phase: Phase;
+  bytesDone: number;
+  bytesTotal: number;
+  filesDone: number;
+  filesTotal: number;
+  /** What is being worked on now, e.g. `actors.tar.gz` or `account.sqlite`. */
+  current?: string;
+  startedAt: string; // ISO 8601
+}

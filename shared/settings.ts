@@ -1,0 +1,63 @@
+import { z } from 'zod';
+import { COMPRESSIONS } from './components.js';
+
+/** "HH:MM", 24-hour clock, local time. */
+const timeOfDay = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'Use a 24-hour time like 02:00');
+const optionalCommand = z.string().max(2000).default('');
+
+/**
+ * The app's settings. Defaults follow appendix A of the backup & recovery guide
+ * (BACKUP_ENABLED=false, BACKUP_INTERVAL_HOURS=24, BACKUP_DIR=./backups, BACKUP_RETAIN_DAYS=30,
+ * BACKUP_COMPRESSION=gzip); the daily time is the guide's systemd timer, 02:00.
+ */
+export const settingsSchema = z.object({
+  dataDir: z.string().min(1, 'Choose the PDS data directory').default('./data'),
+  backupDir: z.string().min(1, 'Choose where backups are kept').default('./backups'),
+  envFile: z.string().default(''),
+  compression: z.enum(COMPRESSIONS).default('gzip'),
+  retainDays: z.number().int('Whole days').min(1, 'At least 1 day').max(3650).default(30),
+  keepLast: z.number().int().min(1, 'Keep at least the newest backup').max(1000).default(3),
+  schedule: z
+    .object({
+      enabled: z.boolean().default(false),
+      mode: z.enum(['interval', 'daily']).default('daily'),
+      intervalHours: z.number().int('Whole hours').min(1, 'At least 1 hour').max(24 * 30).default(24),
+      dailyAt: timeOfDay.default('02:00'),
+    })
+    .prefault({}),
+  notifications: z
+    .object({
+      onFailure: z.boolean().default(true),
+      onStale: z.boolean().default(true),
+      staleHours: z.number().int().min(1, 'At least 1 hour').max(24 * 365).default(48),
+      onLowSpace: z.boolean().default(true),
+      lowSpaceMB: z.number().int().min(1).default(2048),
+      onSuccess: z.boolean().default(false),
+    })
+    .prefault({}),
+  pds: z
+    .object({
+      stopCommand: optionalCommand,
+      startCommand: optionalCommand,
+      healthUrl: z.union([z.literal(''), z.url('A URL like http://localhost:2583/xrpc/_health')]).default(''),
+      version: z.string().max(100).default(''),
+    })
+    .prefault({}),
+  launchAtLogin: z.boolean().default(false),
+});
+
+export type Settings = z.infer<typeof settingsSchema>;
+export type SettingsInput = z.input<typeof settingsSchema>;
+
+export const DEFAULT_SETTINGS: Settings = settingsSchema.parse({});
+
+/** Field path ("schedule.intervalHours") → what is wrong with it, for showing next to the field. */
+export type FieldErrors = Record<string, string>;
+
+export function validateSettings(input: unknown): { ok: true; settings: Settings } | { ok: false; errors: FieldErrors } {
+  const parsed = settingsSchema.safeParse(input);
+  if (parsed.success) return { ok: true, settings: parsed.data };
+  const errors: FieldErrors = {};
+  for (const issue of parsed.error.issues) errors[issue.path.join('.') || '(settings)'] ??= issue.message;
+  return { ok: false, errors };
+}
