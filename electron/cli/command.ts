@@ -1,0 +1,29 @@
+import type { ParseArgsConfig } from 'node:util';
+
+export type OptionSpec = NonNullable<ParseArgsConfig['options']>;
+
+export interface ParsedArgs {
+  values: Record<string, string | boolean | (string | boolean)[] | undefined>;
+  positionals: string[];
+}
+
+/** One CLI command: `electron/cli/commands/<name>.ts` exports `command` of this shape. */
+export interface Command {
+  /** One line for `aurora-backup --help`. */
+  summary: string;
+  /** Full text for `aurora-backup <name> --help`: usage line, options, examples. */
+  help: string;
+  options: OptionSpec;
+  /** Resolves to the process exit code. Throw CliError for a user-facing failure. */
+  run(args: ParsedArgs): Promise<number>;
+}
+
+/** A failure the user can act on: printed as one message without a stack trace. */
+export class CliError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode = 1,
+  ) {
+    super(message);
+  }
+}
