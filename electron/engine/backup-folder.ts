@@ -1,0 +1,175 @@
+import { readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import {
+  BACKUP_NAME_PATTERN,
+  COMPRESSION_EXTENSION,
+  COMPRESSIONS,
+  DATABASE_COMPONENTS,
+  DIRECTORY_COMPONENTS,
+  type Component,
+  type Compression,
+} from '../../shared/components.js';
+import type { Manifest } from '../../shared/manifest.js';
+import { EngineError } from './errors.js';
+import { parseManifest } from './manifest-schema.js';
+
+export interface BackupFile {
+  /** Relative to the backup folder, '/'-separated. */
+  path: string;
+  component: Component;
+  /** Stored bytes as recorded in the manifest; null for backups from the original scripts. */
+  size: number | null;
+  sha256: string | null;
+}
+
+export interface BackupFolder {
+  path: string;
+  name: string;
+  /** Made by the original scripts/backup.sh: no checksums, files found by layout. */
+  legacy: boolean;
+  /** Null only for legacy backups. */
+  manifest: Manifest | null;
+  rawManifest: Record<string, unknown>;
+  compression: Compression;
+  createdAt: Date;
+  files: BackupFile[];
+}
+
+export const MANIFEST_FILE = 'manifest.json';
+
+/** Where the guide's layout puts each component: `databases/account.sqlite.gz`, `blobs.tar.gz`, … */
+export function layoutPath(component: Component, compression: Compression): string {
+  const ext = COMPRESSION_EXTENSION[compression];
+  return (DATABASE_COMPONENTS as readonly string[]).includes(component)
+    ? `databases/${component}.sqlite${ext}`
+    : `${component}.tar${ext}`;
+}
+
+export const isDatabaseFile = (file: BackupFile) => (DATABASE_COMPONENTS as readonly string[]).includes(file.component);
+
+/** `backup_20250322_143022` → that local time, or null for other names. */
+export function timeFromFolderName(name: string): Date | null {
+  const match = BACKUP_NAME_PATTERN.exec(name.replace(/^\.incomplete-/, ''));
+  if (!match) return null;
+  const [d, t] = [match[1]!, match[2]!];
+  const date = new Date(+d.slice(0, 4), +d.slice(4, 6) - 1, +d.slice(6, 8), +t.slice(0, 2), +t.slice(2, 4), +t.slice(4, 6));
+  return Number.isNaN(date.getTime()) ? null : date;
+}
+
+/**
+ * Reads a backup folder and its manifest without requiring every file to be there: `missing` lists
+ * the files the manifest (or, for legacy backups, the layout) promises but the folder lacks.
+ * Throws EngineError for anything that makes the folder unusable as a backup at all.
+ */
+export async function readBackupFolder(folder: string): Promise<BackupFolder & { missing: BackupFile[] }> {
+  const absolute = path.resolve(folder);
+  const name = path.basename(absolute);
+  const info = await stat(absolute).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') throw new EngineError(`There is no folder at ${absolute}. Check the path.`, 'NOT_A_FOLDER');
+    throw new EngineError(`Cannot open ${absolute}: ${error.message}.`, 'NOT_A_FOLDER');
+  });
+  if (!info.isDirectory()) {
+    throw new EngineError(`${absolute} is a file, not a backup folder. Choose the backup_YYYYMMDD_HHMMSS folder itself.`, 'NOT_A_FOLDER');
+  }
+
+  const manifestPath = path.join(absolute, MANIFEST_FILE);
+  const text = await readFile(manifestPath, 'utf8').catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') {
+      throw new EngineError(`${absolute} has no ${MANIFEST_FILE}, so it is not an Aurora Locus backup (or it was never finished).`, 'NO_MANIFEST');
+    }
+    throw new EngineError(`Cannot read ${manifestPath}: ${error.message}.`, 'MANIFEST_UNREADABLE');
+  });
+  const parsed = parseManifest(text, manifestPath);
+
+  let folderInfo: BackupFolder;
+  if (parsed.legacy) {
+    const compression = parsed.manifest.compression;
+    if (!isCompression(compression)) {
+      const hint = compression === 'zip' ? ' (made by the original backup.ps1, whose zip archives this app cannot read)' : '';
+      throw new EngineError(`${manifestPath} names compression "${compression}"${hint}; supported: ${COMPRESSIONS.join(', ')}.`, 'WRONG_LAYOUT');
+    }
+    folderInfo = {
+      path: absolute,
+      name,
+      legacy: true,
+      manifest: null,
+      rawManifest: parsed.raw,
+      compression,
+      createdAt: legacyCreatedAt(parsed.manifest.backup_timestamp, name) ?? info.mtime,
+      files: [...DATABASE_COMPONENTS, ...DIRECTORY_COMPONENTS].map((component) => ({
+        path: layoutPath(component, compression),
+        component,
+        size: null,
+        sha256: null,
+      })),
+    };
+  } else {
+    const manifest = parsed.manifest;
+    checkLayout(manifest, manifestPath);
+    folderInfo = {
+      path: absolute,
+      name,
+      legacy: false,
+      manifest,
+      rawManifest: parsed.raw,
+      compression: manifest.compression,
+      createdAt: new Date(manifest.aurora_backup.created_at),
+      files: manifest.aurora_backup.files.map(({ path: p, component, size, sha256 }) => ({ path: p, component, size, sha256 })),
+    };
+  }
+
+  const missing: BackupFile[] = [];
+  for (const file of folderInfo.files) {
+    const fileInfo = await stat(path.join(absolute, file.path)).catch(() => null);
+    if (!fileInfo?.isFile()) missing.push(file);
+  }
+  if (folderInfo.legacy && missing.length === folderInfo.files.length) {
+    throw new EngineError(
+      `${absolute} has a ${MANIFEST_FILE} but none of the backup files (databases/*.sqlite${COMPRESSION_EXTENSION[folderInfo.compression]}, ` +
+        `blobs.tar${COMPRESSION_EXTENSION[folderInfo.compression]}, actors.tar${COMPRESSION_EXTENSION[folderInfo.compression]}), so it is not a backup.`,
+      'WRONG_LAYOUT',
+    );
+  }
+  return { ...folderInfo, missing };
+}
+
+/** Like readBackupFolder, but a file the manifest lists and the folder lacks is an error too. */
+export async function openBackupFolder(folder: string): Promise<BackupFolder> {
+  const { missing, ...backup } = await readBackupFolder(folder);
+  if (missing.length > 0) {
+    throw new EngineError(
+      `${backup.path} is incomplete: ${missing.map((f) => f.path).join(', ')} ${missing.length === 1 ? 'is' : 'are'} missing.`,
+      'FILE_MISSING',
+    );
+  }
+  return backup;
+}
+
+const isCompression = (value: string): value is Compression => (COMPRESSIONS as readonly string[]).includes(value);
+
+/** Each component once, at the place the guide's layout (and the original restore.sh) expects it. */
+function checkLayout(manifest: Manifest, manifestPath: string): void {
+  const seen = new Set<Component>();
+  for (const file of manifest.aurora_backup.files) {
+    const expected = layoutPath(file.component, manifest.compression);
+    if (file.path !== expected) {
+      throw new EngineError(
+        `${manifestPath} lists ${file.path} for ${file.component}; the backup layout puts it at ${expected}.`,
+        'WRONG_LAYOUT',
+      );
+    }
+    if (seen.has(file.component)) {
+      throw new EngineError(`${manifestPath} lists ${file.component} more than once.`, 'WRONG_LAYOUT');
+    }
+    seen.add(file.component);
+  }
+}
+
+/** The original script writes `date -u +%Y-%m-%dT%H:%M:%SZ`; fall back to the folder name's local time. */
+function legacyCreatedAt(timestamp: string | undefined, name: string): Date | null {
+  if (timestamp && /^\d{4}-\d{2}-\d{2}T/.test(timestamp)) {
+    const date = new Date(timestamp);
+    if (!Number.isNaN(date.getTime())) return date;
+  }
+  return timeFromFolderName(name);
+}

@@ -1,0 +1,143 @@
+import { z } from 'zod';
+import { COMPONENTS, COMPRESSIONS, DATABASE_COMPONENTS } from '../../shared/components.js';
+import { MANIFEST_FORMAT_VERSION, type Manifest } from '../../shared/manifest.js';
+import { EngineError } from './errors.js';
+
+/**
+ * manifest.json comes in two flavours:
+ * - ours: the original backup.sh fields plus an `aurora_backup` block with checksums;
+ * - the original scripts/backup.sh: no `aurora_backup` block. It writes `databases` and
+ *   `data_directories` as objects ({"account": "account.sqlite", …}) and `backup_timestamp` in UTC
+ *   ISO form; other versions of the script wrote arrays, so both are accepted.
+ */
+
+/** `["account.sqlite", …]` or `{"account": "account.sqlite", …}` → the list of names. */
+const nameList = z
+  .union([z.array(z.string()), z.record(z.string(), z.string())])
+  .transform((value) => (Array.isArray(value) ? value : Object.values(value)));
+
+/** A path inside the backup folder: relative, '/'-separated, no `..`, nothing Windows would reject. */
+const relativePath = z
+  .string()
+  .min(1)
+  .refine(
+    (p) => !p.startsWith('/') && !/^[a-zA-Z]:/.test(p) && !p.includes('\\') && p.split('/').every((s) => s !== '' && s !== '.' && s !== '..'),
+    'must be a relative path inside the backup folder',
+  );
+
+const originalFields = {
+  backup_timestamp: z.string(),
+  backup_version: z.string(),
+  pds_version: z.string(),
+  hostname: z.string(),
+  service_did: z.string(),
+  databases: nameList,
+  data_directories: nameList,
+  backup_size: z.string(),
+};
+
+const ourManifestSchema = z.looseObject({
+  ...originalFields,
+  compression: z.enum(COMPRESSIONS),
+  aurora_backup: z.looseObject({
+    format_version: z.number().int().min(1),
+    app_version: z.string(),
+    created_at: z.iso.datetime({ offset: true }),
+    host: z.looseObject({ hostname: z.string(), platform: z.string(), arch: z.string() }),
+    files: z
+      .array(
+        z.looseObject({
+          path: relativePath,
+          component: z.enum(COMPONENTS),
+          size: z.number().int().nonnegative(),
+          sha256: z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex digits'),
+        }),
+      )
+      .min(1, 'lists no files'),
+    database_snapshots: z.array(
+      z.looseObject({
+        name: z.enum(DATABASE_COMPONENTS),
+        snapshot_size: z.number().int().nonnegative(),
+        page_count: z.number().int().nonnegative(),
+      }),
+    ),
+    counts: z.looseObject({
+      accounts: z.number().int().nonnegative(),
+      actors: z.number().int().nonnegative(),
+      blobs: z.number().int().nonnegative(),
+    }),
+    sequencer_last_seq: z.number().int().nullable(),
+    duration_ms: z.number().nonnegative(),
+    total_size: z.number().int().nonnegative(),
+  }),
+});
+
+/** The original script's fields; all optional because hand-edited and older copies exist. */
+const legacyManifestSchema = z.looseObject({
+  backup_timestamp: z.string().optional(),
+  backup_version: z.string().optional(),
+  pds_version: z.string().optional(),
+  hostname: z.string().optional(),
+  service_did: z.string().optional(),
+  compression: z.string().default('gzip'),
+  databases: nameList.optional(),
+  data_directories: nameList.optional(),
+  backup_size: z.string().optional(),
+});
+
+export type LegacyManifest = z.infer<typeof legacyManifestSchema>;
+
+export type ParsedManifest =
+  | { legacy: false; manifest: Manifest; raw: Record<string, unknown> }
+  | { legacy: true; manifest: LegacyManifest; raw: Record<string, unknown> };
+
+function describeIssues(error: z.ZodError): string {
+  return error.issues
+    .slice(0, 5)
+    .map((issue) => `${issue.path.length ? issue.path.join('.') : '(top level)'}: ${issue.message}`)
+    .join('; ');
+}
+
+/**
+ * Parses manifest.json text. `file` names the manifest in error messages. Throws EngineError with
+ * code MANIFEST_INVALID (not JSON, wrong shape) or FORMAT_TOO_NEW (written by a newer app).
+ */
+export function parseManifest(text: string, file: string): ParsedManifest {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (error) {
+    throw new EngineError(
+      `${file} is not valid JSON (${(error as Error).message}): the backup is damaged or was not written completely.`,
+      'MANIFEST_INVALID',
+    );
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw new EngineError(`${file} does not hold a JSON object, so it is not a backup manifest.`, 'MANIFEST_INVALID');
+  }
+  const record = raw as Record<string, unknown>;
+
+  if (!('aurora_backup' in record)) {
+    const parsed = legacyManifestSchema.safeParse(record);
+    if (!parsed.success) {
+      throw new EngineError(`${file} is not a valid backup manifest: ${describeIssues(parsed.error)}.`, 'MANIFEST_INVALID');
+    }
+    return { legacy: true, manifest: parsed.data, raw: record };
+  }
+
+  // Check the version before the shape: a newer format may legitimately look different.
+  const block = record.aurora_backup as { format_version?: unknown } | null;
+  const version = typeof block === 'object' && block !== null ? block.format_version : undefined;
+  if (typeof version === 'number' && version > MANIFEST_FORMAT_VERSION) {
+    throw new EngineError(
+      `${file} has format version ${version}, but this version of Aurora Locus Backup reads format ${MANIFEST_FORMAT_VERSION} ` +
+        `and older. The backup was made by a newer version: update Aurora Locus Backup to use it.`,
+      'FORMAT_TOO_NEW',
+    );
+  }
+  const parsed = ourManifestSchema.safeParse(record);
+  if (!parsed.success) {
+    throw new EngineError(`${file} is not a valid backup manifest: ${describeIssues(parsed.error)}.`, 'MANIFEST_INVALID');
+  }
+  return { legacy: false, manifest: parsed.data as Manifest, raw: record };
+}

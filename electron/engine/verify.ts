@@ -1,0 +1,265 @@
+import { createHash } from 'node:crypto';
+import { once } from 'node:events';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Writable, type Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { Worker } from 'node:worker_threads';
+import { Parser, type ReadEntry } from 'tar';
+import type { VerifyFileResult, VerifyReport } from '../../shared/api.js';
+import type { Compression } from '../../shared/components.js';
+import type { Phase, Progress } from '../../shared/progress.js';
+import { isDatabaseFile, readBackupFolder, type BackupFile, type BackupFolder } from './backup-folder.js';
+import { decompressor } from './compress.js';
+import { EngineError } from './errors.js';
+
+export interface VerifyOptions {
+  /** Also decompress everything, list every archive and run integrity_check on every database. */
+  deep?: boolean;
+  onProgress?: (progress: Progress) => void;
+  signal?: AbortSignal;
+}
+
+export const LEGACY_NOTE = 'checksums not available (backup made by the original backup.sh)';
+
+/**
+ * Checks a backup folder. Quick: every file is present with the size and SHA-256 that manifest.json
+ * records. Deep (and always for backups from the original scripts, which have no checksums): every
+ * stream decompresses, every archive lists, every database snapshot passes `PRAGMA integrity_check`.
+ * File-level problems come back in the report; a folder that is not a readable backup at all (no
+ * manifest, unknown newer format, …) throws EngineError.
+ */
+export async function verifyBackup(folder: string, opts: VerifyOptions = {}): Promise<VerifyReport> {
+  const deep = opts.deep ?? false;
+  const backup = await readBackupFolder(folder);
+  const checkContents = deep || backup.legacy;
+  const files: VerifyFileResult[] = [];
+  const problems: string[] = [];
+
+  for (const file of backup.missing) {
+    files.push({ path: file.path, ok: false, detail: 'missing' });
+    problems.push(`${file.path} is missing${backup.legacy ? '' : ' (manifest.json lists it)'}.`);
+  }
+  const present = backup.files.filter((file) => !backup.missing.includes(file));
+  const sizes = await Promise.all(present.map(async (file) => (await stat(path.join(backup.path, file.path))).size));
+  const progress = progressReporter(opts.onProgress, present.length, sizes.reduce((a, b) => a + b, 0));
+
+  const tempDir = checkContents ? await mkdtemp(path.join(os.tmpdir(), 'aurora-verify-')) : null;
+  try {
+    for (const [index, file] of present.entries()) {
+      const outcome = await checkFile(backup, file, sizes[index]!, { tempDir, progress, signal: opts.signal });
+      files.push({ path: file.path, ok: outcome.problems.length === 0, detail: outcome.problems.length ? outcome.problems.join('; ') : outcome.notes.join(', ') });
+      problems.push(...outcome.problems.map((problem) => `${file.path}: ${problem}.`));
+      progress.fileDone();
+    }
+  } catch (error) {
+    if (opts.signal?.aborted) throw new EngineError(`Verification of ${backup.path} was cancelled.`, 'CANCELLED');
+    throw error;
+  } finally {
+    if (tempDir) await rm(tempDir, { recursive: true, force: true });
+  }
+  progress.done();
+  return { backupPath: backup.path, deep, ok: problems.length === 0, checksumsAvailable: !backup.legacy, files, problems };
+}
+
+interface FileCheck {
+  tempDir: string | null;
+  progress: ProgressReporter;
+  signal?: AbortSignal;
+}
+
+/** One read of the file feeds both the hash and, when asked, the decompression check. */
+async function checkFile(backup: BackupFolder, file: BackupFile, size: number, check: FileCheck): Promise<{ problems: string[]; notes: string[] }> {
+  const problems: string[] = [];
+  const notes: string[] = [];
+  if (file.size !== null && size !== file.size) {
+    problems.push(`size is ${size} bytes, manifest.json records ${file.size} (the file was cut short or changed)`);
+    return { problems, notes };
+  }
+
+  check.progress.file(file.path, 'verifying');
+  const hash = createHash('sha256');
+  const contents = check.tempDir ? contentCheck(backup, file, check.tempDir) : null;
+  for await (const chunk of createReadStream(path.join(backup.path, file.path), { signal: check.signal })) {
+    hash.update(chunk as Buffer);
+    check.progress.add((chunk as Buffer).length);
+    if (contents) await contents.write(chunk as Buffer);
+  }
+
+  if (file.sha256 === null) notes.push('no checksum (original backup.sh)');
+  else if (hash.digest('hex') === file.sha256) notes.push('sha256 ok');
+  else problems.push('SHA-256 does not match manifest.json (the file is damaged or was changed after the backup)');
+
+  if (contents) {
+    check.progress.file(file.path, 'checking');
+    const result = await contents.finish();
+    problems.push(...result.problems);
+    notes.push(...result.notes);
+  }
+  return { problems, notes };
+}
+
+interface ContentCheck {
+  write(chunk: Buffer): Promise<void>;
+  finish(): Promise<{ problems: string[]; notes: string[] }>;
+}
+
+/** Decompresses into a temp file (databases, then integrity_check) or into a tar lister (archives). */
+function contentCheck(backup: BackupFolder, file: BackupFile, tempDir: string): ContentCheck {
+  const head = decompressor(backup.compression);
+  const problems: string[] = [];
+  const notes: string[] = [];
+  let failure: Error | null = null;
+
+  let done: Promise<void>;
+  let afterwards: () => Promise<void>;
+  if (isDatabaseFile(file)) {
+    const temp = path.join(tempDir, `${file.component}.sqlite`);
+    const out = createWriteStream(temp);
+    done = pipeline(head, out);
+    afterwards = async () => {
+      const bytes = out.bytesWritten;
+      const recorded = backup.manifest?.aurora_backup.database_snapshots.find((s) => s.name === file.component)?.snapshot_size;
+      if (recorded !== undefined && recorded !== bytes) {
+        problems.push(`decompresses to ${bytes} bytes, manifest.json records a ${recorded}-byte snapshot`);
+      }
+      const integrity = await integrityCheck(temp);
+      if (integrity.ok) notes.push('integrity_check ok');
+      else problems.push(`integrity_check failed: ${integrity.messages.join('; ')}`);
+      await rm(temp, { force: true });
+    };
+  } else {
+    let entries = 0;
+    done = pipeline(
+      head,
+      tarLister((entry) => {
+        entries++;
+        const unsafe = unsafeEntry(entry);
+        if (unsafe) problems.push(`tar entry error: ${unsafe}`);
+      }),
+    );
+    afterwards = async () => {
+      notes.push(`${entries} archive entries listed`);
+    };
+  }
+  const settled = done.catch((error: Error) => {
+    failure = error;
+  });
+
+  return {
+    async write(chunk) {
+      if (failure) return;
+      if (!head.write(chunk)) await Promise.race([once(head, 'drain').catch(() => undefined), settled]);
+    },
+    async finish() {
+      if (!failure) head.end();
+      await settled;
+      if (failure) problems.push(describeStreamError(failure, backup.compression));
+      else {
+        notes.push(backup.compression === 'none' ? 'readable' : 'decompresses');
+        await afterwards();
+      }
+      return { problems, notes };
+    },
+  };
+}
+
+/** node-tar's parser as a Writable, strict so that a truncated or garbled archive is an error. */
+function tarLister(onEntry: (entry: ReadEntry) => void): Writable {
+  let error: Error | null = null;
+  const parser = new Parser({
+    strict: true,
+    onReadEntry: (entry) => {
+      onEntry(entry);
+      entry.resume();
+    },
+  });
+  parser.on('error', (e: Error) => (error ??= e));
+  // Resolves when the parser can take more, has failed, or has finished.
+  const settle = (events: string[], callback: () => void) => {
+    const handler = () => {
+      for (const event of events) parser.off(event, handler);
+      callback();
+    };
+    for (const event of events) parser.on(event, handler);
+  };
+  return new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      if (error) return callback(error);
+      if (parser.write(chunk)) return callback(error);
+      settle(['drain', 'error', 'close'], () => callback(error));
+    },
+    final(callback) {
+      settle(['close'], () => callback(error));
+      parser.end();
+    },
+  });
+}
+
+/** Entries a restore must never write: outside the target, links out of it, devices. */
+function unsafeEntry(entry: ReadEntry): string | null {
+  const escapes = (p: string) => p.startsWith('/') || /^[a-zA-Z]:/.test(p) || p.split(/[\\/]/).includes('..');
+  if (escapes(entry.path)) return `"${entry.path}" points outside the folder it would be restored into`;
+  if ((entry.type === 'SymbolicLink' || entry.type === 'Link') && entry.linkpath && escapes(entry.linkpath)) {
+    return `"${entry.path}" links to "${entry.linkpath}", outside the folder it would be restored into`;
+  }
+  if (['CharacterDevice', 'BlockDevice', 'FIFO'].includes(entry.type)) return `"${entry.path}" is a device file (${entry.type})`;
+  return null;
+}
+
+function describeStreamError(error: Error & { code?: string }, compression: Compression): string {
+  if (error.code?.startsWith('TAR_')) return `tar archive error: ${error.message.replace(/^TAR_\w+: /, '')}`;
+  if (error.code === 'Z_BUF_ERROR' || /unexpected end of file/i.test(error.message)) {
+    return `truncated ${compression} stream (unexpected end of file)`;
+  }
+  if (error.code?.startsWith('Z_') || error.code?.startsWith('ERR_ZSTD') || error.code === 'ERR_ZLIB') {
+    return `corrupt ${compression} stream (${error.message})`;
+  }
+  return `cannot be read (${error.message})`;
+}
+
+function integrityCheck(file: string): Promise<{ ok: boolean; messages: string[] }> {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(new URL('./integrity-check-worker.mjs', import.meta.url), { workerData: { file } });
+    worker.once('message', resolve);
+    worker.once('error', reject);
+  });
+}
+
+interface ProgressReporter {
+  file(current: string, phase: Phase): void;
+  add(bytes: number): void;
+  fileDone(): void;
+  done(): void;
+}
+
+/** Progress events for the app and the CLI's bar, at most every 100 ms except at phase changes. */
+function progressReporter(onProgress: VerifyOptions['onProgress'], filesTotal: number, bytesTotal: number): ProgressReporter {
+  const state: Progress = { operation: 'verify', phase: 'verifying', bytesDone: 0, bytesTotal, filesDone: 0, filesTotal, startedAt: new Date().toISOString() };
+  let last = 0;
+  const emit = (force: boolean) => {
+    const now = Date.now();
+    if (!onProgress || (!force && now - last < 100)) return;
+    last = now;
+    onProgress({ ...state });
+  };
+  return {
+    file(current, phase) {
+      Object.assign(state, { current, phase });
+      emit(true);
+    },
+    add(bytes) {
+      state.bytesDone += bytes;
+      emit(false);
+    },
+    fileDone() {
+      state.filesDone++;
+    },
+    done() {
+      Object.assign(state, { phase: 'done', current: undefined });
+      emit(true);
+    },
+  };
+}
