@@ -1,0 +1,205 @@
+import { createReadStream, createWriteStream, mkdirSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
+import { Transform, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { Parser, type ReadEntry } from 'tar';
+import type { Compression } from '../../shared/components.js';
+import { decompressor } from './compress.js';
+import { EngineError } from './errors.js';
+
+export interface SafeExtractOptions {
+  /** The compressed archive, e.g. `<backup>/blobs.tar.gz`. */
+  archive: string;
+  compression: Compression;
+  /**
+   * The one folder every entry must live under (`blobs` for blobs.tar.gz, as `tar -C data blobs` writes
+   * it). Its contents land directly in `dest`.
+   */
+  topDir: string;
+  /** Must not exist yet: it is created, and removed again when the archive is refused. */
+  dest: string;
+  /** Called with compressed bytes read so far and files written so far. */
+  onProgress?: (bytesRead: number, files: number) => void;
+  signal?: AbortSignal;
+}
+
+export interface SafeExtractResult {
+  files: number;
+  directories: number;
+  /** Uncompressed bytes of all files written. */
+  bytes: number;
+}
+
+const WINDOWS_RESERVED = /^(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³])(\..*)?$/i;
+// Characters Windows refuses in names, control characters, and the backslash (a separator there).
+// The colon is the exception: blob folders are named by raw DIDs (`blobs/did:plc:…/`) on Linux and
+// macOS, so it is refused only where it means something else (an NTFS alternate data stream).
+// eslint-disable-next-line no-control-regex
+const INVALID_CHARS = /[<>"|?*\\\u0000-\u001f]/;
+
+const ENTRY_TYPE_WORDS: Record<string, string> = {
+  SymbolicLink: 'a symbolic link',
+  Link: 'a hard link',
+  CharacterDevice: 'a character device',
+  BlockDevice: 'a block device',
+  FIFO: 'a FIFO (named pipe)',
+};
+
+/**
+ * Why an entry name is unsafe, or the path relative to `topDir` ('' for topDir itself) when it is fine.
+ * Checks names as every platform sees them, so a backup made on Linux restores on Windows too.
+ */
+export function checkEntryPath(
+  name: string,
+  topDir: string,
+  platform: NodeJS.Platform = process.platform,
+): { ok: true; relative: string } | { ok: false; reason: string } {
+  if (name.length === 0) return { ok: false, reason: 'has an empty name' };
+  if (name.startsWith('/') || name.startsWith('\\') || /^[a-zA-Z]:/.test(name)) {
+    return { ok: false, reason: 'has an absolute path' };
+  }
+  const segments = name.split('/').filter((s) => s !== '' && s !== '.');
+  if (segments.includes('..')) return { ok: false, reason: 'climbs out of its folder with ".."' };
+  for (const segment of segments) {
+    if (INVALID_CHARS.test(segment)) return { ok: false, reason: 'has a character that is not allowed in file names (<>"|?*\\ or a control character)' };
+    if (platform === 'win32' && segment.includes(':')) return { ok: false, reason: 'has a ":", which Windows does not allow in file names' };
+    if (/[. ]$/.test(segment)) return { ok: false, reason: 'has a name ending in a dot or space, which Windows cannot store' };
+    if (WINDOWS_RESERVED.test(segment)) return { ok: false, reason: `uses "${segment}", a device name reserved on Windows` };
+  }
+  if (segments[0] !== topDir) return { ok: false, reason: `is not inside ${topDir}/` };
+  return { ok: true, relative: segments.slice(1).join('/') };
+}
+
+/**
+ * Unpacks a tar archive into a fresh folder, refusing the whole archive on the first entry that is a
+ * link, a device, a FIFO, or whose name is absolute, climbs with `..`, lies outside `topDir` or is not
+ * a valid name on every platform. Also refuses truncated or corrupt compressed streams and tar data,
+ * and an entry that appears twice. Only regular files and folders are ever created, each with `wx`
+ * (never following or overwriting anything), so no write can land outside `dest`. On refusal or any
+ * error `dest` is removed and an EngineError names the archive, the entry and the problem.
+ */
+export async function safeExtract(opts: SafeExtractOptions): Promise<SafeExtractResult> {
+  const dest = path.resolve(opts.dest);
+  const archiveName = path.basename(opts.archive);
+  mkdirSync(path.dirname(dest), { recursive: true });
+  mkdirSync(dest); // throws EEXIST: staging must start empty
+  const result: SafeExtractResult = { files: 0, directories: 0, bytes: 0 };
+  const pendingWrites: Promise<void>[] = [];
+  let bytesRead = 0;
+  let lastProgress = 0;
+
+  const parser = new Parser({ strict: true });
+  let refusal: Error | null = null;
+  const refuse = (error: Error) => {
+    refusal ??= error;
+    parser.abort(error);
+  };
+
+  parser.on('entry', (entry: ReadEntry) => {
+    if (refusal) return entry.resume();
+    const entryName = entry.path;
+    const checked = checkEntryPath(entryName, opts.topDir);
+    const problem = !checked.ok ? checked.reason : entryTypeProblem(entry.type);
+    if (problem !== null || !checked.ok) {
+      entry.resume();
+      return refuse(refusalError(opts.archive, `the entry "${printable(entryName)}" ${problem}`));
+    }
+    const target = checked.relative === '' ? dest : path.join(dest, ...checked.relative.split('/'));
+    try {
+      if (entry.type === 'Directory') {
+        mkdirSync(target, { recursive: true });
+        result.directories++;
+        entry.resume();
+        return;
+      }
+      if (checked.relative === '') throw new Error(`is a file where the folder ${opts.topDir}/ belongs`);
+      mkdirSync(path.dirname(target), { recursive: true });
+    } catch (error) {
+      entry.resume();
+      return refuse(refusalError(opts.archive, `the entry "${printable(entryName)}" cannot be unpacked: ${(error as Error).message}`));
+    }
+    // `flush` fsyncs each file before it counts as written: the staged copy must survive a power cut.
+    const out = createWriteStream(target, { flags: 'wx', mode: 0o644, flush: true });
+    pendingWrites.push(
+      new Promise<void>((resolve) => {
+        out.on('finish', () => {
+          result.files++;
+          result.bytes += entry.size ?? 0;
+          resolve();
+        });
+        out.on('error', (error: NodeJS.ErrnoException) => {
+          entry.resume();
+          const why = error.code === 'EEXIST' ? 'appears twice in the archive' : `cannot be written: ${error.message}`;
+          refuse(refusalError(opts.archive, `the entry "${printable(entryName)}" ${why}`));
+          resolve();
+        });
+      }),
+    );
+    entry.pipe(out);
+  });
+
+  const counter = new Transform({
+    transform(chunk: Buffer, _enc, callback) {
+      bytesRead += chunk.length;
+      const now = Date.now();
+      if (opts.onProgress && now - lastProgress > 100) {
+        lastProgress = now;
+        opts.onProgress(bytesRead, result.files);
+      }
+      callback(null, chunk);
+    },
+  });
+
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, callback) {
+      if (refusal) return callback(refusal);
+      if (parser.write(chunk)) callback();
+      else parser.once('drain', () => callback(refusal ?? undefined));
+    },
+    final(callback) {
+      if (refusal) return callback(refusal);
+      parser.once('end', () => callback(refusal ?? undefined));
+      parser.end();
+    },
+  });
+  parser.on('error', (error: Error) => {
+    refusal ??= refusalError(opts.archive, `the tar data is damaged (${error.message.replace(/^TAR_\w+: /, '')})`);
+    sink.destroy(refusal);
+  });
+
+  try {
+    await pipeline(createReadStream(opts.archive), counter, decompressor(opts.compression), sink, { signal: opts.signal });
+    await Promise.all(pendingWrites);
+    if (refusal) throw refusal;
+    opts.onProgress?.(bytesRead, result.files);
+    return result;
+  } catch (error) {
+    await Promise.all(pendingWrites);
+    await rm(dest, { recursive: true, force: true });
+    if (refusal) throw refusal;
+    const err = error as NodeJS.ErrnoException;
+    if (err.name === 'AbortError') throw error;
+    if (err.code === 'ENOENT' && err.path === opts.archive) throw new EngineError(`${opts.archive} is missing.`, 'FILE_MISSING');
+    if (err.code?.startsWith('Z_') || err.code === 'ERR_ZSTD_INVALID' || /zstd|unexpected end of file|incorrect header|invalid/i.test(err.message)) {
+      throw refusalError(opts.archive, `the ${opts.compression} stream is truncated or corrupt (${err.message})`);
+    }
+    throw new EngineError(`Unpacking ${archiveName} into ${dest} failed: ${err.message}.`, 'EXTRACT_FAILED');
+  }
+}
+
+function refusalError(archive: string, problem: string): EngineError {
+  return new EngineError(`Refused ${archive}: ${problem}. Nothing from it was restored.`, 'ARCHIVE_REFUSED');
+}
+
+/** Entry names come from the archive: show control characters escaped rather than raw. */
+function printable(name: string): string {
+  return JSON.stringify(name).slice(1, -1);
+}
+
+/** Only regular files and folders are ever unpacked. */
+function entryTypeProblem(type: string): string | null {
+  if (type === 'File' || type === 'OldFile' || type === 'ContiguousFile' || type === 'Directory') return null;
+  const words = ENTRY_TYPE_WORDS[type];
+  return words ? `is ${words}; backups never contain links or devices` : `has the unsupported entry type "${type}"`;
+}

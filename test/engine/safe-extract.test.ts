@@ -1,0 +1,90 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { checkEntryPath, safeExtract } from '../../electron/engine/safe-extract.js';
+import { goodBlobsEntries, hostileBlobsArchives, tarGzOf } from '../helpers/hostile-archives.js';
+
+let sandbox: string;
+beforeEach(() => {
+  sandbox = mkdtempSync(path.join(os.tmpdir(), 'aurora-extract-'));
+});
+afterEach(() => rmSync(sandbox, { recursive: true, force: true }));
+
+/** Every file below `dir`, relative, sorted. */
+function tree(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .map((d) => path.relative(dir, path.join(d.parentPath, d.name)) + (d.isDirectory() ? '/' : ''))
+    .sort();
+}
+
+describe('safeExtract', () => {
+  it('unpacks a sound archive that the system tar also accepts', async () => {
+    const archive = path.join(sandbox, 'blobs.tar.gz');
+    writeFileSync(archive, tarGzOf(goodBlobsEntries()));
+    expect(execFileSync('tar', ['-tzf', archive], { encoding: 'utf8' })).toContain('blobs/did_plc_abc/bafkreia');
+
+    const dest = path.join(sandbox, 'staging', 'blobs');
+    const result = await safeExtract({ archive, compression: 'gzip', topDir: 'blobs', dest });
+    expect(result.files).toBe(3);
+    expect(readFileSync(path.join(dest, 'did_plc_abc', 'bafkreia'), 'utf8')).toBe('first blob');
+    expect(readFileSync(path.join(dest, 'did_plc_abc', 'bafkreib'))).toEqual(Buffer.alloc(3000, 7));
+    expect(tree(dest)).toEqual(['did_plc_abc/', 'did_plc_abc/bafkreia', 'did_plc_abc/bafkreib', 'empty']);
+  });
+
+  it('refuses to unpack into a folder that already exists', async () => {
+    const archive = path.join(sandbox, 'blobs.tar.gz');
+    writeFileSync(archive, tarGzOf(goodBlobsEntries()));
+    await expect(safeExtract({ archive, compression: 'gzip', topDir: 'blobs', dest: sandbox })).rejects.toThrow(/EEXIST/);
+  });
+
+  // A naive extractor would write into `outside`, a sibling of the staging folder.
+  const outsideName = 'outside';
+  for (const { name, archive: bytes, problem } of hostileBlobsArchives(path.join(os.tmpdir(), 'aurora-hostile', outsideName))) {
+    it(`refuses a hostile archive whole: ${name}`, async () => {
+      const archive = path.join(sandbox, 'blobs.tar.gz');
+      writeFileSync(archive, bytes);
+      const dest = path.join(sandbox, 'stage', 'deeper', 'blobs');
+
+      const error = await safeExtract({ archive, compression: 'gzip', topDir: 'blobs', dest }).catch((e: Error) => e);
+      expect(error).toBeInstanceOf(Error);
+      expect((error as Error).message).toMatch(problem);
+      expect((error as Error).message).toContain(archive);
+      expect(existsSync(dest)).toBe(false);
+      expect(existsSync(path.join(os.tmpdir(), 'aurora-hostile'))).toBe(false);
+      // Nothing anywhere but the archive and the (now empty) staging parents.
+      expect(tree(sandbox)).toEqual(['blobs.tar.gz', 'stage/', 'stage/deeper/']);
+    });
+  }
+});
+
+describe('checkEntryPath', () => {
+  it('accepts ordinary names and ./ prefixes', () => {
+    expect(checkEntryPath('./blobs/did_plc_x/bafy', 'blobs')).toEqual({ ok: true, relative: 'did_plc_x/bafy' });
+    expect(checkEntryPath('actors/ab/did_plc_x/store.sqlite', 'actors')).toEqual({ ok: true, relative: 'ab/did_plc_x/store.sqlite' });
+    expect(checkEntryPath('blobs/', 'blobs')).toEqual({ ok: true, relative: '' });
+  });
+
+  it('accepts the raw DID folders of blobs where the platform can store them, and only there', () => {
+    expect(checkEntryPath('blobs/did:plc:abc/bafy', 'blobs', 'linux')).toEqual({ ok: true, relative: 'did:plc:abc/bafy' });
+    expect(checkEntryPath('blobs/did:plc:abc/bafy', 'blobs', 'darwin').ok).toBe(true);
+    const onWindows = checkEntryPath('blobs/did:plc:abc/bafy', 'blobs', 'win32');
+    expect(onWindows.ok ? '' : onWindows.reason).toMatch(/":", which Windows does not allow/);
+  });
+
+  it.each([
+    ['C:/Windows/evil', /absolute/],
+    ['\\\\server\\share', /absolute/],
+    ['blobs\\..\\evil', /not allowed/],
+    ['blobs/aux', /reserved/],
+    ['blobs/LPT1.log', /reserved/],
+    ['blobs/ends-with-space ', /dot or space/],
+    ['blobs/a?b', /not allowed/],
+    ['', /empty/],
+  ])('refuses %j', (name, reason) => {
+    const checked = checkEntryPath(name, 'blobs');
+    expect(checked.ok).toBe(false);
+    expect(checked.ok ? '' : checked.reason).toMatch(reason);
+  });
+});

@@ -1,0 +1,99 @@
+import { gzipSync } from 'node:zlib';
+
+/** One raw tar entry, written by hand so that tests can build archives no well-behaved tool would. */
+export interface RawEntry {
+  name: string;
+  /** ustar type flag: '0' file, '1' hard link, '2' symlink, '3' char device, '4' block device, '5' dir, '6' FIFO. */
+  type: '0' | '1' | '2' | '3' | '4' | '5' | '6';
+  body?: Buffer | string;
+  linkname?: string;
+}
+
+function octal(value: number, width: number): string {
+  return value.toString(8).padStart(width - 1, '0') + '\0';
+}
+
+/** A ustar header block plus the body padded to 512 bytes. Names must fit the 100-byte field. */
+function entryBlocks(entry: RawEntry): Buffer {
+  const body = Buffer.from(entry.body ?? '');
+  const header = Buffer.alloc(512);
+  const name = Buffer.from(entry.name, 'utf8');
+  if (name.length > 100) throw new Error(`test archive name too long: ${entry.name}`);
+  name.copy(header, 0);
+  header.write(octal(entry.type === '5' ? 0o755 : 0o644, 8), 100, 'ascii');
+  header.write(octal(0, 8), 108, 'ascii');
+  header.write(octal(0, 8), 116, 'ascii');
+  header.write(octal(entry.type === '0' ? body.length : 0, 12), 124, 'ascii');
+  header.write(octal(1_700_000_000, 12), 136, 'ascii');
+  header.write('        ', 148, 'ascii');
+  header.write(entry.type, 156, 'ascii');
+  if (entry.linkname) header.write(entry.linkname, 157, 'utf8');
+  header.write('ustar\u000000', 257, 'binary');
+  let sum = 0;
+  for (const byte of header) sum += byte;
+  header.write(sum.toString(8).padStart(6, '0') + '\0 ', 148, 'ascii');
+  const padded = Buffer.alloc(Math.ceil(body.length / 512) * 512);
+  if (entry.type === '0') body.copy(padded);
+  return Buffer.concat([header, entry.type === '0' ? padded : Buffer.alloc(0)]);
+}
+
+export function tarOf(entries: RawEntry[]): Buffer {
+  return Buffer.concat([...entries.map(entryBlocks), Buffer.alloc(1024)]);
+}
+
+export function tarGzOf(entries: RawEntry[]): Buffer {
+  return gzipSync(tarOf(entries));
+}
+
+/** A well-formed blobs archive, the shape `tar -czf blobs.tar.gz -C data blobs` writes. */
+export function goodBlobsEntries(): RawEntry[] {
+  return [
+    { name: 'blobs/', type: '5' },
+    { name: 'blobs/did_plc_abc/', type: '5' },
+    { name: 'blobs/did_plc_abc/bafkreia', type: '0', body: 'first blob' },
+    { name: 'blobs/did_plc_abc/bafkreib', type: '0', body: Buffer.alloc(3000, 7) },
+    { name: 'blobs/empty', type: '0', body: '' },
+  ];
+}
+
+/**
+ * Archives that must be refused whole. `escapeName` is a file name outside the target that a naive
+ * extractor would create; the test checks that it never appears.
+ */
+export function hostileBlobsArchives(escapeDir: string): Array<{ name: string; archive: Buffer; problem: RegExp }> {
+  const good = goodBlobsEntries();
+  const withEntries = (...extra: RawEntry[]) => tarGzOf([...good, ...extra]);
+  const archives = [
+    { name: 'path traversal', archive: withEntries({ name: 'blobs/../../escaped.txt', type: '0', body: 'x' }), problem: /"\.\."/ },
+    { name: 'absolute path', archive: withEntries({ name: `${escapeDir}/absolute.txt`, type: '0', body: 'x' }), problem: /absolute path/ },
+    {
+      name: 'symlink escape',
+      archive: withEntries(
+        { name: 'blobs/link', type: '2', linkname: escapeDir },
+        { name: 'blobs/link/through-link.txt', type: '0', body: 'x' },
+      ),
+      problem: /symbolic link/,
+    },
+    { name: 'hard link', archive: withEntries({ name: 'blobs/hard', type: '1', linkname: '/etc/passwd' }), problem: /hard link/ },
+    { name: 'character device', archive: withEntries({ name: 'blobs/null', type: '3' }), problem: /character device/ },
+    { name: 'block device', archive: withEntries({ name: 'blobs/sda', type: '4' }), problem: /block device/ },
+    { name: 'FIFO', archive: withEntries({ name: 'blobs/pipe', type: '6' }), problem: /FIFO/ },
+    { name: 'Windows device name', archive: withEntries({ name: 'blobs/did_plc_abc/CON.txt', type: '0', body: 'x' }), problem: /reserved on Windows/ },
+    { name: 'Windows-invalid character', archive: withEntries({ name: 'blobs/did_plc_abc/what?', type: '0', body: 'x' }), problem: /not allowed/ },
+    { name: 'trailing dot', archive: withEntries({ name: 'blobs/did_plc_abc/file.', type: '0', body: 'x' }), problem: /dot or space/ },
+    { name: 'control character', archive: withEntries({ name: 'blobs/bad\u0007name', type: '0', body: 'x' }), problem: /control character/ },
+    { name: 'outside the component folder', archive: withEntries({ name: 'actors/sneaky', type: '0', body: 'x' }), problem: /not inside blobs\// },
+    { name: 'duplicate entry', archive: withEntries({ name: 'blobs/did_plc_abc/bafkreia', type: '0', body: 'other' }), problem: /appears twice/ },
+  ];
+  const sound = tarGzOf(good);
+  const truncated = sound.subarray(0, Math.floor(sound.length / 2));
+  const flipped = Buffer.from(sound);
+  flipped[Math.floor(flipped.length / 2)]! ^= 0x40;
+  const notTar = gzipSync(Buffer.alloc(4096, 0x41));
+  archives.push(
+    { name: 'truncated gzip', archive: truncated, problem: /truncated or corrupt/ },
+    { name: 'bit-flipped gzip', archive: flipped, problem: /truncated or corrupt|damaged/ },
+    { name: 'gzip of something that is not tar', archive: notTar, problem: /damaged/ },
+  );
+  return archives;
+}
