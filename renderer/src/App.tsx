@@ -1,0 +1,110 @@
+import { useEffect, useState } from 'react';
+import type { AppStatus } from '../../shared/api.js';
+import type { Progress } from '../../shared/progress.js';
+import { useConnection } from './api/client.js';
+import { Icon } from './components/Icon.js';
+import { Notice } from './components/Notice.js';
+import { pathFromDrop } from './drop.js';
+import { errorText } from './errors.js';
+import { showView, useNow, useView, VIEWS } from './hooks.js';
+import { describeStatus } from './status-text.js';
+import { Backups } from './views/Backups.js';
+import { History } from './views/History.js';
+import { Overview } from './views/Overview.js';
+import { Restore, type DroppedFolder } from './views/Restore.js';
+import { SettingsView } from './views/Settings.js';
+
+export function App() {
+  const { api, pathForFile } = useConnection();
+  const view = useView();
+  const [status, setStatus] = useState<AppStatus | null>(null);
+  const [progress, setProgress] = useState<Progress | null>(null);
+  const [connectionError, setConnectionError] = useState<string | null>(null);
+  const [dropped, setDropped] = useState<DroppedFolder | null>(null);
+  const now = useNow(progress ? 1000 : 15_000);
+
+  // A folder dropped anywhere on the window opens Restore with it; the page itself never navigates to it.
+  useEffect(() => {
+    const allow = (event: DragEvent) => event.preventDefault();
+    const drop = (event: DragEvent) => {
+      event.preventDefault();
+      if (!event.dataTransfer) return;
+      setDropped({ path: pathFromDrop(event.dataTransfer, pathForFile), at: Date.now() });
+      showView('restore');
+    };
+    window.addEventListener('dragover', allow);
+    window.addEventListener('drop', drop);
+    return () => {
+      window.removeEventListener('dragover', allow);
+      window.removeEventListener('drop', drop);
+    };
+  }, [pathForFile]);
+
+  useEffect(() => {
+    const refresh = () =>
+      api.getStatus().then(
+        (next) => {
+          setStatus(next);
+          setConnectionError(null);
+        },
+        (error: unknown) => setConnectionError(errorText(error)),
+      );
+    void refresh();
+    const unsubscribe = [
+      api.on('status', (next) => {
+        setStatus(next);
+        if (!next.running) setProgress(null);
+      }),
+      api.on('progress', (next) => setProgress(next.phase === 'done' ? null : next)),
+      api.on('navigate', (target) => showView(target.view)),
+    ];
+    return () => unsubscribe.forEach((off) => off());
+  }, [api]);
+
+  // Live progress comes as events; the status only says what runs (and is the fallback right after a reload).
+  const running = status?.running ? (progress ?? status.running) : progress;
+  const summary = status ? describeStatus(status, now) : null;
+  const title = VIEWS.find((v) => v.id === view)!.label;
+
+  return (
+    <div className="app">
+      <nav className="sidebar" aria-label="Sections">
+        <div className="brand">
+          <span className="brand-mark" aria-hidden="true" />
+          <span>
+            Aurora Locus
+            <br />
+            <strong>Backup</strong>
+          </span>
+        </div>
+        <ul className="nav-list">
+          {VIEWS.map((item) => (
+            <li key={item.id}>
+              <a href={`#${item.id}`} className="nav-link" aria-current={view === item.id ? 'page' : undefined}>
+                <Icon name={item.id} />
+                {item.label}
+              </a>
+            </li>
+          ))}
+        </ul>
+        {summary ? (
+          <p className={`sidebar-status tone-${summary.tone}`} aria-live="polite">
+            <span className="status-dot" aria-hidden="true" />
+            {summary.title}
+          </p>
+        ) : null}
+      </nav>
+      <main className="content" aria-labelledby="view-title">
+        <h1 id="view-title" className="view-title">
+          {title}
+        </h1>
+        {connectionError ? <Notice tone="error" title="Not connected">{connectionError}</Notice> : null}
+        {view === 'overview' ? <Overview status={status} running={running} now={now} /> : null}
+        {view === 'backups' ? <Backups status={status} running={running} now={now} /> : null}
+        {view === 'restore' ? <Restore dropped={dropped} running={running} now={now} /> : null}
+        {view === 'settings' ? <SettingsView /> : null}
+        {view === 'history' ? <History status={status} now={now} /> : null}
+      </main>
+    </div>
+  );
+}

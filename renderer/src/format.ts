@@ -1,0 +1,95 @@
+import type { Progress } from '../../shared/progress.js';
+
+const UNITS = ['bytes', 'KB', 'MB', 'GB', 'TB'];
+
+/** 1536 → "1.5 KB" (binary units, as file managers on Windows and `du -h` show them). */
+export function formatBytes(bytes: number): string {
+  if (!Number.isFinite(bytes) || bytes < 0) return '—';
+  if (bytes < 1024) return `${bytes} ${bytes === 1 ? 'byte' : 'bytes'}`;
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < UNITS.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return `${value >= 100 ? Math.round(value) : value.toFixed(1).replace(/\.0$/, '')} ${UNITS[unit]}`;
+}
+
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+/** A span of time in words: "45 s", "3 min 5 s", "2 h 10 min", "3 days". */
+export function formatDuration(ms: number): string {
+  const seconds = Math.max(0, Math.round(ms / 1000));
+  if (seconds < 60) return ms < 1000 && ms > 0 ? `${(ms / 1000).toFixed(1)} s` : `${seconds} s`;
+  const minutes = Math.floor(seconds / 60);
+  if (minutes < 60) return seconds % 60 ? `${minutes} min ${seconds % 60} s` : `${minutes} min`;
+  const hours = Math.floor(minutes / 60);
+  if (hours < 48) return minutes % 60 ? `${hours} h ${minutes % 60} min` : `${hours} h`;
+  return plural(Math.floor(hours / 24), 'day');
+}
+
+/** How long ago: "just now", "5 minutes ago", "3 hours ago", "yesterday", "4 days ago". */
+export function formatAge(iso: string, now: Date): string {
+  const ms = now.getTime() - new Date(iso).getTime();
+  if (!Number.isFinite(ms)) return 'unknown';
+  const minutes = Math.floor(ms / 60_000);
+  if (minutes < 1) return 'just now';
+  if (minutes < 60) return `${plural(minutes, 'minute')} ago`;
+  const hours = Math.floor(minutes / 60);
+  if (hours < 24) return `${plural(hours, 'hour')} ago`;
+  const days = Math.floor(hours / 24);
+  return days === 1 ? 'yesterday' : `${days} days ago`;
+}
+
+/** When a future time comes: "in 5 minutes", "in 3 hours", "in 2 days". */
+export function formatUntil(iso: string, now: Date): string {
+  const minutes = Math.ceil((new Date(iso).getTime() - now.getTime()) / 60_000);
+  if (!Number.isFinite(minutes)) return 'unknown';
+  if (minutes <= 1) return 'in a moment';
+  if (minutes < 60) return `in ${plural(minutes, 'minute')}`;
+  const hours = Math.round(minutes / 60);
+  if (hours < 48) return `in ${plural(hours, 'hour')}`;
+  return `in ${plural(Math.round(hours / 24), 'day')}`;
+}
+
+/** "Tue 25 Nov, 16:50" — the local date and time in a short, unambiguous form. */
+export function formatDateTime(iso: string): string {
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return 'unknown time';
+  return date.toLocaleString(undefined, { weekday: 'short', day: 'numeric', month: 'short', year: 'numeric', hour: '2-digit', minute: '2-digit' });
+}
+
+/**
+ * Time left, from the bytes done so far: "about 2 min left". Null while there is too little to go on
+ * (the first second, or nothing done yet), so the window does not show a wildly wrong guess.
+ */
+export function formatEta(progress: Progress, now: Date): string | null {
+  const elapsed = now.getTime() - new Date(progress.startedAt).getTime();
+  if (progress.bytesTotal <= 0 || progress.bytesDone <= 0 || elapsed < 1000) return null;
+  if (progress.bytesDone >= progress.bytesTotal) return 'almost done';
+  const remaining = (elapsed / progress.bytesDone) * (progress.bytesTotal - progress.bytesDone);
+  return remaining < 5000 ? 'a few seconds left' : `about ${formatDuration(remaining)} left`;
+}
+
+/** Fraction done, 0…1, from bytes (or files when the byte total is not known yet). */
+export function progressFraction(progress: Progress): number {
+  if (progress.bytesTotal > 0) return Math.min(1, progress.bytesDone / progress.bytesTotal);
+  if (progress.filesTotal > 0) return Math.min(1, progress.filesDone / progress.filesTotal);
+  return 0;
+}
+
+const PHASES: Record<Progress['phase'], string> = {
+  preparing: 'Preparing',
+  snapshotting: 'Copying databases safely',
+  archiving: 'Packing media and repositories',
+  finalizing: 'Finishing',
+  verifying: 'Verifying',
+  'pre-restore-backup': 'Saving the current data first',
+  unpacking: 'Unpacking',
+  checking: 'Checking the restored data',
+  swapping: 'Putting the restored data in place',
+  pruning: 'Removing old backups',
+  done: 'Done',
+};
+
+export const phaseLabel = (phase: Progress['phase']): string => PHASES[phase] ?? phase;

@@ -1,0 +1,195 @@
+import { Fragment, useCallback, useEffect, useState } from 'react';
+import type { AppStatus, BackupSummary, VerifyReport } from '../../../shared/api.js';
+import type { Progress } from '../../../shared/progress.js';
+import { useApi } from '../api/client.js';
+import { Icon } from '../components/Icon.js';
+import { Notice } from '../components/Notice.js';
+import { SizeChart } from '../components/SizeChart.js';
+import { StatusBadge } from '../components/StatusBadge.js';
+import { errorText } from '../errors.js';
+import { formatAge, formatBytes, formatDateTime, formatDuration } from '../format.js';
+import { showView } from '../hooks.js';
+
+type Verification = { state: 'running'; deep: boolean } | { state: 'done'; report: VerifyReport } | { state: 'error'; message: string };
+
+const STATUS_TEXT = { complete: 'Complete', incomplete: 'Incomplete', corrupt: 'Corrupt' } as const;
+
+export function Backups({ status, running, now }: { status: AppStatus | null; running: Progress | null; now: Date }) {
+  const api = useApi();
+  const [backups, setBackups] = useState<BackupSummary[] | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [verifications, setVerifications] = useState<Record<string, Verification>>({});
+
+  const load = useCallback(
+    () =>
+      api.listBackups().then(
+        (list) => {
+          setBackups(list);
+          setError(null);
+        },
+        (failure: unknown) => setError(errorText(failure)),
+      ),
+    [api],
+  );
+  // Reload when a run finishes or a new backup appears.
+  const busy = running !== null;
+  useEffect(() => void load(), [load, busy, status?.lastBackup?.name]);
+
+  const verify = async (backup: BackupSummary, deep: boolean) => {
+    setVerifications((all) => ({ ...all, [backup.name]: { state: 'running', deep } }));
+    let result: Verification;
+    try {
+      result = { state: 'done', report: await api.verifyBackup({ path: backup.path, deep }) };
+    } catch (failure) {
+      result = { state: 'error', message: errorText(failure) };
+    }
+    setVerifications((all) => ({ ...all, [backup.name]: result }));
+  };
+  const openFolder = async (backup: BackupSummary) => {
+    try {
+      const answer = await api.openFolder({ target: 'backup', path: backup.path });
+      setError(answer.opened ? null : (answer.error ?? `Could not open ${backup.path}.`));
+    } catch (failure) {
+      setError(errorText(failure));
+    }
+  };
+
+  if (!backups) return error ? <Notice tone="error">{error}</Notice> : <p className="muted">Loading backups…</p>;
+
+  return (
+    <div className="stack">
+      {error ? <Notice tone="error">{error}</Notice> : null}
+      {backups.length === 0 ? (
+        <section className="card empty">
+          <Icon name="backups" size={36} />
+          <h2>No backups yet</h2>
+          <p className="muted">Backups you make, by hand or on schedule, are listed here with their size and whether they are intact.</p>
+          <button type="button" className="button primary" onClick={() => showView('overview')}>
+            Go to Overview to back up now
+          </button>
+        </section>
+      ) : (
+        <>
+          <section className="card" aria-labelledby="chart-title">
+            <h2 id="chart-title" className="card-title">
+              Size over time
+            </h2>
+            <SizeChart backups={backups} />
+          </section>
+          <section className="card table-card" aria-labelledby="list-title">
+            <h2 id="list-title" className="card-title">
+              {backups.length === 1 ? '1 backup' : `${backups.length} backups`}
+            </h2>
+            <table className="table">
+              <thead>
+                <tr>
+                  <th scope="col">Made</th>
+                  <th scope="col" className="num">
+                    Size
+                  </th>
+                  <th scope="col" className="num">
+                    Took
+                  </th>
+                  <th scope="col">Status</th>
+                  <th scope="col">
+                    <span className="visually-hidden">Actions</span>
+                  </th>
+                </tr>
+              </thead>
+              <tbody>
+                {backups.map((backup) => {
+                  const verification = verifications[backup.name];
+                  return (
+                    <Fragment key={backup.name}>
+                      <tr data-backup={backup.name}>
+                        <td>
+                          <span className="cell-main">{formatDateTime(backup.createdAt)}</span>
+                          <span className="cell-sub">
+                            {formatAge(backup.createdAt, now)} · {backup.name}
+                          </span>
+                        </td>
+                        <td className="num">{formatBytes(backup.size)}</td>
+                        <td className="num">{backup.durationMs === null ? '—' : formatDuration(backup.durationMs)}</td>
+                        <td>
+                          <StatusBadge tone={backup.status === 'complete' ? 'ok' : backup.status === 'corrupt' ? 'failed' : 'stale'}>
+                            {STATUS_TEXT[backup.status]}
+                          </StatusBadge>
+                          {backup.legacy ? <span className="cell-sub">from backup.sh</span> : null}
+                          {backup.statusDetail ? <span className="cell-sub">{backup.statusDetail}</span> : null}
+                        </td>
+                        <td className="actions">
+                          <button
+                            type="button"
+                            className="button small"
+                            onClick={() => verify(backup, false)}
+                            disabled={verification?.state === 'running'}
+                            aria-label={`Verify ${backup.name} (quick: sizes and checksums)`}
+                          >
+                            {verification?.state === 'running' && !verification.deep ? 'Verifying…' : 'Verify'}
+                          </button>
+                          <button
+                            type="button"
+                            className="button small"
+                            onClick={() => verify(backup, true)}
+                            disabled={verification?.state === 'running'}
+                            aria-label={`Deep verify ${backup.name} (unpack and check every database)`}
+                          >
+                            {verification?.state === 'running' && verification.deep ? 'Checking…' : 'Deep verify'}
+                          </button>
+                          <button type="button" className="button small icon-only" onClick={() => openFolder(backup)} aria-label={`Open the folder of ${backup.name}`} title="Open folder">
+                            <Icon name="folder" size={16} />
+                          </button>
+                        </td>
+                      </tr>
+                      {verification && verification.state !== 'running' ? (
+                        <tr className="detail-row">
+                          <td colSpan={5}>
+                            <VerifyResult name={backup.name} verification={verification} />
+                          </td>
+                        </tr>
+                      ) : null}
+                    </Fragment>
+                  );
+                })}
+              </tbody>
+            </table>
+          </section>
+        </>
+      )}
+    </div>
+  );
+}
+
+function VerifyResult({ name, verification }: { name: string; verification: Exclude<Verification, { state: 'running' }> }) {
+  if (verification.state === 'error') return <Notice tone="error" title={`Could not verify ${name}`}>{verification.message}</Notice>;
+  const { report } = verification;
+  const kind = report.deep ? 'Deep verification' : 'Quick verification';
+  return (
+    <div className="verify" data-testid={`verify-${name}`}>
+      {report.ok ? (
+        <Notice tone="success" title={`${kind} passed`}>
+          {report.checksumsAvailable
+            ? `All ${report.files.length} files are intact.`
+            : 'This backup came from backup.sh and has no checksums: its files unpack and its databases pass integrity_check.'}
+        </Notice>
+      ) : (
+        <Notice tone="error" title={`${kind} found problems — do not rely on this backup`}>
+          <ul className="plain-list">
+            {report.problems.map((problem) => (
+              <li key={problem}>{problem}</li>
+            ))}
+          </ul>
+        </Notice>
+      )}
+      <ul className="file-results" aria-label={`Files of ${name}`}>
+        {report.files.map((file) => (
+          <li key={file.path} className={file.ok ? 'ok' : 'bad'}>
+            <Icon name={file.ok ? 'check' : 'cross'} size={14} />
+            <code>{file.path}</code>
+            <span className="muted">{file.detail}</span>
+          </li>
+        ))}
+      </ul>
+    </div>
+  );
+}
