@@ -1,0 +1,409 @@
+import { EventEmitter } from 'node:events';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, statfs } from 'node:fs/promises';
+import path from 'node:path';
+import type {
+  ApiEvents,
+  AppStatus,
+  BackupSummary,
+  HistoryEntry,
+  InspectResult,
+  RestoreResult,
+  RunTrigger,
+  VerifyReport,
+} from '../../shared/api.js';
+import type { Component } from '../../shared/components.js';
+import type { Progress } from '../../shared/progress.js';
+import type { Settings } from '../../shared/settings.js';
+import { EngineError } from '../engine/errors.js';
+import { History } from './history.js';
+import { describeError, type Logger } from './log.js';
+import { decideNotifications, initialMemory, type PolicyMemory } from './notification-policy.js';
+import type { Platform } from './platform.js';
+import { Scheduler, systemClock, type Clock, type ScheduledTrigger } from './scheduler.js';
+import { SettingsStore, writeFileAtomic } from './settings-store.js';
+import { trayModel } from './tray-model.js';
+
+export interface ControllerOptions {
+  userDataDir: string;
+  platform: Platform;
+  log: Logger;
+  /** The log file the user can open. */
+  logPath: string;
+  clock?: Clock;
+  /** Relative paths in settings are taken from here (default: the working directory). */
+  baseDir?: string;
+  /** How often free space, staleness and the schedule are looked at again. */
+  checkEveryMs?: number;
+  catchUpDelayMs?: number;
+}
+
+/** The API's events as an EventEmitter map. */
+export type ApiEventMap = { [E in keyof ApiEvents]: [ApiEvents[E]] };
+
+type StartResult = { started: true; done: Promise<HistoryEntry> } | { started: false; reason: string; busy: boolean };
+
+interface Job {
+  kind: 'backup' | 'restore';
+  abort: AbortController;
+  progress: Progress | null;
+  done: Promise<unknown>;
+}
+
+const STATE_FILE = 'state.json';
+
+/**
+ * The app's brain, shared by the Electron main process and `aurora-backup serve`: owns the settings, the
+ * schedule, the history and the one running job (backup or restore), and emits `progress`, `status` and
+ * `navigate` events. Knows nothing of Electron: what only the desktop can do goes through `Platform`.
+ */
+export class Controller extends EventEmitter<ApiEventMap> {
+  readonly history: History;
+  private readonly store: SettingsStore;
+  private readonly clock: Clock;
+  private readonly scheduler: Scheduler;
+  private settings!: Settings;
+  private job: Job | null = null;
+  private lastBackup: BackupSummary | null = null;
+  private freeSpace: AppStatus['freeSpace'] = null;
+  private memory: PolicyMemory | null = null;
+  private ticker: NodeJS.Timeout | null = null;
+  private lastTrayPercent = -1;
+
+  constructor(private readonly opts: ControllerOptions) {
+    super();
+    this.clock = opts.clock ?? systemClock;
+    this.store = new SettingsStore(opts.userDataDir);
+    this.history = new History(opts.userDataDir);
+    this.scheduler = new Scheduler({
+      clock: this.clock,
+      lastAttemptAt: () => this.lastAttemptAt(),
+      run: (trigger) => this.runScheduled(trigger),
+      onError: (error) => opts.log.error('scheduled backup:', describeError(error)),
+      catchUpDelayMs: opts.catchUpDelayMs,
+    });
+  }
+
+  /** Loads settings, history and the backup folder's state, then starts the schedule. */
+  async start(): Promise<void> {
+    const loaded = await this.store.load(this.clock.now());
+    this.settings = loaded.settings;
+    if (loaded.problem) {
+      this.opts.log.error(loaded.problem);
+      this.opts.platform.showNotification({ condition: 'settings', title: 'Settings were reset', body: loaded.problem, view: 'settings' });
+    }
+    await this.history.load(this.clock.now());
+    await this.refresh(false);
+    this.memory = initialMemory(this.getStatus());
+    this.scheduler.configure(this.settings.schedule, await this.loadPaused());
+    this.opts.platform.setLaunchAtLogin(this.settings.launchAtLogin);
+    if (this.opts.checkEveryMs !== 0) {
+      this.ticker = setInterval(() => void this.tick(), this.opts.checkEveryMs ?? 5 * 60_000);
+      this.ticker.unref();
+    }
+    this.publish();
+  }
+
+  /** Periodic look: free space, staleness, a schedule whose timer slept through its time. */
+  async tick(): Promise<void> {
+    await this.refresh(false);
+    this.scheduler.check();
+    this.publish();
+  }
+
+  /** The computer woke from sleep. */
+  resumed(): void {
+    this.scheduler.resumed();
+    this.publish();
+  }
+
+  /** The settings with every path made absolute, as the renderer shows and sends them back. */
+  getSettings(): Settings {
+    const s = this.settings;
+    return { ...s, dataDir: this.dataDir, backupDir: this.backupDir, envFile: s.envFile ? this.resolve(s.envFile) : '' };
+  }
+
+  /** Resolves relative paths from settings (the defaults `./data`, `./backups`). */
+  resolve(p: string): string {
+    return path.resolve(this.opts.baseDir ?? process.cwd(), p);
+  }
+
+  get backupDir(): string {
+    return this.resolve(this.settings.backupDir);
+  }
+
+  get dataDir(): string {
+    return this.resolve(this.settings.dataDir);
+  }
+
+  get logPath(): string {
+    return this.opts.logPath;
+  }
+
+  get platform(): Platform {
+    return this.opts.platform;
+  }
+
+  /** Saves already validated settings and applies them. */
+  async updateSettings(settings: Settings): Promise<void> {
+    await this.store.save(settings);
+    const launchChanged = settings.launchAtLogin !== this.settings.launchAtLogin;
+    this.settings = settings;
+    if (launchChanged) this.opts.platform.setLaunchAtLogin(settings.launchAtLogin);
+    this.scheduler.configure(settings.schedule, this.scheduler.isPaused());
+    await this.refresh(false);
+    this.publish();
+  }
+
+  async setPaused(paused: boolean): Promise<AppStatus> {
+    this.scheduler.setPaused(paused);
+    await writeFileAtomic(path.join(this.opts.userDataDir, STATE_FILE), JSON.stringify({ paused }));
+    this.publish();
+    return this.getStatus();
+  }
+
+  getStatus(): AppStatus {
+    const lastRun = this.history.latest('backup');
+    const staleHours = this.settings.notifications.staleHours;
+    const lastAt = this.lastBackup ? new Date(this.lastBackup.createdAt).getTime() : null;
+    const state: AppStatus['state'] = this.job
+      ? 'running'
+      : lastRun?.result === 'failed'
+        ? 'failed'
+        : lastAt === null || this.clock.now().getTime() - lastAt > staleHours * 3_600_000
+          ? 'stale'
+          : 'idle';
+    return {
+      state,
+      running: this.job?.progress ?? null,
+      lastBackup: this.lastBackup ? { name: this.lastBackup.name, createdAt: this.lastBackup.createdAt, size: this.lastBackup.size } : null,
+      lastRun,
+      nextRunAt: this.scheduler.nextRunAt()?.toISOString() ?? null,
+      paused: this.scheduler.isPaused(),
+      scheduleEnabled: this.settings.schedule.enabled,
+      freeSpace: this.freeSpace,
+      staleHours,
+    };
+  }
+
+  /** What is running now (main.ts asks before quitting). */
+  runningJob(): Job['kind'] | null {
+    return this.job?.kind ?? null;
+  }
+
+  /**
+   * Starts a backup in the background. Refused while this app runs a backup or restore, and while another
+   * process (the CLI) holds the backup folder's lock — then `busy` is true.
+   */
+  async startBackup(trigger: RunTrigger = 'manual'): Promise<StartResult> {
+    if (this.job) return { started: false, busy: true, reason: `A ${this.job.kind} is already running in this app.` };
+    const backupDir = this.backupDir;
+    const holder = await this.probeLock(backupDir);
+    if (holder) return { started: false, busy: true, reason: holder };
+    if (this.job) return { started: false, busy: true, reason: `A ${(this.job as Job).kind} is already running in this app.` };
+    const abort = new AbortController();
+    const job: Job = { kind: 'backup', abort, progress: null, done: Promise.resolve() };
+    this.job = job;
+    const done = this.runBackupJob(job, trigger);
+    job.done = done;
+    return { started: true, done };
+  }
+
+  cancel(): { cancelled: boolean } {
+    if (!this.job) return { cancelled: false };
+    this.job.abort.abort(new EngineError('Cancelled by the user.', 'CANCELLED'));
+    return { cancelled: true };
+  }
+
+  async listBackups(): Promise<BackupSummary[]> {
+    if (!existsSync(this.backupDir)) return [];
+    const { listBackups } = await import('../engine/list.js');
+    return listBackups(this.backupDir);
+  }
+
+  async verify(backupPath: string, deep: boolean): Promise<VerifyReport> {
+    const { verifyBackup } = await import('../engine/verify.js');
+    return verifyBackup(backupPath, { deep, onProgress: (p: Progress) => this.emit('progress', p) });
+  }
+
+  async inspect(backupPath: string): Promise<InspectResult> {
+    const { inspectBackup } = await import('../engine/inspect.js');
+    return inspectBackup(backupPath);
+  }
+
+  /** Restores components of a backup into the data directory; the PDS commands and health URL come from settings. */
+  async restore(backupPath: string, components: Component[]): Promise<{ ok: true; result: RestoreResult } | { ok: false; error: string }> {
+    if (this.job) return { ok: false, error: `A ${this.job.kind} is running; wait for it to finish or cancel it first.` };
+    const abort = new AbortController();
+    const job: Job = { kind: 'restore', abort, progress: null, done: Promise.resolve() };
+    this.job = job;
+    const entry = await this.history.start('restore', 'manual', this.clock.now());
+    this.publish();
+    const run = (async (): Promise<{ ok: true; result: RestoreResult } | { ok: false; error: string }> => {
+      const s = this.settings;
+      try {
+        const { restoreBackup } = await import('../engine/restore.js');
+        const result = await restoreBackup({
+          backupPath,
+          components,
+          dataDir: this.dataDir,
+          backupDir: this.backupDir,
+          envFile: s.envFile ? this.resolve(s.envFile) : undefined,
+          expectedPdsVersion: s.pds.version || undefined,
+          healthUrl: s.pds.healthUrl || undefined,
+          stopCommand: s.pds.stopCommand || undefined,
+          startCommand: s.pds.startCommand || undefined,
+          signal: abort.signal,
+          onProgress: (p: Progress) => this.onProgress(job, p),
+        });
+        await this.history.update({ ...entry, endedAt: this.clock.now().toISOString(), result: 'success', backupName: path.basename(backupPath) });
+        return { ok: true, result };
+      } catch (error) {
+        const message = userMessage(error);
+        this.opts.log.error(`restore of ${backupPath} failed:`, describeError(error));
+        await this.history.update({ ...entry, endedAt: this.clock.now().toISOString(), result: abort.signal.aborted ? 'cancelled' : 'failed', error: message });
+        return { ok: false, error: message };
+      } finally {
+        this.job = null;
+        await this.refresh(false);
+        this.publish();
+      }
+    })();
+    job.done = run;
+    return run;
+  }
+
+  /** Stops the schedule; a running job is cancelled and awaited, so nothing half-written looks complete. */
+  async shutdown(): Promise<void> {
+    if (this.ticker) clearInterval(this.ticker);
+    this.scheduler.stop();
+    const job = this.job;
+    if (job) {
+      job.abort.abort(new EngineError('The app is quitting.', 'CANCELLED'));
+      await job.done.catch(() => {});
+    }
+  }
+
+  // ---- internals --------------------------------------------------------------------------------
+
+  private async runScheduled(trigger: ScheduledTrigger): Promise<'done' | 'busy'> {
+    const started = await this.startBackup(trigger);
+    if (!started.started) {
+      this.opts.log.warn(`scheduled backup postponed: ${started.reason}`);
+      return 'busy';
+    }
+    await started.done;
+    return 'done';
+  }
+
+  private async runBackupJob(job: Job, trigger: RunTrigger): Promise<HistoryEntry> {
+    const s = this.settings;
+    let entry = await this.history.start('backup', trigger, this.clock.now());
+    this.publish();
+    try {
+      const { runBackup } = await import('../engine/backup.js');
+      const result = await runBackup({
+        dataDir: this.dataDir,
+        backupDir: this.backupDir,
+        envFile: s.envFile ? this.resolve(s.envFile) : undefined,
+        compression: s.compression,
+        env: s.pds.version ? { ...process.env, PDS_VERSION: s.pds.version } : process.env,
+        retention: { retainDays: s.retainDays, keepLast: s.keepLast },
+        signal: job.abort.signal,
+        onProgress: (p: Progress) => this.onProgress(job, p),
+      });
+      entry = { ...entry, endedAt: this.clock.now().toISOString(), result: 'success', backupName: result.name, size: result.size };
+      this.opts.log.info(`backup ${result.name} done (${result.size} bytes, ${result.durationMs} ms)${result.pruned.length ? `; removed by retention: ${result.pruned.join(', ')}` : ''}`);
+    } catch (error) {
+      const cancelled = job.abort.signal.aborted;
+      entry = { ...entry, endedAt: this.clock.now().toISOString(), result: cancelled ? 'cancelled' : 'failed', error: userMessage(error) };
+      if (cancelled) this.opts.log.warn('backup cancelled:', describeError(error));
+      else this.opts.log.error('backup failed:', describeError(error));
+    }
+    await this.history.update(entry);
+    this.job = null;
+    await this.refresh(false);
+    this.publish();
+    return entry;
+  }
+
+  private onProgress(job: Job, progress: Progress): void {
+    job.progress = progress;
+    this.emit('progress', progress);
+    const percent = progress.bytesTotal > 0 ? Math.floor((progress.bytesDone / progress.bytesTotal) * 100) : 0;
+    if (percent !== this.lastTrayPercent) {
+      this.lastTrayPercent = percent;
+      this.opts.platform.setTray(trayModel(this.getStatus(), this.clock.now()));
+    }
+  }
+
+  /** Why the backup folder is taken by another process, or null when it is free. */
+  private async probeLock(backupDir: string): Promise<string | null> {
+    try {
+      await mkdir(backupDir, { recursive: true });
+      const { acquireBackupLock } = await import('../engine/lock.js');
+      const lock = await acquireBackupLock(backupDir, 'desktop app check');
+      await lock.release();
+      return null;
+    } catch (error) {
+      if (error instanceof EngineError && error.code === 'LOCKED') return error.message;
+      return null; // any other problem is reported by the backup itself, with its context
+    }
+  }
+
+  private lastAttemptAt(): Date | null {
+    const run = this.history.latest('backup', (e) => e.result !== 'cancelled');
+    const times = [run?.startedAt, this.lastBackup?.createdAt].filter((t): t is string => !!t).map((t) => new Date(t));
+    return times.length ? new Date(Math.max(...times.map((t) => t.getTime()))) : null;
+  }
+
+  private async loadPaused(): Promise<boolean> {
+    try {
+      return (JSON.parse(await readFile(path.join(this.opts.userDataDir, STATE_FILE), 'utf8')) as { paused?: unknown }).paused === true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Re-reads the newest complete backup and the backup volume's free space. */
+  private async refresh(publish = true): Promise<void> {
+    try {
+      const backups = await this.listBackups();
+      this.lastBackup = backups.find((b) => b.status === 'complete') ?? null;
+    } catch (error) {
+      this.opts.log.warn(`cannot list backups in ${this.backupDir}:`, describeError(error));
+    }
+    this.freeSpace = await freeSpaceOf(this.backupDir);
+    if (publish) this.publish();
+  }
+
+  /** Sends the status to the renderer and the tray, and shows the notifications it calls for. */
+  private publish(): void {
+    const status = this.getStatus();
+    const now = this.clock.now();
+    this.opts.platform.setTray(trayModel(status, now));
+    this.emit('status', status);
+    if (!this.memory) return;
+    const decided = decideNotifications(this.memory, status, this.settings.notifications, now);
+    this.memory = decided.memory;
+    for (const notice of decided.notices) this.opts.platform.showNotification(notice);
+  }
+}
+
+/** Free space on the volume that holds `dir` (or its nearest existing parent). */
+async function freeSpaceOf(dir: string): Promise<AppStatus['freeSpace']> {
+  let probe = dir;
+  while (!existsSync(probe) && path.dirname(probe) !== probe) probe = path.dirname(probe);
+  try {
+    const s = await statfs(probe);
+    return { path: dir, freeBytes: s.bavail * s.bsize, totalBytes: s.blocks * s.bsize };
+  } catch {
+    return null;
+  }
+}
+
+/** The message a user sees: engine errors are written for them; anything else gets its cause chain. */
+function userMessage(error: unknown): string {
+  if (error instanceof EngineError) return error.message;
+  return describeError(error);
+}

@@ -1,0 +1,131 @@
+import { realpath, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { z } from 'zod';
+import { apiInputs, type ApiName, type ApiOutputs } from '../../shared/api.js';
+import { validateSettings, type FieldErrors, type Settings } from '../../shared/settings.js';
+import type { Controller } from './controller.js';
+import { importEnvFile } from './settings-store.js';
+
+/** Bad input from the renderer (or an HTTP client): reported as is, nothing was done. */
+export class InputError extends Error {}
+
+/** One function per API request; the input is `unknown` because it comes from outside and is parsed here. */
+export type Handlers = { [N in ApiName]: (input: unknown) => Promise<ApiOutputs[N]> };
+
+/** Parses input with the request's schema; object inputs must not carry fields the schema does not know. */
+function parse<N extends ApiName>(name: N, input: unknown): z.output<(typeof apiInputs)[N]> {
+  const schema = apiInputs[name] as z.ZodType;
+  const strict = schema instanceof z.ZodObject ? schema.strict() : schema;
+  const result = strict.safeParse(input);
+  if (!result.success) {
+    const detail = result.error.issues.map((i) => (i.path.length ? `${i.path.join('.')}: ${i.message}` : i.message)).join('; ');
+    throw new InputError(`Invalid input for ${name}: ${detail}`);
+  }
+  return result.data as z.output<(typeof apiInputs)[N]>;
+}
+
+type Kind = 'directory' | 'file';
+
+/** Why `p` is not an absolute path to an existing `kind`, or null when it is. */
+async function pathProblem(p: string, kind: Kind): Promise<string | null> {
+  if (p.includes('\0')) return 'The path contains a NUL character.';
+  if (!path.isAbsolute(p)) return `"${p}" is not a full path; choose the ${kind} again.`;
+  try {
+    const s = await stat(p);
+    if (kind === 'directory' && !s.isDirectory()) return `${p} is not a folder.`;
+    if (kind === 'file' && !s.isFile()) return `${p} is not a file.`;
+    return null;
+  } catch {
+    return `${p} does not exist.`;
+  }
+}
+
+async function requirePath(p: string, kind: Kind): Promise<string> {
+  const problem = await pathProblem(p, kind);
+  if (problem) throw new InputError(problem);
+  return path.resolve(p);
+}
+
+/** Field errors for the paths in otherwise valid settings. The backup folder may be new, but its parent must exist. */
+async function settingsPathErrors(s: Settings): Promise<FieldErrors> {
+  const errors: FieldErrors = {};
+  const dataProblem = await pathProblem(s.dataDir, 'directory');
+  if (dataProblem) errors.dataDir = dataProblem;
+  if (!path.isAbsolute(s.backupDir)) errors.backupDir = `"${s.backupDir}" is not a full path; choose the folder again.`;
+  else if ((await pathProblem(s.backupDir, 'directory')) && (await pathProblem(path.dirname(s.backupDir), 'directory'))) {
+    errors.backupDir = `Neither ${s.backupDir} nor its parent folder exists.`;
+  }
+  if (s.envFile) {
+    const envProblem = await pathProblem(s.envFile, 'file');
+    if (envProblem) errors.envFile = envProblem;
+  }
+  return errors;
+}
+
+/** `inner` is `outer` or inside it, after resolving symbolic links. */
+async function isInside(inner: string, outer: string): Promise<boolean> {
+  const [a, b] = await Promise.all([realpath(inner), realpath(outer)]);
+  const rel = path.relative(b, a);
+  return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
+}
+
+/** The API's requests, shared by Electron IPC (electron/ipc.ts) and the HTTP bridge (http-bridge.ts). */
+export function createHandlers(controller: Controller): Handlers {
+  return {
+    getStatus: async (input) => (parse('getStatus', input), controller.getStatus()),
+    getSettings: async (input) => (parse('getSettings', input), controller.getSettings()),
+    setSettings: async (input) => {
+      const checked = validateSettings(parse('setSettings', input));
+      if (!checked.ok) return checked;
+      const errors = await settingsPathErrors(checked.settings);
+      if (Object.keys(errors).length) return { ok: false, errors };
+      const settings = { ...checked.settings, dataDir: path.resolve(checked.settings.dataDir), backupDir: path.resolve(checked.settings.backupDir) };
+      await controller.updateSettings(settings);
+      return { ok: true, settings: controller.getSettings() };
+    },
+    importEnv: async (input) => {
+      const { path: envFile } = parse('importEnv', input);
+      return importEnvFile(await requirePath(envFile, 'file'), controller.getSettings());
+    },
+    startBackup: async (input) => {
+      parse('startBackup', input);
+      const started = await controller.startBackup('manual');
+      return started.started ? { started: true } : { started: false, reason: started.reason };
+    },
+    cancel: async (input) => (parse('cancel', input), controller.cancel()),
+    pauseSchedule: async (input) => controller.setPaused(parse('pauseSchedule', input).paused),
+    listBackups: async (input) => (parse('listBackups', input), controller.listBackups()),
+    verifyBackup: async (input) => {
+      const { path: backup, deep } = parse('verifyBackup', input);
+      return controller.verify(await requirePath(backup, 'directory'), deep);
+    },
+    inspectBackup: async (input) => {
+      const { path: backup } = parse('inspectBackup', input);
+      return controller.inspect(await requirePath(backup, 'directory'));
+    },
+    restore: async (input) => {
+      const { path: backup, components } = parse('restore', input);
+      return controller.restore(await requirePath(backup, 'directory'), components);
+    },
+    getHistory: async (input) => (parse('getHistory', input), controller.history.list()),
+    getLogPath: async (input) => (parse('getLogPath', input), controller.logPath),
+    openFolder: async (input) => {
+      const { target, path: given } = parse('openFolder', input);
+      let folder: string;
+      if (target === 'backup') {
+        // Only a backup folder: opening an arbitrary path could launch a program.
+        if (!given) throw new InputError('Invalid input for openFolder: path: which backup to open is required.');
+        folder = await requirePath(given, 'directory');
+        if (!(await isInside(folder, controller.backupDir))) throw new InputError(`${folder} is not inside the backups folder ${controller.backupDir}.`);
+      } else {
+        if (given !== undefined) throw new InputError(`Invalid input for openFolder: path is only for target "backup".`);
+        folder = target === 'backups' ? controller.backupDir : target === 'data' ? controller.dataDir : controller.logPath;
+        const problem = await pathProblem(folder, target === 'log' ? 'file' : 'directory');
+        if (problem) return { opened: false, error: problem };
+      }
+      const error = await controller.platform.openPath(folder);
+      return error ? { opened: false, error } : { opened: true };
+    },
+    pickFolder: async (input) => controller.platform.pickFolder(parse('pickFolder', input).purpose),
+  };
+}
