@@ -1,0 +1,96 @@
+import { lstat, readdir, stat } from 'node:fs/promises';
+import path from 'node:path';
+import type { BackupStatus, BackupSummary } from '../../shared/api.js';
+import { BACKUP_NAME_PATTERN, INCOMPLETE_BACKUP_PREFIX } from '../../shared/components.js';
+import { readBackupFolder, timeFromFolderName } from './backup-folder.js';
+import { EngineError } from './errors.js';
+
+/** Folder names list and prune consider: finished backups (ours and legacy) and leftovers of unfinished ones. */
+export const isBackupFolderName = (name: string) => BACKUP_NAME_PATTERN.test(name) || name.startsWith(INCOMPLETE_BACKUP_PREFIX);
+
+/**
+ * Every backup folder in `backupDir`, newest first, with a quick status (no hashing):
+ * complete = manifest valid and every listed file present with the recorded size;
+ * incomplete = an unfinished run's leftover, no manifest, or files missing;
+ * corrupt = manifest does not parse (or is from a newer format), or a file has the wrong size.
+ * Anything else in the folder (other files, symlinks, pre-restore backups) is left out.
+ */
+export async function listBackups(backupDir: string): Promise<BackupSummary[]> {
+  const dir = path.resolve(backupDir);
+  const entries = await readdir(dir, { withFileTypes: true }).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return [];
+    throw new EngineError(`Cannot read the backup directory ${dir}: ${error.message}.`, 'BACKUP_DIR_UNREADABLE');
+  });
+  const summaries = await Promise.all(
+    entries.filter((entry) => entry.isDirectory() && isBackupFolderName(entry.name)).map((entry) => summarize(path.join(dir, entry.name))),
+  );
+  return summaries.sort((a, b) => b.createdAt.localeCompare(a.createdAt) || b.name.localeCompare(a.name));
+}
+
+async function summarize(folder: string): Promise<BackupSummary> {
+  const name = path.basename(folder);
+  const base = {
+    name,
+    path: folder,
+    size: await diskUsage(folder),
+    durationMs: null,
+    compression: null,
+    pdsVersion: null,
+    legacy: false,
+  };
+  const fallbackTime = async () => (timeFromFolderName(name) ?? (await stat(folder)).mtime).toISOString();
+  const unusable = async (status: BackupStatus, statusDetail: string): Promise<BackupSummary> => ({
+    ...base,
+    createdAt: await fallbackTime(),
+    status,
+    statusDetail,
+  });
+
+  if (name.startsWith(INCOMPLETE_BACKUP_PREFIX)) {
+    return unusable('incomplete', 'left by a backup that did not finish (or one running now); the next backup cleans it up');
+  }
+  let backup;
+  try {
+    backup = await readBackupFolder(folder);
+  } catch (error) {
+    if (!(error instanceof EngineError)) throw error;
+    return unusable(error.code === 'NO_MANIFEST' ? 'incomplete' : 'corrupt', error.message);
+  }
+
+  let status: BackupStatus = 'complete';
+  let statusDetail: string | undefined;
+  if (backup.missing.length > 0) {
+    status = 'incomplete';
+    statusDetail = `missing: ${backup.missing.map((f) => f.path).join(', ')}`;
+  } else {
+    for (const file of backup.files) {
+      if (file.size === null) continue;
+      const size = (await stat(path.join(folder, file.path))).size;
+      if (size !== file.size) {
+        status = 'corrupt';
+        statusDetail = `${file.path} is ${size} bytes, manifest.json records ${file.size}`;
+        break;
+      }
+    }
+  }
+  const pdsVersion = backup.rawManifest.pds_version;
+  return {
+    ...base,
+    createdAt: backup.createdAt.toISOString(),
+    durationMs: backup.manifest?.aurora_backup.duration_ms ?? null,
+    status,
+    ...(statusDetail ? { statusDetail } : {}),
+    compression: backup.compression,
+    pdsVersion: typeof pdsVersion === 'string' ? pdsVersion : null,
+    legacy: backup.legacy,
+  };
+}
+
+/** Bytes of all files below `folder`, not following symlinks (like `du`, without block rounding). */
+async function diskUsage(folder: string): Promise<number> {
+  const entries = await readdir(folder, { recursive: true, withFileTypes: true });
+  const sizes = await Promise.all(
+    entries.filter((entry) => entry.isFile()).map(async (entry) => (await lstat(path.join(entry.parentPath, entry.name))).size),
+  );
+  return sizes.reduce((sum, size) => sum + size, 0);
+}
