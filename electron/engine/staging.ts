@@ -1,0 +1,260 @@
+import { lstat, mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import path from 'node:path';
+import type { Component } from '../../shared/components.js';
+import { EngineError } from './errors.js';
+import { faultPoint } from './fault-injection.js';
+import { acquireBackupLock, type BackupLock } from './lock.js';
+
+/**
+ * The restore's staging area and its all-or-nothing swap.
+ *
+ * New data is unpacked into `.aurora-restore/new/` beside each live component (same folder, so the
+ * same filesystem, so a rename is atomic). Once everything is staged and checked, a journal is
+ * written and each component is swapped by renames: the live files move to `.aurora-restore/old/`,
+ * the staged ones take their place. A database moves together with its `-wal`, `-shm` and `-journal`
+ * files, so an old write-ahead log is never left beside a restored database (SQLite would replay it
+ * into the restored data). Every step can be repeated, so after a crash `recoverInterruptedRestore`
+ * simply runs the journal again: forward (the normal case: everything was already verified, only
+ * renames remain) or back (after an error during the swap). Before the journal exists the data
+ * directory has not been touched, and the leftover staging folder is just deleted.
+ */
+
+export const STAGING_DIR_NAME = '.aurora-restore';
+const JOURNAL_FILE = 'journal.json';
+const JOURNAL_VERSION = 1;
+/** Files SQLite keeps beside a database; they belong to it and move with it. */
+const DATABASE_COMPANIONS = ['-wal', '-shm', '-journal'] as const;
+
+export interface SwapItem {
+  component: Component;
+  kind: 'database' | 'directory';
+  /** The live path: `<data>/account.sqlite`, `<data>/blobs`. */
+  target: string;
+  /** The checked new content, in the staging folder beside `target`. */
+  staged: string;
+  /** Folder (beside `target`) that receives the live files while they are replaced. */
+  aside: string;
+}
+
+export interface SwapJournal {
+  version: number;
+  direction: 'forward' | 'back';
+  startedAt: string;
+  pid: number;
+  backupPath: string;
+  items: SwapItem[];
+  /** Staging folders to delete once the swap is finished either way. */
+  stagingRoots: string[];
+}
+
+export interface RecoveryResult {
+  /** `completed`: an interrupted restore was finished; `rolled-back`: undone; `cleaned`: only staging leftovers were removed. */
+  outcome: 'nothing' | 'cleaned' | 'completed' | 'rolled-back';
+  components: Component[];
+  backupPath: string | null;
+}
+
+/** The staging folder for a live path: beside it, so renames never cross filesystems. */
+export function stagingRootFor(target: string): string {
+  return path.join(path.dirname(target), STAGING_DIR_NAME);
+}
+
+export function swapItemFor(component: Component, kind: SwapItem['kind'], target: string): SwapItem {
+  const root = stagingRootFor(target);
+  return {
+    component,
+    kind,
+    target,
+    staged: path.join(root, 'new', kind === 'database' ? `${component}.sqlite` : component),
+    aside: path.join(root, 'old', component),
+  };
+}
+
+export function journalPath(dataDir: string): string {
+  return path.join(dataDir, STAGING_DIR_NAME, JOURNAL_FILE);
+}
+
+/**
+ * The lock that keeps two restores (or a restore and a recovery started by a backup) off the same
+ * data directory at once; the lock file lives in the data directory while it is held.
+ */
+export function lockDataDir(dataDir: string): Promise<BackupLock> {
+  return acquireBackupLock(dataDir, 'restore');
+}
+
+/**
+ * Swaps every item in, as one journalled operation. On an error during the swap every item already
+ * swapped is put back and the error is rethrown; after a kill, `recoverInterruptedRestore` finishes
+ * the job. The caller holds the data directory lock.
+ */
+export async function commitSwap(dataDir: string, journal: Omit<SwapJournal, 'version' | 'direction'>): Promise<void> {
+  const full: SwapJournal = { version: JOURNAL_VERSION, direction: 'forward', ...journal };
+  await writeJournal(dataDir, full);
+  faultPoint('journal:written');
+  try {
+    for (const item of full.items) await swapIn(item);
+  } catch (error) {
+    await writeJournal(dataDir, { ...full, direction: 'back' });
+    faultPoint('journal:reversed');
+    try {
+      for (const item of [...full.items].reverse()) await swapOut(item);
+    } catch (rollbackError) {
+      throw new EngineError(
+        `The restore failed (${(error as Error).message}) and putting the old data back failed too (${(rollbackError as Error).message}). ` +
+          `Nothing is lost: the old data is in ${full.stagingRoots.map((r) => path.join(r, 'old')).join(', ')}. ` +
+          `Fix the cause and run the restore again; it finishes putting the old data back first.`,
+        'ROLLBACK_FAILED',
+      );
+    }
+    await finish(dataDir, full);
+    throw error;
+  }
+  await finish(dataDir, full);
+}
+
+/**
+ * Finishes or undoes a restore that was killed half-way, and deletes staging leftovers. Safe to call
+ * at any time: returns `nothing` when there is nothing to do. Throws EngineError when a restore is
+ * running on this data directory right now.
+ */
+export async function recoverInterruptedRestore(dataDir: string): Promise<RecoveryResult> {
+  const absolute = path.resolve(dataDir);
+  if (!(await exists(absolute))) return { outcome: 'nothing', components: [], backupPath: null };
+  const lock = await lockDataDir(absolute);
+  try {
+    return await recoverLocked(absolute);
+  } finally {
+    await lock.release();
+  }
+}
+
+/** `recoverInterruptedRestore` for a caller that already holds the data directory lock. */
+export async function recoverLocked(dataDir: string): Promise<RecoveryResult> {
+  const journal = await readJournal(dataDir);
+  if (!journal) {
+    const root = path.join(dataDir, STAGING_DIR_NAME);
+    if (!(await exists(root))) return { outcome: 'nothing', components: [], backupPath: null };
+    await rm(root, { recursive: true, force: true });
+    return { outcome: 'cleaned', components: [], backupPath: null };
+  }
+  if (journal.direction === 'forward') for (const item of journal.items) await swapIn(item);
+  else for (const item of [...journal.items].reverse()) await swapOut(item);
+  await finish(dataDir, journal);
+  return {
+    outcome: journal.direction === 'forward' ? 'completed' : 'rolled-back',
+    components: journal.items.map((item) => item.component),
+    backupPath: journal.backupPath,
+  };
+}
+
+/** The files that make up the live item, in the order they move aside (a database first, then its companions). */
+function liveFiles(item: SwapItem): Array<{ live: string; aside: string }> {
+  const name = path.basename(item.target);
+  const files = [{ live: item.target, aside: path.join(item.aside, name) }];
+  if (item.kind === 'database') {
+    for (const suffix of DATABASE_COMPANIONS) files.push({ live: item.target + suffix, aside: path.join(item.aside, name + suffix) });
+  }
+  return files;
+}
+
+/**
+ * Live files aside, staged content in. Repeatable: once `staged` is gone the item is in place. The
+ * database moves aside before its `-wal`, so the live path never shows it without its log; the
+ * staged database then appears alone, with no old log beside it.
+ */
+async function swapIn(item: SwapItem): Promise<void> {
+  if (!(await exists(item.staged))) return;
+  await mkdir(item.aside, { recursive: true });
+  for (const file of liveFiles(item)) {
+    if (!(await exists(file.live))) continue;
+    await rename(file.live, file.aside);
+    faultPoint(`swap:${item.component}:aside:${path.basename(file.live)}`);
+  }
+  await mkdir(path.dirname(item.target), { recursive: true });
+  await rename(item.staged, item.target);
+  await syncDir(path.dirname(item.target));
+  faultPoint(`swap:${item.component}:in`);
+}
+
+/**
+ * The reverse of swapIn, equally repeatable: the restored content (and anything SQLite made beside
+ * it) goes back to staging, then the old files return, companions before the database.
+ */
+async function swapOut(item: SwapItem): Promise<void> {
+  if (!(await exists(item.staged)) && (await exists(item.target))) {
+    for (const file of liveFiles(item).slice(1)) await rm(file.live, { force: true });
+    await rename(item.target, item.staged);
+    faultPoint(`rollback:${item.component}:out`);
+  }
+  for (const file of liveFiles(item).reverse()) {
+    if (!(await exists(file.aside))) continue;
+    await rename(file.aside, file.live);
+    faultPoint(`rollback:${item.component}:back:${path.basename(file.live)}`);
+  }
+  await syncDir(path.dirname(item.target));
+}
+
+/** Journal gone first (from then on a leftover staging folder is just rubbish), then the staging folders. */
+async function finish(dataDir: string, journal: SwapJournal): Promise<void> {
+  await rm(journalPath(dataDir), { force: true });
+  faultPoint('journal:removed');
+  for (const root of journal.stagingRoots) await rm(root, { recursive: true, force: true });
+}
+
+async function writeJournal(dataDir: string, journal: SwapJournal): Promise<void> {
+  const file = journalPath(dataDir);
+  await mkdir(path.dirname(file), { recursive: true });
+  const temp = `${file}.tmp`;
+  const handle = await open(temp, 'w');
+  try {
+    await handle.writeFile(JSON.stringify(journal, null, 2));
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  await rename(temp, file);
+  await syncDir(path.dirname(file));
+}
+
+async function readJournal(dataDir: string): Promise<SwapJournal | null> {
+  const file = journalPath(dataDir);
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw error;
+  }
+  // The journal is written whole and renamed into place, so it either parses or was tampered with.
+  let journal: SwapJournal;
+  try {
+    journal = JSON.parse(text) as SwapJournal;
+  } catch {
+    throw new EngineError(`The restore journal ${file} is damaged. Look at ${path.dirname(file)} (old data is under old/, new under new/) and remove the journal by hand.`, 'JOURNAL_DAMAGED');
+  }
+  if (journal.version !== JOURNAL_VERSION) {
+    throw new EngineError(`The restore journal ${file} was written by another version of this app (format ${journal.version}). Finish the restore with that version.`, 'JOURNAL_VERSION');
+  }
+  return journal;
+}
+
+export async function exists(file: string): Promise<boolean> {
+  return lstat(file).then(
+    () => true,
+    (error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') return false;
+      throw error;
+    },
+  );
+}
+
+/** Makes renames in a folder durable. Folders cannot be opened for sync on Windows; there NTFS journals metadata itself. */
+async function syncDir(dir: string): Promise<void> {
+  if (process.platform === 'win32') return;
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
