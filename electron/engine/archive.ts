@@ -1,0 +1,163 @@
+import { createHash } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { open, readdir } from 'node:fs/promises';
+import path from 'node:path';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { Header, Pax } from 'tar';
+import type { Compression } from '../../shared/components.js';
+import { compressor } from './compress.js';
+
+const BLOCK = 512;
+const READ_SIZE = 1024 * 1024;
+
+export interface FoundFile {
+  /** Relative to the walked root, '/'-separated. */
+  rel: string;
+  abs: string;
+}
+
+/**
+ * Every regular file below `root`, in a stable (sorted) order, one directory in memory at a time so a
+ * blob store of millions of files does not fill memory. Symlinks and special files are skipped.
+ */
+export async function* walkFiles(root: string, rel = ''): AsyncGenerator<FoundFile> {
+  let entries;
+  try {
+    entries = await readdir(path.join(root, rel), { withFileTypes: true });
+  } catch (error) {
+    if (rel && (error as NodeJS.ErrnoException).code === 'ENOENT') return; // removed while we walk
+    throw error;
+  }
+  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  for (const entry of entries) {
+    const childRel = rel ? `${rel}/${entry.name}` : entry.name;
+    if (entry.isDirectory()) yield* walkFiles(root, childRel);
+    else if (entry.isFile()) yield { rel: childRel, abs: path.join(root, childRel) };
+  }
+}
+
+export interface TarSource {
+  /** Path inside the archive, '/'-separated, e.g. `blobs/did:plc:abc/bafkrei…`. */
+  archivePath: string;
+  /** The file to read. */
+  source: string;
+}
+
+export interface PackHooks {
+  /** Bytes of file content read so far (for progress). */
+  onBytes?: (bytes: number, entry: TarSource) => void;
+  /** A file was stored (`stored`), or skipped because it vanished before it could be opened. */
+  onFile?: (entry: TarSource, stored: boolean) => void;
+}
+
+/**
+ * A tar stream (ustar + pax for long names, readable by GNU/BSD tar and node-tar) of the given files.
+ * Files are read as they are when opened: one deleted since it was listed is skipped, one that grew is
+ * stored at its size when opened (the PDS writes blobs under a temporary name and renames them, so a
+ * listed blob does not change; these rules only keep the run from failing). If a file shrinks while
+ * it is read (truncated in place, which the PDS never does), the rest is padded with zeros so the
+ * archive stays valid.
+ */
+export function packTar(files: AsyncIterable<TarSource>, hooks: PackHooks = {}, mtime = new Date()): Readable {
+  return Readable.from(generateTar(files, hooks, mtime), { objectMode: false });
+}
+
+async function* generateTar(files: AsyncIterable<TarSource>, hooks: PackHooks, mtime: Date): AsyncGenerator<Buffer> {
+  const dirsWritten = new Set<string>();
+  for await (const file of files) {
+    // Parent directories first, as `tar -c` writes them, so extraction recreates their modes.
+    const parts = file.archivePath.split('/').slice(0, -1);
+    for (let i = 1; i <= parts.length; i++) {
+      const dir = `${parts.slice(0, i).join('/')}/`;
+      if (dirsWritten.has(dir)) continue;
+      dirsWritten.add(dir);
+      yield header({ path: dir, type: 'Directory', mode: 0o755, size: 0, mtime });
+    }
+
+    let handle;
+    try {
+      handle = await open(file.source, 'r');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+        hooks.onFile?.(file, false);
+        continue;
+      }
+      throw error;
+    }
+    try {
+      const stat = await handle.stat();
+      yield header({ path: file.archivePath, type: 'File', mode: stat.mode & 0o7777, size: stat.size, mtime: stat.mtime });
+      let left = stat.size;
+      while (left > 0) {
+        const buffer = Buffer.allocUnsafe(Math.min(left, READ_SIZE));
+        const { bytesRead } = await handle.read(buffer, 0, buffer.length, null);
+        if (bytesRead === 0) {
+          yield Buffer.alloc(left); // shrank while being read: pad (see above)
+          break;
+        }
+        left -= bytesRead;
+        hooks.onBytes?.(bytesRead, file);
+        yield buffer.subarray(0, bytesRead);
+      }
+      const padding = (BLOCK - (stat.size % BLOCK)) % BLOCK;
+      if (padding) yield Buffer.alloc(padding);
+    } finally {
+      await handle.close();
+    }
+    hooks.onFile?.(file, true);
+  }
+  yield Buffer.alloc(BLOCK * 2); // end-of-archive marker
+}
+
+function header(fields: { path: string; type: 'File' | 'Directory'; mode: number; size: number; mtime: Date }): Buffer {
+  const h = new Header({ ...fields, uid: 0, gid: 0 });
+  const needsPax = h.encode();
+  if (!needsPax || !h.block) return h.block ?? Buffer.alloc(0);
+  return Buffer.concat([new Pax({ path: fields.path, size: fields.size, mtime: fields.mtime }).encode(), h.block]);
+}
+
+export interface StoredFile {
+  /** Bytes written (after compression). */
+  size: number;
+  sha256: string;
+}
+
+/**
+ * Streams `source` through the compressor into a new file `target`, hashing and counting the stored
+ * bytes on the way (never re-reading the file), then flushes it to disk.
+ */
+export async function writeCompressed(source: Readable, target: string, compression: Compression, signal?: AbortSignal): Promise<StoredFile> {
+  const hash = createHash('sha256');
+  let size = 0;
+  const measure = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      hash.update(chunk);
+      size += chunk.length;
+      callback(null, chunk);
+    },
+  });
+  await pipeline(source, compressor(compression), measure, createWriteStream(target, { flags: 'wx' }), { signal });
+  await syncFile(target);
+  return { size, sha256: hash.digest('hex') };
+}
+
+/** Counts bytes flowing through (for progress) without changing them. */
+export function tap(onBytes: (bytes: number) => void): Transform {
+  return new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      onBytes(chunk.length);
+      callback(null, chunk);
+    },
+  });
+}
+
+/** Flushes a written file to disk (fsync applies to the file, whichever descriptor asks). */
+export async function syncFile(file: string): Promise<void> {
+  const handle = await open(file, 'r+');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}

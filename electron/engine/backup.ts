@@ -1,0 +1,472 @@
+import { createReadStream } from 'node:fs';
+import { lstat, mkdir, open, readdir, realpath, rename, rm, stat, unlink } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { BackupResult } from '../../shared/api.js';
+import {
+  COMPONENTS,
+  COMPRESSION_EXTENSION,
+  type Component,
+  type Compression,
+  type DatabaseComponent,
+} from '../../shared/components.js';
+import { MANIFEST_FORMAT_VERSION, type Manifest, type ManifestDatabase, type ManifestFile } from '../../shared/manifest.js';
+import type { Phase, Progress } from '../../shared/progress.js';
+import { packTar, tap, walkFiles, writeCompressed, type TarSource } from './archive.js';
+import { assertSupportedCompression } from './compress.js';
+import { resolveConfig, type PdsLocations } from './config.js';
+import { EngineError } from './errors.js';
+import { acquireBackupLock } from './lock.js';
+import { pruneBackups } from './prune.js';
+import { snapshotDatabases, type SnapshotJob, type SnapshotResult } from './snapshot.js';
+import { APP_VERSION } from './version.js';
+
+export interface BackupOptions {
+  dataDir?: string;
+  backupDir?: string;
+  envFile?: string;
+  compression?: Compression;
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  onProgress?: (p: Progress) => void;
+  signal?: AbortSignal;
+  /** Prune old backups after a successful one. */
+  retention?: { retainDays: number; keepLast: number } | null;
+  /** Default: all five. */
+  components?: Component[];
+  /** Default 'backup_'; restore uses 'pre-restore_'. */
+  folderPrefix?: string;
+}
+
+/** What the original backup.sh writes in `backup_version`. */
+const BACKUP_SCRIPT_VERSION = '1.0';
+const PROGRESS_INTERVAL_MS = 100;
+const STAGING = '.staging';
+/** Unfinished folders of any prefix: `.incomplete-backup_20250322_143022` (INCOMPLETE_BACKUP_PREFIX), `.incomplete-pre-restore_…`. */
+const LEFTOVER_PATTERN = /^\.incomplete-[a-z-]+_\d{8}_\d{6}$/;
+const DATABASE_FILES: Record<DatabaseComponent, keyof PdsLocations> = {
+  account: 'accountDb',
+  sequencer: 'sequencerDb',
+  did_cache: 'didCacheDb',
+};
+
+/**
+ * Backs up a (possibly live) PDS data directory into `<backupDir>/backup_YYYYMMDD_HHMMSS/`, the guide's
+ * layout. Every SQLite database, the actor stores included, is snapshotted through SQLite in a worker
+ * thread; blobs are streamed into a tar archive. Everything is written under `.incomplete-…` and renamed
+ * only once every file and the manifest are on disk, so a crash never leaves something that looks complete.
+ */
+export async function runBackup(opts: BackupOptions = {}): Promise<BackupResult> {
+  const startedAt = new Date();
+  const config = await resolveConfig(opts);
+  try {
+    assertSupportedCompression(config.compression);
+  } catch (error) {
+    throw new EngineError((error as Error).message, 'UNSUPPORTED_COMPRESSION');
+  }
+  const { locations, backupDir } = config;
+  await checkDataDir(locations);
+  await prepareBackupDir(backupDir, locations);
+
+  const prefix = opts.folderPrefix ?? 'backup_';
+  const lock = await acquireBackupLock(backupDir, prefix === 'backup_' ? 'backup' : `${prefix.replace(/_$/, '')} backup`);
+  let workDir: string | undefined;
+  let result: BackupResult;
+  try {
+    await removeLeftovers(backupDir);
+    const stamp = await freeTimestamp(backupDir, prefix);
+    const name = `${prefix}${stamp}`;
+    workDir = path.join(backupDir, `.incomplete-${name}`);
+    await mkdir(path.join(workDir, STAGING), { recursive: true });
+    const written = await writeBackup({ ...opts, locations, compression: config.compression, workDir, startedAt });
+
+    const manifest: Manifest = {
+      backup_timestamp: stamp,
+      backup_version: BACKUP_SCRIPT_VERSION,
+      pds_version: config.pdsVersion,
+      hostname: config.hostname,
+      service_did: config.serviceDid,
+      compression: config.compression,
+      databases: written.databases.map((d) => `${d.name}.sqlite`),
+      data_directories: written.directories,
+      backup_size: humanSize(written.totalSize),
+      aurora_backup: {
+        format_version: MANIFEST_FORMAT_VERSION,
+        app_version: APP_VERSION,
+        created_at: startedAt.toISOString(),
+        host: { hostname: os.hostname(), platform: process.platform, arch: process.arch },
+        files: written.files,
+        database_snapshots: written.databases,
+        counts: written.counts,
+        sequencer_last_seq: written.sequencerLastSeq,
+        duration_ms: Date.now() - startedAt.getTime(),
+        total_size: written.totalSize,
+      },
+    };
+    const manifestBytes = await writeFileSynced(path.join(workDir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+    await syncDir(path.join(workDir, 'databases'));
+    await syncDir(workDir);
+    const finalPath = path.join(backupDir, name);
+    await rename(workDir, finalPath);
+    workDir = undefined;
+    await syncDir(backupDir);
+    result = { name, path: finalPath, manifest, durationMs: Date.now() - startedAt.getTime(), size: written.totalSize + manifestBytes, pruned: [] };
+    // Still under the lock: pruneBackups leaves locking to its caller.
+    if (opts.retention) {
+      try {
+        result.pruned = (await pruneBackups({ backupDir, ...opts.retention })).removed;
+      } catch (error) {
+        throw new EngineError(`Backup ${name} was written, but removing old backups failed: ${(error as Error).message}`, 'PRUNE_FAILED');
+      }
+    }
+  } catch (error) {
+    if (workDir) await rm(workDir, { recursive: true, force: true }).catch(() => undefined);
+    throw toEngineError(error, backupDir, opts.signal);
+  } finally {
+    await lock.release();
+  }
+  opts.onProgress?.({ operation: 'backup', phase: 'done', bytesDone: 1, bytesTotal: 1, filesDone: 1, filesTotal: 1, current: result.name, startedAt: startedAt.toISOString() });
+  return result;
+}
+
+interface Written {
+  files: ManifestFile[];
+  databases: ManifestDatabase[];
+  directories: string[];
+  counts: { accounts: number; actors: number; blobs: number };
+  sequencerLastSeq: number | null;
+  totalSize: number;
+}
+
+async function writeBackup(opts: BackupOptions & { locations: PdsLocations; compression: Compression; workDir: string; startedAt: Date }): Promise<Written> {
+  const { locations, compression, workDir, signal } = opts;
+  const components = new Set<Component>(opts.components ?? COMPONENTS);
+  const ext = COMPRESSION_EXTENSION[compression];
+  const staging = path.join(workDir, STAGING);
+  const progress = throttledProgress(opts.onProgress, opts.startedAt);
+
+  // --- Scan: what there is, and how much (totals for progress, known up front) ---------------------
+  progress.phase('preparing');
+  const jobs: Array<SnapshotJob & { sourceBytes: number; label: string; component: Component }> = [];
+  for (const name of Object.keys(DATABASE_FILES) as DatabaseComponent[]) {
+    const source = locations[DATABASE_FILES[name]];
+    if (!components.has(name) || !(await exists(source))) continue;
+    jobs.push({ source, target: path.join(staging, 'databases', `${name}.sqlite`), sourceBytes: await sqliteBytes(source), label: `${name}.sqlite`, component: name, queries: QUERIES[name] });
+  }
+  const actorEntries: TarSource[] = [];
+  let otherBytes = 0;
+  let otherFiles = 0;
+  if (components.has('actors') && (await exists(locations.actorsDir))) {
+    for await (const file of walkFiles(locations.actorsDir)) {
+      if (/-(wal|shm|journal)$/.test(file.rel)) continue; // belong to the live database, never copied
+      const archivePath = `actors/${file.rel}`;
+      if (file.rel.endsWith('.sqlite')) {
+        const target = path.join(staging, 'actors', file.rel);
+        jobs.push({ source: file.abs, target, sourceBytes: await sqliteBytes(file.abs), label: archivePath, component: 'actors' });
+        actorEntries.push({ archivePath, source: target });
+      } else {
+        actorEntries.push({ archivePath, source: file.abs });
+        otherBytes += await fileSize(file.abs);
+        otherFiles++;
+      }
+    }
+  }
+  let blobBytes = 0;
+  let blobFiles = 0;
+  const includeBlobs = components.has('blobs') && (await exists(locations.blobsDir));
+  if (includeBlobs) {
+    for await (const file of walkFiles(locations.blobsDir)) {
+      blobBytes += await fileSize(file.abs);
+      blobFiles++;
+    }
+  }
+  const dbBytes = jobs.reduce((sum, job) => sum + job.sourceBytes, 0);
+  // Database bytes count twice: once when snapshotted, once when compressed.
+  progress.setTotals(2 * dbBytes + otherBytes + blobBytes, jobs.length + otherFiles + blobFiles);
+  signal?.throwIfAborted();
+
+  // --- Snapshot every database through SQLite (worker thread) -----------------------------------
+  progress.phase('snapshotting');
+  const snapshots = await snapshotDatabases(jobs, {
+    signal,
+    onSnapshot: (index) => {
+      const job = jobs[index]!;
+      progress.add(job.sourceBytes, 1, job.label);
+    },
+  });
+  const byTarget = new Map<string, { job: (typeof jobs)[number]; snapshot: SnapshotResult }>();
+  jobs.forEach((job, i) => byTarget.set(job.target, { job, snapshot: snapshots[i]! }));
+  // Progress of compressing a snapshot counts in source bytes, so the bar ends exactly at its total.
+  const scale = (target: string) => {
+    const entry = byTarget.get(target);
+    return entry && !entry.snapshot.vanished && entry.snapshot.size > 0 ? entry.job.sourceBytes / entry.snapshot.size : 1;
+  };
+
+  // --- Compress and archive ------------------------------------------------------------------------
+  progress.phase('archiving');
+  const files: ManifestFile[] = [];
+  const databases: ManifestDatabase[] = [];
+  const counts = { accounts: 0, actors: 0, blobs: 0 };
+  let sequencerLastSeq: number | null = null;
+  for (const [i, job] of jobs.entries()) {
+    const snapshot = snapshots[i]!;
+    if (job.component === 'actors' || snapshot.vanished) continue;
+    const name = job.component as DatabaseComponent;
+    await mkdir(path.join(workDir, 'databases'), { recursive: true });
+    const relative = `databases/${name}.sqlite${ext}`;
+    const k = scale(job.target);
+    const stored = await writeCompressed(createReadStream(job.target).pipe(tap((n) => progress.add(n * k, 0, relative))), path.join(workDir, relative), compression, signal);
+    await unlink(job.target);
+    files.push({ path: relative, component: name, ...stored });
+    databases.push({ name, snapshot_size: snapshot.size, page_count: snapshot.pageCount });
+    if (name === 'account') counts.accounts = Number(snapshot.answers.accounts ?? snapshot.answers.actors ?? 0);
+    if (name === 'sequencer') sequencerLastSeq = snapshot.answers.lastSeq === null ? null : Number(snapshot.answers.lastSeq);
+  }
+
+  const directories: string[] = [];
+  if (includeBlobs) {
+    const relative = `blobs.tar${ext}`;
+    const entries = mapAsync(walkFiles(locations.blobsDir), (file) => ({ archivePath: `blobs/${file.rel}`, source: file.abs }));
+    const tar = packTar(entries, {
+      onBytes: (n) => progress.add(n, 0, relative),
+      onFile: (_entry, stored) => {
+        if (stored) counts.blobs++;
+        progress.add(0, 1);
+      },
+    });
+    files.push({ path: relative, component: 'blobs', ...(await writeCompressed(tar, path.join(workDir, relative), compression, signal)) });
+    directories.push('blobs');
+  }
+  if (actorEntries.length > 0) {
+    const relative = `actors.tar${ext}`;
+    const tar = packTar(toAsync(actorEntries), {
+      onBytes: (n, entry) => progress.add(n * scale(entry.source), 0, relative),
+      onFile: (entry, stored) => {
+        if (!byTarget.has(entry.source)) return progress.add(0, 1);
+        if (stored && path.basename(entry.archivePath) === 'store.sqlite') counts.actors++;
+        void unlink(entry.source).catch(() => undefined); // free the staging space as we go
+      },
+    });
+    files.push({ path: relative, component: 'actors', ...(await writeCompressed(tar, path.join(workDir, relative), compression, signal)) });
+    directories.push('actors');
+  }
+
+  progress.phase('finalizing');
+  await rm(staging, { recursive: true, force: true });
+  progress.flush();
+  return { files, databases, directories, counts, sequencerLastSeq, totalSize: files.reduce((sum, f) => sum + f.size, 0) };
+}
+
+/** Asked of each snapshot (not the live file), so the numbers match what the backup holds. */
+const QUERIES: Partial<Record<DatabaseComponent, Record<string, string>>> = {
+  account: { accounts: 'SELECT count(*) FROM account', actors: 'SELECT count(*) FROM actor' },
+  sequencer: { lastSeq: 'SELECT max(seq) FROM repo_seq' },
+};
+
+// ---- Checks before anything is written ------------------------------------------------------------
+
+async function checkDataDir(locations: PdsLocations): Promise<void> {
+  const { dataDir } = locations;
+  const unreadable = () =>
+    new EngineError(`The data directory ${dataDir} cannot be read (permission denied). Run the backup as the user the PDS runs as, or give this user read access.`, 'EACCES');
+  try {
+    if (!(await stat(dataDir)).isDirectory()) {
+      throw new EngineError(`${dataDir} is a file, not a directory. Pass --data with the PDS data directory (the folder holding account.sqlite, actors/ and blobs/).`, 'NOT_A_DIRECTORY');
+    }
+    await readdir(dataDir);
+  } catch (error) {
+    if (error instanceof EngineError) throw error;
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EACCES' || code === 'EPERM') throw unreadable();
+    throw new EngineError(
+      `The data directory ${dataDir} does not exist. Pass --data with the PDS data directory (the folder holding account.sqlite, actors/ and blobs/), or set PDS_DATA_DIRECTORY.`,
+      'NO_DATA_DIR',
+    );
+  }
+  const present = await Promise.all([locations.accountDb, locations.actorsDir, locations.blobsDir].map(exists));
+  if (!present.some(Boolean)) {
+    throw new EngineError(
+      `${dataDir} does not look like a PDS data directory: it has no account.sqlite, actors/ or blobs/. ` +
+        `Pass --data with the folder the PDS writes to (PDS_DATA_DIRECTORY in its .env).`,
+      'NOT_A_PDS',
+    );
+  }
+}
+
+async function prepareBackupDir(backupDir: string, locations: PdsLocations): Promise<void> {
+  const realBackup = await realpathOfNearest(backupDir);
+  for (const dir of [locations.dataDir, locations.actorsDir, locations.blobsDir]) {
+    if (!(await exists(dir))) continue;
+    const relative = path.relative(await realpath(dir), realBackup);
+    if (relative === '' || (!relative.startsWith('..') && !path.isAbsolute(relative))) {
+      throw new EngineError(
+        `The backup directory ${backupDir} is inside the data directory ${dir}: each backup would contain the ones before it. Choose a backup directory outside it (--out or BACKUP_DIR).`,
+        'BACKUP_INSIDE_DATA',
+      );
+    }
+  }
+  try {
+    await mkdir(backupDir, { recursive: true });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const why = code === 'EACCES' || code === 'EPERM' ? 'permission denied' : code === 'EEXIST' || code === 'ENOTDIR' ? 'a file is in the way' : (error as Error).message;
+    throw new EngineError(`Cannot create the backup directory ${backupDir} (${why}). Choose a folder you can write to with --out or BACKUP_DIR.`, code ?? 'BACKUP_DIR');
+  }
+}
+
+/** The real path of `p`, or of its nearest existing ancestor with the rest appended. */
+async function realpathOfNearest(p: string): Promise<string> {
+  const rest: string[] = [];
+  for (let current = path.resolve(p); ; current = path.dirname(current)) {
+    try {
+      return path.join(await realpath(current), ...rest.reverse());
+    } catch {
+      if (path.dirname(current) === current) return path.resolve(p);
+      rest.push(path.basename(current));
+    }
+  }
+}
+
+// ---- The folder: leftovers, names, durability ----------------------------------------------------
+
+/** Folders of runs that crashed or were killed (we hold the lock, so none is being written now). */
+async function removeLeftovers(backupDir: string): Promise<void> {
+  for (const entry of await readdir(backupDir, { withFileTypes: true })) {
+    if (entry.isDirectory() && LEFTOVER_PATTERN.test(entry.name)) {
+      await rm(path.join(backupDir, entry.name), { recursive: true, force: true });
+    }
+  }
+}
+
+/** `YYYYMMDD_HHMMSS` in local time, as backup.sh names folders. */
+export function formatTimestamp(date: Date): string {
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `${date.getFullYear()}${p(date.getMonth() + 1)}${p(date.getDate())}_${p(date.getHours())}${p(date.getMinutes())}${p(date.getSeconds())}`;
+}
+
+/** Two backups in the same second: the second one waits for the next second rather than overwrite or rename. */
+async function freeTimestamp(backupDir: string, prefix: string): Promise<string> {
+  for (;;) {
+    const stamp = formatTimestamp(new Date());
+    const taken = (await exists(path.join(backupDir, `${prefix}${stamp}`))) || (await exists(path.join(backupDir, `.incomplete-${prefix}${stamp}`)));
+    if (!taken) return stamp;
+    await sleep(1000 - (Date.now() % 1000) + 5);
+  }
+}
+
+async function writeFileSynced(file: string, text: string): Promise<number> {
+  const handle = await open(file, 'wx');
+  try {
+    await handle.writeFile(text);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  return Buffer.byteLength(text);
+}
+
+/** Makes a rename or new files in `dir` durable. Windows cannot open folders for this; NTFS journals them. */
+async function syncDir(dir: string): Promise<void> {
+  if (process.platform === 'win32' || !(await exists(dir))) return;
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+// ---- Errors -----------------------------------------------------------------------------------------
+
+function toEngineError(error: unknown, backupDir: string, signal?: AbortSignal): EngineError {
+  if (signal?.aborted || (error as Error).name === 'AbortError' || (error as EngineError).code === 'ABORTED') {
+    return new EngineError('Backup cancelled. The unfinished backup was removed; nothing that looks complete was left.', 'ABORTED');
+  }
+  if (error instanceof EngineError) return error;
+  const { code, path: where } = error as NodeJS.ErrnoException;
+  if (code === 'ENOSPC') {
+    return new EngineError(
+      `No space left on the disk holding ${backupDir}${where ? ` (while writing ${where})` : ''}. Free some space, keep fewer backups (BACKUP_RETAIN_DAYS) or choose another backup directory (--out), then run the backup again. The unfinished backup was removed.`,
+      'ENOSPC',
+    );
+  }
+  if (code === 'EACCES' || code === 'EPERM') {
+    return new EngineError(
+      `Permission denied on ${where ?? backupDir}. Run the backup as the user the PDS runs as, or give this user read access to the data directory and write access to ${backupDir}.`,
+      code,
+    );
+  }
+  return new EngineError(`Backup failed: ${(error as Error).message}. The unfinished backup was removed; run the backup again.`, code ?? 'BACKUP_FAILED');
+}
+
+// ---- Small helpers ----------------------------------------------------------------------------------
+
+function throttledProgress(onProgress: ((p: Progress) => void) | undefined, startedAt: Date) {
+  const state: Progress = { operation: 'backup', phase: 'preparing', bytesDone: 0, bytesTotal: 0, filesDone: 0, filesTotal: 0, startedAt: startedAt.toISOString() };
+  let bytes = 0;
+  let last = 0;
+  const emit = (force: boolean) => {
+    const now = Date.now();
+    if (!onProgress || (!force && now - last < PROGRESS_INTERVAL_MS)) return;
+    last = now;
+    onProgress({ ...state, bytesDone: Math.min(Math.round(bytes), state.bytesTotal) });
+  };
+  return {
+    phase(phase: Phase) {
+      state.phase = phase;
+      emit(true);
+    },
+    setTotals(bytesTotal: number, filesTotal: number) {
+      state.bytesTotal = bytesTotal;
+      state.filesTotal = filesTotal;
+    },
+    add(bytesDone: number, filesDone: number, current?: string) {
+      bytes += bytesDone;
+      state.filesDone = Math.min(state.filesDone + filesDone, state.filesTotal);
+      if (current) state.current = current;
+      emit(false);
+    },
+    flush: () => emit(true),
+  };
+}
+
+async function exists(p: string): Promise<boolean> {
+  return lstat(p).then(
+    () => true,
+    () => false,
+  );
+}
+
+async function fileSize(p: string): Promise<number> {
+  return stat(p).then(
+    (s) => s.size,
+    () => 0, // vanished since it was listed
+  );
+}
+
+/** A database's bytes on disk, its write-ahead log included (what SQLite reads to snapshot it). */
+async function sqliteBytes(p: string): Promise<number> {
+  return (await fileSize(p)) + (await fileSize(`${p}-wal`));
+}
+
+async function* mapAsync<T, U>(source: AsyncIterable<T>, fn: (item: T) => U): AsyncGenerator<U> {
+  for await (const item of source) yield fn(item);
+}
+
+async function* toAsync<T>(items: T[]): AsyncGenerator<T> {
+  yield* items;
+}
+
+/** Like `du -sh`: 512K, 3.4M, 12G. */
+export function humanSize(bytes: number): string {
+  const units = ['B', 'K', 'M', 'G', 'T'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  const shown = unit === 0 ? String(value) : value < 10 ? (Math.ceil(value * 10) / 10).toFixed(1) : String(Math.ceil(value));
+  return `${shown}${units[unit]}`;
+}
