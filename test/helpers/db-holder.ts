@@ -33,3 +33,22 @@ export async function holdDatabase(file: string, mode: 'idle' | 'writing'): Prom
     },
   };
 }
+
+/**
+ * Writes `rows` into `table` of a WAL database and then dies without closing it, the way a crashed or
+ * killed PDS leaves its data: the committed rows live only in the `-wal` file beside the database.
+ */
+export async function crashAfterWriting(file: string, table: string, rows: string[]): Promise<void> {
+  const script = `
+    const Database = require(${JSON.stringify(betterSqlite)});
+    const db = new Database(${JSON.stringify(file)});
+    db.pragma('journal_mode = WAL');
+    db.pragma('wal_autocheckpoint = 0');
+    db.exec('CREATE TABLE IF NOT EXISTS ${table} (value TEXT)');
+    const insert = db.prepare('INSERT INTO ${table} VALUES (?)');
+    for (const row of ${JSON.stringify(rows)}) insert.run(row);
+    process.kill(process.pid, 'SIGKILL');
+  `;
+  const child = spawn(process.execPath, ['-e', script], { stdio: 'inherit' });
+  await once(child, 'exit');
+}

@@ -1,0 +1,84 @@
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { commitSwap, journalPath, recoverInterruptedRestore, STAGING_DIR_NAME, swapItemFor } from '../../electron/engine/staging.js';
+import { crashAfterWriting } from '../helpers/db-holder.js';
+
+let data: string;
+beforeEach(() => {
+  data = mkdtempSync(path.join(os.tmpdir(), 'aurora-staging-'));
+});
+afterEach(() => {
+  delete process.env.AURORA_FAULT_ERROR;
+  rmSync(data, { recursive: true, force: true });
+});
+
+function rows(file: string): string[] {
+  const db = new Database(file, { readonly: true, fileMustExist: true });
+  try {
+    return (db.prepare('SELECT value FROM events ORDER BY value').all() as Array<{ value: string }>).map((r) => r.value);
+  } finally {
+    db.close();
+  }
+}
+
+/** Old data: a database whose newest rows live only in its -wal, and a blobs folder. New data: staged. */
+async function prepare() {
+  const dbItem = swapItemFor('sequencer', 'database', path.join(data, 'sequencer.sqlite'));
+  const dirItem = swapItemFor('blobs', 'directory', path.join(data, 'blobs'));
+  await crashAfterWriting(dbItem.target, 'events', ['old-1', 'old-2']);
+  expect(existsSync(`${dbItem.target}-wal`)).toBe(true);
+  mkdirSync(path.join(dirItem.target, 'did:plc:a'), { recursive: true });
+  writeFileSync(path.join(dirItem.target, 'did:plc:a', 'old-blob'), 'old');
+  writeFileSync(path.join(dirItem.target, 'did:plc:a', 'uploaded-after-backup'), 'late');
+
+  mkdirSync(path.dirname(dbItem.staged), { recursive: true });
+  const fresh = new Database(dbItem.staged);
+  fresh.exec("CREATE TABLE events (value TEXT); INSERT INTO events VALUES ('new-1')");
+  fresh.close();
+  mkdirSync(path.join(dirItem.staged, 'did:plc:a'), { recursive: true });
+  writeFileSync(path.join(dirItem.staged, 'did:plc:a', 'new-blob'), 'new');
+  const journal = { startedAt: new Date().toISOString(), pid: process.pid, backupPath: '/backups/backup_x', items: [dbItem, dirItem], stagingRoots: [path.join(data, STAGING_DIR_NAME)] };
+  return { dbItem, dirItem, journal };
+}
+
+describe('journalled swap', () => {
+  it('swaps a database and a folder in whole, leaving no old -wal and no file the backup lacks', async () => {
+    const { dbItem, dirItem, journal } = await prepare();
+    expect(rows(dbItem.target)).toEqual(['old-1', 'old-2']);
+    await commitSwap(data, journal);
+
+    expect(rows(dbItem.target)).toEqual(['new-1']);
+    expect(readdirSync(data).sort()).toEqual(['blobs', 'sequencer.sqlite']);
+    expect(readdirSync(path.join(dirItem.target, 'did:plc:a'))).toEqual(['new-blob']);
+  });
+
+  it('puts everything back, -wal included, when the swap fails half-way', async () => {
+    const { dbItem, dirItem, journal } = await prepare();
+    const walBefore = readFileSync(`${dbItem.target}-wal`);
+    process.env.AURORA_FAULT_ERROR = 'swap:blobs:in';
+    await expect(commitSwap(data, journal)).rejects.toThrow(/injected failure at swap:blobs:in/);
+
+    expect(readFileSync(`${dbItem.target}-wal`)).toEqual(walBefore);
+    expect(rows(dbItem.target)).toEqual(['old-1', 'old-2']);
+    expect(readdirSync(path.join(dirItem.target, 'did:plc:a')).sort()).toEqual(['old-blob', 'uploaded-after-backup']);
+    expect(existsSync(path.join(data, STAGING_DIR_NAME))).toBe(false);
+  });
+
+  it('recovery finishes a swap whose journal is still there and cleans leftovers without one', async () => {
+    const { dbItem, journal } = await prepare();
+    // As a kill right after writing the journal leaves it: nothing swapped yet.
+    mkdirSync(path.dirname(journalPath(data)), { recursive: true });
+    writeFileSync(journalPath(data), JSON.stringify({ version: 1, direction: 'forward', ...journal }));
+    expect(await recoverInterruptedRestore(data)).toEqual({ outcome: 'completed', components: ['sequencer', 'blobs'], backupPath: '/backups/backup_x' });
+    expect(rows(dbItem.target)).toEqual(['new-1']);
+    expect(existsSync(`${dbItem.target}-wal`)).toBe(false);
+    expect(await recoverInterruptedRestore(data)).toEqual({ outcome: 'nothing', components: [], backupPath: null });
+
+    mkdirSync(path.join(data, STAGING_DIR_NAME, 'new', 'blobs'), { recursive: true });
+    expect((await recoverInterruptedRestore(data)).outcome).toBe('cleaned');
+    expect(readdirSync(data).sort()).toEqual(['blobs', 'sequencer.sqlite']);
+  });
+});
