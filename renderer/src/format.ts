@@ -52,11 +52,19 @@ export function formatUntil(iso: string, now: Date): string {
   return `in ${plural(Math.round(hours / 24), 'day')}`;
 }
 
-/** "Tue 25 Nov, 16:50" — the local date and time in a short, unambiguous form. */
-export function formatDateTime(iso: string): string {
+/** "Tue, Nov 25, 16:50" — local date and time, short; the year only when it is not this year. */
+export function formatDateTime(iso: string, now = new Date()): string {
   const date = new Date(iso);
   if (Number.isNaN(date.getTime())) return 'unknown time';
-  return date.toLocaleString(undefined, { weekday: 'short', day: 'numeric', month: 'short', year: 'numeric', hour: '2-digit', minute: '2-digit' });
+  return date.toLocaleString(undefined, {
+    weekday: 'short',
+    day: 'numeric',
+    month: 'short',
+    year: date.getFullYear() === now.getFullYear() ? undefined : 'numeric',
+    hour: '2-digit',
+    minute: '2-digit',
+    hourCycle: 'h23',
+  });
 }
 
 /**

@@ -70,12 +70,14 @@ export function Backups({ status, running, now }: { status: AppStatus | null; ru
         </section>
       ) : (
         <>
-          <section className="card" aria-labelledby="chart-title">
-            <h2 id="chart-title" className="card-title">
-              Size over time
-            </h2>
-            <SizeChart backups={backups} />
-          </section>
+          {backups.some((b) => b.status === 'complete') ? (
+            <section className="card" aria-labelledby="chart-title">
+              <h2 id="chart-title" className="card-title">
+                Size over time
+              </h2>
+              <SizeChart backups={backups} />
+            </section>
+          ) : null}
           <section className="card table-card" aria-labelledby="list-title">
             <h2 id="list-title" className="card-title">
               {backups.length === 1 ? '1 backup' : `${backups.length} backups`}
@@ -117,28 +119,40 @@ export function Backups({ status, running, now }: { status: AppStatus | null; ru
                           {backup.legacy ? <span className="cell-sub">from backup.sh</span> : null}
                           {backup.statusDetail ? <span className="cell-sub">{backup.statusDetail}</span> : null}
                         </td>
-                        <td className="actions">
-                          <button
-                            type="button"
-                            className="button small"
-                            onClick={() => verify(backup, false)}
-                            disabled={verification?.state === 'running'}
-                            aria-label={`Verify ${backup.name} (quick: sizes and checksums)`}
-                          >
-                            {verification?.state === 'running' && !verification.deep ? 'Verifying…' : 'Verify'}
-                          </button>
-                          <button
-                            type="button"
-                            className="button small"
-                            onClick={() => verify(backup, true)}
-                            disabled={verification?.state === 'running'}
-                            aria-label={`Deep verify ${backup.name} (unpack and check every database)`}
-                          >
-                            {verification?.state === 'running' && verification.deep ? 'Checking…' : 'Deep verify'}
-                          </button>
-                          <button type="button" className="button small icon-only" onClick={() => openFolder(backup)} aria-label={`Open the folder of ${backup.name}`} title="Open folder">
-                            <Icon name="folder" size={16} />
-                          </button>
+                        <td>
+                          <div className="actions">
+                            {backup.status !== 'incomplete' ? (
+                              <>
+                                <button
+                                  type="button"
+                                  className="button small"
+                                  onClick={() => verify(backup, false)}
+                                  disabled={verification?.state === 'running'}
+                                  aria-label={`Verify ${backup.name} (quick: sizes and checksums)`}
+                                >
+                                  {verification?.state === 'running' && !verification.deep ? 'Verifying…' : 'Verify'}
+                                </button>
+                                <button
+                                  type="button"
+                                  className="button small"
+                                  onClick={() => verify(backup, true)}
+                                  disabled={verification?.state === 'running'}
+                                  aria-label={`Deep verify ${backup.name} (unpack and check every database)`}
+                                >
+                                  {verification?.state === 'running' && verification.deep ? 'Checking…' : 'Deep verify'}
+                                </button>
+                              </>
+                            ) : null}
+                            <button
+                              type="button"
+                              className="button small icon-only"
+                              onClick={() => openFolder(backup)}
+                              aria-label={`Open the folder of ${backup.name}`}
+                              title="Open folder"
+                            >
+                              <Icon name="folder" size={16} />
+                            </button>
+                          </div>
                         </td>
                       </tr>
                       {verification && verification.state !== 'running' ? (

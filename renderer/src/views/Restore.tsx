@@ -68,7 +68,6 @@ export function Restore({ dropped, running, now }: { dropped: DroppedFolder | nu
     try {
       const path = await api.pickFolder({ purpose: 'restore' });
       if (path) await inspect(path);
-      else if (!native) setProblem('This browser window cannot open a folder dialog. Type the backup folder’s path below instead.');
     } catch (error) {
       setProblem(errorText(error));
     }
@@ -113,9 +112,11 @@ export function Restore({ dropped, running, now }: { dropped: DroppedFolder | nu
             <Icon name="folder" size={40} />
             <p className="dropzone-title">Drop a backup folder here</p>
             <p className="muted">A folder named like backup_20250322_143022, with a manifest.json inside.</p>
-            <button type="button" className="button" onClick={choose}>
-              Choose folder…
-            </button>
+            {native ? (
+              <button type="button" className="button" onClick={choose}>
+                Choose folder…
+              </button>
+            ) : null}
           </div>
           <form className="path-form" onSubmit={submitPath}>
             <label htmlFor={fieldId}>Or type the path of a backup folder</label>

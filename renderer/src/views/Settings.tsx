@@ -160,7 +160,7 @@ export function SettingsView() {
           {values['schedule.mode'] === 'interval' ? (
             <TextField path="schedule.intervalHours" label="Every" unit="hours" numeric hint="BACKUP_INTERVAL_HOURS. A run missed while the computer slept runs soon after it wakes." />
           ) : (
-            <TextField path="schedule.dailyAt" label="At" type="time" hint="Local time, 24-hour clock. A missed run is made up soon after the computer wakes." />
+            <TextField path="schedule.dailyAt" label="At" type="time" hint="Local time. A missed run is made up soon after the computer wakes." />
           )}
         </Section>
 
