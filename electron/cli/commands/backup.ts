@@ -1,0 +1,118 @@
+import { COMPRESSIONS, type Compression } from '../../../shared/components.js';
+import { DEFAULT_SETTINGS } from '../../../shared/settings.js';
+import { CliError, type Command } from '../command.js';
+import { runBackup } from '../../engine/backup.js';
+import { resolveConfig } from '../../engine/config.js';
+import { EngineError } from '../../engine/errors.js';
+import { createProgressBar, formatBytes, formatDuration } from '../progress-bar.js';
+
+const help = `Usage: aurora-backup backup [--data DIR] [--out DIR] [--env-file FILE] [--compression C] [--json]
+
+Backs up a PDS data directory, also while the PDS runs, into <out>/backup_YYYYMMDD_HHMMSS/:
+manifest.json, databases/{account,sequencer,did_cache}.sqlite.gz, blobs.tar.gz, actors.tar.gz.
+Every SQLite database (the actor stores too) is copied as a consistent snapshot through SQLite.
+The folder gets its final name only when everything is written and flushed to disk.
+
+Then, as the original backup.sh does, backups older than BACKUP_RETAIN_DAYS (default 30) are removed,
+but never the newest ${DEFAULT_SETTINGS.keepLast} (--keep-last) and never anything that is not a backup.
+
+Options:
+  --data DIR          PDS data directory (default: PDS_DATA_DIRECTORY, else ./data). When given, the
+                      PDS_*_LOCATION variables are ignored: every database is looked for inside DIR.
+  --out DIR           Backup directory (default: BACKUP_DIR, else ./backups)
+  --env-file FILE     The PDS's .env file to read settings from (default: ./.env when it exists)
+  --compression C     ${COMPRESSIONS.join(' | ')} (default: BACKUP_COMPRESSION or COMPRESSION, else gzip);
+                      bzip2 and xz are refused: use gzip or zstd
+  --retain-days N     Remove backups older than N days (default: BACKUP_RETAIN_DAYS, else 30)
+  --keep-last N       Always keep the newest N backups (default ${DEFAULT_SETTINGS.keepLast})
+  --no-prune          Do not remove old backups
+  --json              Print the result (name, path, size, manifest, pruned) as JSON on stdout
+
+Settings come from the flags, then the environment, then the .env file, then the defaults.
+Read: BACKUP_DIR, BACKUP_COMPRESSION, COMPRESSION, BACKUP_RETAIN_DAYS, PDS_DATA_DIRECTORY,
+PDS_ACCOUNT_DB_LOCATION, PDS_SEQUENCER_DB_LOCATION, PDS_DID_CACHE_DB_LOCATION,
+PDS_ACTOR_STORE_DIRECTORY, PDS_BLOBSTORE_DISK_LOCATION, PDS_VERSION, PDS_HOSTNAME, PDS_SERVICE_DID.
+A progress bar with ETA is drawn on stderr when it is a terminal. Ctrl+C cancels cleanly.
+
+Examples:
+  aurora-backup backup --data /opt/aurora-locus/data --out /mnt/backup-drive/aurora-locus
+  aurora-backup backup --env-file /opt/aurora-locus/.env --json`;
+
+function wholeNumber(value: unknown, flag: string, min: number): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min) throw new CliError(`${flag} needs a whole number of at least ${min}, not "${String(value)}".`, 2);
+  return n;
+}
+
+export const command: Command = {
+  summary: 'Back up a PDS data directory (safe while the PDS runs)',
+  help,
+  options: {
+    data: { type: 'string' },
+    out: { type: 'string' },
+    'env-file': { type: 'string' },
+    compression: { type: 'string' },
+    'retain-days': { type: 'string' },
+    'keep-last': { type: 'string' },
+    'no-prune': { type: 'boolean' },
+    json: { type: 'boolean' },
+  },
+  async run({ values, positionals }) {
+    if (positionals.length) throw new CliError(`Unexpected argument "${positionals[0]}". See aurora-backup backup --help.`, 2);
+    const compression = values.compression as string | undefined;
+    if (compression !== undefined && !(COMPRESSIONS as readonly string[]).includes(compression)) {
+      throw new CliError(`--compression must be one of ${COMPRESSIONS.join(', ')}, not "${compression}".`, 2);
+    }
+    const retainDays = wholeNumber(values['retain-days'], '--retain-days', 1);
+    const keepLast = wholeNumber(values['keep-last'], '--keep-last', 1) ?? DEFAULT_SETTINGS.keepLast;
+    const opts = {
+      dataDir: values.data as string | undefined,
+      backupDir: values.out as string | undefined,
+      envFile: values['env-file'] as string | undefined,
+      compression: compression as Compression | undefined,
+      retainDays,
+    };
+
+    const controller = new AbortController();
+    const onSignal = () => {
+      if (controller.signal.aborted) process.exit(130); // a second Ctrl+C: stop now
+      process.stderr.write('\nCancelling…\n');
+      controller.abort();
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    const bar = createProgressBar();
+    try {
+      const config = await resolveConfig(opts);
+      const result = await runBackup({
+        ...opts,
+        signal: controller.signal,
+        onProgress: values.json ? undefined : (p) => bar.update(p),
+        retention: values['no-prune'] ? null : { retainDays: config.retainDays, keepLast },
+      });
+      bar.finish();
+      if (values.json) {
+        console.log(JSON.stringify({ ok: true, ...result }));
+      } else {
+        const { counts, sequencer_last_seq: lastSeq, files } = result.manifest.aurora_backup;
+        console.log(`Backup complete: ${result.path}`);
+        console.log(
+          `  ${files.length} files, ${formatBytes(result.size)}, ${formatDuration(result.durationMs)}; ` +
+            `${counts.accounts} accounts, ${counts.actors} actors, ${counts.blobs} blobs` +
+            (lastSeq === null ? '' : `; sequencer at ${lastSeq}`),
+        );
+        if (result.pruned.length) console.log(`  Removed old backups: ${result.pruned.join(', ')}`);
+      }
+      return 0;
+    } catch (error) {
+      bar.finish();
+      if (!(error instanceof EngineError)) throw error;
+      if (values.json) console.log(JSON.stringify({ ok: false, error: error.message, code: error.code }));
+      throw new CliError(error.message, error.code === 'ABORTED' ? 130 : 1);
+    } finally {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
+  },
+};
