@@ -2,7 +2,10 @@ import { realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { apiInputs, type ApiName, type ApiOutputs } from '../../shared/api.js';
+import type { BridgeResponse } from '../../shared/http-bridge.js';
 import { validateSettings, type FieldErrors, type Settings } from '../../shared/settings.js';
+import { EngineError } from '../engine/errors.js';
+import { describeError, type Logger } from './log.js';
 import type { Controller } from './controller.js';
 import { importEnvFile } from './settings-store.js';
 
@@ -128,4 +131,19 @@ export function createHandlers(controller: Controller): Handlers {
     },
     pickFolder: async (input) => controller.platform.pickFolder(parse('pickFolder', input).purpose),
   };
+}
+
+/**
+ * Runs one request for a transport: the answer as the HTTP bridge sends it (Electron IPC returns the same
+ * body, so the renderer sees one error shape). Input and engine errors are the user's to read (400); anything
+ * else is logged with its cause (500).
+ */
+export async function invoke(handlers: Handlers, name: ApiName, input: unknown, log: Logger): Promise<{ status: 200 | 400 | 500; body: BridgeResponse<unknown> }> {
+  try {
+    return { status: 200, body: { ok: true, value: await handlers[name](input) } };
+  } catch (error) {
+    if (error instanceof InputError || error instanceof EngineError) return { status: 400, body: { ok: false, error: error.message } };
+    log.error(`${name} failed:`, describeError(error));
+    return { status: 500, body: { ok: false, error: describeError(error) } };
+  }
 }

@@ -7,9 +7,8 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { API_NAMES, type ApiEventName, type ApiName } from '../../shared/api.js';
 import { API_PREFIX, EVENTS_PATH, TOKEN_QUERY, type BridgeResponse } from '../../shared/http-bridge.js';
-import { EngineError } from '../engine/errors.js';
 import type { ApiEventMap } from './controller.js';
-import { InputError, type Handlers } from './handlers.js';
+import { invoke, type Handlers } from './handlers.js';
 import { describeError, type Logger } from './log.js';
 
 /** Where events come from: the controller. */
@@ -187,14 +186,8 @@ export async function startHttpBridge(opts: BridgeOptions): Promise<Bridge> {
         if (error instanceof BodyTooLarge) return fail(res, 413, `The request body is larger than ${MAX_BODY_BYTES} bytes.`);
         return fail(res, 400, 'The request body is not JSON.');
       }
-      try {
-        const value = await opts.handlers[name as ApiName](input);
-        return send(res, 200, { ok: true, value } satisfies BridgeResponse<unknown>);
-      } catch (error) {
-        if (error instanceof InputError || error instanceof EngineError) return fail(res, 400, error.message);
-        opts.log.error(`${name} failed:`, describeError(error));
-        return fail(res, 500, describeError(error));
-      }
+      const answer = await invoke(opts.handlers, name as ApiName, input, opts.log);
+      return send(res, answer.status, answer.body);
     }
 
     if (req.method !== 'GET' && req.method !== 'HEAD') return fail(res, 405, 'Only GET for files.');
