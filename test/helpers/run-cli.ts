@@ -2,8 +2,11 @@ import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process'
 import path from 'node:path';
 
 export const ROOT = path.resolve(import.meta.dirname, '../..');
-/** Runs the CLI exactly as `npm run cli --` does (tsx on electron/cli/main.ts), on the Node running the tests. */
-export const CLI_COMMAND = [process.execPath, path.join(ROOT, 'node_modules/tsx/dist/cli.mjs'), path.join(ROOT, 'electron/cli/main.ts')];
+/**
+ * Runs the CLI as `npm run cli --` does (tsx on electron/cli/main.ts), on the Node running the tests.
+ * tsx is loaded with --import so that the child's pid is the CLI itself: signals and kill -9 reach it.
+ */
+export const CLI_COMMAND = [process.execPath, '--import', 'tsx', path.join(ROOT, 'electron/cli/main.ts')];
 
 export interface CliRun {
   code: number | null;
