@@ -1,0 +1,91 @@
+import { describe, expect, it } from 'vitest';
+import type { AppStatus, HistoryEntry } from '../../shared/api.js';
+import { trayModel, type TrayMenuItem } from '../../electron/app/tray-model.js';
+
+const now = new Date('2025-03-22T14:30:00');
+const hoursAgo = (h: number) => new Date(now.getTime() - h * 3_600_000).toISOString();
+
+function status(overrides: Partial<AppStatus>): AppStatus {
+  return {
+    state: 'idle',
+    running: null,
+    lastBackup: { name: 'backup_20250322_020000', createdAt: hoursAgo(12.5), size: 1234 },
+    lastRun: null,
+    nextRunAt: new Date('2025-03-23T02:00:00').toISOString(),
+    paused: false,
+    scheduleEnabled: true,
+    freeSpace: null,
+    staleHours: 48,
+    ...overrides,
+  };
+}
+
+const failedRun: HistoryEntry = {
+  id: 'r1',
+  kind: 'backup',
+  trigger: 'schedule',
+  startedAt: hoursAgo(2),
+  endedAt: hoursAgo(2),
+  result: 'failed',
+  error: 'The PDS data directory /srv/pds/data does not exist.',
+};
+
+const labels = (menu: TrayMenuItem[]) => menu.filter((i) => i.type !== 'separator').map((i) => ('label' in i ? i.label : ''));
+const action = (menu: TrayMenuItem[], name: string) => menu.find((i) => i.type === 'action' && i.action === name) as Extract<TrayMenuItem, { type: 'action' }>;
+
+describe('tray model', () => {
+  it('idle: OK icon, age of the last backup, next run, every menu entry', () => {
+    const model = trayModel(status({}), now);
+    expect(model.icon).toBe('idle');
+    expect(model.tooltip).toBe('Aurora Locus Backup: last backup 13 h ago');
+    expect(labels(model.menu)).toEqual([
+      'Back up now',
+      'Open Aurora Locus Backup',
+      'Last backup: 13 h ago, OK',
+      'Next backup: tomorrow 02:00',
+      'Pause schedule',
+      'Open backups folder',
+      'Quit',
+    ]);
+    expect(action(model.menu, 'backup-now').enabled).toBe(true);
+  });
+
+  it('running: percent in the tooltip and on the disabled "Back up now" entry', () => {
+    const model = trayModel(
+      status({
+        state: 'running',
+        running: { operation: 'backup', phase: 'archiving', bytesDone: 420, bytesTotal: 1000, filesDone: 2, filesTotal: 5, startedAt: hoursAgo(0.1) },
+      }),
+      now,
+    );
+    expect(model.icon).toBe('running');
+    expect(model.tooltip).toBe('Aurora Locus Backup: backing up 42%');
+    expect(action(model.menu, 'backup-now')).toMatchObject({ label: 'Backing up… 42%', enabled: false });
+  });
+
+  it('failed: failure icon, reason in the tooltip, failure in the menu', () => {
+    const model = trayModel(status({ state: 'failed', lastRun: failedRun }), now);
+    expect(model.icon).toBe('failed');
+    expect(model.tooltip).toContain('last backup failed (The PDS data directory /srv/pds/data does not exist.)');
+    expect(model.tooltip.length).toBeLessThanOrEqual(127);
+    expect(labels(model.menu)).toContain('Last backup: failed 2 h ago');
+  });
+
+  it('stale: warning icon naming the age and threshold; "no backup yet" when there is none', () => {
+    const old = trayModel(status({ state: 'stale', lastBackup: { name: 'backup_20250319_020000', createdAt: hoursAgo(72), size: 1 } }), now);
+    expect(old.icon).toBe('stale');
+    expect(old.tooltip).toBe('Aurora Locus Backup: last backup 3 days ago, older than 48 h');
+    const none = trayModel(status({ state: 'stale', lastBackup: null }), now);
+    expect(none.tooltip).toBe('Aurora Locus Backup: no backup yet');
+    expect(labels(none.menu)).toContain('Last backup: none yet');
+  });
+
+  it('paused and disabled schedules: menu says so; Resume toggles back; pause is disabled without a schedule', () => {
+    const paused = trayModel(status({ paused: true, nextRunAt: null }), now);
+    expect(labels(paused.menu)).toContain('Schedule: paused');
+    expect(action(paused.menu, 'toggle-pause')).toMatchObject({ label: 'Resume schedule', enabled: true });
+    const off = trayModel(status({ scheduleEnabled: false, nextRunAt: null }), now);
+    expect(labels(off.menu)).toContain('Schedule: off');
+    expect(action(off.menu, 'toggle-pause').enabled).toBe(false);
+  });
+});
