@@ -158,14 +158,14 @@ export function SettingsView() {
             </label>
           </fieldset>
           {values['schedule.mode'] === 'interval' ? (
-            <TextField path="schedule.intervalHours" label="Every" unit="hours" numeric hint="BACKUP_INTERVAL_HOURS. A run missed while the computer slept runs soon after it wakes." />
+            <TextField path="schedule.intervalHours" label="Every" unit="hours" numeric hint="A run missed while the computer slept is made up soon after it wakes. (BACKUP_INTERVAL_HOURS)" />
           ) : (
             <TextField path="schedule.dailyAt" label="At" type="time" hint="Local time. A missed run is made up soon after the computer wakes." />
           )}
         </Section>
 
         <Section title="Keeping backups">
-          <TextField path="retainDays" label="Delete backups older than" unit="days" numeric hint="BACKUP_RETAIN_DAYS. Runs after each successful backup." />
+          <TextField path="retainDays" label="Delete backups older than" unit="days" numeric hint="Checked after each successful backup. (BACKUP_RETAIN_DAYS)" />
           <TextField path="keepLast" label="But always keep the newest" unit="backups" numeric hint="However old they are, so an outage never leaves you with none." />
           <div className="field">
             <label htmlFor={fieldId('compression')}>Compression</label>

@@ -1,0 +1,198 @@
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, rmdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { promisify } from 'node:util';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import type { ApiName, ApiOutputs, BackupSummary } from '../../shared/api.js';
+import type { BridgeResponse } from '../../shared/http-bridge.js';
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
+const BIN = path.join(ROOT, 'node_modules', '.bin');
+/** npm scripts run on the pinned Node 22 in node_modules/.bin. */
+const ENV = { ...process.env, PATH: `${BIN}${path.delimiter}${process.env.PATH ?? ''}` };
+const SCREENSHOTS = path.join(ROOT, 'test-results', 'screenshots');
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'];
+
+const run = promisify(execFile);
+
+/** `npm run cli -- <args>`, failing with its output when it fails. */
+export async function cli(...args: string[]): Promise<string> {
+  try {
+    const { stdout } = await run('npm', ['run', '-s', 'cli', '--', ...args], { cwd: ROOT, env: ENV, maxBuffer: 16 * 1024 * 1024 });
+    return stdout;
+  } catch (error) {
+    const { stdout, stderr } = error as { stdout?: string; stderr?: string };
+    throw new Error(`npm run cli -- ${args.join(' ')} failed:\n${stdout ?? ''}${stderr ?? ''}`);
+  }
+}
+
+const newestMtime = (dir: string): number =>
+  Math.max(
+    0,
+    ...readdirSync(dir, { withFileTypes: true }).map((entry) => {
+      const full = path.join(dir, entry.name);
+      return entry.isDirectory() ? newestMtime(full) : statSync(full).mtimeMs;
+    }),
+  );
+
+/**
+ * Builds dist/renderer when it is older than renderer/ or shared/, so the tests drive the current code.
+ * Test files run in parallel workers: a lock directory keeps them from building over each other.
+ */
+async function ensureRendererBuilt(): Promise<void> {
+  const built = path.join(ROOT, 'dist', 'renderer', 'index.html');
+  const fresh = () => existsSync(built) && statSync(built).mtimeMs >= Math.max(newestMtime(path.join(ROOT, 'renderer')), newestMtime(path.join(ROOT, 'shared')));
+  if (fresh()) return;
+  const lock = path.join(ROOT, 'dist', '.renderer-build-lock');
+  await mkdir(path.dirname(lock), { recursive: true });
+  for (;;) {
+    try {
+      await mkdir(lock);
+      break;
+    } catch {
+      // A stale lock (a killed run) is older than any build takes.
+      if (Date.now() - statSync(lock, { throwIfNoEntry: false })!.mtimeMs > 120_000) await rmdir(lock).catch(() => {});
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+  try {
+    if (!fresh()) await run(path.join(BIN, 'vite'), ['build', '--config', 'renderer/vite.config.ts', '--logLevel', 'error'], { cwd: ROOT, env: ENV });
+  } finally {
+    await rmdir(lock);
+  }
+}
+
+/** Starts a backup through the API and waits until it is listed as complete. */
+export async function backUp(app: App): Promise<BackupSummary> {
+  const before = new Set((await app.api('listBackups')).map((b) => b.name));
+  const answer = await app.api('startBackup');
+  if (!answer.started) throw new Error(`The backup did not start: ${answer.reason}`);
+  for (let waited = 0; waited < 90_000; waited += 250) {
+    const made = (await app.api('listBackups')).find((b) => !before.has(b.name) && b.status === 'complete');
+    const status = await app.api('getStatus');
+    if (made && status.state !== 'running') return made;
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  throw new Error('No complete backup appeared within 90 s.');
+}
+
+/** Shows a view the way a click in the sidebar does. */
+export async function openView(page: Page, label: string): Promise<void> {
+  await page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name: label, exact: true }).click();
+  await page.getByRole('heading', { level: 1, name: label }).waitFor();
+}
+
+export interface App {
+  dir: string;
+  dataDir: string;
+  backupDir: string;
+  userDir: string;
+  url: string;
+  page: Page;
+  /** Uncaught errors in the page: a test expects none. */
+  pageErrors: string[];
+  /** Calls the real API the window uses, for setting up a test (not for what the test checks). */
+  api<N extends ApiName>(name: N, input?: unknown): Promise<ApiOutputs[N]>;
+  screenshot(name: string): Promise<string>;
+  stop(): Promise<void>;
+}
+
+/**
+ * A temp folder with a generated PDS data directory, `aurora-backup serve` on it, and Chromium showing
+ * the window through the HTTP bridge.
+ */
+export async function startApp(opts: { accounts?: number; blobMB?: number } = {}): Promise<App> {
+  await ensureRendererBuilt();
+  const dir = await mkdtemp(path.join(tmpdir(), 'aurora-e2e-'));
+  const dataDir = path.join(dir, 'data');
+  const backupDir = path.join(dir, 'backups');
+  const userDir = path.join(dir, 'user');
+  await cli('fixture', dataDir, '--accounts', String(opts.accounts ?? 5), '--blob-mb', String(opts.blobMB ?? 5));
+
+  // Its own process group, so stopping it also stops what npm and tsx start under it.
+  const server = spawn('npm', ['run', '-s', 'cli', '--', 'serve', '--port', '0', '--data', dataDir, '--out', backupDir, '--user-data', userDir], {
+    cwd: ROOT,
+    env: ENV,
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  server.stderr!.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-8000)));
+  const url = await firstUrl(server, () => stderr);
+  const origin = new URL(url).origin;
+  const token = new URL(url).searchParams.get('token')!;
+
+  const browser: Browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+  const page = await browser.newPage({ viewport: { width: 1100, height: 760 } });
+  const pageErrors: string[] = [];
+  page.on('pageerror', (error) => pageErrors.push(error.message));
+  await page.goto(url);
+
+  return {
+    dir,
+    dataDir,
+    backupDir,
+    userDir,
+    url,
+    page,
+    pageErrors,
+    async api(name, input) {
+      const response = await fetch(`${origin}/api/${name}`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${token}` },
+        body: JSON.stringify({ input }),
+      });
+      const body = (await response.json()) as BridgeResponse<never>;
+      if (!body.ok) throw new Error(`${name}: ${body.error}`);
+      return body.value;
+    },
+    async screenshot(name) {
+      await mkdir(SCREENSHOTS, { recursive: true });
+      const file = path.join(SCREENSHOTS, `${name}.png`);
+      await page.screenshot({ path: file });
+      return file;
+    },
+    async stop() {
+      await browser.close().catch(() => {});
+      await stopProcessGroup(server);
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Waits for the one line serve prints on stdout: the URL with its token. */
+function firstUrl(server: ChildProcess, stderr: () => string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const lines = createInterface({ input: server.stdout! });
+    const timer = setTimeout(() => reject(new Error(`serve printed no URL within 60 s:\n${stderr()}`)), 60_000);
+    lines.on('line', (line) => {
+      if (!/^http:\/\/127\.0\.0\.1:\d+\/\?token=/.test(line)) return;
+      clearTimeout(timer);
+      resolve(line.trim());
+    });
+    server.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`serve exited with code ${code} before printing its URL:\n${stderr()}`));
+    });
+  });
+}
+
+async function stopProcessGroup(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.pid === undefined) return;
+  const group = -child.pid;
+  const signal = (name: NodeJS.Signals) => {
+    try {
+      process.kill(group, name);
+    } catch {
+      // The group is gone already.
+    }
+  };
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  signal('SIGTERM');
+  const timer = setTimeout(() => signal('SIGKILL'), 10_000);
+  await exited;
+  clearTimeout(timer);
+}
