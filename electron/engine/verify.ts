@@ -10,7 +10,7 @@ import { Worker } from 'node:worker_threads';
 import { Parser, type ReadEntry } from 'tar';
 import type { VerifyFileResult, VerifyReport } from '../../shared/api.js';
 import type { Compression } from '../../shared/components.js';
-import type { Phase, Progress } from '../../shared/progress.js';
+import type { Progress } from '../../shared/progress.js';
 import { isDatabaseFile, readBackupFolder, type BackupFile, type BackupFolder } from './backup-folder.js';
 import { decompressor } from './compress.js';
 import { EngineError } from './errors.js';
@@ -79,7 +79,7 @@ async function checkFile(backup: BackupFolder, file: BackupFile, size: number, c
     return { problems, notes };
   }
 
-  check.progress.file(file.path, 'verifying');
+  check.progress.file(file.path);
   const hash = createHash('sha256');
   const contents = check.tempDir ? contentCheck(backup, file, check.tempDir) : null;
   for await (const chunk of createReadStream(path.join(backup.path, file.path), { signal: check.signal })) {
@@ -93,7 +93,6 @@ async function checkFile(backup: BackupFolder, file: BackupFile, size: number, c
   else problems.push('SHA-256 does not match manifest.json (the file is damaged or was changed after the backup)');
 
   if (contents) {
-    check.progress.file(file.path, 'checking');
     const result = await contents.finish();
     problems.push(...result.problems);
     notes.push(...result.notes);
@@ -229,13 +228,13 @@ function integrityCheck(file: string): Promise<{ ok: boolean; messages: string[]
 }
 
 interface ProgressReporter {
-  file(current: string, phase: Phase): void;
+  file(current: string): void;
   add(bytes: number): void;
   fileDone(): void;
   done(): void;
 }
 
-/** Progress events for the app and the CLI's bar, at most every 100 ms except at phase changes. */
+/** Progress events for the app and the CLI's bar (phase `verifying` throughout), at most every 100 ms. */
 function progressReporter(onProgress: VerifyOptions['onProgress'], filesTotal: number, bytesTotal: number): ProgressReporter {
   const state: Progress = { operation: 'verify', phase: 'verifying', bytesDone: 0, bytesTotal, filesDone: 0, filesTotal, startedAt: new Date().toISOString() };
   let last = 0;
@@ -246,8 +245,8 @@ function progressReporter(onProgress: VerifyOptions['onProgress'], filesTotal: n
     onProgress({ ...state });
   };
   return {
-    file(current, phase) {
-      Object.assign(state, { current, phase });
+    file(current) {
+      state.current = current;
       emit(true);
     },
     add(bytes) {

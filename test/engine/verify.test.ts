@@ -1,12 +1,13 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Manifest } from '../../shared/manifest.js';
 import type { Progress } from '../../shared/progress.js';
+import { runBackup } from '../../electron/engine/backup.js';
 import { createFixture } from '../../electron/engine/fixture.js';
 import { verifyBackup } from '../../electron/engine/verify.js';
 import { makeLegacyBackup } from '../helpers/legacy-backup.js';
@@ -182,5 +183,104 @@ describe('verify, backups made by the original backup.sh', () => {
     const report = await verifyBackup(folder);
     expect(report.ok).toBe(false);
     expect(report.problems).toEqual(['blobs.tar.gz is missing.']);
+  });
+});
+
+/** The guide's "Automated Testing" script (Testing Backups section), verbatim. */
+const GUIDE_TEST_SCRIPT = `#!/bin/bash
+# test-backup.sh - Automated backup verification
+
+BACKUP_DIR="$1"
+
+echo "Testing backup: $BACKUP_DIR"
+
+# Test manifest exists
+if [ ! -f "$BACKUP_DIR/manifest.json" ]; then
+    echo "❌ Manifest missing"
+    exit 1
+fi
+
+# Test database files
+for db in account sequencer did_cache; do
+    if ! gunzip -t "$BACKUP_DIR/databases/\${db}.sqlite.gz" 2>/dev/null; then
+        echo "❌ Database $db corrupted"
+        exit 1
+    fi
+done
+
+# Test archives
+for archive in blobs actors; do
+    if ! tar -tzf "$BACKUP_DIR/\${archive}.tar.gz" > /dev/null 2>&1; then
+        echo "❌ Archive $archive corrupted"
+        exit 1
+    fi
+done
+
+echo "✅ Backup verification passed"
+`;
+
+describe('verify, real backups made by runBackup', () => {
+  let real: string;
+  let copies = 0;
+  /** A private copy of the real backup that a test may damage. */
+  const copy = () => {
+    const target = path.join(root, `real-copy-${++copies}`, path.basename(real));
+    cpSync(real, target, { recursive: true });
+    return target;
+  };
+  const guideScript = (folder: string) => {
+    const script = path.join(root, 'test-backup.sh');
+    writeFileSync(script, GUIDE_TEST_SCRIPT);
+    return spawnSync('bash', [script, folder], { encoding: 'utf8' });
+  };
+
+  beforeAll(async () => {
+    real = (await runBackup({ dataDir, backupDir: path.join(root, 'real-backups'), env: {} })).path;
+  });
+
+  it('passes quick and deep verify', async () => {
+    expect((await verifyBackup(real)).ok).toBe(true);
+    const deep = await verifyBackup(real, { deep: true });
+    expect(deep.problems).toEqual([]);
+    expect(deep.files).toHaveLength(5);
+  });
+
+  it.each(STORED)('a byte flipped in %s makes verify fail and name that file', async (relative) => {
+    const folder = copy();
+    const file = path.join(folder, relative);
+    flipByte(file, Math.floor(statSync(file).size / 3));
+    const report = await verifyBackup(folder);
+    expect(report.ok).toBe(false);
+    expect(report.problems).toHaveLength(1);
+    expect(report.problems[0]).toMatch(new RegExp(`^${relative.replace(/\./g, '\\.')}: SHA-256 does not match`));
+  });
+
+  it('deep verify catches a corrupt database inside a valid gzip', async () => {
+    const folder = copy();
+    const relative = 'databases/account.sqlite.gz';
+    const db = zlib.gunzipSync(readFileSync(path.join(folder, relative)));
+    const pageSize = db.readUInt16BE(16);
+    db.fill(0xaa, pageSize * 2 + 8, pageSize * 4);
+    replaceAndReseal(folder, relative, zlib.gzipSync(db));
+    expect((await verifyBackup(folder)).ok).toBe(true);
+    const deep = await verifyBackup(folder, { deep: true });
+    expect(deep.problems).toHaveLength(1);
+    expect(deep.problems[0]).toMatch(/^databases\/account\.sqlite\.gz: integrity_check failed: /);
+  });
+
+  it("the guide's automated test script passes on our backup and on the original script's", () => {
+    for (const folder of [real, fresh(makeLegacyBackup)]) {
+      const result = guideScript(folder);
+      expect(result.stdout).toContain('✅ Backup verification passed');
+      expect(result.status).toBe(0);
+    }
+  });
+
+  it("the guide's script and verify agree on a truncated archive", async () => {
+    const folder = copy();
+    const actors = path.join(folder, 'actors.tar.gz');
+    truncateSync(actors, Math.floor(statSync(actors).size / 2));
+    expect(guideScript(folder).stdout).toContain('❌ Archive actors corrupted');
+    expect((await verifyBackup(folder)).problems[0]).toMatch(/^actors\.tar\.gz: size is/);
   });
 });

@@ -1,0 +1,63 @@
+import { CliError, type Command } from '../command.js';
+import { EngineError } from '../../engine/errors.js';
+import { LEGACY_NOTE, verifyBackup } from '../../engine/verify.js';
+import { createProgressBar } from '../progress-bar.js';
+
+const help = `Usage: aurora-backup verify <backup> [--deep] [--json]
+
+Checks a backup folder (backup_YYYYMMDD_HHMMSS) without changing it.
+
+Quick (default): manifest.json is present and every file has the size and SHA-256 it records.
+Deep: also decompresses everything, lists every archive and runs PRAGMA integrity_check on every
+database snapshot (unpacked to a temporary file).
+
+Backups made by the original scripts/backup.sh have no checksums: for them every stream is
+decompressed, every archive listed and every database integrity-checked, even without --deep.
+
+Exit code 0 when the backup is good, 1 when anything is wrong (each problem is named with its file).
+
+Options:
+  --deep   Also decompress, list archives and integrity-check databases
+  --json   Print the report as JSON on stdout
+
+Examples:
+  aurora-backup verify backups/backup_20250322_143022
+  aurora-backup verify backups/backup_20250322_143022 --deep --json`;
+
+export const command: Command = {
+  summary: 'Check a backup: sizes and SHA-256 (quick) or also every archive and database (--deep)',
+  help,
+  options: { deep: { type: 'boolean' }, json: { type: 'boolean' } },
+  async run({ values, positionals }) {
+    const [backup, ...extra] = positionals;
+    if (!backup || extra.length) throw new CliError('Give exactly one backup folder: aurora-backup verify <backup>. See --help.', 2);
+    const bar = createProgressBar();
+    let report;
+    try {
+      report = await verifyBackup(backup, { deep: Boolean(values.deep), onProgress: values.json ? undefined : (p) => bar.update(p) });
+    } catch (error) {
+      if (error instanceof EngineError) throw new CliError(error.message);
+      throw error;
+    } finally {
+      bar.finish();
+    }
+
+    if (values.json) {
+      console.log(JSON.stringify(report, null, 2));
+      return report.ok ? 0 : 1;
+    }
+    console.log(`${report.deep ? 'Deep' : 'Quick'} check of ${report.backupPath}`);
+    const width = Math.max(...report.files.map((f) => f.path.length));
+    for (const file of report.files) console.log(`  ${file.ok ? 'ok  ' : 'FAIL'}  ${file.path.padEnd(width)}  ${file.detail}`);
+    if (!report.checksumsAvailable) {
+      console.log(`\nNote: ${LEGACY_NOTE}; checked instead that every file decompresses, every archive lists and every database passes integrity_check.`);
+    }
+    if (report.ok) {
+      console.log('\nBackup is good.');
+      return 0;
+    }
+    console.log(`\nBackup has ${report.problems.length} problem${report.problems.length === 1 ? '' : 's'}:`);
+    for (const problem of report.problems) console.log(`  - ${problem}`);
+    return 1;
+  },
+};
