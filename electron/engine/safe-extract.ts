@@ -130,8 +130,11 @@ export async function safeExtract(opts: SafeExtractOptions): Promise<SafeExtract
         });
         out.on('error', (error: NodeJS.ErrnoException) => {
           entry.resume();
-          const why = error.code === 'EEXIST' ? 'appears twice in the archive' : `cannot be written: ${error.message}`;
-          refuse(refusalError(opts.archive, `the entry "${printable(entryName)}" ${why}`));
+          refuse(
+            error.code === 'EEXIST'
+              ? refusalError(opts.archive, `the entry "${printable(entryName)}" appears twice in the archive`)
+              : new EngineError(`Unpacking ${opts.archive} failed while writing ${target}: ${error.message}.`, error.code ?? 'EXTRACT_FAILED'),
+          );
           resolve();
         });
       }),

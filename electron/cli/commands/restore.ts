@@ -1,0 +1,152 @@
+import { createInterface } from 'node:readline/promises';
+import { COMPONENTS, type Component } from '../../../shared/components.js';
+import { EngineError } from '../../engine/errors.js';
+import { planRestore, restoreBackup, type RestoreOptions, type RestorePlan } from '../../engine/restore.js';
+import { CliError, type Command } from '../command.js';
+import { createProgressBar, formatBytes, formatDuration } from '../progress-bar.js';
+
+const help = `Usage: aurora-backup restore <backup> [--data DIR] [--only LIST] [--force] [--json] [--env-file FILE]
+
+Restores a backup folder (backup_YYYYMMDD_HHMMSS, also one made by the original backup.sh) into the
+PDS data directory. Nothing changes until every check has passed:
+  1. the backup's checksums are verified;
+  2. the PDS must not be running (no other process may have a database open; the health URL, when
+     given, must not answer); --stop-command runs first when given;
+  3. the current data of every component to be replaced is backed up to <out>/pre-restore_…;
+  4. each component is unpacked next to where it lives (in .aurora-restore/), refusing archives with
+     links, devices, absolute or ".." paths or names Windows cannot store, and checked
+     (integrity_check of every database, counts against manifest.json);
+  5. then swapped in by renames, journalled: if the process dies, the next restore (or backup run by
+     the app) finishes or undoes it, so each component is always entirely old or entirely new.
+A restored database never keeps the old -wal/-shm beside it; a restored folder holds exactly what
+the backup holds. --start-command runs at the end whenever --stop-command ran.
+
+Options:
+  --data DIR            PDS data directory (default: PDS_DATA_DIRECTORY, else ./data); it may be
+                        empty or missing (restore to a new machine)
+  --only LIST           Comma-separated components to restore: ${COMPONENTS.join(',')}
+                        (default: all the backup holds); the rest of the data directory is not touched
+  --force               Do not ask for confirmation (needed when stdin is not a terminal)
+  --json                Print the result as JSON on stdout (the plan and prompt go to stderr)
+  --env-file FILE       The PDS's .env file (default: ./.env when it exists)
+  --out DIR             Where the pre-restore backup goes (default: BACKUP_DIR, else ./backups)
+  --pds-version V       The PDS version of the target (default: PDS_VERSION); a backup made by
+                        another version restores with a warning
+  --health-url URL      The PDS's health endpoint, e.g. http://localhost:2583/xrpc/_health
+  --stop-command CMD    Run through the shell before restoring, e.g. "systemctl stop aurora-locus"
+  --start-command CMD   Run through the shell afterwards, e.g. "systemctl start aurora-locus"
+
+Examples:
+  aurora-backup restore backups/backup_20250322_143022
+  aurora-backup restore backups/backup_20250322_143022 --only account,actors --force
+  aurora-backup restore /mnt/usb/backup_20250322_143022 --data /opt/aurora-locus/data \\
+      --stop-command "systemctl stop aurora-locus" --start-command "systemctl start aurora-locus"`;
+
+export function parseComponents(value: string): Component[] {
+  const names = value.split(',').map((s) => s.trim()).filter(Boolean);
+  const unknown = names.filter((n) => !(COMPONENTS as readonly string[]).includes(n));
+  if (names.length === 0 || unknown.length > 0) {
+    throw new CliError(`--only takes a comma-separated list of ${COMPONENTS.join(', ')}${unknown.length ? `; unknown: ${unknown.join(', ')}` : ''}.`, 2);
+  }
+  return [...new Set(names)] as Component[];
+}
+
+/** The plan in words, as the confirmation shows it. */
+export function describePlan(plan: RestorePlan): string {
+  const hours = Math.floor(plan.ageMs / 3_600_000);
+  const ageText = hours >= 48 ? `${Math.floor(hours / 24)} days` : hours >= 1 ? `${hours} h` : `${Math.max(0, Math.floor(plan.ageMs / 60_000))} min`;
+  const lines = [
+    `Restore ${plan.backupPath}`,
+    `  made ${plan.createdAt} (${ageText} ago), PDS version ${plan.pdsVersion ?? 'not recorded'}${plan.legacy ? ', by the original backup.sh' : ''}`,
+    `  into ${plan.dataDir}`,
+    '',
+    'Components (stored size → replaces):',
+    ...plan.components.map((c) => `  ${c.component.padEnd(10)} ${formatBytes(c.size).padStart(9)}  → ${c.target}${c.targetExists ? '' : ' (nothing there now)'}`),
+  ];
+  if (plan.counts) lines.push(`  The backup holds ${plan.counts.accounts} accounts, ${plan.counts.actors} actor stores, ${plan.counts.blobs} blobs.`);
+  lines.push('');
+  lines.push(
+    plan.preRestoreBackup
+      ? `A pre-restore backup of the current ${plan.preRestoreBackup.components.join(', ')} will be written to ${plan.preRestoreBackup.backupDir}/pre-restore_….`
+      : 'No pre-restore backup is needed: the target holds none of these components.',
+  );
+  for (const warning of plan.warnings) lines.push(`Warning: ${warning}`);
+  return lines.join('\n');
+}
+
+export const command: Command = {
+  summary: 'Restore a backup into the data directory (verified, staged, all-or-nothing)',
+  help,
+  options: {
+    data: { type: 'string' },
+    only: { type: 'string' },
+    force: { type: 'boolean' },
+    json: { type: 'boolean' },
+    'env-file': { type: 'string' },
+    out: { type: 'string' },
+    'pds-version': { type: 'string' },
+    'health-url': { type: 'string' },
+    'stop-command': { type: 'string' },
+    'start-command': { type: 'string' },
+  },
+  async run({ values, positionals }) {
+    if (positionals.length !== 1) {
+      throw new CliError(positionals.length ? `Unexpected argument "${positionals[1]}".` : 'Name the backup folder to restore. See aurora-backup restore --help.', 2);
+    }
+    const json = values.json === true;
+    const say = (text: string) => (json ? process.stderr : process.stdout).write(`${text}\n`);
+    const opts: RestoreOptions = {
+      backupPath: positionals[0]!,
+      dataDir: values.data as string | undefined,
+      envFile: values['env-file'] as string | undefined,
+      backupDir: values.out as string | undefined,
+      components: values.only === undefined ? undefined : parseComponents(values.only as string),
+      expectedPdsVersion: values['pds-version'] as string | undefined,
+      healthUrl: values['health-url'] as string | undefined,
+      stopCommand: values['stop-command'] as string | undefined,
+      startCommand: values['start-command'] as string | undefined,
+    };
+
+    const controller = new AbortController();
+    const onSignal = () => {
+      process.stderr.write('\nCancelling… (a restore that has started swapping finishes first)\n');
+      controller.abort();
+    };
+    const bar = createProgressBar();
+    try {
+      const plan = await planRestore(opts);
+      if (!values.force) {
+        say(describePlan(plan));
+        if (!process.stdin.isTTY) {
+          throw new CliError('Not restoring: confirmation needs a terminal. Pass --force to restore without asking.', 2);
+        }
+        const rl = createInterface({ input: process.stdin, output: process.stderr });
+        const answer = await rl.question('\nType yes to continue: ').finally(() => rl.close());
+        if (answer.trim().toLowerCase() !== 'yes') {
+          say('Not restoring: nothing was changed.');
+          return 1;
+        }
+      }
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
+      const result = await restoreBackup({ ...opts, signal: controller.signal, onProgress: json ? undefined : (p) => bar.update(p) });
+      bar.finish();
+      if (json) {
+        console.log(JSON.stringify({ ok: true, ...result }));
+      } else {
+        console.log(`Restored ${result.restored.join(', ')} into ${result.dataDir} in ${formatDuration(result.durationMs)}.`);
+        console.log(result.preRestoreBackup ? `The data it replaced is in ${result.preRestoreBackup}.` : 'There was no earlier data to keep.');
+        for (const warning of result.warnings) console.log(`Warning: ${warning}`);
+      }
+      return 0;
+    } catch (error) {
+      bar.finish();
+      if (!(error instanceof EngineError)) throw error;
+      if (json) console.log(JSON.stringify({ ok: false, error: error.message, code: error.code }));
+      throw new CliError(error.message, error.code === 'CANCELLED' ? 130 : 1);
+    } finally {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
+  },
+};

@@ -1,0 +1,23 @@
+// Runs `PRAGMA integrity_check` on each staged database of a restore, off the main thread, one message
+// per file: { index, ok, messages }. A staged copy belongs to the restore alone, so it is opened for
+// writing: a store from an original backup.sh archive may come with its -wal, which SQLite then folds in.
+// Plain .mjs so that Node loads it the same under tsx, vitest and the build.
+import { parentPort, workerData } from 'node:worker_threads';
+import Database from 'better-sqlite3';
+
+for (const [index, file] of workerData.files.entries()) {
+  let result;
+  try {
+    const db = new Database(file, { fileMustExist: true });
+    try {
+      const rows = db.pragma('integrity_check(10)', { simple: false });
+      const messages = rows.map((row) => String(Object.values(row)[0]));
+      result = { ok: messages.length === 1 && messages[0] === 'ok', messages };
+    } finally {
+      db.close();
+    }
+  } catch (error) {
+    result = { ok: false, messages: [error instanceof Error ? error.message : String(error)] };
+  }
+  parentPort.postMessage({ index, ...result });
+}

@@ -1,0 +1,434 @@
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, readdir, rm, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { Worker } from 'node:worker_threads';
+import type { RestoreResult } from '../../shared/api.js';
+import { COMPONENTS, DATABASE_COMPONENTS, type Component, type DatabaseComponent } from '../../shared/components.js';
+import type { Phase, Progress } from '../../shared/progress.js';
+import { openBackupFolder, type BackupFile, type BackupFolder } from './backup-folder.js';
+import { runBackup } from './backup.js';
+import { decompressor } from './compress.js';
+import { resolveConfig, type PdsLocations, type ResolvedConfig } from './config.js';
+import { EngineError } from './errors.js';
+import { faultPoint } from './fault-injection.js';
+import { checkPdsRunning, runRequiredCommand } from './pds-running.js';
+import { safeExtract } from './safe-extract.js';
+import { commitSwap, exists, lockDataDir, recoverLocked, stagingRootFor, swapItemFor, STAGING_DIR_NAME, type SwapItem } from './staging.js';
+import { verifyBackup } from './verify.js';
+
+export interface RestoreOptions {
+  /** The backup folder, `…/backup_YYYYMMDD_HHMMSS`. */
+  backupPath: string;
+  dataDir?: string;
+  envFile?: string;
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  /** Where the pre-restore backup goes; default BACKUP_DIR or ./backups. */
+  backupDir?: string;
+  /** Default: every component the backup holds. */
+  components?: Component[];
+  /** The PDS version the target runs; default PDS_VERSION from the environment or .env. */
+  expectedPdsVersion?: string;
+  /** Probed before the restore: when it answers, the PDS is running and the restore is refused. */
+  healthUrl?: string;
+  /** Run through the shell before the restore (to stop the PDS) … */
+  stopCommand?: string;
+  /** … and after it, whether the restore succeeded or not (to start it again). */
+  startCommand?: string;
+  onProgress?: (p: Progress) => void;
+  signal?: AbortSignal;
+}
+
+export interface PlannedComponent {
+  component: Component;
+  /** In the backup folder, e.g. `databases/account.sqlite.gz`. */
+  file: string;
+  /** Stored (compressed) bytes. */
+  size: number;
+  /** What it replaces. */
+  target: string;
+  /** Whether there is something at `target` now (kept in the pre-restore backup). */
+  targetExists: boolean;
+}
+
+export interface RestorePlan {
+  backupPath: string;
+  backupName: string;
+  createdAt: string;
+  ageMs: number;
+  pdsVersion: string | null;
+  legacy: boolean;
+  dataDir: string;
+  components: PlannedComponent[];
+  /** Where the current data of the replaced components will be backed up first; null when the target holds none of them. */
+  preRestoreBackup: { backupDir: string; components: Component[] } | null;
+  counts: { accounts: number; actors: number; blobs: number } | null;
+  warnings: string[];
+}
+
+const DATABASE_LOCATION: Record<DatabaseComponent, keyof PdsLocations> = { account: 'accountDb', sequencer: 'sequencerDb', did_cache: 'didCacheDb' };
+const isDatabase = (c: Component): c is DatabaseComponent => (DATABASE_COMPONENTS as readonly string[]).includes(c);
+const targetOf = (locations: PdsLocations, c: Component) =>
+  isDatabase(c) ? locations[DATABASE_LOCATION[c]] : c === 'blobs' ? locations.blobsDir : locations.actorsDir;
+
+/** What a restore would do, without changing anything (and without reading more than the manifest). */
+export async function planRestore(opts: RestoreOptions): Promise<RestorePlan> {
+  const config = await resolveConfig(configOptions(opts));
+  const backup = await openBackupFolder(opts.backupPath);
+  return makePlan(opts, config, backup);
+}
+
+async function makePlan(opts: RestoreOptions, config: ResolvedConfig, backup: BackupFolder): Promise<RestorePlan> {
+  const available = backup.files.map((f) => f.component);
+  const selected = opts.components ? COMPONENTS.filter((c) => opts.components!.includes(c)) : COMPONENTS.filter((c) => available.includes(c));
+  if (selected.length === 0) throw new EngineError(`${backup.path} holds nothing to restore.`, 'NOTHING_TO_RESTORE');
+  const absent = selected.filter((c) => !available.includes(c));
+  if (absent.length > 0) {
+    throw new EngineError(`${backup.path} does not contain ${absent.join(', ')} (it holds: ${available.join(', ') || 'nothing'}). Choose other components with --only.`, 'NOT_IN_BACKUP');
+  }
+
+  const components: PlannedComponent[] = [];
+  for (const component of selected) {
+    const file = backup.files.find((f) => f.component === component)!;
+    const target = targetOf(config.locations, component);
+    components.push({ component, file: file.path, size: (await stat(path.join(backup.path, file.path))).size, target, targetExists: await exists(target) });
+  }
+
+  const warnings: string[] = [];
+  const recorded = backup.rawManifest.pds_version;
+  const backupVersion = typeof recorded === 'string' && recorded !== '' && recorded !== 'unknown' ? recorded : null;
+  const expectedVersion = opts.expectedPdsVersion || (config.pdsVersion !== 'unknown' ? config.pdsVersion : null);
+  if (backupVersion && expectedVersion && backupVersion !== expectedVersion) {
+    warnings.push(
+      `Version mismatch: the backup was made by PDS ${backupVersion}, the target is configured for PDS ${expectedVersion}. ` +
+        `The PDS may need to run its database migrations after the restore (the guide's "Database version mismatch").`,
+    );
+  }
+  if (backup.legacy) {
+    warnings.push('This backup was made by the original backup.sh: checksums were not available. Every file is still checked by decompressing it, listing every archive and running integrity_check on every database.');
+  }
+  if (selected.length < available.length) {
+    const kept = COMPONENTS.filter((c) => !selected.includes(c));
+    warnings.push(`Partial restore: ${kept.join(', ')} stay as they are now and may not match the restored ${selected.join(', ')}.`);
+  }
+
+  const present = components.filter((c) => c.targetExists).map((c) => c.component);
+  return {
+    backupPath: backup.path,
+    backupName: backup.name,
+    createdAt: backup.createdAt.toISOString(),
+    ageMs: Date.now() - backup.createdAt.getTime(),
+    pdsVersion: backupVersion,
+    legacy: backup.legacy,
+    dataDir: config.locations.dataDir,
+    components,
+    preRestoreBackup: present.length > 0 ? { backupDir: config.backupDir, components: present } : null,
+    counts: backup.manifest?.aurora_backup.counts ?? null,
+    warnings,
+  };
+}
+
+/**
+ * Restores components of a backup into the data directory. In order, stopping at the first problem
+ * with nothing changed: the backup is read and its checksums verified; the stop command runs; the PDS
+ * must not be running; an interrupted earlier restore is finished; the data to be replaced is backed
+ * up (`pre-restore_…`); every component is unpacked beside its target and checked. Only then are they
+ * swapped in, as one journalled rename operation (see staging.ts). The start command runs at the end
+ * whenever the stop command ran.
+ */
+export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult> {
+  const startedAt = new Date();
+  const progress = progressReporter(opts.onProgress, startedAt);
+  const config = await resolveConfig(configOptions(opts));
+  const backup = await openBackupFolder(opts.backupPath);
+  let plan = await makePlan(opts, config, backup);
+  const dataDir = plan.dataDir;
+  const warnings = [...plan.warnings];
+
+  // 1. Verify the backup before anything changes.
+  progress.phase('verifying');
+  const report = await verifyBackup(backup.path, { signal: opts.signal, onProgress: (p) => progress.forward(p, 'verifying') });
+  const relevant = report.problems.filter((problem) => plan.components.some((c) => problem.startsWith(c.file)));
+  if (relevant.length > 0) {
+    throw new EngineError(`The backup ${backup.path} failed verification, so nothing was restored:\n${relevant.join('\n')}`, 'VERIFY_FAILED');
+  }
+  faultPoint('verified');
+
+  let stopped = false;
+  try {
+    // 2. The PDS must be stopped.
+    if (opts.stopCommand) {
+      progress.phase('preparing', 'stopping the PDS');
+      await runRequiredCommand('stop', opts.stopCommand, opts.signal);
+      stopped = true;
+    }
+    await assertPdsStopped(plan, config.locations, opts.healthUrl, stopped);
+    opts.signal?.throwIfAborted();
+
+    // 3. From here on this process owns the data directory.
+    await mkdir(dataDir, { recursive: true });
+    const lock = await lockDataDir(dataDir);
+    try {
+      const recovered = await recoverLocked(dataDir);
+      if (recovered.outcome === 'completed' || recovered.outcome === 'rolled-back') {
+        warnings.push(`An earlier restore (from ${recovered.backupPath}) had been interrupted; it was ${recovered.outcome === 'completed' ? 'finished' : 'undone'} first.`);
+        plan = await makePlan(opts, config, backup);
+      }
+      faultPoint('locked');
+      const preRestoreBackup = await backUpCurrentData(opts, plan, progress);
+      faultPoint('pre-restore:done');
+      await stageAndSwap(backup, plan, progress, opts.signal);
+      progress.phase('done');
+      return { restored: plan.components.map((c) => c.component), dataDir, preRestoreBackup, warnings, durationMs: Date.now() - startedAt.getTime() };
+    } finally {
+      await lock.release();
+    }
+  } finally {
+    if (stopped && opts.startCommand) {
+      // The PDS goes back up with whatever is now in place: the restored data, or the untouched old data.
+      await runRequiredCommand('start', opts.startCommand).catch((error: Error) => {
+        warnings.push(`${error.message} Start the PDS by hand.`);
+      });
+    }
+  }
+}
+
+function configOptions(opts: RestoreOptions) {
+  return { dataDir: opts.dataDir, envFile: opts.envFile, env: opts.env, cwd: opts.cwd, backupDir: opts.backupDir };
+}
+
+/**
+ * Refuses while the PDS runs. The lock probe opens the databases about to be replaced (when only blobs
+ * are restored, account.sqlite, which a running PDS always holds); databases that stay are not opened,
+ * so not a byte of them changes. After a stop command, the service gets up to 30 s to let go of its files.
+ */
+async function assertPdsStopped(plan: RestorePlan, locations: PdsLocations, healthUrl: string | undefined, afterStop: boolean): Promise<void> {
+  const databases = plan.components.filter((c) => isDatabase(c.component) && c.targetExists).map((c) => c.target);
+  if (plan.components.some((c) => c.component === 'actors' && c.targetExists)) databases.push(...(await actorStores(locations.actorsDir)));
+  if (databases.length === 0) databases.push(locations.accountDb);
+  const deadline = Date.now() + (afterStop ? 30_000 : 0);
+  for (;;) {
+    const check = await checkPdsRunning({ databases, healthUrl });
+    if (!check.running) return;
+    if (Date.now() >= deadline) {
+      throw new EngineError(
+        `The PDS seems to be running, so nothing was restored: ${summarize(check.reasons)}. ` +
+          `Stop it first (e.g. systemctl stop aurora-locus, Stop-Service AuroraLocus, docker compose stop pds), ` +
+          `or configure a stop command${afterStop ? ' that really stops it' : ''}.`,
+        'PDS_RUNNING',
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
+}
+
+function summarize(reasons: string[]): string {
+  return reasons.length <= 3 ? reasons.join('; ') : `${reasons.slice(0, 3).join('; ')}; and ${reasons.length - 3} more`;
+}
+
+async function actorStores(dir: string): Promise<string[]> {
+  const stores: string[] = [];
+  for (const entry of await readdir(dir, { recursive: true, withFileTypes: true }).catch(() => [])) {
+    if (entry.isFile() && entry.name.endsWith('.sqlite')) stores.push(path.join(entry.parentPath, entry.name));
+  }
+  return stores;
+}
+
+/** The guide's pre-restore backup, through the same consistent path as any backup (so data living only in a -wal is kept). */
+async function backUpCurrentData(opts: RestoreOptions, plan: RestorePlan, progress: ProgressReporter): Promise<string | null> {
+  if (!plan.preRestoreBackup) return null;
+  progress.phase('pre-restore-backup');
+  try {
+    const result = await runBackup({
+      ...configOptions(opts),
+      backupDir: plan.preRestoreBackup.backupDir,
+      components: plan.preRestoreBackup.components,
+      folderPrefix: 'pre-restore_',
+      retention: null,
+      signal: opts.signal,
+      onProgress: (p) => progress.forward(p, 'pre-restore-backup'),
+    });
+    return result.path;
+  } catch (error) {
+    throw new EngineError(`The backup of the current data (made before every restore) failed, so nothing was restored: ${(error as Error).message}`, (error as EngineError).code ?? 'PRE_RESTORE_FAILED');
+  }
+}
+
+/** Unpacks and checks every component beside its target, then swaps them in; staging is removed whatever happens. */
+async function stageAndSwap(backup: BackupFolder, plan: RestorePlan, progress: ProgressReporter, signal?: AbortSignal): Promise<void> {
+  const items = plan.components.map((c) => swapItemFor(c.component, isDatabase(c.component) ? 'database' : 'directory', c.target));
+  const stagingRoots = [...new Set([path.join(plan.dataDir, STAGING_DIR_NAME), ...plan.components.map((c) => stagingRootFor(c.target))])];
+  for (const root of stagingRoots) await rm(root, { recursive: true, force: true });
+  let swapping = false;
+  try {
+    progress.phase('unpacking');
+    progress.totals(plan.components.reduce((sum, c) => sum + c.size, 0), plan.components.length);
+    for (const [i, planned] of plan.components.entries()) {
+      faultPoint(`unpacking:${planned.component}`);
+      await stage(backup, backup.files.find((f) => f.component === planned.component)!, items[i]!, progress, signal);
+      faultPoint(`staged:${planned.component}`);
+    }
+    progress.phase('checking');
+    await checkStaged(backup, items, progress);
+    faultPoint('checked');
+    signal?.throwIfAborted();
+
+    progress.phase('swapping');
+    swapping = true;
+    await commitSwap(plan.dataDir, { startedAt: new Date().toISOString(), pid: process.pid, backupPath: backup.path, items, stagingRoots });
+  } catch (error) {
+    // commitSwap cleans up after itself (or leaves its journal for recovery); before it, staging is just rubbish.
+    if (!swapping) for (const root of stagingRoots) await rm(root, { recursive: true, force: true });
+    if (signal?.aborted && !swapping) throw new EngineError('The restore was cancelled; nothing was changed.', 'CANCELLED');
+    if ((error as NodeJS.ErrnoException).code === 'ENOSPC') {
+      throw new EngineError(`There is not enough free space beside ${plan.dataDir} to unpack the backup (it is unpacked there before it replaces anything). Free some space and try again; nothing was changed.`, 'ENOSPC');
+    }
+    throw error;
+  }
+}
+
+async function stage(backup: BackupFolder, file: BackupFile, item: SwapItem, progress: ProgressReporter, signal?: AbortSignal): Promise<void> {
+  const source = path.join(backup.path, file.path);
+  progress.file(file.path);
+  await mkdir(path.dirname(item.staged), { recursive: true });
+  if (item.kind === 'directory') {
+    let counted = 0;
+    await safeExtract({
+      archive: source,
+      compression: backup.compression,
+      topDir: item.component,
+      dest: item.staged,
+      signal,
+      onProgress: (bytes) => {
+        progress.add(bytes - counted);
+        counted = bytes;
+      },
+    });
+  } else {
+    const counter = new Transform({
+      transform(chunk: Buffer, _encoding, callback) {
+        progress.add(chunk.length);
+        callback(null, chunk);
+      },
+    });
+    try {
+      await pipeline(createReadStream(source), counter, decompressor(backup.compression), createWriteStream(item.staged, { flags: 'wx', flush: true }), { signal });
+    } catch (error) {
+      const err = error as NodeJS.ErrnoException;
+      if (err.code?.startsWith('Z_') || err.code?.startsWith('ERR_ZSTD') || /unexpected end of file/i.test(err.message)) {
+        throw new EngineError(`Refused ${source}: the ${backup.compression} stream is truncated or corrupt (${err.message}). Nothing was restored.`, 'CORRUPT_STREAM');
+      }
+      throw error;
+    }
+  }
+  progress.fileDone();
+}
+
+/** integrity_check of every staged database (actor stores included) and the counts the manifest recorded. */
+async function checkStaged(backup: BackupFolder, items: SwapItem[], progress: ProgressReporter): Promise<void> {
+  const problems: string[] = [];
+  const databases: Array<{ file: string; label: string }> = [];
+  const snapshots = backup.manifest?.aurora_backup.database_snapshots ?? [];
+  const counts = backup.manifest?.aurora_backup.counts;
+  for (const item of items) {
+    const archive = backup.files.find((f) => f.component === item.component)!.path;
+    if (item.kind === 'database') {
+      databases.push({ file: item.staged, label: archive });
+      const recorded = snapshots.find((s) => s.name === item.component)?.snapshot_size;
+      const size = (await stat(item.staged)).size;
+      if (recorded !== undefined && recorded !== size) problems.push(`${archive} unpacks to ${size} bytes, but manifest.json records ${recorded}`);
+      continue;
+    }
+    const files = await filesBelow(item.staged);
+    if (item.component === 'actors') {
+      const stores = files.filter((f) => f.endsWith('.sqlite'));
+      databases.push(...stores.map((f) => ({ file: path.join(item.staged, f), label: `${archive}: actors/${f}` })));
+      const storeCount = stores.filter((f) => path.basename(f) === 'store.sqlite').length;
+      if (counts && counts.actors !== storeCount) problems.push(`${archive} holds ${storeCount} actor stores, but manifest.json records ${counts.actors}`);
+    } else if (counts && counts.blobs !== files.length) {
+      problems.push(`${archive} holds ${files.length} blobs, but manifest.json records ${counts.blobs}`);
+    }
+  }
+  progress.totals(0, databases.length);
+  const results = await integrityCheckAll(databases.map((d) => d.file), () => progress.fileDone());
+  results.forEach((result, i) => {
+    if (!result.ok) problems.push(`${databases[i]!.label} is not a sound database (integrity_check: ${result.messages.join('; ')})`);
+  });
+  // Whatever SQLite left beside the staged databases while checking them must not be swapped in.
+  for (const { file } of databases) for (const suffix of ['-wal', '-shm', '-journal']) await rm(file + suffix, { force: true });
+  if (problems.length > 0) {
+    throw new EngineError(`The backup ${backup.path} cannot be restored; nothing was changed:\n${problems.join('\n')}`, 'STAGED_CHECK_FAILED');
+  }
+}
+
+async function filesBelow(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  return entries.filter((e) => e.isFile()).map((e) => path.relative(dir, path.join(e.parentPath, e.name)).split(path.sep).join('/'));
+}
+
+function integrityCheckAll(files: string[], onEach: () => void): Promise<Array<{ ok: boolean; messages: string[] }>> {
+  if (files.length === 0) return Promise.resolve([]);
+  return new Promise((resolve, reject) => {
+    const results: Array<{ ok: boolean; messages: string[] }> = [];
+    const worker = new Worker(new URL('./restore-check-worker.mjs', import.meta.url), { workerData: { files } });
+    worker.on('message', (message: { index: number; ok: boolean; messages: string[] }) => {
+      results[message.index] = { ok: message.ok, messages: message.messages };
+      onEach();
+      if (results.filter(Boolean).length === files.length) void worker.terminate().then(() => resolve(results));
+    });
+    worker.once('error', reject);
+  });
+}
+
+// ---- Progress ------------------------------------------------------------------------------------
+
+interface ProgressReporter {
+  phase(phase: Phase, current?: string): void;
+  totals(bytes: number, files: number): void;
+  file(current: string): void;
+  add(bytes: number): void;
+  fileDone(): void;
+  /** Passes on the events of a verify or the pre-restore backup as this restore's phase. */
+  forward(p: Progress, phase: Phase): void;
+}
+
+function progressReporter(onProgress: ((p: Progress) => void) | undefined, startedAt: Date): ProgressReporter {
+  const state: Progress = { operation: 'restore', phase: 'preparing', bytesDone: 0, bytesTotal: 0, filesDone: 0, filesTotal: 0, startedAt: startedAt.toISOString() };
+  let last = 0;
+  const emit = (force: boolean) => {
+    const now = Date.now();
+    if (!onProgress || (!force && now - last < 100)) return;
+    last = now;
+    onProgress({ ...state });
+  };
+  return {
+    phase(phase, current) {
+      Object.assign(state, { phase, current, bytesDone: 0, bytesTotal: 0, filesDone: 0, filesTotal: 0 });
+      if (phase === 'done') Object.assign(state, { bytesDone: 1, bytesTotal: 1, filesDone: 1, filesTotal: 1 });
+      emit(true);
+    },
+    totals(bytes, files) {
+      Object.assign(state, { bytesTotal: bytes, filesTotal: files });
+      emit(true);
+    },
+    file(current) {
+      state.current = current;
+      emit(true);
+    },
+    add(bytes) {
+      state.bytesDone += bytes;
+      emit(false);
+    },
+    fileDone() {
+      state.filesDone++;
+      emit(true);
+    },
+    forward(p, phase) {
+      if (p.phase === 'done') return;
+      Object.assign(state, { phase, bytesDone: p.bytesDone, bytesTotal: p.bytesTotal, filesDone: p.filesDone, filesTotal: p.filesTotal, current: p.current });
+      emit(false);
+    },
+  };
+}
