@@ -1,0 +1,240 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { describe, expect, it } from 'vitest';
+import type { Progress } from '../../shared/progress.js';
+import type { Manifest } from '../../shared/manifest.js';
+import { packTar, writeCompressed, type TarSource } from '../../electron/engine/archive.js';
+import { runBackup } from '../../electron/engine/backup.js';
+import { EngineError } from '../../electron/engine/errors.js';
+import { actorDirFor, createFixture } from '../../electron/engine/fixture.js';
+import { LOCK_FILE_NAME } from '../../electron/engine/lock.js';
+import { ROOT } from '../helpers/run-cli.js';
+import { makeTempDir } from '../helpers/tmp.js';
+import { startWriter } from '../helpers/writer.js';
+
+const sha256 = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
+const run = (cmd: string, args: string[]) => execFileSync(cmd, args, { encoding: 'utf8', maxBuffer: 64 << 20 });
+const integrity = (file: string) => {
+  const db = new Database(file, { readonly: true });
+  try {
+    return db.pragma('integrity_check', { simple: true });
+  } finally {
+    db.close();
+  }
+};
+
+async function fixture(opts: { accounts?: number; posts?: number; blobMB?: number } = {}) {
+  const root = makeTempDir();
+  const dataDir = path.join(root, 'data');
+  const info = await createFixture(dataDir, { accounts: 5, posts: 30, blobMB: 3, ...opts });
+  return { root, dataDir, backupDir: path.join(root, 'backups'), info };
+}
+
+describe('runBackup on a live PDS', () => {
+  it('snapshots every database while another process writes, in the guide’s layout, with a complete manifest', async () => {
+    const { root, dataDir, backupDir, info } = await fixture({ accounts: 6, posts: 40, blobMB: 4 });
+    const writer = await startWriter(dataDir, 300);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const events: Progress[] = [];
+    let result;
+    try {
+      result = await runBackup({ dataDir, backupDir, env: {}, onProgress: (p) => events.push(p) });
+    } finally {
+      const stats = await writer.stop();
+      expect(stats.writes).toBeGreaterThan(20);
+    }
+
+    // The folder: final name only, no leftovers, lock released.
+    expect(result.name).toMatch(/^backup_\d{8}_\d{6}$/);
+    expect(readdirSync(backupDir)).toEqual([result.name]);
+    expect(existsSync(path.join(backupDir, LOCK_FILE_NAME))).toBe(false);
+    const folder = result.path;
+    expect(readdirSync(folder).sort()).toEqual(['actors.tar.gz', 'blobs.tar.gz', 'databases', 'manifest.json']);
+    expect(readdirSync(path.join(folder, 'databases')).sort()).toEqual(['account.sqlite.gz', 'did_cache.sqlite.gz', 'sequencer.sqlite.gz']);
+
+    // The manifest keeps backup.sh's fields and records every file's size and checksum.
+    const manifest = JSON.parse(readFileSync(path.join(folder, 'manifest.json'), 'utf8')) as Manifest;
+    expect(manifest).toMatchObject({
+      backup_timestamp: result.name.slice('backup_'.length),
+      compression: 'gzip',
+      databases: ['account.sqlite', 'sequencer.sqlite', 'did_cache.sqlite'],
+      data_directories: ['blobs', 'actors'],
+    });
+    for (const key of ['backup_version', 'pds_version', 'hostname', 'service_did', 'backup_size']) expect(typeof manifest[key as keyof Manifest]).toBe('string');
+    const ours = manifest.aurora_backup;
+    expect(ours.files.map((f) => f.path).sort()).toEqual(['actors.tar.gz', 'blobs.tar.gz', 'databases/account.sqlite.gz', 'databases/did_cache.sqlite.gz', 'databases/sequencer.sqlite.gz']);
+    for (const file of ours.files) {
+      expect(file.size).toBe(statSync(path.join(folder, file.path)).size);
+      expect(file.sha256).toBe(sha256(path.join(folder, file.path)));
+    }
+    expect(ours.total_size).toBe(ours.files.reduce((sum, f) => sum + f.size, 0));
+    expect(ours.counts.accounts).toBe(6);
+    expect(ours.counts.actors).toBe(6);
+    expect(ours.counts.blobs).toBeGreaterThanOrEqual(info.blobs);
+    expect(ours.sequencer_last_seq).toBeGreaterThan(6 * (40 + 2)); // the fixture's events plus the writer's
+    expect(ours.duration_ms).toBeGreaterThan(0);
+
+    // The guide's own verification script, and its `gunzip -c … | sqlite3` recipe.
+    const script = spawnSync('bash', [path.join(ROOT, 'test/helpers/test-backup.sh'), folder], { encoding: 'utf8' });
+    expect(script.stdout).toContain('Backup verification passed');
+    expect(script.status).toBe(0);
+    const snapshots = path.join(root, 'snapshots');
+    mkdirSync(snapshots);
+    for (const snapshot of ours.database_snapshots) {
+      const file = path.join(snapshots, `${snapshot.name}.sqlite`);
+      execFileSync('sh', ['-c', `gunzip -c "$1" > "$2"`, 'sh', path.join(folder, 'databases', `${snapshot.name}.sqlite.gz`), file]);
+      expect(statSync(file).size).toBe(snapshot.snapshot_size);
+      expect(run('sqlite3', [file, 'PRAGMA integrity_check;']).trim()).toBe('ok');
+      expect(Number(run('sqlite3', [file, 'PRAGMA page_count;']))).toBe(snapshot.page_count);
+    }
+    expect(run('sqlite3', [path.join(snapshots, 'account.sqlite'), 'SELECT count(*) FROM account;']).trim()).toBe('6');
+    expect(Number(run('sqlite3', [path.join(snapshots, 'sequencer.sqlite'), 'SELECT max(seq) FROM repo_seq;']))).toBe(ours.sequencer_last_seq);
+
+    // Archives: no -wal/-shm anywhere; restoring them as the guide says gives the PDS layout back.
+    const listing = run('tar', ['-tzf', path.join(folder, 'actors.tar.gz')]) + run('tar', ['-tzf', path.join(folder, 'blobs.tar.gz')]);
+    expect(listing).not.toMatch(/-(wal|shm|journal)$/m);
+    const restored = path.join(root, 'restored');
+    mkdirSync(restored);
+    run('tar', ['-xzf', path.join(folder, 'actors.tar.gz'), '-C', restored]);
+    run('tar', ['-xzf', path.join(folder, 'blobs.tar.gz'), '-C', restored]);
+    for (const did of info.dids) {
+      const actorDir = path.join(restored, actorDirFor(did));
+      expect(readFileSync(path.join(actorDir, 'key'))).toEqual(readFileSync(path.join(dataDir, actorDirFor(did), 'key')));
+      const store = path.join(actorDir, 'store.sqlite');
+      expect(integrity(store)).toBe('ok');
+      const db = new Database(store, { readonly: true });
+      expect(db.prepare('SELECT count(*) FROM record').pluck().get()).toBeGreaterThanOrEqual(41); // 40 posts + profile, plus what the writer added
+      db.close();
+    }
+    for (const did of info.dids) {
+      for (const blob of readdirSync(path.join(dataDir, 'blobs', did)).filter((name) => !name.startsWith('bafkreiwriter'))) {
+        expect(sha256(path.join(restored, 'blobs', did, blob))).toBe(sha256(path.join(dataDir, 'blobs', did, blob)));
+      }
+    }
+
+    // Progress: phases in order, totals known up front, never going backwards.
+    const phases = events.map((e) => e.phase).filter((phase, i, all) => phase !== all[i - 1]);
+    expect(phases).toEqual(['preparing', 'snapshotting', 'archiving', 'finalizing', 'done']);
+    const working = events.filter((e) => e.phase === 'snapshotting' || e.phase === 'archiving');
+    expect(new Set(working.map((e) => e.bytesTotal)).size).toBe(1);
+    expect(working[0]!.bytesTotal).toBeGreaterThan(4 * 1024 * 1024);
+    for (let i = 1; i < working.length; i++) expect(working[i]!.bytesDone).toBeGreaterThanOrEqual(working[i - 1]!.bytesDone);
+  });
+
+  it('writes zstd and uncompressed backups with their own extensions', async () => {
+    const { dataDir, backupDir } = await fixture({ accounts: 2, posts: 5, blobMB: 1 });
+    const zstd = await runBackup({ dataDir, backupDir, env: {}, compression: 'zstd' });
+    expect(zstd.manifest.aurora_backup.files.map((f) => f.path).sort()).toEqual(['actors.tar.zst', 'blobs.tar.zst', 'databases/account.sqlite.zst', 'databases/did_cache.sqlite.zst', 'databases/sequencer.sqlite.zst']);
+    for (const f of zstd.manifest.aurora_backup.files) run('zstd', ['-tq', path.join(zstd.path, f.path)]);
+    expect(run('sh', ['-c', `zstd -dc "$1" | tar -tf -`, 'sh', path.join(zstd.path, 'actors.tar.zst')])).toMatch(/^actors\/[0-9a-f]{2}\/did_plc_[a-z2-7]{24}\/store\.sqlite$/m);
+
+    const none = await runBackup({ dataDir, backupDir, env: {}, compression: 'none' });
+    expect(none.manifest.compression).toBe('none');
+    expect(integrity(path.join(none.path, 'databases/account.sqlite'))).toBe('ok');
+    expect(run('tar', ['-tf', path.join(none.path, 'blobs.tar')])).toMatch(/^blobs\/did:plc:/m);
+  });
+
+  it('archives blobs and actors under blobs/ and actors/ wherever the PDS location variables put them', async () => {
+    const { root, dataDir } = await fixture({ accounts: 2, posts: 3, blobMB: 1 });
+    renameSync(path.join(dataDir, 'blobs'), path.join(root, 'blobstore'));
+    renameSync(path.join(dataDir, 'actors'), path.join(root, 'repos'));
+    const env = { PDS_DATA_DIRECTORY: dataDir, PDS_BLOBSTORE_DISK_LOCATION: path.join(root, 'blobstore'), PDS_ACTOR_STORE_DIRECTORY: path.join(root, 'repos'), BACKUP_DIR: path.join(root, 'out') };
+    const result = await runBackup({ env, cwd: root });
+    expect(path.dirname(result.path)).toBe(path.join(root, 'out'));
+    expect(run('tar', ['-tzf', path.join(result.path, 'blobs.tar.gz')])).toMatch(/^blobs\/did:plc:[a-z2-7]{24}\/bafkrei/m);
+    expect(run('tar', ['-tzf', path.join(result.path, 'actors.tar.gz')])).toMatch(/^actors\/[0-9a-f]{2}\/did_plc_[a-z2-7]{24}\/key$/m);
+  });
+});
+
+describe('runBackup refuses bad input', () => {
+  it('names the path and what to do, and leaves no backup behind', async () => {
+    const { root, dataDir, backupDir } = await fixture({ accounts: 1, posts: 1, blobMB: 0 });
+    const empty = makeTempDir();
+    const file = path.join(root, 'a-file');
+    writeFileSync(file, 'x');
+    const cases: Array<[Parameters<typeof runBackup>[0], string, string]> = [
+      [{ dataDir: path.join(root, 'missing') }, 'NO_DATA_DIR', `The data directory ${path.join(root, 'missing')} does not exist. Pass --data`],
+      [{ dataDir: empty }, 'NOT_A_PDS', `${empty} does not look like a PDS data directory`],
+      [{ dataDir: file }, 'NOT_A_DIRECTORY', `${file} is a file, not a directory`],
+      [{ dataDir, backupDir: path.join(dataDir, 'backups') }, 'BACKUP_INSIDE_DATA', `The backup directory ${path.join(dataDir, 'backups')} is inside the data directory ${dataDir}`],
+      [{ dataDir, compression: 'bzip2' }, 'UNSUPPORTED_COMPRESSION', 'Compression "bzip2" is not supported: use gzip'],
+      [{ dataDir, compression: 'xz' }, 'UNSUPPORTED_COMPRESSION', 'Compression "xz" is not supported'],
+      [{ dataDir, backupDir: path.join(file, 'backups') }, 'ENOTDIR', `Cannot create the backup directory ${path.join(file, 'backups')}`],
+    ];
+    for (const [opts, code, message] of cases) {
+      const error = await runBackup({ backupDir, env: {}, ...opts }).catch((e: unknown) => e);
+      expect(error, message).toBeInstanceOf(EngineError);
+      expect((error as EngineError).code).toBe(code);
+      expect((error as Error).message).toContain(message);
+    }
+    expect(existsSync(backupDir)).toBe(false);
+    expect(existsSync(path.join(dataDir, 'backups'))).toBe(false);
+  });
+});
+
+describe('runBackup folder handling', () => {
+  it('removes leftovers of a crashed run, keeps what is not ours, and never reuses a name', async () => {
+    const { dataDir, backupDir } = await fixture({ accounts: 1, posts: 2, blobMB: 0 });
+    const leftover = path.join(backupDir, '.incomplete-backup_20240101_020000');
+    mkdirSync(path.join(leftover, 'databases'), { recursive: true });
+    writeFileSync(path.join(leftover, 'databases', 'account.sqlite.gz'), 'half');
+    mkdirSync(path.join(backupDir, 'holiday-photos'));
+    const first = await runBackup({ dataDir, backupDir, env: {} });
+    const second = await runBackup({ dataDir, backupDir, env: {} });
+    expect(second.name).not.toBe(first.name);
+    expect(readdirSync(backupDir).sort()).toEqual([first.name, second.name, 'holiday-photos'].sort());
+  });
+
+  it('prunes old backups after a successful one when retention is given', async () => {
+    const { dataDir, backupDir } = await fixture({ accounts: 1, posts: 2, blobMB: 0 });
+    const old = await runBackup({ dataDir, backupDir, env: {} });
+    const manifestPath = path.join(old.path, 'manifest.json');
+    const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as Manifest;
+    manifest.backup_timestamp = '20200101_020000';
+    manifest.aurora_backup.created_at = '2020-01-01T02:00:00.000Z';
+    writeFileSync(manifestPath, JSON.stringify(manifest));
+    renameSync(old.path, path.join(backupDir, 'backup_20200101_020000'));
+    const fresh = await runBackup({ dataDir, backupDir, env: {}, retention: { retainDays: 30, keepLast: 1 } });
+    expect(fresh.pruned).toEqual(['backup_20200101_020000']);
+    expect(readdirSync(backupDir)).toEqual([fresh.name]);
+  });
+
+  it('cancels cleanly in any phase, leaving nothing that looks like a backup', async () => {
+    const { dataDir, backupDir } = await fixture({ accounts: 4, posts: 20, blobMB: 6 });
+    for (const phase of ['snapshotting', 'archiving'] as const) {
+      const controller = new AbortController();
+      const error = await runBackup({ dataDir, backupDir, env: {}, signal: controller.signal, onProgress: (p) => p.phase === phase && controller.abort() }).catch((e: unknown) => e);
+      expect((error as EngineError).code, phase).toBe('ABORTED');
+      expect((error as Error).message).toContain('Backup cancelled');
+      expect(readdirSync(backupDir)).toEqual([]);
+    }
+  });
+});
+
+describe('packTar', () => {
+  it('skips a file that vanished since listing and stores one that grew at its size when opened', async () => {
+    const dir = makeTempDir();
+    for (const name of ['a', 'b', 'c']) writeFileSync(path.join(dir, name), Buffer.alloc(1000, name));
+    const longName = `blobs/did:plc:${'x'.repeat(24)}/${'bafkrei'.padEnd(140, 'q')}`;
+    async function* files(): AsyncGenerator<TarSource> {
+      yield { archivePath: 'blobs/a', source: path.join(dir, 'a') };
+      unlinkSync(path.join(dir, 'b')); // deleted by the PDS between listing and reading
+      yield { archivePath: 'blobs/b', source: path.join(dir, 'b') };
+      appendFileSync(path.join(dir, 'c'), Buffer.alloc(500, 'c')); // grew since listing
+      yield { archivePath: longName, source: path.join(dir, 'c') };
+    }
+    const outcomes: string[] = [];
+    const target = path.join(dir, 'out.tar.gz');
+    await writeCompressed(packTar(files(), { onFile: (entry, stored) => outcomes.push(`${entry.archivePath.slice(0, 7)}:${stored}`) }), target, 'gzip');
+    expect(outcomes).toEqual(['blobs/a:true', 'blobs/b:false', 'blobs/d:true']);
+    const listing = run('tar', ['-tvzf', target]);
+    expect(listing).toContain(longName);
+    expect(listing).not.toContain('blobs/b');
+    const extracted = makeTempDir();
+    run('tar', ['-xzf', target, '-C', extracted]);
+    expect(statSync(path.join(extracted, longName)).size).toBe(1500);
+  });
+});
