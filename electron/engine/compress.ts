@@ -68,27 +68,45 @@ class JobSlots {
 }
 const slots = new JobSlots(Math.max(1, availableParallelism()));
 
+/** A piece of input as the buffers it arrived in (slices, never copied until a compressor needs one buffer). */
+type Piece = Buffer[];
+const pieceLength = (piece: Piece) => piece.reduce((sum, part) => sum + part.length, 0);
+const joined = (piece: Piece) => (piece.length === 1 ? piece[0]! : Buffer.concat(piece));
+
+/** `length` bytes of the piece starting at `offset`, copying only when they span two buffers. */
+function sliceOf(piece: Piece, offset: number, length: number): Buffer {
+  const out: Buffer[] = [];
+  for (const part of piece) {
+    if (offset >= part.length) {
+      offset -= part.length;
+      continue;
+    }
+    out.push(part.subarray(offset, offset + length));
+    length -= out.at(-1)!.length;
+    offset = 0;
+    if (length === 0) break;
+  }
+  return joined(out);
+}
+
 /** Cheap guess whether deflate will pay off: deflate a few small slices spread over the piece. */
-function looksCompressible(piece: Buffer): boolean {
+function looksCompressible(piece: Piece, length: number): boolean {
   const sample =
-    piece.length <= PROBE_SLICES * PROBE_SLICE_BYTES
-      ? piece
+    length <= PROBE_SLICES * PROBE_SLICE_BYTES
+      ? joined(piece)
       : Buffer.concat(
-          Array.from({ length: PROBE_SLICES }, (_, i) => {
-            const start = Math.floor((i * (piece.length - PROBE_SLICE_BYTES)) / (PROBE_SLICES - 1));
-            return piece.subarray(start, start + PROBE_SLICE_BYTES);
-          }),
+          Array.from({ length: PROBE_SLICES }, (_, i) =>
+            sliceOf(piece, Math.floor((i * (length - PROBE_SLICE_BYTES)) / (PROBE_SLICES - 1)), PROBE_SLICE_BYTES),
+          ),
         );
   return zlib.deflateRawSync(sample, { level: 1 }).length < sample.length * STORE_RATIO;
 }
 
-/** Compressed output of one piece: a buffer, or several to be emitted back to back. */
-type PieceOutput = Buffer | Buffer[];
-type PieceCompressor = (piece: Buffer) => Promise<PieceOutput>;
+type PieceCompressor = (piece: Piece, length: number) => Promise<Buffer>;
 
-function onThreadPool(run: (piece: Buffer, done: (error: Error | null, out: Buffer) => void) => void): PieceCompressor {
-  return (piece) =>
-    slots.run(() => new Promise((resolve, reject) => run(piece, (error, out) => (error ? reject(error) : resolve(out)))));
+function onThreadPool(run: (input: Buffer, done: (error: Error | null, out: Buffer) => void) => void) {
+  return (input: Buffer) =>
+    slots.run(() => new Promise<Buffer>((resolve, reject) => run(input, (error, out) => (error ? reject(error) : resolve(out)))));
 }
 
 const GZIP_HEADER = Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3]); // deflate, no flags, mtime 0, Unix
@@ -96,38 +114,58 @@ const STORED_BLOCK_MAX = 0xffff;
 
 /**
  * A gzip member holding the piece in deflate "stored" blocks (RFC 1951 §3.2.4), built here rather
- * than by zlib level 0: the data is not copied (block headers are interleaved with slices of the
- * piece) and only a CRC-32 is computed, several GB/s, so media costs almost no CPU.
+ * than by zlib level 0 on the thread pool: only a CRC-32 (several GB/s) and one copy, so media
+ * costs almost no CPU.
  */
-function storedGzipMember(piece: Buffer): Buffer[] {
-  const out: Buffer[] = [GZIP_HEADER];
-  let offset = 0;
-  do {
-    const length = Math.min(STORED_BLOCK_MAX, piece.length - offset);
-    const final = offset + length === piece.length;
-    const header = Buffer.allocUnsafe(5);
-    header[0] = final ? 1 : 0;
-    header.writeUInt16LE(length, 1);
-    header.writeUInt16LE(~length & 0xffff, 3);
-    out.push(header, piece.subarray(offset, offset + length));
-    offset += length;
-  } while (offset < piece.length);
-  const trailer = Buffer.allocUnsafe(8);
-  trailer.writeUInt32LE(zlib.crc32(piece), 0);
-  trailer.writeUInt32LE(piece.length % 2 ** 32, 4);
-  out.push(trailer);
+function storedGzipMember(piece: Piece, length: number): Buffer {
+  const blocks = Math.max(1, Math.ceil(length / STORED_BLOCK_MAX));
+  const out = Buffer.allocUnsafe(GZIP_HEADER.length + blocks * 5 + length + 8);
+  let at = GZIP_HEADER.copy(out, 0);
+  let crc = 0;
+  let blockLeft = 0;
+  let left = length;
+  const blockHeader = () => {
+    blockLeft = Math.min(STORED_BLOCK_MAX, left);
+    out[at] = blockLeft === left ? 1 : 0; // BFINAL on the last block; BTYPE 00 = stored
+    out.writeUInt16LE(blockLeft, at + 1);
+    out.writeUInt16LE(~blockLeft & 0xffff, at + 3);
+    at += 5;
+  };
+  if (length === 0) blockHeader();
+  for (const part of piece) {
+    crc = zlib.crc32(part, crc);
+    for (let offset = 0; offset < part.length; ) {
+      if (blockLeft === 0) blockHeader();
+      const n = Math.min(blockLeft, part.length - offset);
+      at += part.copy(out, at, offset, offset + n);
+      offset += n;
+      blockLeft -= n;
+      left -= n;
+    }
+  }
+  out.writeUInt32LE(crc, at);
+  out.writeUInt32LE(length % 2 ** 32, at + 4);
   return out;
 }
 
+/**
+ * Room for the whole output of one piece, so zlib compresses it in one thread-pool job: with the
+ * default 16 KiB output buffer it returns to the event loop for every 16 KiB produced.
+ */
+const outputRoom = (length: number) => length + (length >> 6) + 1024;
+
 function gzipPiece(level: number): PieceCompressor {
-  const deflate = onThreadPool((piece, done) => zlib.gzip(piece, { level }, done));
-  return (piece) => (looksCompressible(piece) ? deflate(piece) : Promise.resolve(storedGzipMember(piece)));
+  return (piece, length) =>
+    looksCompressible(piece, length)
+      ? onThreadPool((input, done) => zlib.gzip(input, { level, chunkSize: outputRoom(length) }, done))(joined(piece))
+      : Promise.resolve(storedGzipMember(piece, length));
 }
 
 function zstdPiece(level: number): PieceCompressor {
   // zstd notices incompressible blocks by itself and stores them raw, so no probe is needed.
   const params = { [zlib.constants.ZSTD_c_compressionLevel]: level, [zlib.constants.ZSTD_c_checksumFlag]: 1 };
-  return onThreadPool((piece, done) => zlib.zstdCompress(piece, { params }, done));
+  return (piece, length) =>
+    onThreadPool((input, done) => zlib.zstdCompress(input, { params, chunkSize: outputRoom(length) }, done))(joined(piece));
 }
 
 /**
@@ -137,10 +175,10 @@ function zstdPiece(level: number): PieceCompressor {
  * At most `maxInFlight` pieces are held at once; the Transform's backpressure does the rest.
  */
 class ParallelCompressor extends Transform {
-  private buffered: Buffer[] = [];
-  private bufferedBytes = 0;
+  private parts: Buffer[] = [];
+  private partsBytes = 0;
   private emptyInput = true;
-  private readonly inFlight: Array<Promise<PieceOutput>> = [];
+  private readonly inFlight: Array<Promise<Buffer>> = [];
   /** One piece per core compressing plus one being emitted: enough to keep every core busy. */
   private readonly maxInFlight = availableParallelism() + 1;
 
@@ -154,29 +192,40 @@ class ParallelCompressor extends Transform {
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     if (chunk.length === 0) return callback();
     this.emptyInput = false;
-    this.buffered.push(chunk);
-    this.bufferedBytes += chunk.length;
-    if (this.bufferedBytes < this.chunkSize) return callback();
-    const whole = this.buffered.length === 1 ? this.buffered[0]! : Buffer.concat(this.buffered, this.bufferedBytes);
-    let offset = 0;
-    for (; whole.length - offset >= this.chunkSize; offset += this.chunkSize) {
-      this.start(whole.subarray(offset, offset + this.chunkSize));
-    }
-    this.buffered = offset < whole.length ? [whole.subarray(offset)] : [];
-    this.bufferedBytes = whole.length - offset;
+    this.parts.push(chunk);
+    this.partsBytes += chunk.length;
+    while (this.partsBytes >= this.chunkSize) this.start(this.nextPiece(this.chunkSize));
+    if (this.inFlight.length <= this.maxInFlight) return callback();
     this.emitUntil(this.maxInFlight).then(() => callback(), callback);
   }
 
   override _flush(callback: TransformCallback): void {
     // An empty input still yields one empty member/frame: `gunzip -t` rejects a zero-byte file.
-    if (this.bufferedBytes > 0 || this.emptyInput) this.start(Buffer.concat(this.buffered, this.bufferedBytes));
-    this.buffered = [];
-    this.bufferedBytes = 0;
+    if (this.partsBytes > 0 || this.emptyInput) this.start(this.nextPiece(this.partsBytes));
     this.emitUntil(0).then(() => callback(), callback);
   }
 
-  private start(piece: Buffer): void {
-    const result = this.compressPiece(piece);
+  /** The next `length` bytes as slices of the buffered parts. */
+  private nextPiece(length: number): Piece {
+    const piece: Piece = [];
+    for (let left = length; left > 0; ) {
+      const part = this.parts[0]!;
+      if (part.length <= left) {
+        piece.push(part);
+        this.parts.shift();
+        left -= part.length;
+      } else {
+        piece.push(part.subarray(0, left));
+        this.parts[0] = part.subarray(left);
+        left = 0;
+      }
+    }
+    this.partsBytes -= length;
+    return piece;
+  }
+
+  private start(piece: Piece): void {
+    const result = this.compressPiece(piece, pieceLength(piece));
     result.catch(() => {}); // surfaced in order by emitUntil; avoid an unhandled rejection meanwhile
     this.inFlight.push(result);
   }
@@ -186,8 +235,7 @@ class ParallelCompressor extends Transform {
       const out = await this.inFlight[0]!;
       this.inFlight.shift();
       if (this.destroyed) return;
-      if (Array.isArray(out)) for (const part of out) this.push(part);
-      else this.push(out);
+      this.push(out);
     }
   }
 }
