@@ -65,6 +65,15 @@ async function settingsPathErrors(s: Settings): Promise<FieldErrors> {
   return errors;
 }
 
+/** Fields of `input` that the schema dropped from `parsed` (zod strips unknown keys; we refuse them). */
+function unknownFields(input: unknown, parsed: unknown, prefix = ''): string[] {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) return [];
+  const known = (parsed ?? {}) as Record<string, unknown>;
+  return Object.entries(input).flatMap(([key, value]) =>
+    key in known ? unknownFields(value, known[key], `${prefix}${key}.`) : [`${prefix}${key}`],
+  );
+}
+
 /** `inner` is `outer` or inside it, after resolving symbolic links. */
 async function isInside(inner: string, outer: string): Promise<boolean> {
   const [a, b] = await Promise.all([realpath(inner), realpath(outer)]);
@@ -80,6 +89,8 @@ export function createHandlers(controller: Controller): Handlers {
     setSettings: async (input) => {
       const checked = validateSettings(parse('setSettings', input));
       if (!checked.ok) return checked;
+      const unknown = unknownFields(input, checked.settings);
+      if (unknown.length) return { ok: false, errors: Object.fromEntries(unknown.map((field) => [field, 'Unknown setting'])) };
       const errors = await settingsPathErrors(checked.settings);
       if (Object.keys(errors).length) return { ok: false, errors };
       const settings = { ...checked.settings, dataDir: path.resolve(checked.settings.dataDir), backupDir: path.resolve(checked.settings.backupDir) };

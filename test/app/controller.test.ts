@@ -1,0 +1,163 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AppStatus } from '../../shared/api.js';
+import type { Progress } from '../../shared/progress.js';
+import { BACKUP_NAME_PATTERN } from '../../shared/components.js';
+import { createFixture } from '../../electron/engine/fixture.js';
+import { History } from '../../electron/app/history.js';
+import { measureEventLoopDelay } from '../../electron/app/event-loop.js';
+import { startController, tempDir } from './harness.js';
+
+let root: { dir: string; cleanup(): Promise<void> };
+let dataDir: string;
+
+beforeAll(async () => {
+  root = await tempDir('controller');
+  dataDir = path.join(root.dir, 'data');
+  await createFixture(dataDir, { accounts: 4, posts: 20, blobMB: 3, seed: 'controller' });
+});
+afterAll(() => root.cleanup());
+
+/** A controller whose settings point at the fixture and a fresh backup folder. */
+async function appFor(name: string) {
+  const userData = path.join(root.dir, name, 'user-data');
+  const backupDir = path.join(root.dir, name, 'backups');
+  const app = await startController(userData);
+  await app.controller.updateSettings({ ...app.controller.getSettings(), dataDir, backupDir });
+  return { ...app, userData, backupDir };
+}
+
+describe('controller', () => {
+  it('runs a real backup with progress and status events, records it in the history, and keeps the main loop free', async () => {
+    const { controller, platform, userData, backupDir } = await appFor('real');
+    const progress: Progress[] = [];
+    const states: AppStatus['state'][] = [];
+    controller.on('progress', (p) => progress.push(p));
+    controller.on('status', (s) => states.push(s.state));
+
+    const { result: entry, delay } = await measureEventLoopDelay(async () => {
+      const started = await controller.startBackup('manual');
+      if (!started.started) throw new Error(started.reason);
+      return started.done;
+    });
+    console.log(`main event loop during a small fixture backup: p99 ${delay.p99Ms.toFixed(1)} ms, max ${delay.maxMs.toFixed(1)} ms`);
+
+    expect(entry).toMatchObject({ kind: 'backup', trigger: 'manual', result: 'success' });
+    expect(entry.backupName).toMatch(BACKUP_NAME_PATTERN);
+    expect(entry.size).toBeGreaterThan(0);
+    expect(await readdir(backupDir)).toContain(entry.backupName);
+
+    expect(progress.length).toBeGreaterThan(0);
+    expect(progress.every((p) => p.operation === 'backup')).toBe(true);
+    expect(new Set(progress.map((p) => p.phase))).toContain('archiving');
+    expect(states).toContain('running');
+    expect(states.at(-1)).toBe('idle');
+    expect(platform.trays.some((t) => t.icon === 'running' && /backing up/.test(t.tooltip))).toBe(true);
+    expect(platform.trays.at(-1)!.icon).toBe('idle');
+
+    const status = controller.getStatus();
+    expect(status.lastBackup?.name).toBe(entry.backupName);
+    expect(status.lastRun?.id).toBe(entry.id);
+    expect(status.freeSpace?.freeBytes).toBeGreaterThan(0);
+    expect((await controller.listBackups()).map((b) => b.name)).toEqual([entry.backupName]);
+
+    // The history survives a restart of the app.
+    const reloaded = new History(userData);
+    await reloaded.load();
+    expect(reloaded.list()[0]).toEqual(entry);
+  });
+
+  it('refuses a second backup while one runs in the app', async () => {
+    const { controller } = await appFor('twice');
+    const first = await controller.startBackup('manual');
+    const second = await controller.startBackup('manual');
+    expect(first.started).toBe(true);
+    expect(second).toEqual({ started: false, busy: true, reason: 'A backup is already running in this app.' });
+    if (first.started) await first.done;
+  });
+
+  it('a failed backup is recorded with its reason, shown in the tray and notified once', async () => {
+    const { controller, platform } = await appFor('failing');
+    await controller.updateSettings({ ...controller.getSettings(), dataDir: path.join(root.dir, 'no-such-data') });
+    for (let i = 0; i < 3; i++) {
+      const started = await controller.startBackup('schedule');
+      if (!started.started) throw new Error(started.reason);
+      const entry = await started.done;
+      expect(entry.result).toBe('failed');
+      expect(entry.error).toContain('no-such-data');
+    }
+    expect(controller.getStatus().state).toBe('failed');
+    expect(platform.trays.at(-1)!.icon).toBe('failed');
+    const failures = platform.notices.filter((n) => n.condition === 'failure');
+    expect(failures).toHaveLength(1);
+    expect(failures[0]!.body).toContain('no-such-data');
+  });
+
+  it('cancel and quitting mid-backup leave no folder that looks like a backup', async () => {
+    const { controller, backupDir } = await appFor('cancel');
+    const started = await controller.startBackup('manual');
+    if (!started.started) throw new Error(started.reason);
+    await new Promise<void>((resolve) => controller.once('progress', () => resolve()));
+    expect(controller.cancel()).toEqual({ cancelled: true });
+    expect((await started.done).result).toBe('cancelled');
+    expect((await readdir(backupDir)).filter((f) => BACKUP_NAME_PATTERN.test(f) || f.startsWith('.incomplete'))).toEqual([]);
+
+    const again = await controller.startBackup('manual');
+    if (!again.started) throw new Error(again.reason);
+    await new Promise<void>((resolve) => controller.once('progress', () => resolve()));
+    await controller.shutdown();
+    expect((await again.done).result).toBe('cancelled');
+    expect(controller.runningJob()).toBeNull();
+    expect((await readdir(backupDir)).filter((f) => BACKUP_NAME_PATTERN.test(f) || f.startsWith('.incomplete'))).toEqual([]);
+  });
+
+  it('a run cut short by a crash is reported as interrupted after the restart', async () => {
+    const { dir, cleanup } = await tempDir('history');
+    const history = new History(dir);
+    await history.load();
+    await history.start('backup', 'schedule');
+    const after = new History(dir);
+    await after.load();
+    expect(after.list()[0]).toMatchObject({ result: 'failed', error: expect.stringContaining('The app stopped while this run was in progress') });
+    await cleanup();
+  });
+});
+
+describe('the backup-folder lock shared with the CLI', () => {
+  let holder: ChildProcess | null = null;
+  afterAll(() => void holder?.kill('SIGKILL'));
+
+  /** Another process (as `aurora-backup backup` does) takes the backup folder's lock and keeps it. */
+  async function holdLock(backupDir: string): Promise<ChildProcess> {
+    const script = `import { acquireBackupLock } from ${JSON.stringify(path.resolve('electron/engine/lock.ts'))};
+      await acquireBackupLock(${JSON.stringify(backupDir)}, 'backup'); console.log('locked'); setInterval(() => {}, 1000);`;
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    await new Promise<void>((resolve, reject) => {
+      child.stdout!.on('data', (chunk: Buffer) => chunk.toString().includes('locked') && resolve());
+      child.once('exit', (code) => reject(new Error(`lock holder exited with ${code}`)));
+    });
+    return child;
+  }
+
+  it('the app reports "busy" naming the other process, and takes over once that process is gone', async () => {
+    const { controller, backupDir } = await appFor('lock');
+    await import('node:fs/promises').then((fs) => fs.mkdir(backupDir, { recursive: true }));
+    holder = await holdLock(backupDir);
+
+    const refused = await controller.startBackup('manual');
+    expect(refused).toMatchObject({ started: false, busy: true });
+    if (!refused.started) expect(refused.reason).toContain(`Another backup is running on ${backupDir} (process ${holder.pid}`);
+    expect(controller.runningJob()).toBeNull();
+
+    // The holder crashes without releasing: its lock does not block forever.
+    holder.kill('SIGKILL');
+    await new Promise((resolve) => holder!.once('exit', resolve));
+    expect(existsSync(path.join(backupDir, '.aurora-backup.lock'))).toBe(true);
+    const started = await controller.startBackup('manual');
+    if (!started.started) throw new Error(started.reason);
+    expect((await started.done).result).toBe('success');
+  });
+});

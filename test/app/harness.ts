@@ -1,0 +1,53 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Controller, type ControllerOptions } from '../../electron/app/controller.js';
+import type { Logger } from '../../electron/app/log.js';
+import type { FolderPurpose, Notice, Platform } from '../../electron/app/platform.js';
+import type { TrayModel } from '../../electron/app/tray-model.js';
+
+/** The Electron boundary, recorded: what the app would have shown or opened. */
+export class RecordingPlatform implements Platform {
+  notices: Notice[] = [];
+  trays: TrayModel[] = [];
+  opened: string[] = [];
+  picked: FolderPurpose[] = [];
+  launchAtLogin: boolean[] = [];
+  showNotification(notice: Notice): void {
+    this.notices.push(notice);
+  }
+  setTray(model: TrayModel): void {
+    this.trays.push(model);
+  }
+  async openPath(p: string): Promise<string> {
+    this.opened.push(p);
+    return '';
+  }
+  async pickFolder(purpose: FolderPurpose): Promise<string | null> {
+    this.picked.push(purpose);
+    return null;
+  }
+  setLaunchAtLogin(enabled: boolean): void {
+    this.launchAtLogin.push(enabled);
+  }
+}
+
+export class RecordingLog implements Logger {
+  lines: Array<{ level: string; text: string }> = [];
+  info = (...args: unknown[]) => void this.lines.push({ level: 'info', text: args.map(String).join(' ') });
+  warn = (...args: unknown[]) => void this.lines.push({ level: 'warn', text: args.map(String).join(' ') });
+  error = (...args: unknown[]) => void this.lines.push({ level: 'error', text: args.map(String).join(' ') });
+}
+
+export async function tempDir(prefix: string): Promise<{ dir: string; cleanup(): Promise<void> }> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), `aurora-${prefix}-`));
+  return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
+}
+
+export async function startController(userDataDir: string, extra: Partial<ControllerOptions> = {}) {
+  const platform = new RecordingPlatform();
+  const log = new RecordingLog();
+  const controller = new Controller({ userDataDir, platform, log, logPath: path.join(userDataDir, 'logs', 'main.log'), checkEveryMs: 0, ...extra });
+  await controller.start();
+  return { controller, platform, log };
+}
