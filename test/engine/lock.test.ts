@@ -5,7 +5,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { EngineError } from '../../electron/engine/errors.js';
 import { acquireBackupLock, LOCK_FILE_NAME, readBackupLock, STALE_AFTER_MS } from '../../electron/engine/lock.js';
-import { ROOT } from '../helpers/run-cli.js';
+import { ROOT, TSX_LOADER } from '../helpers/run-cli.js';
 import { makeTempDir } from '../helpers/tmp.js';
 
 /** Another process that takes the lock and keeps it until killed. */
@@ -16,7 +16,7 @@ async function holdLockInChild(backupDir: string) {
     `import { acquireBackupLock } from ${JSON.stringify(path.join(ROOT, 'electron/engine/lock.ts'))};\n` +
       `await acquireBackupLock(${JSON.stringify(backupDir)}, 'restore');\nconsole.log('held');\nsetInterval(() => {}, 1000);\n`,
   );
-  const child = spawn(process.execPath, ['--import', 'tsx', script], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--import', TSX_LOADER, script], { stdio: ['ignore', 'pipe', 'inherit'] });
   await new Promise<void>((resolve, reject) => {
     child.stdout.on('data', (d: Buffer) => d.toString().includes('held') && resolve());
     child.on('exit', (code) => reject(new Error(`lock holder exited (${code})`)));

@@ -1,12 +1,14 @@
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 
 export const ROOT = path.resolve(import.meta.dirname, '../..');
 /**
  * Runs the CLI as `npm run cli --` does (tsx on electron/cli/main.ts), on the Node running the tests.
  * tsx is loaded with --import so that the child's pid is the CLI itself: signals and kill -9 reach it.
  */
-export const CLI_COMMAND = [process.execPath, '--import', 'tsx', path.join(ROOT, 'electron/cli/main.ts')];
+export const TSX_LOADER = pathToFileURL(path.join(ROOT, 'node_modules/tsx/dist/loader.mjs')).href;
+export const CLI_COMMAND = [process.execPath, '--import', TSX_LOADER, path.join(ROOT, 'electron/cli/main.ts')];
 
 export interface CliRun {
   code: number | null;

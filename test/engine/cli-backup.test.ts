@@ -1,0 +1,191 @@
+import { spawn } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { createFixture } from '../../electron/engine/fixture.js';
+import { listBackups } from '../../electron/engine/list.js';
+import { LOCK_FILE_NAME } from '../../electron/engine/lock.js';
+import { CLI_COMMAND, collect, ROOT, runCli, startCli } from '../helpers/run-cli.js';
+import { makeTempDir } from '../helpers/tmp.js';
+
+async function fixture(blobMB = 2) {
+  const root = makeTempDir();
+  const dataDir = path.join(root, 'data');
+  await createFixture(dataDir, { accounts: 3, posts: 10, blobMB });
+  return { root, dataDir, backupDir: path.join(root, 'backups') };
+}
+
+/** Resolves when the child's stderr has printed `text` (the CLI prints one line per phase when not on a terminal). */
+function waitForStderr(child: ReturnType<typeof startCli>, text: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let seen = '';
+    child.stderr!.on('data', (d: Buffer) => {
+      seen += d;
+      if (seen.includes(text)) resolve();
+    });
+    child.on('exit', () => reject(new Error(`exited before printing "${text}": ${seen}`)));
+  });
+}
+
+const backupsIn = (dir: string) => readdirSync(dir).filter((name) => name.startsWith('backup_'));
+
+describe('aurora-backup fixture and backup', () => {
+  it('explains every option in --help, including the retention floor', async () => {
+    const backup = await runCli(['backup', '--help']);
+    expect(backup.code).toBe(0);
+    for (const text of ['--data DIR', '--out DIR', '--env-file FILE', '--compression', '--json', 'BACKUP_RETAIN_DAYS', 'never the newest 3 (--keep-last)', 'PDS_BLOBSTORE_DISK_LOCATION']) {
+      expect(backup.stdout).toContain(text);
+    }
+    const fixtureHelp = await runCli(['fixture', '--help']);
+    expect(fixtureHelp.stdout).toContain('--blob-mb N');
+  });
+
+  it('makes a sample PDS and backs it up, with a summary or JSON on stdout', async () => {
+    const root = makeTempDir();
+    const made = await runCli(['fixture', 'data', '--accounts', '3', '--posts', '5', '--blob-mb', '1', '--seed', 'cli', '--json'], { cwd: root });
+    expect(made.code).toBe(0);
+    expect(JSON.parse(made.stdout)).toMatchObject({ dataDir: path.join(root, 'data'), accounts: 3 });
+
+    const plain = await runCli(['backup'], { cwd: root }); // defaults: ./data → ./backups
+    expect(plain.code).toBe(0);
+    expect(plain.stdout).toMatch(/^Backup complete: .*\/backups\/backup_\d{8}_\d{6}\n {2}5 files, .*; 3 accounts, 3 actors, \d+ blobs; sequencer at 21\n$/);
+    expect(plain.stderr).toContain('backup: snapshotting');
+
+    const json = await runCli(['backup', '--json', '--compression', 'zstd'], { cwd: root });
+    expect(json.code).toBe(0);
+    const result = JSON.parse(json.stdout);
+    expect(result).toMatchObject({ ok: true, manifest: { compression: 'zstd', aurora_backup: { counts: { accounts: 3, actors: 3 } } } });
+    expect(existsSync(path.join(result.path, 'blobs.tar.zst'))).toBe(true);
+    expect(json.stderr).toBe('');
+  });
+
+  it('reads settings from flags, then the environment, then the .env file', async () => {
+    const { root } = await fixture(0);
+    writeFileSync(path.join(root, '.env'), 'PDS_DATA_DIRECTORY=./data\nBACKUP_DIR=./from-env-file\nPDS_VERSION=0.3.1\nBACKUP_COMPRESSION=none\n');
+    const fromFile = JSON.parse((await runCli(['backup', '--json'], { cwd: root })).stdout);
+    expect(path.dirname(fromFile.path)).toBe(path.join(root, 'from-env-file'));
+    expect(fromFile.manifest).toMatchObject({ pds_version: '0.3.1', compression: 'none' });
+
+    const fromEnv = JSON.parse((await runCli(['backup', '--json'], { cwd: root, env: { BACKUP_DIR: path.join(root, 'from-env'), COMPRESSION: 'gzip' } })).stdout);
+    expect(path.dirname(fromEnv.path)).toBe(path.join(root, 'from-env'));
+    expect(fromEnv.manifest.compression).toBe('gzip');
+
+    const fromFlag = JSON.parse((await runCli(['backup', '--json', '--out', 'from-flag', '--compression', 'zstd'], { cwd: root, env: { BACKUP_DIR: path.join(root, 'from-env') } })).stdout);
+    expect(path.dirname(fromFlag.path)).toBe(path.join(root, 'from-flag'));
+
+    const elsewhere = makeTempDir();
+    const explicit = JSON.parse((await runCli(['backup', '--json', '--env-file', path.join(root, '.env')], { cwd: elsewhere })).stdout);
+    expect(path.dirname(explicit.path)).toBe(path.join(root, 'from-env-file'));
+  });
+
+  it('refuses a second backup while one runs, naming the running one', async () => {
+    const { dataDir, backupDir } = await fixture();
+    const first = startCli(['backup', '--data', dataDir, '--out', backupDir]);
+    const firstDone = collect(first);
+    await waitForStderr(first, 'backup: archiving');
+    first.kill('SIGSTOP'); // hold it mid-run, alive
+    try {
+      const second = await runCli(['backup', '--data', dataDir, '--out', backupDir]);
+      expect(second.code).toBe(1);
+      expect(second.stderr).toContain(`aurora-backup: Another backup is running on ${backupDir} (process ${first.pid} on `);
+    } finally {
+      first.kill('SIGCONT');
+    }
+    expect((await firstDone).code).toBe(0);
+    expect(backupsIn(backupDir)).toHaveLength(1);
+  });
+
+  it('after kill -9 mid-run leaves nothing that looks complete, and the next run cleans up', async () => {
+    const { dataDir, backupDir } = await fixture();
+    const victim = startCli(['backup', '--data', dataDir, '--out', backupDir]);
+    const ended = collect(victim);
+    await waitForStderr(victim, 'backup: archiving');
+    victim.kill('SIGSTOP');
+    victim.kill('SIGKILL');
+    expect((await ended).signal).toBe('SIGKILL');
+    expect(backupsIn(backupDir)).toEqual([]);
+    expect(readdirSync(backupDir).some((name) => name.startsWith('.incomplete-backup_'))).toBe(true);
+    expect((await listBackups(backupDir)).filter((b) => b.status === 'complete')).toEqual([]);
+
+    const next = await runCli(['backup', '--data', dataDir, '--out', backupDir]);
+    expect(next.code).toBe(0);
+    expect(readdirSync(backupDir)).toEqual(backupsIn(backupDir));
+    expect(backupsIn(backupDir)).toHaveLength(1);
+  });
+
+  it('cancels on Ctrl+C with exit code 130 and removes the unfinished backup', async () => {
+    const { dataDir, backupDir } = await fixture();
+    const child = startCli(['backup', '--data', dataDir, '--out', backupDir]);
+    const ended = collect(child);
+    await waitForStderr(child, 'backup: archiving');
+    child.kill('SIGSTOP');
+    child.kill('SIGINT'); // delivered when it resumes, mid-archive
+    child.kill('SIGCONT');
+    const run = await ended;
+    expect(run.code).toBe(130);
+    expect(run.stderr).toContain('Backup cancelled');
+    expect(readdirSync(backupDir)).toEqual([]);
+  });
+
+  it('fails with one clear message and a non-zero exit on bad input', async () => {
+    const { root, dataDir } = await fixture(0);
+    const missing = await runCli(['backup', '--data', path.join(root, 'nope'), '--out', path.join(root, 'b')]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr.trim()).toBe(
+      `aurora-backup: The data directory ${path.join(root, 'nope')} does not exist. Pass --data with the PDS data directory (the folder holding account.sqlite, actors/ and blobs/), or set PDS_DATA_DIRECTORY.`,
+    );
+    const bzip2 = await runCli(['backup', '--data', dataDir, '--out', path.join(root, 'b'), '--compression', 'bzip2']);
+    expect(bzip2.code).toBe(1);
+    expect(bzip2.stderr).toContain('Compression "bzip2" is not supported: use gzip (the default) or zstd');
+    const unknown = await runCli(['backup', '--compression', 'rar']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('--compression must be one of gzip, zstd, bzip2, xz, none');
+    const json = await runCli(['backup', '--json', '--data', path.join(root, 'nope'), '--out', path.join(root, 'b')]);
+    expect(JSON.parse(json.stdout)).toMatchObject({ ok: false, code: 'NO_DATA_DIR' });
+    expect(existsSync(path.join(root, 'b'))).toBe(false);
+  });
+
+  it('reports permission problems on the data and backup directories', async () => {
+    const { root, dataDir } = await fixture(0);
+    chmodSync(root, 0o755);
+    const lockedOut = path.join(root, 'root-only');
+    mkdirSync(lockedOut, { mode: 0o755 });
+    const asOtherUser = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
+    const env = { PATH: process.env.PATH, HOME: '/tmp' };
+
+    chmodSync(dataDir, 0o000);
+    const unreadable = await collect(startCli(['backup', '--data', dataDir, '--out', path.join(root, 'b')], { cwd: ROOT, env, ...asOtherUser }));
+    chmodSync(dataDir, 0o755);
+    expect(unreadable.code).toBe(1);
+    expect(unreadable.stderr).toContain(`The data directory ${dataDir} cannot be read (permission denied)`);
+
+    chmodSync(lockedOut, 0o555);
+    const unwritable = await collect(startCli(['backup', '--data', dataDir, '--out', path.join(lockedOut, 'backups')], { cwd: ROOT, env, ...asOtherUser }));
+    chmodSync(lockedOut, 0o755);
+    expect(unwritable.code).toBe(1);
+    expect(unwritable.stderr).toContain(`Cannot create the backup directory ${path.join(lockedOut, 'backups')} (permission denied)`);
+  });
+
+  it('stops with a clear message and removes the unfinished backup when the disk is full', async () => {
+    const { root, dataDir } = await fixture(6);
+    const mountPoint = path.join(root, 'small-disk');
+    mkdirSync(mountPoint);
+    // A 3 MB disk in a private mount namespace (unshare), so nothing outside this process tree sees it.
+    const script = `mount -t tmpfs -o size=3m tmpfs "$1" && shift && "$@"; code=$?; echo "left:$(ls -A "$MNT/backups")"; exit $code`;
+    const child = spawn('unshare', ['-rm', 'sh', '-c', script, 'sh', mountPoint, ...CLI_COMMAND, 'backup', '--data', dataDir, '--out', path.join(mountPoint, 'backups')], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, MNT: mountPoint },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const run = await collect(child);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain(`aurora-backup: No space left on the disk holding ${path.join(mountPoint, 'backups')}`);
+    expect(run.stdout.trim()).toBe('left:');
+  });
+});
+
+it('keeps the lock file out of the way once done', async () => {
+  const { dataDir, backupDir } = await fixture(0);
+  expect((await runCli(['backup', '--data', dataDir, '--out', backupDir])).code).toBe(0);
+  expect(existsSync(path.join(backupDir, LOCK_FILE_NAME))).toBe(false);
+});
