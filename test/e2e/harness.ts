@@ -65,18 +65,18 @@ async function ensureRendererBuilt(): Promise<void> {
   }
 }
 
-/** Starts a backup through the API and waits until it is listed as complete. */
+/** Starts a backup through the API and waits until it has finished and is listed as complete. */
 export async function backUp(app: App): Promise<BackupSummary> {
   const before = new Set((await app.api('listBackups')).map((b) => b.name));
   const answer = await app.api('startBackup');
   if (!answer.started) throw new Error(`The backup did not start: ${answer.reason}`);
-  for (let waited = 0; waited < 90_000; waited += 250) {
-    const made = (await app.api('listBackups')).find((b) => !before.has(b.name) && b.status === 'complete');
-    const status = await app.api('getStatus');
-    if (made && status.state !== 'running') return made;
+  for (let waited = 0; (await app.api('getStatus')).state === 'running'; waited += 250) {
+    if (waited > 90_000) throw new Error('The backup did not finish within 90 s.');
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
-  throw new Error('No complete backup appeared within 90 s.');
+  const made = (await app.api('listBackups')).find((b) => !before.has(b.name));
+  if (made?.status !== 'complete') throw new Error(`The backup did not complete: ${JSON.stringify((await app.api('getStatus')).lastRun)}`);
+  return made;
 }
 
 /** Shows a view the way a click in the sidebar does. */

@@ -1,0 +1,73 @@
+import { existsSync, readdirSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { backUp, openView, startApp, type App } from './harness.js';
+
+describe('the window: backing up and verifying', () => {
+  let app: App;
+  // Big enough that the backup takes a moment, so its progress is on screen long enough to see.
+  beforeAll(async () => (app = await startApp({ blobMB: 40 })));
+  afterAll(async () => app?.stop());
+
+  it('Back up now shows progress, then the new backup is in the list and on disk', async () => {
+    const { page } = app;
+    await page.getByRole('heading', { name: 'No backup yet' }).waitFor();
+    await page.getByRole('button', { name: 'Back up now' }).click();
+
+    const progress = page.getByTestId('progress');
+    await progress.waitFor({ state: 'visible', timeout: 15_000 });
+    await app.screenshot('backup-running');
+    expect(await page.getByRole('progressbar').getAttribute('aria-valuenow')).toMatch(/^\d+$/);
+    expect(await page.getByRole('button', { name: 'Cancel' }).isVisible()).toBe(true);
+
+    await page.getByRole('heading', { name: 'Everything is backed up' }).waitFor({ timeout: 90_000 });
+    expect(await progress.isVisible()).toBe(false);
+    await app.screenshot('overview-backed-up');
+
+    await openView(page, 'Backups');
+    const rows = page.locator('tr[data-backup]');
+    await rows.first().waitFor();
+    expect(await rows.count()).toBe(1);
+    const name = await rows.first().getAttribute('data-backup');
+    expect(name).toMatch(/^backup_\d{8}_\d{6}$/);
+    expect(await rows.first().textContent()).toContain('Complete');
+    expect(existsSync(path.join(app.backupDir, name!, 'manifest.json'))).toBe(true);
+    expect(await page.getByRole('img', { name: /Backup size over time: 1 backups/ }).count()).toBe(1);
+    await app.screenshot('backups-list');
+    expect(app.pageErrors).toEqual([]);
+  });
+
+  it('verifies a backup, and flags it once a byte of a stored file is flipped', async () => {
+    const { page } = app;
+    const backup = await backUp(app);
+    await openView(page, 'Backups');
+    const row = page.locator(`tr[data-backup="${backup.name}"]`);
+    await row.waitFor();
+    const result = page.getByTestId(`verify-${backup.name}`);
+
+    await row.getByRole('button', { name: /^Deep verify/ }).click();
+    await result.getByText('Deep verification passed').waitFor({ timeout: 60_000 });
+    expect(await result.locator('li.bad').count()).toBe(0);
+    expect(await result.locator('li.ok').count()).toBeGreaterThanOrEqual(5);
+
+    const stored = readdirSync(backup.path).find((file) => file.startsWith('blobs.tar'));
+    expect(stored).toBeDefined();
+    const file = await open(path.join(backup.path, stored!), 'r+');
+    const { size } = await file.stat();
+    const byte = Buffer.alloc(1);
+    await file.read(byte, 0, 1, Math.floor(size / 2));
+    byte[0]! ^= 0xff;
+    await file.write(byte, 0, 1, Math.floor(size / 2));
+    await file.close();
+
+    await row.getByRole('button', { name: /^Verify/ }).click();
+    await result.getByText(/Quick verification found problems/).waitFor({ timeout: 60_000 });
+    const bad = result.locator('li.bad');
+    expect(await bad.count()).toBe(1);
+    expect(await bad.textContent()).toContain(stored);
+    await result.scrollIntoViewIfNeeded();
+    await app.screenshot('backup-tampered');
+    expect(app.pageErrors).toEqual([]);
+  });
+});
