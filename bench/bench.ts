@@ -1,0 +1,265 @@
+// npm run bench [-- --size 1GB] [--runs 3] [--json] [--cache warm|cold] [--dir DIR] [--writer-rate N]
+// Generates a sample PDS data directory of the given size, then times, alternating and repeated: our
+// backup and restore, the guide's shell pipeline, restic, and the read/copy floors; then a writer on
+// the live databases alone and during our backup. Prints a table (and JSON with --json).
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import Database from 'better-sqlite3';
+import { createFixture } from '../electron/engine/fixture.js';
+import { assertGnuTime, commandExists, measure, median, run, setCache, sh, treeBytes, type Measured } from './measure.js';
+import type { OursReport } from './ours.js';
+import { COPY_FLOOR, GUIDE_BACKUP, GUIDE_RESTORE, READ_FLOOR, RESTIC_BACKUP, RESTIC_RESTORE } from './peers.js';
+import { printTable, type BenchResult, type ToolSummary } from './report.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const MiB = 1024 * 1024;
+
+const { values } = parseArgs({
+  options: {
+    size: { type: 'string', default: '1GB' },
+    runs: { type: 'string', default: '3' },
+    json: { type: 'boolean', default: false },
+    cache: { type: 'string', default: 'warm' },
+    dir: { type: 'string' },
+    'writer-rate': { type: 'string', default: '500' },
+    help: { type: 'boolean', default: false },
+  },
+});
+if (values.help) {
+  console.log(`npm run bench -- [--size 1GB|500MB|5GB] [--runs N] [--json] [--cache warm|cold] [--dir DIR] [--writer-rate N]
+  --size         size of the generated PDS data directory (1 GB = 1024 MiB; default 1GB)
+  --runs         repetitions of each measurement, alternating between tools (default 3)
+  --json         print the results as JSON on stdout (the table goes to stderr)
+  --cache        warm: every byte read once before each run; cold: evicted from the page cache (default warm)
+  --dir          where the fixture and scratch files go (default $TMPDIR/aurora-bench; needs ~3x the size free)
+  --writer-rate  transactions per second of the simulated PDS writer (default 500)`);
+  process.exit(0);
+}
+
+const sizeMiB = parseSize(values.size!);
+const runs = positiveInt(values.runs!, '--runs');
+const writerRate = positiveInt(values['writer-rate']!, '--writer-rate');
+const cache = values.cache === 'cold' ? 'cold' : values.cache === 'warm' ? 'warm' : fail(`--cache must be warm or cold, not ${values.cache}`);
+const workDir = path.resolve(values.dir ?? path.join(os.tmpdir(), 'aurora-bench'));
+const log = (line: string) => process.stderr.write(`${line}\n`);
+
+function fail(message: string): never {
+  console.error(message);
+  process.exit(2);
+}
+function parseSize(text: string): number {
+  const match = /^(\d+(?:\.\d+)?)\s*(MB|MiB|M|GB|GiB|G)$/i.exec(text.trim());
+  if (!match) fail(`--size must look like 500MB or 1GB, not "${text}"`);
+  return Math.round(Number(match[1]) * (/^g/i.test(match[2]!) ? 1024 : 1));
+}
+function positiveInt(text: string, name: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) fail(`${name} must be a whole number of at least 1, not "${text}"`);
+  return n;
+}
+
+/** A fixture shaped like a small community PDS: ~14% databases (about 1.4 MB per account), the rest media. */
+async function ensureFixture(): Promise<string> {
+  const dir = path.join(workDir, `fixture-${sizeMiB}MiB`);
+  const dataDir = path.join(dir, 'data');
+  const marker = path.join(dir, 'fixture.json');
+  if (existsSync(marker)) {
+    log(`Reusing the fixture in ${dataDir}`);
+    return dataDir;
+  }
+  await rm(dir, { recursive: true, force: true });
+  await mkdir(dir, { recursive: true });
+  const accounts = Math.max(10, Math.round(sizeMiB / 10));
+  const posts = sizeMiB >= 100 ? 1000 : 100;
+  const blobMB = Math.max(1, sizeMiB - accounts * (posts >= 1000 ? 1.4 : 0.15));
+  log(`Generating a ${sizeMiB} MiB fixture (${accounts} accounts, ${posts} posts each, ${blobMB.toFixed(0)} MiB of blobs) in ${dataDir} …`);
+  const started = performance.now();
+  const result = await createFixture(dataDir, { accounts, posts, blobMB, seed: 'bench' });
+  await writeFile(marker, JSON.stringify({ accounts, posts, blobMB, blobs: result.blobs }));
+  log(`  done in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  return dataDir;
+}
+
+const nodeArgs = [process.execPath, '--import', 'tsx', path.join(ROOT, 'bench', 'ours.ts')];
+function oursReport(m: Measured): OursReport {
+  return JSON.parse(m.stdout.trim().split('\n').at(-1)!) as OursReport;
+}
+
+/** Starts the simulated PDS writer and resolves once it is writing; `stop()` returns what it achieved. */
+async function startWriter(dataDir: string) {
+  const child = spawn(process.execPath, [path.join(ROOT, 'scripts', 'simulate-pds-writer.mjs'), dataDir, '--rate', String(writerRate)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let out = '';
+  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  await new Promise<void>((resolve, reject) => {
+    child.stdout.on('data', () => out.includes('ready') && resolve());
+    child.on('exit', (code) => reject(new Error(`the writer exited early (${code})`)));
+  });
+  return {
+    stop: () =>
+      new Promise<{ writes: number; busyErrors: number; seconds: number }>((resolve) => {
+        child.removeAllListeners('exit');
+        child.on('exit', () => resolve(JSON.parse(out.trim().split('\n').at(-1)!)));
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+async function main() {
+  assertGnuTime();
+  const hasRestic = await commandExists('restic');
+  if (!hasRestic) log('restic is not installed (apt-get install restic): its rows are left out.');
+  await mkdir(workDir, { recursive: true });
+  const dataDir = await ensureFixture();
+  const dataBytes = await treeBytes(dataDir);
+  const scratch = path.join(workDir, 'scratch');
+  await rm(scratch, { recursive: true, force: true });
+  await mkdir(scratch, { recursive: true });
+  const out = (name: string) => path.join(scratch, name);
+
+  const samples: Record<string, Array<Measured & { sizeBytes?: number }>> = {};
+  const reports: OursReport[] = [];
+  const record = (tool: string, m: Measured, sizeBytes?: number) => {
+    (samples[tool] ??= []).push({ ...m, stdout: '', sizeBytes });
+    log(`  ${tool.padEnd(28)} ${m.wallS.toFixed(2).padStart(7)} s  ${m.peakRssMB.toFixed(0).padStart(5)} MB RSS  ${m.cpuS.toFixed(2).padStart(7)} s CPU`);
+  };
+
+  for (let r = 1; r <= runs; r++) {
+    log(`Run ${r} of ${runs} (${cache} cache)`);
+
+    await setCache([dataDir], cache);
+    const ours = await measure([...nodeArgs, 'backup', dataDir, out('ours')], { cwd: ROOT });
+    const report = oursReport(ours);
+    reports.push(report);
+    record('ours backup', ours, report.size);
+    await setCache([report.backupPath!], cache);
+    record('ours restore', await measure([...nodeArgs, 'restore', report.backupPath!, out('ours-restored'), out('ours-pre')], { cwd: ROOT }));
+    await rm(out('ours'), { recursive: true, force: true });
+    await rm(out('ours-restored'), { recursive: true, force: true });
+    await rm(out('ours-pre'), { recursive: true, force: true });
+
+    await setCache([dataDir], cache);
+    record('guide backup', await measure(['bash', '-c', GUIDE_BACKUP, 'guide', dataDir, out('guide')]), await treeBytes(out('guide')));
+    await setCache([out('guide')], cache);
+    record('guide restore', await measure(['bash', '-c', GUIDE_RESTORE, 'guide', out('guide'), out('guide-restored')]));
+    await rm(out('guide'), { recursive: true, force: true });
+    await rm(out('guide-restored'), { recursive: true, force: true });
+
+    if (hasRestic) {
+      const env = { ...process.env, RESTIC_PASSWORD: 'bench', RESTIC_REPOSITORY: out('restic'), RESTIC_CACHE_DIR: out('restic-cache') };
+      await sh('restic init --quiet', { env });
+      await setCache([dataDir], cache);
+      record('restic backup (first)', await measure(['bash', '-c', RESTIC_BACKUP, 'restic', dataDir], { env }), await treeBytes(out('restic')));
+      const undo = await smallChange(dataDir);
+      await setCache([dataDir], cache);
+      record('restic backup (second)', await measure(['bash', '-c', RESTIC_BACKUP, 'restic', dataDir], { env }));
+      await undo();
+      await setCache([out('restic')], cache);
+      record('restic restore', await measure(['bash', '-c', RESTIC_RESTORE, 'restic', out('restic-restored')], { env }));
+      for (const name of ['restic', 'restic-cache', 'restic-restored']) await rm(out(name), { recursive: true, force: true });
+    }
+
+    await setCache([dataDir], cache);
+    record('read floor', await measure(['bash', '-c', READ_FLOOR, 'floor', dataDir]));
+    await setCache([dataDir], cache);
+    record('copy floor', await measure(['bash', '-c', COPY_FLOOR, 'floor', dataDir, out('copy.tar')]), dataBytes);
+    await rm(out('copy.tar'), { force: true });
+  }
+
+  // The writer: alone for as long as our backup takes, then during our backup.
+  const oursMedianS = median(samples['ours backup']!.map((s) => s.wallS));
+  log(`Writer at ${writerRate} transactions/s: alone for ${Math.max(5, oursMedianS).toFixed(1)} s, then during our backup`);
+  let writer = await startWriter(dataDir);
+  await new Promise((resolve) => setTimeout(resolve, Math.max(5, oursMedianS) * 1000));
+  const alone = await writer.stop();
+  await setCache([dataDir], cache);
+  writer = await startWriter(dataDir);
+  const busy = await measure([...nodeArgs, 'backup', dataDir, out('ours-writer')], { cwd: ROOT });
+  const during = await writer.stop();
+  const busyReport = oursReport(busy);
+  record('ours backup + writer', busy, busyReport.size);
+  await rm(scratch, { recursive: true, force: true });
+
+  const result: BenchResult = {
+    machine: await machine(),
+    sizeMiB,
+    dataBytes,
+    cache,
+    runs,
+    tools: Object.fromEntries(Object.entries(samples).map(([tool, list]) => [tool, summarize(list, dataBytes)])),
+    ours: {
+      eventLoopP99Ms: Math.max(...reports.map((x) => x.eventLoop.p99Ms)),
+      eventLoopMaxMs: Math.max(...reports.map((x) => x.eventLoop.maxMs)),
+      eventLoopP99WithWriterMs: busyReport.eventLoop.p99Ms,
+      phasesMs: medianPhases(reports),
+    },
+    writer: {
+      rate: writerRate,
+      aloneWritesPerS: alone.writes / alone.seconds,
+      duringWritesPerS: during.writes / during.seconds,
+      keptPercent: (100 * (during.writes / during.seconds)) / (alone.writes / alone.seconds),
+      busyErrors: during.busyErrors + alone.busyErrors,
+    },
+  };
+  if (values.json) {
+    printTable(result, log);
+    console.log(JSON.stringify(result, null, 2));
+  } else printTable(result, console.log);
+}
+
+/** A new 1 MiB blob and one new row in account.sqlite, as an hour of a quiet PDS might bring. */
+async function smallChange(dataDir: string): Promise<() => Promise<void>> {
+  const db = new Database(path.join(dataDir, 'account.sqlite'), { timeout: 5000 });
+  const did = (db.prepare('SELECT did FROM actor LIMIT 1').get() as { did: string }).did;
+  db.prepare('INSERT INTO refresh_token (id, did, expiresAt) VALUES (?, ?, ?)').run(`bench-${Date.now()}`, did, new Date().toISOString());
+  db.close();
+  const blob = path.join(dataDir, 'blobs', did, `bafkreibenchchange${Date.now()}`);
+  await writeFile(blob, (await import('node:crypto')).randomBytes(MiB));
+  return () => rm(blob, { force: true });
+}
+
+function summarize(list: Array<Measured & { sizeBytes?: number }>, dataBytes: number): ToolSummary {
+  const walls = list.map((s) => s.wallS);
+  const wallS = median(walls);
+  const sizes = list.map((s) => s.sizeBytes).filter((s): s is number => s !== undefined);
+  return {
+    wallS,
+    minWallS: Math.min(...walls),
+    maxWallS: Math.max(...walls),
+    throughputMBs: dataBytes / MiB / wallS,
+    cpuS: median(list.map((s) => s.cpuS)),
+    peakRssMB: Math.max(...list.map((s) => s.peakRssMB)),
+    sizeBytes: sizes.length ? median(sizes) : null,
+    samples: list.map(({ wallS: w, cpuS, peakRssMB }) => ({ wallS: w, cpuS, peakRssMB })),
+  };
+}
+
+function medianPhases(reports: OursReport[]): Record<string, number> {
+  const names = [...new Set(reports.flatMap((x) => Object.keys(x.phases)))];
+  return Object.fromEntries(names.map((name) => [name, Math.round(median(reports.map((x) => x.phases[name] ?? 0)))]));
+}
+
+async function machine(): Promise<BenchResult['machine']> {
+  const df = (await run(['df', '-h', '--output=source,fstype,size,avail', workDir])).stdout.trim().split('\n').at(-1)?.trim() ?? '';
+  const restic = (await run(['bash', '-c', 'restic version 2>/dev/null || true'])).stdout.trim();
+  const gzip = (await run(['bash', '-c', 'gzip --version | head -1'])).stdout.trim();
+  const cpuModel = (await readFile('/proc/cpuinfo', 'utf8').catch(() => '')).match(/model name\s*:\s*(.*)/)?.[1] ?? os.cpus()[0]?.model ?? 'unknown';
+  return {
+    cores: os.availableParallelism(),
+    cpuModel,
+    memoryGiB: Math.round(os.totalmem() / 1024 ** 3),
+    disk: df.replace(/\s+/g, ' '),
+    node: process.version,
+    uvThreadpoolSize: Number(process.env.UV_THREADPOOL_SIZE ?? 4),
+    restic: restic || null,
+    gzip,
+  };
+}
+
+await main();

@@ -1,0 +1,99 @@
+export interface ToolSummary {
+  /** Median over the runs. */
+  wallS: number;
+  minWallS: number;
+  maxWallS: number;
+  /** Data directory bytes (MiB) per second of median wall time. */
+  throughputMBs: number;
+  cpuS: number;
+  /** Highest over the runs. */
+  peakRssMB: number;
+  /** Bytes the backup (or repository) takes; null for restores and the read floor. */
+  sizeBytes: number | null;
+  samples: Array<{ wallS: number; cpuS: number; peakRssMB: number }>;
+}
+
+export interface BenchResult {
+  machine: {
+    cores: number;
+    cpuModel: string;
+    memoryGiB: number;
+    disk: string;
+    node: string;
+    uvThreadpoolSize: number;
+    restic: string | null;
+    gzip: string;
+  };
+  sizeMiB: number;
+  dataBytes: number;
+  cache: 'warm' | 'cold';
+  runs: number;
+  tools: Record<string, ToolSummary>;
+  ours: { eventLoopP99Ms: number; eventLoopMaxMs: number; eventLoopP99WithWriterMs: number; phasesMs: Record<string, number> };
+  writer: { rate: number; aloneWritesPerS: number; duringWritesPerS: number; keptPercent: number; busyErrors: number };
+  ratios?: Record<string, number | null>;
+  targets?: Array<{ target: string; measured: string; met: boolean | null }>;
+}
+
+const MiB = 1024 * 1024;
+
+/** Adds the ratios and the issue's targets to the result (in place) and prints everything as a table. */
+export function printTable(result: BenchResult, print: (line: string) => void): void {
+  const t = result.tools;
+  const ratio = (a?: ToolSummary, b?: ToolSummary) => (a && b ? a.wallS / b.wallS : null);
+  result.ratios = {
+    'ours backup / guide backup': ratio(t['ours backup'], t['guide backup']),
+    'ours backup / restic first backup': ratio(t['ours backup'], t['restic backup (first)']),
+    'ours backup / read floor': ratio(t['ours backup'], t['read floor']),
+    'ours backup / copy floor': ratio(t['ours backup'], t['copy floor']),
+    'ours restore / guide restore': ratio(t['ours restore'], t['guide restore']),
+    'ours restore / restic restore': ratio(t['ours restore'], t['restic restore']),
+  };
+  const r = result.ratios;
+  const fmt = (x: number | null | undefined, digits = 2) => (x === null || x === undefined ? 'n/a' : x.toFixed(digits));
+  const peak = Math.max(t['ours backup']?.peakRssMB ?? 0, t['ours restore']?.peakRssMB ?? 0, t['ours backup + writer']?.peakRssMB ?? 0);
+  result.targets = [
+    { target: 'backup ≤ 0.3 × guide pipeline', measured: fmt(r['ours backup / guide backup']), met: lte(r['ours backup / guide backup'], 0.3) },
+    { target: 'backup faster than restic first backup', measured: fmt(r['ours backup / restic first backup']), met: lte(r['ours backup / restic first backup'], 1) },
+    { target: 'backup within 2× read floor', measured: fmt(r['ours backup / read floor']), met: lte(r['ours backup / read floor'], 2) },
+    { target: 'restore ≤ 0.5 × guide pipeline', measured: fmt(r['ours restore / guide restore']), met: lte(r['ours restore / guide restore'], 0.5) },
+    { target: `peak RSS < 200 MB at ${result.sizeMiB} MiB`, measured: `${peak.toFixed(0)} MB`, met: peak > 0 ? peak < 200 : null },
+    { target: 'writer keeps ≥ 90% throughput', measured: `${result.writer.keptPercent.toFixed(1)} %`, met: result.writer.keptPercent >= 90 },
+    { target: 'writer sees no SQLITE_BUSY', measured: String(result.writer.busyErrors), met: result.writer.busyErrors === 0 },
+  ];
+
+  const m = result.machine;
+  print('');
+  print(`Aurora Locus Backup benchmark: ${(result.dataBytes / MiB).toFixed(0)} MiB data directory, ${result.runs} runs, ${result.cache} page cache`);
+  print(`Machine: ${m.cores} cores, ${m.cpuModel}, ${m.memoryGiB} GiB RAM, disk ${m.disk}, Node ${m.node}, ${m.restic ?? 'no restic'}`);
+  print('');
+  const header = ['', 'wall s (min–max)', 'MiB/s', 'CPU s', 'peak RSS MB', 'size MiB'];
+  const rows = Object.entries(t).map(([name, s]) => [
+    name,
+    `${s.wallS.toFixed(2)} (${s.minWallS.toFixed(2)}–${s.maxWallS.toFixed(2)})`,
+    s.throughputMBs.toFixed(0),
+    s.cpuS.toFixed(2),
+    s.peakRssMB.toFixed(0),
+    s.sizeBytes === null ? '' : (s.sizeBytes / MiB).toFixed(0),
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  print(line(header));
+  for (const row of rows) print(line(row));
+  print('');
+  for (const [name, value] of Object.entries(r)) print(`${name.padEnd(36)} ${fmt(value)}`);
+  print('');
+  print(`our event-loop delay during backup: p99 ${result.ours.eventLoopP99Ms} ms (max ${result.ours.eventLoopMaxMs} ms); with the writer running: p99 ${result.ours.eventLoopP99WithWriterMs} ms`);
+  print(`our backup phases (median ms): ${Object.entries(result.ours.phasesMs).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  print(
+    `writer at ${result.writer.rate}/s: ${result.writer.aloneWritesPerS.toFixed(0)} writes/s alone, ` +
+      `${result.writer.duringWritesPerS.toFixed(0)} during our backup (${result.writer.keptPercent.toFixed(1)} %), SQLITE_BUSY: ${result.writer.busyErrors}`,
+  );
+  print('');
+  print('Targets:');
+  for (const x of result.targets) print(`  ${x.met === null ? '?' : x.met ? '✓' : '✗'} ${x.target.padEnd(42)} ${x.measured}`);
+}
+
+function lte(value: number | null | undefined, limit: number): boolean | null {
+  return value === null || value === undefined ? null : value <= limit;
+}
