@@ -115,6 +115,10 @@ export function staticFilePath(root: string, urlPath: string): string | null {
   return inside && !inside.startsWith('..') && !path.isAbsolute(inside) ? file : null;
 }
 
+function bearerToken(req: http.IncomingMessage): string | null {
+  return /^Bearer (\S+)$/.exec(req.headers.authorization ?? '')?.[1] ?? null;
+}
+
 function send(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
   res.writeHead(status, { ...SECURITY_HEADERS, 'Content-Type': 'application/json', 'Cache-Control': 'no-store', 'Content-Length': Buffer.byteLength(text), ...headers });
@@ -167,13 +171,12 @@ export async function startHttpBridge(opts: BridgeOptions): Promise<Bridge> {
 
     if (url.pathname === EVENTS_PATH) {
       if (req.method !== 'GET') return fail(res, 405, 'Use GET for events.');
-      const bearer = req.headers.authorization?.replace(/^Bearer /, '');
-      if (!tokenMatches(url.searchParams.get(TOKEN_QUERY) ?? bearer, token)) return fail(res, 401, 'Missing or wrong token.');
+      if (!tokenMatches(url.searchParams.get(TOKEN_QUERY) ?? bearerToken(req), token)) return fail(res, 401, 'Missing or wrong token.');
       return streamEvents(res);
     }
 
     if (url.pathname.startsWith(API_PREFIX)) {
-      if (!tokenMatches(req.headers.authorization?.replace(/^Bearer /, ''), token)) return fail(res, 401, 'Missing or wrong token.');
+      if (!tokenMatches(bearerToken(req), token)) return fail(res, 401, 'Missing or wrong token.');
       const name = url.pathname.slice(API_PREFIX.length);
       if (!names.has(name)) return fail(res, 404, `Unknown request "${name}".`);
       if (req.method !== 'POST') return fail(res, 405, 'Use POST for API requests.');
