@@ -133,8 +133,8 @@ async function makePlan(opts: RestoreOptions, config: ResolvedConfig, backup: Ba
 /**
  * Restores components of a backup into the data directory. In order, stopping at the first problem
  * with nothing changed: the backup is read and its checksums verified; the stop command runs; the PDS
- * must not be running; an interrupted earlier restore is finished; the data to be replaced is backed
- * up (`pre-restore_…`); every component is unpacked beside its target and checked. Only then are they
+ * must not be running; an interrupted earlier restore is finished; every component is unpacked beside
+ * its target and checked; the data to be replaced is backed up (`pre-restore_…`). Only then are they
  * swapped in, as one journalled rename operation (see staging.ts). The start command runs at the end
  * whenever the stop command ran.
  */
@@ -170,6 +170,7 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
     // 3. From here on this process owns the data directory.
     await mkdir(dataDir, { recursive: true });
     const lock = await lockDataDir(dataDir);
+    let preRestoreBackup: string | null = null;
     try {
       const recovered = await recoverLocked(dataDir);
       if (recovered.outcome === 'completed' || recovered.outcome === 'rolled-back') {
@@ -177,9 +178,10 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
         plan = await makePlan(opts, config, backup);
       }
       faultPoint('locked');
-      const preRestoreBackup = await backUpCurrentData(opts, plan, progress);
-      faultPoint('pre-restore:done');
-      await stageAndSwap(backup, plan, progress, opts.signal);
+      await stageAndSwap(backup, plan, progress, opts.signal, async () => {
+        preRestoreBackup = await backUpCurrentData(opts, plan, progress);
+        faultPoint('pre-restore:done');
+      });
       progress.phase('done');
       return { restored: plan.components.map((c) => c.component), dataDir, preRestoreBackup, warnings, durationMs: Date.now() - startedAt.getTime() };
     } finally {
@@ -256,8 +258,12 @@ async function backUpCurrentData(opts: RestoreOptions, plan: RestorePlan, progre
   }
 }
 
-/** Unpacks and checks every component beside its target, then swaps them in; staging is removed whatever happens. */
-async function stageAndSwap(backup: BackupFolder, plan: RestorePlan, progress: ProgressReporter, signal?: AbortSignal): Promise<void> {
+/**
+ * Unpacks and checks every component beside its target, runs `beforeSwap` (the pre-restore backup:
+ * after the checks, so a refused backup leaves nothing behind), then swaps them in. Staging is removed
+ * whatever happens.
+ */
+async function stageAndSwap(backup: BackupFolder, plan: RestorePlan, progress: ProgressReporter, signal: AbortSignal | undefined, beforeSwap: () => Promise<void>): Promise<void> {
   const items = plan.components.map((c) => swapItemFor(c.component, isDatabase(c.component) ? 'database' : 'directory', c.target));
   const stagingRoots = [...new Set([path.join(plan.dataDir, STAGING_DIR_NAME), ...plan.components.map((c) => stagingRootFor(c.target))])];
   for (const root of stagingRoots) await rm(root, { recursive: true, force: true });
@@ -273,6 +279,8 @@ async function stageAndSwap(backup: BackupFolder, plan: RestorePlan, progress: P
     progress.phase('checking');
     await checkStaged(backup, items, progress);
     faultPoint('checked');
+    signal?.throwIfAborted();
+    await beforeSwap();
     signal?.throwIfAborted();
 
     progress.phase('swapping');

@@ -12,10 +12,10 @@ PDS data directory. Nothing changes until every check has passed:
   1. the backup's checksums are verified;
   2. the PDS must not be running (no other process may have a database open; the health URL, when
      given, must not answer); --stop-command runs first when given;
-  3. the current data of every component to be replaced is backed up to <out>/pre-restore_…;
-  4. each component is unpacked next to where it lives (in .aurora-restore/), refusing archives with
+  3. each component is unpacked next to where it lives (in .aurora-restore/), refusing archives with
      links, devices, absolute or ".." paths or names Windows cannot store, and checked
      (integrity_check of every database, counts against manifest.json);
+  4. the current data of every component to be replaced is backed up to <out>/pre-restore_…;
   5. then swapped in by renames, journalled: if the process dies, the next restore (or backup run by
      the app) finishes or undoes it, so each component is always entirely old or entirely new.
 A restored database never keeps the old -wal/-shm beside it; a restored folder holds exactly what

@@ -1,0 +1,182 @@
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Manifest } from '../../shared/manifest.js';
+import { COMPONENTS, type Component } from '../../shared/components.js';
+import { runBackup } from '../../electron/engine/backup.js';
+import { actorDirFor, createFixture } from '../../electron/engine/fixture.js';
+import { planRestore, restoreBackup } from '../../electron/engine/restore.js';
+import { STAGING_DIR_NAME } from '../../electron/engine/staging.js';
+import { holdDatabase } from '../helpers/db-holder.js';
+import { exactFiles } from '../helpers/digest.js';
+import { goodBlobsEntries, tarGzOf } from '../helpers/hostile-archives.js';
+import { makeLegacyBackup } from '../helpers/legacy-backup.js';
+import { copyDir, digests, startWriter, unpackWithSystemTools } from '../helpers/restore-setup.js';
+
+let root: string;
+let oldData: string; // what the target holds before the restore
+let backups: string;
+let backupPath: string; // taken from a second PDS while it was being written to
+let newDids: string[];
+let expected: Record<Component, string>; // what that backup holds, unpacked with gunzip and tar
+let oldDigests: Record<Component, string>;
+let n = 0;
+const fresh = (name: string) => path.join(root, `${name}-${n++}`);
+
+beforeAll(async () => {
+  root = mkdtempSync(path.join(os.tmpdir(), 'aurora-restore-'));
+  oldData = path.join(root, 'old-data');
+  await createFixture(oldData, { accounts: 3, posts: 6, blobMB: 0.5, seed: 'old' });
+  oldDigests = digests(oldData);
+
+  const liveData = path.join(root, 'live-data');
+  newDids = (await createFixture(liveData, { accounts: 4, posts: 8, blobMB: 0.6, seed: 'new' })).dids;
+  backups = path.join(root, 'backups');
+  const writer = await startWriter(liveData);
+  try {
+    backupPath = (await runBackup({ dataDir: liveData, backupDir: backups, env: { PDS_VERSION: '0.3.1' } })).path;
+  } finally {
+    await writer.stop();
+  }
+  expected = digests(unpackWithSystemTools(backupPath, path.join(root, 'expected')));
+});
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+/** No staging folder, no lock file, no -wal/-shm beside a restored database. */
+function expectClean(dataDir: string, restored: readonly Component[] = COMPONENTS) {
+  const names = readdirSync(dataDir);
+  expect(names).not.toContain(STAGING_DIR_NAME);
+  expect(names.filter((f) => f.includes('lock'))).toEqual([]);
+  for (const c of restored.filter((c) => c !== 'blobs' && c !== 'actors')) {
+    expect(names.filter((f) => f.startsWith(`${c}.sqlite-`))).toEqual([]);
+  }
+  if (restored.includes('actors')) {
+    const stray = readdirSync(path.join(dataDir, 'actors'), { recursive: true }).filter((f) => /-(wal|shm|journal)$/.test(String(f)));
+    expect(stray).toEqual([]);
+  }
+}
+
+describe('restore', () => {
+  it('round trip: a backup taken while the PDS wrote restores into a missing directory, identical to what it holds', async () => {
+    const target = path.join(fresh('new-machine'), 'data');
+    const result = await restoreBackup({ backupPath, dataDir: target, backupDir: backups });
+
+    expect(result.restored).toEqual([...COMPONENTS]);
+    expect(result.preRestoreBackup).toBeNull();
+    expectClean(target);
+    expect(digests(target)).toEqual(expected);
+    const db = new Database(path.join(target, 'account.sqlite'), { readonly: true });
+    const dids = (db.prepare('SELECT did FROM account ORDER BY did').all() as Array<{ did: string }>).map((r) => r.did);
+    db.close();
+    expect(dids).toEqual([...newDids].sort());
+    for (const did of newDids) expect(existsSync(path.join(target, actorDirFor(did), 'store.sqlite'))).toBe(true);
+  });
+
+  it('replaces old data left by a crashed PDS whole, with no old -wal kept, and keeps it in a restorable pre-restore backup', async () => {
+    const target = copyDir(oldData, fresh('crashed'));
+    const writer = await startWriter(target);
+    await writer.crash();
+    expect(readdirSync(target)).toContain('account.sqlite-wal');
+    const before = digests(target); // rows in the -wal included
+
+    const result = await restoreBackup({ backupPath, dataDir: target, backupDir: backups });
+    expectClean(target);
+    expect(digests(target)).toEqual(expected);
+
+    expect(result.preRestoreBackup).toMatch(/pre-restore_\d{8}_\d{6}$/);
+    const back = path.join(fresh('from-pre-restore'), 'data');
+    await restoreBackup({ backupPath: result.preRestoreBackup!, dataDir: back, backupDir: backups });
+    expect(digests(back)).toEqual(before);
+  });
+
+  for (const component of COMPONENTS) {
+    it(`partial restore of ${component} alone leaves every other file byte-identical`, async () => {
+      const target = copyDir(oldData, fresh(`only-${component}`));
+      // A blobs-only restore probes account.sqlite (which a running PDS always holds) for a lock, and SQLite
+      // then drops its empty -wal/-shm: the only files outside the component that may change, rows unchanged.
+      const probed = (rel: string) => component === 'blobs' && /^account\.sqlite-(wal|shm)$/.test(rel);
+      const inComponent = (rel: string) => rel === component || rel.startsWith(`${component}.sqlite`) || rel.startsWith(`${component}/`) || probed(rel);
+      const others = exactFiles(target, inComponent);
+
+      const result = await restoreBackup({ backupPath, dataDir: target, backupDir: backups, components: [component] });
+      expect(result.restored).toEqual([component]);
+      expect(result.warnings.join(' ')).toMatch(/Partial restore/);
+      expectClean(target, [component]);
+      expect(exactFiles(target, inComponent)).toEqual(others);
+      expect(digests(target)).toEqual({ ...oldDigests, [component]: expected[component] });
+    });
+  }
+
+  it('refuses while another process holds a database open for writing, and changes nothing', async () => {
+    const target = copyDir(oldData, fresh('running'));
+    const holder = await holdDatabase(path.join(target, 'account.sqlite'), 'writing');
+    const preRestores = readdirSync(backups).filter((f) => f.startsWith('pre-restore_')).length;
+    try {
+      await expect(restoreBackup({ backupPath, dataDir: target, backupDir: backups })).rejects.toThrow(
+        /PDS seems to be running, so nothing was restored: .*account\.sqlite is open in another process/,
+      );
+    } finally {
+      await holder.stop();
+    }
+    expect(digests(target)).toEqual(oldDigests);
+    expect(readdirSync(target)).not.toContain(STAGING_DIR_NAME);
+    expect(readdirSync(backups).filter((f) => f.startsWith('pre-restore_')).length).toBe(preRestores);
+  });
+
+  it('refuses a backup whose archive is hostile even when its checksums match, writing nothing anywhere', async () => {
+    const hostile = copyDir(backupPath, path.join(fresh('hostile-backups'), path.basename(backupPath)));
+    const archive = tarGzOf([...goodBlobsEntries(), { name: 'blobs/escape', type: '2', linkname: '../../../..' }, { name: 'blobs/escape/pwned', type: '0', body: 'x' }]);
+    writeFileSync(path.join(hostile, 'blobs.tar.gz'), archive);
+    const manifest = JSON.parse(readFileSync(path.join(hostile, 'manifest.json'), 'utf8')) as Manifest;
+    const entry = manifest.aurora_backup.files.find((f) => f.component === 'blobs')!;
+    Object.assign(entry, { size: archive.length, sha256: createHash('sha256').update(archive).digest('hex') });
+    writeFileSync(path.join(hostile, 'manifest.json'), JSON.stringify(manifest));
+
+    const target = copyDir(oldData, fresh('hostile-target'));
+    // The running-PDS probe opens the databases to be replaced, which lets SQLite drop their empty -wal/-shm.
+    const sqliteScratch = (rel: string) => /-(wal|shm)$/.test(rel);
+    const before = exactFiles(path.dirname(target), sqliteScratch);
+    const preRestores = readdirSync(backups).filter((f) => f.startsWith('pre-restore_')).length;
+    await expect(restoreBackup({ backupPath: hostile, dataDir: target, backupDir: backups })).rejects.toThrow(/blobs\.tar\.gz: the entry "blobs\/escape" is a symbolic link/);
+    expect(exactFiles(path.dirname(target), sqliteScratch)).toEqual(before);
+    expect(readdirSync(target)).not.toContain(STAGING_DIR_NAME);
+    expect(readdirSync(backups).filter((f) => f.startsWith('pre-restore_')).length).toBe(preRestores);
+  });
+
+  it('refuses a backup with a flipped byte before anything is written', async () => {
+    const damaged = copyDir(backupPath, path.join(fresh('damaged-backups'), path.basename(backupPath)));
+    const file = path.join(damaged, 'actors.tar.gz');
+    const bytes = readFileSync(file);
+    bytes[Math.floor(bytes.length / 2)]! ^= 0x01;
+    writeFileSync(file, bytes);
+    const target = fresh('damaged-target');
+    await expect(restoreBackup({ backupPath: damaged, dataDir: target, backupDir: backups })).rejects.toThrow(/failed verification.*\n.*actors\.tar\.gz: SHA-256 does not match/);
+    expect(existsSync(target)).toBe(false);
+  });
+
+  it('restores a backup made by the original backup.sh, saying that checksums were not available', async () => {
+    const legacy = makeLegacyBackup(oldData, path.join(root, 'legacy-backups'));
+    const target = fresh('from-legacy');
+    const result = await restoreBackup({ backupPath: legacy, dataDir: target, backupDir: backups });
+    expect(result.warnings.join(' ')).toMatch(/original backup\.sh: checksums were not available/);
+    expectClean(target);
+    expect(digests(target)).toEqual(oldDigests);
+  });
+
+  it('warns when the backup comes from another PDS version, and plans without changing anything', async () => {
+    const target = copyDir(oldData, fresh('planned'));
+    const before = exactFiles(target);
+    const plan = await planRestore({ backupPath, dataDir: target, backupDir: backups, expectedPdsVersion: '0.4.0' });
+    expect(plan.pdsVersion).toBe('0.3.1');
+    expect(plan.warnings.join(' ')).toMatch(/Version mismatch: the backup was made by PDS 0\.3\.1, the target is configured for PDS 0\.4\.0/);
+    expect(plan.preRestoreBackup).toEqual({ backupDir: backups, components: [...COMPONENTS] });
+    expect(plan.components.map((c) => c.component)).toEqual([...COMPONENTS]);
+    expect(exactFiles(target)).toEqual(before);
+
+    const samePlan = await planRestore({ backupPath, dataDir: target, env: { PDS_VERSION: '0.3.1' } });
+    expect(samePlan.warnings).toEqual([]);
+  });
+});
