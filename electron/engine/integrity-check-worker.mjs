@@ -1,19 +1,21 @@
-// Runs `PRAGMA integrity_check` on one SQLite file off the main thread (it is synchronous and can take
-// long on a big database). Plain .mjs so that Node loads it the same under tsx, vitest and the build.
-import { parentPort, workerData } from 'node:worker_threads';
+// Runs `PRAGMA integrity_check` on SQLite files off the main thread (it is synchronous and can take long
+// on a big database). Plain .mjs so that Node loads it the same under tsx, vitest and the build.
+// Message in: { file }; message out: { ok, messages }.
+import { parentPort } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 
-let result;
-try {
-  const db = new Database(workerData.file, { fileMustExist: true });
+function check(file) {
   try {
-    const rows = db.pragma('integrity_check(10)', { simple: false });
-    const messages = rows.map((row) => String(Object.values(row)[0]));
-    result = { ok: messages.length === 1 && messages[0] === 'ok', messages };
-  } finally {
-    db.close();
+    const db = new Database(file, { fileMustExist: true });
+    try {
+      const messages = db.pragma('integrity_check(10)', { simple: false }).map((row) => String(Object.values(row)[0]));
+      return { ok: messages.length === 1 && messages[0] === 'ok', messages };
+    } finally {
+      db.close();
+    }
+  } catch (error) {
+    return { ok: false, messages: [error instanceof Error ? error.message : String(error)] };
   }
-} catch (error) {
-  result = { ok: false, messages: [error instanceof Error ? error.message : String(error)] };
 }
-parentPort.postMessage(result);
+
+parentPort.on('message', ({ file }) => parentPort.postMessage(check(file)));

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream, mkdirSync } from 'node:fs';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -47,9 +47,10 @@ export async function verifyBackup(folder: string, opts: VerifyOptions = {}): Pr
   const progress = progressReporter(opts.onProgress, present.length, sizes.reduce((a, b) => a + b, 0));
 
   const tempDir = checkContents ? await mkdtemp(path.join(os.tmpdir(), 'aurora-verify-')) : null;
+  const checker = new IntegrityChecker();
   try {
     for (const [index, file] of present.entries()) {
-      const outcome = await checkFile(backup, file, sizes[index]!, { tempDir, progress, signal: opts.signal });
+      const outcome = await checkFile(backup, file, sizes[index]!, { tempDir, checker, progress, signal: opts.signal });
       files.push({ path: file.path, ok: outcome.problems.length === 0, detail: outcome.problems.length ? outcome.problems.join('; ') : outcome.notes.join(', ') });
       problems.push(...outcome.problems.map((problem) => `${file.path}: ${problem}.`));
       progress.fileDone();
@@ -58,6 +59,7 @@ export async function verifyBackup(folder: string, opts: VerifyOptions = {}): Pr
     if (opts.signal?.aborted) throw new EngineError(`Verification of ${backup.path} was cancelled.`, 'CANCELLED');
     throw error;
   } finally {
+    await checker.close();
     if (tempDir) await rm(tempDir, { recursive: true, force: true });
   }
   progress.done();
@@ -66,6 +68,7 @@ export async function verifyBackup(folder: string, opts: VerifyOptions = {}): Pr
 
 interface FileCheck {
   tempDir: string | null;
+  checker: IntegrityChecker;
   progress: ProgressReporter;
   signal?: AbortSignal;
 }
@@ -81,7 +84,7 @@ async function checkFile(backup: BackupFolder, file: BackupFile, size: number, c
 
   check.progress.file(file.path);
   const hash = createHash('sha256');
-  const contents = check.tempDir ? contentCheck(backup, file, check.tempDir) : null;
+  const contents = check.tempDir ? contentCheck(backup, file, check.tempDir, check.checker) : null;
   for await (const chunk of createReadStream(path.join(backup.path, file.path), { signal: check.signal })) {
     hash.update(chunk as Buffer);
     check.progress.add((chunk as Buffer).length);
@@ -105,8 +108,11 @@ interface ContentCheck {
   finish(): Promise<{ problems: string[]; notes: string[] }>;
 }
 
-/** Decompresses into a temp file (databases, then integrity_check) or into a tar lister (archives). */
-function contentCheck(backup: BackupFolder, file: BackupFile, tempDir: string): ContentCheck {
+/**
+ * Decompresses into a temp file (databases, then integrity_check) or into a tar lister (archives; the
+ * SQLite files inside, the actor stores, are unpacked one folder at a time and integrity-checked too).
+ */
+function contentCheck(backup: BackupFolder, file: BackupFile, tempDir: string, checker: IntegrityChecker): ContentCheck {
   const head = decompressor(backup.compression);
   const problems: string[] = [];
   const notes: string[] = [];
@@ -124,23 +130,27 @@ function contentCheck(backup: BackupFolder, file: BackupFile, tempDir: string): 
       if (recorded !== undefined && recorded !== bytes) {
         problems.push(`decompresses to ${bytes} bytes, manifest.json records a ${recorded}-byte snapshot`);
       }
-      const integrity = await integrityCheck(temp);
+      const integrity = await checker.check(temp);
       if (integrity.ok) notes.push('integrity_check ok');
       else problems.push(`integrity_check failed: ${integrity.messages.join('; ')}`);
       await rm(temp, { force: true });
     };
   } else {
+    const stores = archivedDatabases(path.join(tempDir, file.component), checker, problems);
     let entries = 0;
     done = pipeline(
       head,
       tarLister((entry) => {
         entries++;
         const unsafe = unsafeEntry(entry);
-        if (unsafe) problems.push(`tar entry error: ${unsafe}`);
+        if (!unsafe) return stores.take(entry);
+        problems.push(`tar entry error: ${unsafe}`);
+        return false;
       }),
     );
     afterwards = async () => {
-      notes.push(`${entries} archive entries listed`);
+      const checked = await stores.finish();
+      notes.push(`${entries} archive entries listed` + (checked ? `, ${checked} databases pass integrity_check` : ''));
     };
   }
   const settled = done.catch((error: Error) => {
@@ -165,14 +175,71 @@ function contentCheck(backup: BackupFolder, file: BackupFile, tempDir: string): 
   };
 }
 
+const SQLITE_ENTRY = /^[^/\\]+\.sqlite(-wal)?$/;
+
+/**
+ * The SQLite files inside an archive (actor stores): each folder's `*.sqlite` (with its `-wal`, when the
+ * original script archived a live store) is written to a temp folder and integrity-checked as soon as the
+ * archive moves on to the next folder, then deleted, so temp space stays small.
+ */
+function archivedDatabases(tempRoot: string, checker: IntegrityChecker, problems: string[]) {
+  let folder: { name: string; temp: string; databases: string[]; writes: Promise<void>[] } | null = null;
+  let folders = 0;
+  let checked = 0;
+  const checks: Promise<void>[] = [];
+
+  const close = () => {
+    const current = folder;
+    if (!current) return;
+    checks.push(
+      (async () => {
+        try {
+          await Promise.all(current.writes);
+          for (const entryPath of current.databases) {
+            const result = await checker.check(path.join(current.temp, path.posix.basename(entryPath)));
+            checked++;
+            if (!result.ok) problems.push(`${entryPath}: integrity_check failed: ${result.messages.join('; ')}`);
+          }
+        } catch (error) {
+          problems.push(`${current.databases.join(', ')}: cannot be checked (${(error as Error).message})`);
+        } finally {
+          await rm(current.temp, { recursive: true, force: true });
+        }
+      })(),
+    );
+  };
+
+  return {
+    /** Takes a SQLite entry's bytes (true) or leaves the entry to be skipped (false). */
+    take(entry: ReadEntry): boolean {
+      const name = path.posix.basename(entry.path);
+      if (entry.type !== 'File' || !SQLITE_ENTRY.test(name)) return false;
+      const dir = path.posix.dirname(entry.path);
+      if (folder?.name !== dir) {
+        close();
+        folder = { name: dir, temp: path.join(tempRoot, String(++folders)), databases: [], writes: [] };
+        mkdirSync(folder.temp, { recursive: true });
+      }
+      if (name.endsWith('.sqlite')) folder.databases.push(entry.path);
+      folder.writes.push(pipeline(entry, createWriteStream(path.join(folder.temp, name))));
+      return true;
+    },
+    async finish(): Promise<number> {
+      close();
+      folder = null;
+      await Promise.all(checks);
+      return checked;
+    },
+  };
+}
+
 /** node-tar's parser as a Writable, strict so that a truncated or garbled archive is an error. */
-function tarLister(onEntry: (entry: ReadEntry) => void): Writable {
+function tarLister(onEntry: (entry: ReadEntry) => boolean): Writable {
   let error: Error | null = null;
   const parser = new Parser({
     strict: true,
     onReadEntry: (entry) => {
-      onEntry(entry);
-      entry.resume();
+      if (!onEntry(entry)) entry.resume();
     },
   });
   parser.on('error', (e: Error) => (error ??= e));
@@ -219,12 +286,39 @@ function describeStreamError(error: Error & { code?: string }, compression: Comp
   return `cannot be read (${error.message})`;
 }
 
-function integrityCheck(file: string): Promise<{ ok: boolean; messages: string[] }> {
-  return new Promise((resolve, reject) => {
-    const worker = new Worker(new URL('./integrity-check-worker.mjs', import.meta.url), { workerData: { file } });
-    worker.once('message', resolve);
-    worker.once('error', reject);
-  });
+/** One worker thread for all integrity checks of a verify run, one check at a time. */
+class IntegrityChecker {
+  private worker: Worker | null = null;
+  private queue: Promise<unknown> = Promise.resolve();
+
+  check(file: string): Promise<{ ok: boolean; messages: string[] }> {
+    const run = this.queue.then(() => this.ask(file));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  async close(): Promise<void> {
+    await this.worker?.terminate();
+    this.worker = null;
+  }
+
+  private ask(file: string): Promise<{ ok: boolean; messages: string[] }> {
+    const worker = (this.worker ??= new Worker(new URL('./integrity-check-worker.mjs', import.meta.url)));
+    return new Promise((resolve, reject) => {
+      const onMessage = (result: { ok: boolean; messages: string[] }) => {
+        worker.off('error', onError);
+        resolve(result);
+      };
+      const onError = (error: Error) => {
+        worker.off('message', onMessage);
+        this.worker = null;
+        reject(error);
+      };
+      worker.once('message', onMessage);
+      worker.once('error', onError);
+      worker.postMessage({ file });
+    });
+  }
 }
 
 interface ProgressReporter {

@@ -1,6 +1,6 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
@@ -266,6 +266,33 @@ describe('verify, real backups made by runBackup', () => {
     const deep = await verifyBackup(folder, { deep: true });
     expect(deep.problems).toHaveLength(1);
     expect(deep.problems[0]).toMatch(/^databases\/account\.sqlite\.gz: integrity_check failed: /);
+  });
+
+  it('deep verify integrity-checks every actor store inside actors.tar.gz and names a corrupt one', async () => {
+    const folder = copy();
+    const unpacked = path.join(root, `unpacked-${copies}`);
+    mkdirSync(unpacked);
+    execFileSync('tar', ['-xzf', path.join(folder, 'actors.tar.gz'), '-C', unpacked]);
+    const stores = (readdirSync(unpacked, { recursive: true }) as string[]).filter((p) => p.endsWith('store.sqlite')).sort();
+    expect(stores.length).toBe(3);
+    const victim = path.join(unpacked, stores[1]!);
+    const db = readFileSync(victim);
+    db.fill(0x33, db.readUInt16BE(16) + 8, db.readUInt16BE(16) * 3);
+    writeFileSync(victim, db);
+    execFileSync('tar', ['-czf', path.join(unpacked, 'actors.tar.gz'), '-C', unpacked, 'actors']);
+    replaceAndReseal(folder, 'actors.tar.gz', readFileSync(path.join(unpacked, 'actors.tar.gz')));
+
+    const good = await verifyBackup(real, { deep: true });
+    expect(good.files.find((f) => f.path === 'actors.tar.gz')?.detail).toMatch(/, 3 databases pass integrity_check$/);
+    const deep = await verifyBackup(folder, { deep: true });
+    expect(deep.problems).toHaveLength(1);
+    expect(deep.problems[0]).toMatch(new RegExp(`^actors\\.tar\\.gz: ${stores[1]!.replace(/\./g, '\\.')}: integrity_check failed: `));
+  });
+
+  it('stops when cancelled, with a clear message', async () => {
+    const controller = new AbortController();
+    const run = verifyBackup(real, { deep: true, signal: controller.signal, onProgress: () => controller.abort() });
+    await expect(run).rejects.toThrow(`Verification of ${real} was cancelled.`);
   });
 
   it("the guide's automated test script passes on our backup and on the original script's", () => {
