@@ -18,7 +18,7 @@ const status = (over: Partial<AppStatus>): AppStatus => ({
 
 describe('describeStatus', () => {
   it('answers "is everything OK?" for each state', () => {
-    expect(describeStatus(status({}), now)).toEqual({ tone: 'ok', title: 'Everything is backed up', detail: 'The newest backup is from 2 hours ago (5 MB).' });
+    expect(describeStatus(status({}), now)).toEqual({ tone: 'ok', title: 'Everything is backed up', detail: 'The newest backup was made 2 hours ago (5 MB).' });
     expect(describeStatus(status({ lastBackup: null }), now).title).toBe('No backup yet');
     expect(describeStatus(status({ state: 'stale' }), now)).toMatchObject({ tone: 'stale', title: 'Backups are out of date' });
     expect(describeStatus(status({ state: 'stale' }), now).detail).toContain('after 48 hours');

@@ -1,12 +1,12 @@
 import type { AppStatus } from '../../shared/api.js';
-import { formatAge, formatBytes, formatDateTime, formatUntil } from './format.js';
+import { capitalize, formatAge, formatBytes, formatDateTime, formatUntil } from './format.js';
 
 export type Tone = 'ok' | 'running' | 'failed' | 'stale' | 'none';
 
 /** The one-line answer to "is everything OK?", and the sentence under it. */
 export function describeStatus(status: AppStatus, now: Date): { tone: Tone; title: string; detail: string } {
   const last = status.lastBackup;
-  const lastText = last ? `The newest backup is from ${formatAge(last.createdAt, now)} (${formatBytes(last.size)}).` : '';
+  const lastText = last ? `The newest backup was made ${formatAge(last.createdAt, now)} (${formatBytes(last.size)}).` : '';
   switch (status.state) {
     case 'running': {
       const what = status.running?.operation === 'restore' ? 'Restoring' : status.running?.operation === 'verify' ? 'Verifying a backup' : 'Backing up';
@@ -34,6 +34,5 @@ export function describeNextRun(status: AppStatus, now: Date): { value: string; 
   if (!status.scheduleEnabled) return { value: 'Not scheduled', detail: 'Turn on the schedule in Settings.' };
   if (status.paused) return { value: 'Paused', detail: 'Resume the schedule to back up automatically.' };
   if (!status.nextRunAt) return { value: 'Not planned', detail: 'The schedule has no next run.' };
-  const until = formatUntil(status.nextRunAt, now);
-  return { value: until.charAt(0).toUpperCase() + until.slice(1), detail: formatDateTime(status.nextRunAt) };
+  return { value: capitalize(formatUntil(status.nextRunAt, now)), detail: formatDateTime(status.nextRunAt) };
 }

@@ -4,6 +4,12 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backUp, openView, startApp, type App } from './harness.js';
 
+/** 0 (black) … 1 (white) for a CSS rgb() colour. */
+const luminance = (rgb: string) => {
+  const [r, g, b] = rgb.match(/\d+/g)!.map(Number) as [number, number, number];
+  return (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255;
+};
+
 describe('the window: backing up and verifying', () => {
   let app: App;
   // Big enough that the backup takes a moment, so its progress is on screen long enough to see.
@@ -33,8 +39,18 @@ describe('the window: backing up and verifying', () => {
     expect(name).toMatch(/^backup_\d{8}_\d{6}$/);
     expect(await rows.first().textContent()).toContain('Complete');
     expect(existsSync(path.join(app.backupDir, name!, 'manifest.json'))).toBe(true);
-    expect(await page.getByRole('img', { name: /Backup size over time: 1 backups/ }).count()).toBe(1);
+    expect(await page.getByRole('img', { name: /Backup size over time: 1 backup,/ }).count()).toBe(1);
     await app.screenshot('backups-list');
+
+    // The window follows the OS: dark when the system is dark.
+    const background = () => page.evaluate(() => getComputedStyle(document.documentElement).backgroundColor);
+    const light = await background();
+    await page.emulateMedia({ colorScheme: 'dark' });
+    await openView(page, 'Overview');
+    expect(await background()).not.toBe(light);
+    expect(luminance(await background())).toBeLessThan(0.1);
+    await app.screenshot('overview-dark');
+    await page.emulateMedia({ colorScheme: 'light' });
     expect(app.pageErrors).toEqual([]);
   });
 
@@ -66,6 +82,7 @@ describe('the window: backing up and verifying', () => {
     const bad = result.locator('li.bad');
     expect(await bad.count()).toBe(1);
     expect(await bad.textContent()).toContain(stored);
+    expect(await row.textContent()).toContain('Damaged');
     await result.scrollIntoViewIfNeeded();
     await app.screenshot('backup-tampered');
     expect(app.pageErrors).toEqual([]);

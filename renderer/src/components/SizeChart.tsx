@@ -2,20 +2,23 @@ import type { BackupSummary } from '../../../shared/api.js';
 import { formatBytes, formatDateTime } from '../format.js';
 
 const WIDTH = 640;
-const HEIGHT = 150;
+const HEIGHT = 120;
+/** At least this many slots, so two backups look like two bars, not two walls. */
+const MIN_SLOTS = 14;
 const TOP = 18;
-const BOTTOM = 22;
+const BOTTOM = 2;
 
 /** Bars of backup size, oldest on the left; a sudden drop or jump is what the eye should catch. */
 export function SizeChart({ backups }: { backups: BackupSummary[] }) {
   const points = [...backups].filter((b) => b.status === 'complete').reverse().slice(-40);
   if (points.length === 0) return null;
   const max = Math.max(...points.map((b) => b.size), 1);
-  const slot = WIDTH / points.length;
-  const barWidth = Math.min(36, slot * 0.7);
+  const slot = WIDTH / Math.max(points.length, MIN_SLOTS);
+  const barWidth = slot * 0.62;
   const first = points[0]!;
   const last = points[points.length - 1]!;
-  const summary = `Backup size over time: ${points.length} backups, from ${formatBytes(first.size)} on ${formatDateTime(first.createdAt)} to ${formatBytes(last.size)} on ${formatDateTime(last.createdAt)}.`;
+  const count = points.length === 1 ? '1 backup' : `${points.length} backups`;
+  const summary = `Backup size over time: ${count}, from ${formatBytes(first.size)} on ${formatDateTime(first.createdAt)} to ${formatBytes(last.size)} on ${formatDateTime(last.createdAt)}.`;
   return (
     <figure className="chart">
       <svg viewBox={`0 0 ${WIDTH} ${HEIGHT}`} role="img" aria-label={summary}>
@@ -40,9 +43,12 @@ export function SizeChart({ backups }: { backups: BackupSummary[] }) {
         })}
       </svg>
       <figcaption className="chart-caption">
-        <span>{formatDateTime(first.createdAt)}</span>
-        <span>largest {formatBytes(max)}</span>
-        <span>{formatDateTime(last.createdAt)}</span>
+        <span>
+          {count} since {formatDateTime(first.createdAt)}
+        </span>
+        <span>
+          newest {formatBytes(last.size)} · largest {formatBytes(max)}
+        </span>
       </figcaption>
     </figure>
   );

@@ -113,9 +113,13 @@ export function Backups({ status, running, now }: { status: AppStatus | null; ru
                         <td className="num">{formatBytes(backup.size)}</td>
                         <td className="num">{backup.durationMs === null ? '—' : formatDuration(backup.durationMs)}</td>
                         <td>
-                          <StatusBadge tone={backup.status === 'complete' ? 'ok' : backup.status === 'corrupt' ? 'failed' : 'stale'}>
-                            {STATUS_TEXT[backup.status]}
-                          </StatusBadge>
+                          {verification?.state === 'done' && !verification.report.ok ? (
+                            <StatusBadge tone="failed">Damaged</StatusBadge>
+                          ) : (
+                            <StatusBadge tone={backup.status === 'complete' ? 'ok' : backup.status === 'corrupt' ? 'failed' : 'stale'}>
+                              {STATUS_TEXT[backup.status]}
+                            </StatusBadge>
+                          )}
                           {backup.legacy ? <span className="cell-sub">from backup.sh</span> : null}
                           {backup.statusDetail ? <span className="cell-sub">{backup.statusDetail}</span> : null}
                         </td>

@@ -7,7 +7,7 @@ import { Notice } from '../components/Notice.js';
 import { ProgressPanel } from '../components/ProgressPanel.js';
 import { StatusBadge } from '../components/StatusBadge.js';
 import { errorText } from '../errors.js';
-import { formatAge, formatBytes, formatDateTime } from '../format.js';
+import { capitalize, formatAge, formatBytes, formatDateTime } from '../format.js';
 import { showView } from '../hooks.js';
 import { describeNextRun, describeStatus } from '../status-text.js';
 
@@ -74,7 +74,7 @@ export function Overview({ status, running, now }: { status: AppStatus | null; r
           </h2>
           {status.lastBackup ? (
             <>
-              <p className="stat-value">{formatAge(status.lastBackup.createdAt, now)}</p>
+              <p className="stat-value">{capitalize(formatAge(status.lastBackup.createdAt, now))}</p>
               <p className="stat-detail">
                 {formatBytes(status.lastBackup.size)} · {formatDateTime(status.lastBackup.createdAt)}
               </p>

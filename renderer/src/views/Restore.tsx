@@ -151,7 +151,7 @@ export function Restore({ dropped, running, now }: { dropped: DroppedFolder | nu
           <p className="lead">
             Made {formatAge(found.createdAt, now)}
             {found.hostname ? ` on ${found.hostname}` : ''}
-            {found.pdsVersion ? `, by PDS version ${found.pdsVersion}` : ''}.{' '}
+            {found.pdsVersion && found.pdsVersion !== 'unknown' ? `, by PDS version ${found.pdsVersion}` : ''}.{' '}
             {found.counts ? `It holds ${found.counts.accounts} accounts, ${found.counts.actors} repositories and ${found.counts.blobs} media files; ` : 'It holds '}
             {formatBytes(found.size)} stored{found.compression ? ` with ${found.compression}` : ''}.
           </p>
@@ -197,7 +197,7 @@ export function Restore({ dropped, running, now }: { dropped: DroppedFolder | nu
                 <ul>
                   {selected.map((c) => (
                     <li key={c}>
-                      <strong>{COMPONENT_INFO[c].label}</strong> — {COMPONENT_INFO[c].description}
+                      <strong>{COMPONENT_INFO[c].label}</strong>: {COMPONENT_INFO[c].description}
                     </li>
                   ))}
                 </ul>
@@ -233,13 +233,15 @@ export function Restore({ dropped, running, now }: { dropped: DroppedFolder | nu
             Restored {outcome.result.restored.map((c) => COMPONENT_INFO[c].label).join(', ')} into {outcome.result.dataDir}.
           </p>
           <p>{outcome.result.preRestoreBackup ? `The data it replaced is kept in ${outcome.result.preRestoreBackup}.` : 'There was no earlier data to keep.'}</p>
-          {outcome.result.warnings.length ? (
-            <ul className="plain-list">
-              {outcome.result.warnings.map((w) => (
-                <li key={w}>{w}</li>
-              ))}
-            </ul>
-          ) : null}
+        </Notice>
+      ) : null}
+      {outcome?.ok && outcome.result.warnings.length ? (
+        <Notice tone="warning" title="Worth checking">
+          <ul className="plain-list">
+            {outcome.result.warnings.map((w) => (
+              <li key={w}>{w}</li>
+            ))}
+          </ul>
         </Notice>
       ) : null}
       {outcome && !outcome.ok ? <Notice tone="error" title="The restore did not complete">{outcome.error}</Notice> : null}
