@@ -8,7 +8,15 @@ describe('the window: settings', () => {
 
   it('refuses invalid values with the reason next to the field, and keeps valid ones after a reload', async () => {
     const { page } = app;
+    expect(page.url()).not.toContain('token='); // taken out of the address bar once read
     await openView(page, 'Settings');
+    // Every control has a name a screen reader can say.
+    const unnamed = await page.evaluate(() =>
+      [...document.querySelectorAll('input, select, button')]
+        .filter((el) => !((el as HTMLInputElement).labels?.length || el.getAttribute('aria-label') || el.textContent?.trim()))
+        .map((el) => el.outerHTML),
+    );
+    expect(unnamed).toEqual([]);
     const interval = page.getByLabel('Every', { exact: true });
     const healthUrl = page.getByLabel('Health check URL');
     const retain = page.getByLabel('Delete backups older than');

@@ -104,7 +104,7 @@ export function Backups({ status, running, now }: { status: AppStatus | null; ru
                   return (
                     <Fragment key={backup.name}>
                       <tr data-backup={backup.name}>
-                        <td>
+                        <td className="nowrap">
                           <span className="cell-main">{formatDateTime(backup.createdAt)}</span>
                           <span className="cell-sub">
                             {formatAge(backup.createdAt, now)} · {backup.name}

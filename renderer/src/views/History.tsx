@@ -90,7 +90,7 @@ export function History({ status, now }: { status: AppStatus | null; now: Date }
                     ) : null}
                     {entry.error ? <span className="cell-error">{entry.error}</span> : null}
                   </td>
-                  <td>
+                  <td className="nowrap">
                     <span className="cell-main">{formatDateTime(entry.startedAt)}</span>
                     <span className="cell-sub">{formatAge(entry.startedAt, now)}</span>
                   </td>
