@@ -73,13 +73,14 @@ export async function runBackup(opts: BackupOptions = {}): Promise<BackupResult>
   const lock = await acquireBackupLock(backupDir, prefix === 'backup_' ? 'backup' : `${prefix.replace(/_$/, '')} backup`);
   let workDir: string | undefined;
   let result: BackupResult;
+  const progress = throttledProgress(opts.onProgress, startedAt);
   try {
     await removeLeftovers(backupDir);
     const stamp = await freeTimestamp(backupDir, prefix);
     const name = `${prefix}${stamp}`;
     workDir = path.join(backupDir, `.incomplete-${name}`);
     await mkdir(path.join(workDir, STAGING), { recursive: true });
-    const written = await writeBackup({ ...opts, locations, compression: config.compression, workDir, startedAt });
+    const written = await writeBackup({ ...opts, locations, compression: config.compression, workDir, progress });
 
     const manifest: Manifest = {
       backup_timestamp: stamp,
@@ -114,6 +115,7 @@ export async function runBackup(opts: BackupOptions = {}): Promise<BackupResult>
     result = { name, path: finalPath, manifest, durationMs: Date.now() - startedAt.getTime(), size: written.totalSize + manifestBytes, pruned: [] };
     // Still under the lock: pruneBackups leaves locking to its caller.
     if (opts.retention) {
+      progress.phase('pruning');
       try {
         result.pruned = (await pruneBackups({ backupDir, ...opts.retention })).removed;
       } catch (error) {
@@ -126,7 +128,7 @@ export async function runBackup(opts: BackupOptions = {}): Promise<BackupResult>
   } finally {
     await lock.release();
   }
-  opts.onProgress?.({ operation: 'backup', phase: 'done', bytesDone: 1, bytesTotal: 1, filesDone: 1, filesTotal: 1, current: result.name, startedAt: startedAt.toISOString() });
+  progress.finish(result.name);
   return result;
 }
 
@@ -139,12 +141,13 @@ interface Written {
   totalSize: number;
 }
 
-async function writeBackup(opts: BackupOptions & { locations: PdsLocations; compression: Compression; workDir: string; startedAt: Date }): Promise<Written> {
-  const { locations, compression, workDir, signal } = opts;
+async function writeBackup(
+  opts: BackupOptions & { locations: PdsLocations; compression: Compression; workDir: string; progress: ReturnType<typeof throttledProgress> },
+): Promise<Written> {
+  const { locations, compression, workDir, signal, progress } = opts;
   const components = new Set<Component>(opts.components ?? COMPONENTS);
   const ext = COMPRESSION_EXTENSION[compression];
   const staging = path.join(workDir, STAGING);
-  const progress = throttledProgress(opts.onProgress, opts.startedAt);
 
   // --- Scan: what there is, and how much (totals for progress, known up front) ---------------------
   progress.phase('preparing');
@@ -428,6 +431,14 @@ function throttledProgress(onProgress: ((p: Progress) => void) | undefined, star
       emit(false);
     },
     flush: () => emit(true),
+    /** The last event: everything done (blobs that vanished mid-run no longer count). */
+    finish(current: string) {
+      state.phase = 'done';
+      state.current = current;
+      state.filesDone = state.filesTotal;
+      bytes = state.bytesTotal;
+      emit(true);
+    },
   };
 }
 

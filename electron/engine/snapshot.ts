@@ -43,13 +43,16 @@ export function snapshotDatabases(
     worker.on('message', (message: WorkerMessage) => {
       const job = jobs[message.index]!;
       if ('error' in message) {
+        if (message.code === 'SQLITE_FULL') {
+          return fail(new EngineError(`No space left on the disk for the snapshot of ${job.source} (in ${job.target}). Free some space or choose another backup directory, then run the backup again.`, 'ENOSPC'));
+        }
         return fail(
           new EngineError(
             `Could not snapshot the database ${job.source}: ${message.error}. ` +
               (message.code === 'SQLITE_CORRUPT' || message.code === 'SQLITE_NOTADB'
                 ? 'The live database is damaged; repair it (sqlite3 .recover) before backing up.'
-                : 'Check that the file is readable and that the disk holding the backup folder has space.'),
-            message.code === 'SQLITE_FULL' ? 'ENOSPC' : message.code,
+                : 'Check that the file is readable by this user.'),
+            message.code,
           ),
         );
       }

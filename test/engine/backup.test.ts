@@ -122,6 +122,7 @@ describe('runBackup on a live PDS', () => {
     expect(new Set(working.map((e) => e.bytesTotal)).size).toBe(1);
     expect(working[0]!.bytesTotal).toBeGreaterThan(4 * 1024 * 1024);
     for (let i = 1; i < working.length; i++) expect(working[i]!.bytesDone).toBeGreaterThanOrEqual(working[i - 1]!.bytesDone);
+    expect(events.at(-1)).toMatchObject({ phase: 'done', current: result.name, bytesDone: working[0]!.bytesTotal, filesDone: working[0]!.filesTotal });
   });
 
   it('writes zstd and uncompressed backups with their own extensions', async () => {
@@ -197,8 +198,10 @@ describe('runBackup folder handling', () => {
     manifest.aurora_backup.created_at = '2020-01-01T02:00:00.000Z';
     writeFileSync(manifestPath, JSON.stringify(manifest));
     renameSync(old.path, path.join(backupDir, 'backup_20200101_020000'));
-    const fresh = await runBackup({ dataDir, backupDir, env: {}, retention: { retainDays: 30, keepLast: 1 } });
+    const phases: string[] = [];
+    const fresh = await runBackup({ dataDir, backupDir, env: {}, retention: { retainDays: 30, keepLast: 1 }, onProgress: (p) => phases.push(p.phase) });
     expect(fresh.pruned).toEqual(['backup_20200101_020000']);
+    expect(phases.slice(-2)).toEqual(['pruning', 'done']);
     expect(readdirSync(backupDir)).toEqual([fresh.name]);
   });
 
