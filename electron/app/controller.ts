@@ -93,7 +93,7 @@ export class Controller extends EventEmitter<ApiEventMap> {
       this.opts.platform.showNotification({ condition: 'settings', title: 'Settings were reset', body: loaded.problem, view: 'settings' });
     }
     await this.history.load(this.clock.now());
-    await this.refresh(false);
+    await this.refresh();
     this.memory = initialMemory(this.getStatus());
     this.scheduler.configure(this.settings.schedule, await this.loadPaused());
     this.opts.platform.setLaunchAtLogin(this.settings.launchAtLogin);
@@ -106,7 +106,7 @@ export class Controller extends EventEmitter<ApiEventMap> {
 
   /** Periodic look: free space, staleness, a schedule whose timer slept through its time. */
   async tick(): Promise<void> {
-    await this.refresh(false);
+    await this.refresh();
     this.scheduler.check();
     this.publish();
   }
@@ -151,7 +151,7 @@ export class Controller extends EventEmitter<ApiEventMap> {
     this.settings = settings;
     if (launchChanged) this.opts.platform.setLaunchAtLogin(settings.launchAtLogin);
     this.scheduler.configure(settings.schedule, this.scheduler.isPaused());
-    await this.refresh(false);
+    await this.refresh();
     this.publish();
   }
 
@@ -200,6 +200,7 @@ export class Controller extends EventEmitter<ApiEventMap> {
     const backupDir = this.backupDir;
     const holder = await this.probeLock(backupDir);
     if (holder) return { started: false, busy: true, reason: holder };
+    // Checked again: another start may have begun while the lock was probed.
     if (this.job) return { started: false, busy: true, reason: `A ${(this.job as Job).kind} is already running in this app.` };
     const abort = new AbortController();
     const job: Job = { kind: 'backup', abort, progress: null, done: Promise.resolve() };
@@ -265,7 +266,7 @@ export class Controller extends EventEmitter<ApiEventMap> {
         return { ok: false, error: message };
       } finally {
         this.job = null;
-        await this.refresh(false);
+        await this.refresh();
         this.publish();
       }
     })();
@@ -322,7 +323,7 @@ export class Controller extends EventEmitter<ApiEventMap> {
     }
     await this.history.update(entry);
     this.job = null;
-    await this.refresh(false);
+    await this.refresh();
     this.publish();
     return entry;
   }
@@ -366,7 +367,7 @@ export class Controller extends EventEmitter<ApiEventMap> {
   }
 
   /** Re-reads the newest complete backup and the backup volume's free space. */
-  private async refresh(publish = true): Promise<void> {
+  private async refresh(): Promise<void> {
     try {
       const backups = await this.listBackups();
       this.lastBackup = backups.find((b) => b.status === 'complete') ?? null;
@@ -374,7 +375,6 @@ export class Controller extends EventEmitter<ApiEventMap> {
       this.opts.log.warn(`cannot list backups in ${this.backupDir}:`, describeError(error));
     }
     this.freeSpace = await freeSpaceOf(this.backupDir);
-    if (publish) this.publish();
   }
 
   /** Sends the status to the renderer and the tray, and shows the notifications it calls for. */

@@ -9,6 +9,7 @@ import { BACKUP_NAME_PATTERN } from '../../shared/components.js';
 import { createFixture } from '../../electron/engine/fixture.js';
 import { History } from '../../electron/app/history.js';
 import { measureEventLoopDelay } from '../../electron/app/event-loop.js';
+import { ManualClock } from './manual-clock.js';
 import { startController, tempDir } from './harness.js';
 
 let root: { dir: string; cleanup(): Promise<void> };
@@ -18,14 +19,17 @@ beforeAll(async () => {
   root = await tempDir('controller');
   dataDir = path.join(root.dir, 'data');
   await createFixture(dataDir, { accounts: 4, posts: 20, blobMB: 3, seed: 'controller' });
+  // Load (and, under vitest, transform) the engine before measuring the event loop: the built app loads
+  // compiled modules, so a first-import transform stall is not part of a backup.
+  await Promise.all([import('../../electron/engine/backup.js'), import('../../electron/engine/list.js'), import('../../electron/engine/lock.js')]);
 });
 afterAll(() => root.cleanup());
 
 /** A controller whose settings point at the fixture and a fresh backup folder. */
-async function appFor(name: string) {
+async function appFor(name: string, clock?: ManualClock) {
   const userData = path.join(root.dir, name, 'user-data');
   const backupDir = path.join(root.dir, name, 'backups');
-  const app = await startController(userData);
+  const app = await startController(userData, clock ? { clock } : {});
   await app.controller.updateSettings({ ...app.controller.getSettings(), dataDir, backupDir });
   return { ...app, userData, backupDir };
 }
@@ -126,21 +130,22 @@ describe('controller', () => {
   });
 });
 
+/** Another process (as `aurora-backup backup` does) takes the backup folder's lock and keeps it. */
+async function holdLock(backupDir: string): Promise<ChildProcess> {
+  const script = `import { acquireBackupLock } from ${JSON.stringify(path.resolve('electron/engine/lock.ts'))};
+    await acquireBackupLock(${JSON.stringify(backupDir)}, 'backup'); console.log('locked'); setInterval(() => {}, 1000);`;
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.on('data', (chunk: Buffer) => chunk.toString().includes('locked') && resolve());
+    child.once('exit', (code) => reject(new Error(`lock holder exited with ${code}`)));
+  });
+  return child;
+}
+
+
 describe('the backup-folder lock shared with the CLI', () => {
   let holder: ChildProcess | null = null;
   afterAll(() => void holder?.kill('SIGKILL'));
-
-  /** Another process (as `aurora-backup backup` does) takes the backup folder's lock and keeps it. */
-  async function holdLock(backupDir: string): Promise<ChildProcess> {
-    const script = `import { acquireBackupLock } from ${JSON.stringify(path.resolve('electron/engine/lock.ts'))};
-      await acquireBackupLock(${JSON.stringify(backupDir)}, 'backup'); console.log('locked'); setInterval(() => {}, 1000);`;
-    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
-    await new Promise<void>((resolve, reject) => {
-      child.stdout!.on('data', (chunk: Buffer) => chunk.toString().includes('locked') && resolve());
-      child.once('exit', (code) => reject(new Error(`lock holder exited with ${code}`)));
-    });
-    return child;
-  }
 
   it('the app reports "busy" naming the other process, and takes over once that process is gone', async () => {
     const { controller, backupDir } = await appFor('lock');
@@ -159,5 +164,38 @@ describe('the backup-folder lock shared with the CLI', () => {
     const started = await controller.startBackup('manual');
     if (!started.started) throw new Error(started.reason);
     expect((await started.done).result).toBe('success');
+  });
+});
+
+/** Polls (in real time) until `check` holds; the engine works on real files and threads. */
+async function waitFor(check: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 600; i++) {
+    if (check()) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+describe('scheduled backups and the CLI lock', () => {
+  it('a scheduled run that finds the CLI holding the backup folder is postponed, not failed, and runs once the CLI is done', async () => {
+    const clock = new ManualClock(new Date());
+    const { controller, platform, log, backupDir } = await appFor('scheduled-lock', clock);
+    await controller.updateSettings({ ...controller.getSettings(), schedule: { enabled: true, mode: 'interval', intervalHours: 1, dailyAt: '02:00' } });
+    await import('node:fs/promises').then((fs) => fs.mkdir(backupDir, { recursive: true }));
+    const holder = await holdLock(backupDir);
+    try {
+      await clock.advance(3_600_000);
+      await waitFor(() => log.lines.some((l) => l.text.includes('scheduled backup postponed')), 'the postponed run');
+      expect(log.lines.find((l) => l.text.includes('scheduled backup postponed'))!.text).toContain(`process ${holder.pid}`);
+      expect(controller.history.list()).toEqual([]);
+      expect(platform.notices.filter((n) => n.condition === 'failure')).toEqual([]);
+      expect(controller.getStatus().nextRunAt).toBe(new Date(clock.now().getTime() + 10 * 60_000).toISOString());
+    } finally {
+      holder.kill('SIGTERM');
+      await new Promise((resolve) => holder.once('exit', resolve));
+    }
+    await clock.advance(10 * 60_000);
+    await waitFor(() => controller.history.list()[0]?.result === 'success', 'the retried run');
+    expect(controller.history.list()).toMatchObject([{ kind: 'backup', trigger: 'catch-up', result: 'success' }]);
   });
 });
