@@ -12,7 +12,7 @@ import type { VerifyFileResult, VerifyReport } from '../../shared/api.js';
 import type { Compression } from '../../shared/components.js';
 import type { Progress } from '../../shared/progress.js';
 import { isDatabaseFile, readBackupFolder, type BackupFile, type BackupFolder } from './backup-folder.js';
-import { decompressor } from './compress.js';
+import { assertSupportedCompression, decompressor } from './compress.js';
 import { EngineError } from './errors.js';
 
 export interface VerifyOptions {
@@ -35,6 +35,18 @@ export async function verifyBackup(folder: string, opts: VerifyOptions = {}): Pr
   const deep = opts.deep ?? false;
   const backup = await readBackupFolder(folder);
   const checkContents = deep || backup.legacy;
+  if (checkContents) {
+    try {
+      assertSupportedCompression(backup.compression);
+    } catch {
+      const tool = backup.compression === 'xz' ? 'xz' : 'bzip2';
+      throw new EngineError(
+        `${backup.path} uses ${backup.compression} compression, which this version cannot decompress, so its contents cannot be checked. ` +
+          `Check it with the system's tools instead: ${tool} -t on each file.`,
+        'UNSUPPORTED_COMPRESSION',
+      );
+    }
+  }
   const files: VerifyFileResult[] = [];
   const problems: string[] = [];
 
@@ -280,7 +292,7 @@ function describeStreamError(error: Error & { code?: string }, compression: Comp
   if (error.code === 'Z_BUF_ERROR' || /unexpected end of file/i.test(error.message)) {
     return `truncated ${compression} stream (unexpected end of file)`;
   }
-  if (error.code?.startsWith('Z_') || error.code?.startsWith('ERR_ZSTD') || error.code === 'ERR_ZLIB') {
+  if (error.code?.startsWith('Z_') || error.code?.startsWith('ZSTD_error')) {
     return `corrupt ${compression} stream (${error.message})`;
   }
   return `cannot be read (${error.message})`;

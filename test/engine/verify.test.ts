@@ -178,6 +178,14 @@ describe('verify, backups made by the original backup.sh', () => {
     expect(report.problems.find((p) => p.startsWith('databases/did_cache.sqlite.gz: '))).toMatch(/corrupt gzip stream|integrity_check failed/);
   });
 
+  it('refuses clearly when the script was set to a compression this version cannot decompress', async () => {
+    const folder = fresh(makeLegacyBackup);
+    const manifestPath = path.join(folder, 'manifest.json');
+    writeFileSync(manifestPath, readFileSync(manifestPath, 'utf8').replace('"compression": "gzip"', '"compression": "bzip2"'));
+    for (const f of STORED) writeFileSync(path.join(folder, f.replace(/\.gz$/, '.bz2')), 'x');
+    await expect(verifyBackup(folder)).rejects.toThrow(`${folder} uses bzip2 compression, which this version cannot decompress`);
+  });
+
   it('names a component the script left out', async () => {
     const folder = fresh(makeLegacyBackup, { skip: ['blobs'] });
     const report = await verifyBackup(folder);
@@ -293,6 +301,20 @@ describe('verify, real backups made by runBackup', () => {
     const controller = new AbortController();
     const run = verifyBackup(real, { deep: true, signal: controller.signal, onProgress: () => controller.abort() });
     await expect(run).rejects.toThrow(`Verification of ${real} was cancelled.`);
+  });
+
+  it('deep verify reads zstd backups and names a corrupt zstd stream', async () => {
+    const zstd = (await runBackup({ dataDir, backupDir: path.join(root, 'zstd-backups'), compression: 'zstd', env: {} })).path;
+    const good = await verifyBackup(zstd, { deep: true });
+    expect(good.problems).toEqual([]);
+    expect(good.files.map((f) => f.path)).toContain('databases/account.sqlite.zst');
+
+    const bytes = readFileSync(path.join(zstd, 'databases/account.sqlite.zst'));
+    bytes[Math.floor(bytes.length / 2)] ^= 0xff;
+    replaceAndReseal(zstd, 'databases/account.sqlite.zst', bytes);
+    const bad = await verifyBackup(zstd, { deep: true });
+    expect(bad.problems).toHaveLength(1);
+    expect(bad.problems[0]).toMatch(/^databases\/account\.sqlite\.zst: corrupt zstd stream \(/);
   });
 
   it("the guide's automated test script passes on our backup and on the original script's", () => {
