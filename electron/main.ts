@@ -5,6 +5,7 @@ import { pathToFileURL } from 'node:url';
 import { app, BrowserWindow, dialog, ipcMain, net, powerMonitor, protocol, session, shell } from 'electron';
 import log from 'electron-log/main';
 import type { View } from '../shared/api.js';
+import { setLinuxAutostart } from './app/autostart.js';
 import { Controller } from './app/controller.js';
 import { createHandlers } from './app/handlers.js';
 import { CONTENT_SECURITY_POLICY, staticFilePath } from './app/http-bridge.js';
@@ -57,8 +58,11 @@ async function start(): Promise<void> {
       return picked.canceled ? null : (picked.filePaths[0] ?? null);
     },
     setLaunchAtLogin: (enabled) => {
-      if (process.platform === 'linux') return log.warn('launch at login is not available on Linux; add the app to your desktop autostart');
-      app.setLoginItemSettings({ openAtLogin: enabled, args: ['--hidden'] });
+      if (process.platform !== 'linux') return app.setLoginItemSettings({ openAtLogin: enabled, args: ['--hidden'] });
+      // An AppImage is started through its own file, not the extracted binary.
+      setLinuxAutostart(enabled, { exec: process.env.APPIMAGE ?? process.execPath }).catch((error: unknown) =>
+        log.error('cannot change launch at login:', describeError(error)),
+      );
     },
   };
 

@@ -117,3 +117,14 @@ describe('.env import', () => {
     expect(result).toEqual({ ok: false, error: expect.stringContaining('ENOENT') });
   });
 });
+
+describe('launch at login on Linux', () => {
+  it('writes an XDG autostart entry that starts the app hidden, and removes it again', async () => {
+    const { setLinuxAutostart } = await import('../../electron/app/autostart.js');
+    const file = await setLinuxAutostart(true, { exec: '/opt/Aurora Locus Backup/aurora-locus-backup', configHome: dir });
+    expect(file).toBe(path.join(dir, 'autostart', 'aurora-locus-backup.desktop'));
+    expect(await readFile(file, 'utf8')).toContain('Exec="/opt/Aurora Locus Backup/aurora-locus-backup" --hidden');
+    await setLinuxAutostart(false, { exec: 'x', configHome: dir });
+    expect(await readdir(path.join(dir, 'autostart'))).toEqual([]);
+  });
+});
