@@ -27,6 +27,9 @@ function waitForStderr(child: ReturnType<typeof startCli>, text: string): Promis
   });
 }
 
+/** Big enough that archiving lasts far longer than it takes to react to its first line (then SIGSTOP holds it). */
+const MID_RUN_BLOB_MB = 30;
+
 const backupsIn = (dir: string) => readdirSync(dir).filter((name) => name.startsWith('backup_'));
 
 describe('aurora-backup fixture and backup', () => {
@@ -59,19 +62,18 @@ describe('aurora-backup fixture and backup', () => {
     expect(json.stderr).toBe('');
   });
 
-  it('reads settings from flags, then the environment, then the .env file', async () => {
+  it('reads settings from the .env file, with the environment and flags winning over it', async () => {
     const { root } = await fixture(0);
     writeFileSync(path.join(root, '.env'), 'PDS_DATA_DIRECTORY=./data\nBACKUP_DIR=./from-env-file\nPDS_VERSION=0.3.1\nBACKUP_COMPRESSION=none\n');
     const fromFile = JSON.parse((await runCli(['backup', '--json'], { cwd: root })).stdout);
     expect(path.dirname(fromFile.path)).toBe(path.join(root, 'from-env-file'));
     expect(fromFile.manifest).toMatchObject({ pds_version: '0.3.1', compression: 'none' });
 
-    const fromEnv = JSON.parse((await runCli(['backup', '--json'], { cwd: root, env: { BACKUP_DIR: path.join(root, 'from-env'), COMPRESSION: 'gzip' } })).stdout);
-    expect(path.dirname(fromEnv.path)).toBe(path.join(root, 'from-env'));
-    expect(fromEnv.manifest.compression).toBe('gzip');
-
-    const fromFlag = JSON.parse((await runCli(['backup', '--json', '--out', 'from-flag', '--compression', 'zstd'], { cwd: root, env: { BACKUP_DIR: path.join(root, 'from-env') } })).stdout);
+    // The flag beats BACKUP_DIR in the environment; BACKUP_COMPRESSION in the environment beats the file's.
+    const env = { BACKUP_DIR: path.join(root, 'from-env'), BACKUP_COMPRESSION: 'gzip' };
+    const fromFlag = JSON.parse((await runCli(['backup', '--json', '--out', 'from-flag'], { cwd: root, env })).stdout);
     expect(path.dirname(fromFlag.path)).toBe(path.join(root, 'from-flag'));
+    expect(fromFlag.manifest.compression).toBe('gzip');
 
     const elsewhere = makeTempDir();
     const explicit = JSON.parse((await runCli(['backup', '--json', '--env-file', path.join(root, '.env')], { cwd: elsewhere })).stdout);
@@ -79,7 +81,7 @@ describe('aurora-backup fixture and backup', () => {
   });
 
   it('refuses a second backup while one runs, naming the running one', async () => {
-    const { dataDir, backupDir } = await fixture();
+    const { dataDir, backupDir } = await fixture(MID_RUN_BLOB_MB);
     const first = startCli(['backup', '--data', dataDir, '--out', backupDir]);
     const firstDone = collect(first);
     await waitForStderr(first, 'backup: archiving');
@@ -96,7 +98,7 @@ describe('aurora-backup fixture and backup', () => {
   });
 
   it('after kill -9 mid-run leaves nothing that looks complete, and the next run cleans up', async () => {
-    const { dataDir, backupDir } = await fixture();
+    const { dataDir, backupDir } = await fixture(MID_RUN_BLOB_MB);
     const victim = startCli(['backup', '--data', dataDir, '--out', backupDir]);
     const ended = collect(victim);
     await waitForStderr(victim, 'backup: archiving');
@@ -114,7 +116,7 @@ describe('aurora-backup fixture and backup', () => {
   });
 
   it('cancels on Ctrl+C with exit code 130 and removes the unfinished backup', async () => {
-    const { dataDir, backupDir } = await fixture();
+    const { dataDir, backupDir } = await fixture(MID_RUN_BLOB_MB);
     const child = startCli(['backup', '--data', dataDir, '--out', backupDir]);
     const ended = collect(child);
     await waitForStderr(child, 'backup: archiving');
@@ -129,8 +131,9 @@ describe('aurora-backup fixture and backup', () => {
 
   it('fails with one clear message and a non-zero exit on bad input', async () => {
     const { root, dataDir } = await fixture(0);
-    const missing = await runCli(['backup', '--data', path.join(root, 'nope'), '--out', path.join(root, 'b')]);
+    const missing = await runCli(['backup', '--json', '--data', path.join(root, 'nope'), '--out', path.join(root, 'b')]);
     expect(missing.code).toBe(1);
+    expect(JSON.parse(missing.stdout)).toMatchObject({ ok: false, code: 'NO_DATA_DIR' });
     expect(missing.stderr.trim()).toBe(
       `aurora-backup: The data directory ${path.join(root, 'nope')} does not exist. Pass --data with the PDS data directory (the folder holding account.sqlite, actors/ and blobs/), or set PDS_DATA_DIRECTORY.`,
     );
@@ -140,8 +143,6 @@ describe('aurora-backup fixture and backup', () => {
     const unknown = await runCli(['backup', '--compression', 'rar']);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain('--compression must be one of gzip, zstd, bzip2, xz, none');
-    const json = await runCli(['backup', '--json', '--data', path.join(root, 'nope'), '--out', path.join(root, 'b')]);
-    expect(JSON.parse(json.stdout)).toMatchObject({ ok: false, code: 'NO_DATA_DIR' });
     expect(existsSync(path.join(root, 'b'))).toBe(false);
   });
 
