@@ -174,6 +174,15 @@ describe('runBackup refuses bad input', () => {
     expect(existsSync(backupDir)).toBe(false);
     expect(existsSync(path.join(dataDir, 'backups'))).toBe(false);
   });
+
+  it('names a damaged live database and removes the unfinished backup', async () => {
+    const { dataDir, backupDir } = await fixture({ accounts: 1, posts: 1, blobMB: 0 });
+    const damaged = path.join(dataDir, 'did_cache.sqlite');
+    writeFileSync(damaged, Buffer.alloc(8192, 'not a database'));
+    const error = await runBackup({ dataDir, backupDir, env: {} }).catch((e: unknown) => e);
+    expect((error as Error).message).toContain(`Could not snapshot the database ${damaged}: file is not a database. The live database is damaged`);
+    expect(readdirSync(backupDir)).toEqual([]);
+  });
 });
 
 describe('runBackup folder handling', () => {
