@@ -7,6 +7,7 @@ import type { AppStatus } from '../../shared/api.js';
 import type { Progress } from '../../shared/progress.js';
 import { BACKUP_NAME_PATTERN } from '../../shared/components.js';
 import { createFixture } from '../../electron/engine/fixture.js';
+import { createHandlers } from '../../electron/app/handlers.js';
 import { History } from '../../electron/app/history.js';
 import { measureEventLoopDelay } from '../../electron/app/event-loop.js';
 import { ManualClock } from './manual-clock.js';
@@ -72,6 +73,26 @@ describe('controller', () => {
     const reloaded = new History(userData);
     await reloaded.load();
     expect(reloaded.list()[0]).toEqual(entry);
+  });
+
+  it('verifies, inspects and restores a backup through the API handlers, recording the restore', async () => {
+    const { controller } = await appFor('restore');
+    const handlers = createHandlers(controller);
+    const started = await controller.startBackup('manual');
+    if (!started.started) throw new Error(started.reason);
+    const backupPath = path.join(controller.backupDir, (await started.done).backupName!);
+
+    const progress: Progress[] = [];
+    controller.on('progress', (p) => progress.push(p));
+    expect(await handlers.verifyBackup({ path: backupPath, deep: true })).toMatchObject({ ok: true, problems: [] });
+    expect(progress.some((p) => p.operation === 'verify')).toBe(true);
+    expect(await handlers.inspectBackup({ path: backupPath })).toMatchObject({ ok: true, components: expect.arrayContaining([{ component: 'account', present: true, size: expect.any(Number) }]) });
+
+    const restored = await handlers.restore({ path: backupPath, components: ['account'] });
+    expect(restored).toMatchObject({ ok: true, result: { restored: ['account'], dataDir } });
+    expect(progress.some((p) => p.operation === 'restore')).toBe(true);
+    expect(controller.history.list()[0]).toMatchObject({ kind: 'restore', result: 'success', backupName: path.basename(backupPath) });
+    expect(controller.getStatus().lastRun?.kind).toBe('backup'); // the status is about backups
   });
 
   it('refuses a second backup while one runs in the app', async () => {
