@@ -87,4 +87,21 @@ describe('the window: backing up and verifying', () => {
     await app.screenshot('backup-tampered');
     expect(app.pageErrors).toEqual([]);
   });
+
+  it('Cancel stops a running backup and leaves no half-written backup behind', async () => {
+    const { page } = app;
+    await openView(page, 'Overview');
+    const before = readdirSync(app.backupDir).filter((name) => name.startsWith('backup_'));
+    await page.getByRole('button', { name: 'Back up now' }).click();
+    await page.getByTestId('progress').waitFor({ state: 'visible', timeout: 15_000 });
+    await page.getByRole('button', { name: 'Cancel' }).click();
+
+    await page.getByTestId('progress').waitFor({ state: 'hidden', timeout: 30_000 });
+    await page.getByText('Cancelled', { exact: true }).waitFor({ timeout: 30_000 });
+    await app.screenshot('backup-cancelled');
+    const after = readdirSync(app.backupDir);
+    expect(after.filter((name) => name.startsWith('backup_'))).toEqual(before);
+    expect(after.filter((name) => name.includes('incomplete'))).toEqual([]);
+    expect(app.pageErrors).toEqual([]);
+  });
 });

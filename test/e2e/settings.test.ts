@@ -1,3 +1,5 @@
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openView, startApp, type App } from './harness.js';
 
@@ -60,6 +62,35 @@ describe('the window: settings', () => {
     await app.screenshot('settings-saved');
     const saved = await app.api('getSettings');
     expect(saved.schedule).toMatchObject({ enabled: true, mode: 'interval', intervalHours: 6 });
+    expect(app.pageErrors).toEqual([]);
+  });
+
+  it('imports the backup settings of a PDS .env into the form, to review before saving', async () => {
+    const { page } = app;
+    await openView(page, 'Settings');
+    const envField = page.getByLabel('PDS .env file');
+
+    await envField.fill(path.join(app.dir, 'missing.env'));
+    await page.getByRole('button', { name: 'Import' }).click();
+    await page.locator('#field-envFile-error').waitFor();
+    expect(await page.locator('#field-envFile-error').textContent()).toContain('missing.env');
+
+    const envFile = path.join(app.dir, 'pds.env');
+    await writeFile(envFile, 'PDS_HOSTNAME=pds.example.org\nBACKUP_ENABLED=true\nBACKUP_INTERVAL_HOURS=12\nBACKUP_RETAIN_DAYS=60\nBACKUP_COMPRESSION=zstd\n');
+    await envField.fill(envFile);
+    await page.getByRole('button', { name: 'Import' }).click();
+    await page.getByText(/Check the values below, then Save/).waitFor();
+    expect(await page.getByLabel('Delete backups older than').inputValue()).toBe('60');
+    expect(await page.getByLabel('Compression').inputValue()).toBe('zstd');
+    expect(await page.getByLabel('Every', { exact: true }).inputValue()).toBe('12');
+    expect(await page.getByText('You have unsaved changes.').count()).toBe(0); // the notice replaces it until the next edit
+    expect((await app.api('getSettings')).retainDays).toBe(14); // imported into the form, not saved yet
+    await page.getByRole('region', { name: 'Folders' }).scrollIntoViewIfNeeded();
+    await app.screenshot('settings-imported');
+
+    await page.getByRole('button', { name: 'Save' }).click();
+    await page.getByText('Settings saved.').waitFor();
+    expect(await app.api('getSettings')).toMatchObject({ retainDays: 60, compression: 'zstd', schedule: { intervalHours: 12 } });
     expect(app.pageErrors).toEqual([]);
   });
 });

@@ -8,6 +8,7 @@ const PATHS = {
   check: 'M5 12.5l4.5 4.5L19 7',
   cross: 'M6 6l12 12M18 6L6 18',
   alert: 'M12 4l9 16H3L12 4zM12 10v4M12 17h.01',
+  info: 'M12 3a9 9 0 1 0 0 18a9 9 0 1 0 0-18zM12 11v5M12 8h.01',
   folder: 'M3 7a2 2 0 0 1 2-2h4l2 2h8a2 2 0 0 1 2 2v8a2 2 0 0 1-2 2H5a2 2 0 0 1-2-2V7z',
   play: 'M12 4v10M7 9l5 5 5-5M5 20h14',
 } as const;

@@ -81,7 +81,7 @@ export function SettingsView() {
     try {
       const answer = await api.importEnv({ path });
       if (!answer.ok) return setErrors((all) => ({ ...all, envFile: answer.error }));
-      setValues(formFromSettings(answer.settings));
+      setValues({ ...formFromSettings(answer.settings), envFile: path });
       setErrors({});
       setNotice({
         tone: 'info',
