@@ -87,6 +87,7 @@ export async function safeExtract(opts: SafeExtractOptions): Promise<SafeExtract
   const result: SafeExtractResult = { files: 0, directories: 0, bytes: 0 };
   const pendingWrites: Promise<void>[] = [];
   let bytesRead = 0;
+  let bytesOut = 0;
   let lastProgress = 0;
 
   const parser = new Parser({ strict: true });
@@ -157,6 +158,8 @@ export async function safeExtract(opts: SafeExtractOptions): Promise<SafeExtract
   const sink = new Writable({
     write(chunk: Buffer, _enc, callback) {
       if (refusal) return callback(refusal);
+      bytesOut += chunk.length;
+      if (onlyZeros && chunk.some((byte) => byte !== 0)) onlyZeros = false;
       if (parser.write(chunk)) callback();
       else parser.once('drain', () => callback(refusal ?? undefined));
     },
@@ -166,7 +169,13 @@ export async function safeExtract(opts: SafeExtractOptions): Promise<SafeExtract
       parser.end();
     },
   });
-  parser.on('error', (error: Error) => {
+  // node-tar calls an archive without entries "unrecognized"; GNU tar writes exactly that (only the
+  // end-of-archive zero blocks) for an empty folder, so all-zero data with no entry is a valid, empty archive.
+  let onlyZeros = true;
+  let entries = 0;
+  parser.on('entry', () => entries++);
+  parser.on('error', (error: Error & { tarCode?: string }) => {
+    if (error.tarCode === 'TAR_BAD_ARCHIVE' && entries === 0 && onlyZeros && bytesOut > 0) return;
     refusal ??= refusalError(opts.archive, `the tar data is damaged (${error.message.replace(/^TAR_\w+: /, '')})`);
     sink.destroy(refusal);
   });

@@ -33,6 +33,15 @@ describe('safeExtract', () => {
     expect(tree(dest)).toEqual(['did_plc_abc/', 'did_plc_abc/bafkreia', 'did_plc_abc/bafkreib', 'empty']);
   });
 
+  it('accepts an empty archive, as tar writes it for an empty folder', async () => {
+    const archive = path.join(sandbox, 'blobs.tar.gz');
+    writeFileSync(archive, tarGzOf([]));
+    expect(execFileSync('tar', ['-tzf', archive], { encoding: 'utf8' })).toBe('');
+    const dest = path.join(sandbox, 'blobs');
+    expect(await safeExtract({ archive, compression: 'gzip', topDir: 'blobs', dest })).toEqual({ files: 0, directories: 0, bytes: 0 });
+    expect(readdirSync(dest)).toEqual([]);
+  });
+
   it('refuses to unpack into a folder that already exists', async () => {
     const archive = path.join(sandbox, 'blobs.tar.gz');
     writeFileSync(archive, tarGzOf(goodBlobsEntries()));
