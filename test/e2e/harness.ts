@@ -14,6 +14,8 @@ const BIN = path.join(ROOT, 'node_modules', '.bin');
 /** npm scripts run on the pinned Node 22 in node_modules/.bin. */
 const ENV = { ...process.env, PATH: `${BIN}${path.delimiter}${process.env.PATH ?? ''}` };
 const SCREENSHOTS = path.join(ROOT, 'test-results', 'screenshots');
+/** Debian's Chromium (apt-get install chromium); CHROMIUM_PATH points elsewhere. */
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'];
 
 const run = promisify(execFile);
@@ -105,6 +107,7 @@ export interface App {
  * the window through the HTTP bridge.
  */
 export async function startApp(opts: { accounts?: number; blobMB?: number } = {}): Promise<App> {
+  if (!existsSync(CHROMIUM)) throw new Error(`The window tests need Chromium at ${CHROMIUM}: apt-get install chromium, or set CHROMIUM_PATH.`);
   await ensureRendererBuilt();
   const dir = await mkdtemp(path.join(tmpdir(), 'aurora-e2e-'));
   const dataDir = path.join(dir, 'data');
@@ -125,7 +128,7 @@ export async function startApp(opts: { accounts?: number; blobMB?: number } = {}
   const origin = new URL(url).origin;
   const token = new URL(url).searchParams.get('token')!;
 
-  const browser: Browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+  const browser: Browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
   const page = await browser.newPage({ viewport: { width: 1100, height: 760 } });
   const pageErrors: string[] = [];
   page.on('pageerror', (error) => pageErrors.push(error.message));

@@ -94,6 +94,12 @@ export function SettingsView() {
     }
   };
 
+  const undo = () => {
+    if (saved) setValues(formFromSettings(saved));
+    setErrors({});
+    setNotice(null);
+  };
+
   if (!saved) return notice ? <Notice tone="error">{notice.text}</Notice> : <p className="muted">Loading settings…</p>;
   const changed = JSON.stringify(values) !== JSON.stringify(formFromSettings(saved));
   const stray = unplacedErrors(errors, values);
@@ -203,7 +209,7 @@ export function SettingsView() {
         <div className="save-bar">
           {notice ? <Notice tone={notice.tone}>{notice.text}</Notice> : <span className="muted">{changed ? 'You have unsaved changes.' : 'All changes saved.'}</span>}
           <div className="button-row">
-            <button type="button" className="button" disabled={!changed || saving} onClick={() => (setValues(formFromSettings(saved)), setErrors({}), setNotice(null))}>
+            <button type="button" className="button" disabled={!changed || saving} onClick={undo}>
               Undo changes
             </button>
             <button type="submit" className="button primary" disabled={saving}>
