@@ -1,12 +1,14 @@
 import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { createFixture } from '../../electron/engine/fixture.js';
 import { listBackups } from '../../electron/engine/list.js';
 import { LOCK_FILE_NAME } from '../../electron/engine/lock.js';
 import { CLI_COMMAND, collect, ROOT, runCli, startCli } from '../helpers/run-cli.js';
 import { makeTempDir } from '../helpers/tmp.js';
+import { createProgressBar, formatDuration } from '../../electron/cli/progress-bar.js';
 
 async function fixture(blobMB = 2) {
   const root = makeTempDir();
@@ -189,4 +191,18 @@ it('keeps the lock file out of the way once done', async () => {
   const { dataDir, backupDir } = await fixture(0);
   expect((await runCli(['backup', '--data', dataDir, '--out', backupDir])).code).toBe(0);
   expect(existsSync(path.join(backupDir, LOCK_FILE_NAME))).toBe(false);
+});
+
+describe('the terminal progress bar', () => {
+  it('draws percent, sizes, files and an ETA on one line, and clears it at the end', () => {
+    let output = '';
+    const terminal = Object.assign(new Writable({ write: (chunk, _enc, done) => ((output += chunk), done()) }), { isTTY: true, columns: 120 });
+    const bar = createProgressBar(terminal as unknown as NodeJS.WriteStream);
+    const startedAt = new Date(Date.now() - 10_000).toISOString();
+    bar.update({ operation: 'backup', phase: 'archiving', bytesDone: 512 * 1024 * 1024, bytesTotal: 1024 * 1024 * 1024, filesDone: 1000, filesTotal: 2000, startedAt });
+    expect(output).toMatch(/^\rarchiving +\[#{12}-{12}\] +50% 512 MB\/1.0 GB 1000\/2000 files ETA 0:1\d/);
+    bar.finish();
+    expect(output.endsWith(`\r${' '.repeat(119)}\r`)).toBe(true);
+    expect(formatDuration(3_725_000)).toBe('1:02:05');
+  });
 });
