@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
@@ -163,6 +165,37 @@ describe('restore', () => {
     const result = await restoreBackup({ backupPath: legacy, dataDir: target, backupDir: backups });
     expect(result.warnings.join(' ')).toMatch(/original backup\.sh: checksums were not available/);
     expectClean(target);
+    expect(digests(target)).toEqual(oldDigests);
+  });
+
+  it('runs the stop command before and the start command after the restore', async () => {
+    const target = copyDir(oldData, fresh('service'));
+    const log = path.join(root, `service-${n}.log`);
+    const result = await restoreBackup({
+      backupPath,
+      dataDir: target,
+      backupDir: backups,
+      components: ['did_cache'],
+      stopCommand: `echo stop >> "${log}"`,
+      startCommand: `echo "start after $(ls "${target}" | grep -c aurora-restore) staging folders" >> "${log}"`,
+    });
+    expect(result.restored).toEqual(['did_cache']);
+    expect(readFileSync(log, 'utf8')).toBe('stop\nstart after 0 staging folders\n');
+  });
+
+  it('refuses when the PDS answers on its health URL, and says which command failed when stopping fails', async () => {
+    const target = copyDir(oldData, fresh('health'));
+    const server = http.createServer((_req, res) => res.end('ok'));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const healthUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/xrpc/_health`;
+    try {
+      await expect(restoreBackup({ backupPath, dataDir: target, backupDir: backups, healthUrl })).rejects.toThrow(`the PDS answers at ${healthUrl} (HTTP 200)`);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+    await expect(restoreBackup({ backupPath, dataDir: target, backupDir: backups, stopCommand: 'echo permission denied >&2; exit 4', startCommand: 'exit 0' })).rejects.toThrow(
+      /The stop command "echo permission denied >&2; exit 4" failed \(exit code 4\)\.\npermission denied/,
+    );
     expect(digests(target)).toEqual(oldDigests);
   });
 
