@@ -15,7 +15,13 @@ import type {
 import type { Component } from '../../shared/components.js';
 import type { Progress } from '../../shared/progress.js';
 import type { Settings } from '../../shared/settings.js';
+import { runBackup } from '../engine/backup.js';
 import { EngineError } from '../engine/errors.js';
+import { inspectBackup } from '../engine/inspect.js';
+import { listBackups } from '../engine/list.js';
+import { acquireBackupLock } from '../engine/lock.js';
+import { restoreBackup } from '../engine/restore.js';
+import { verifyBackup } from '../engine/verify.js';
 import { History } from './history.js';
 import { describeError, type Logger } from './log.js';
 import { decideNotifications, initialMemory, type PolicyMemory } from './notification-policy.js';
@@ -218,17 +224,14 @@ export class Controller extends EventEmitter<ApiEventMap> {
 
   async listBackups(): Promise<BackupSummary[]> {
     if (!existsSync(this.backupDir)) return [];
-    const { listBackups } = await import('../engine/list.js');
     return listBackups(this.backupDir);
   }
 
   async verify(backupPath: string, deep: boolean): Promise<VerifyReport> {
-    const { verifyBackup } = await import('../engine/verify.js');
     return verifyBackup(backupPath, { deep, onProgress: (p: Progress) => this.emit('progress', p) });
   }
 
   async inspect(backupPath: string): Promise<InspectResult> {
-    const { inspectBackup } = await import('../engine/inspect.js');
     return inspectBackup(backupPath);
   }
 
@@ -243,7 +246,6 @@ export class Controller extends EventEmitter<ApiEventMap> {
     const run = (async (): Promise<{ ok: true; result: RestoreResult } | { ok: false; error: string }> => {
       const s = this.settings;
       try {
-        const { restoreBackup } = await import('../engine/restore.js');
         const result = await restoreBackup({
           backupPath,
           components,
@@ -302,7 +304,6 @@ export class Controller extends EventEmitter<ApiEventMap> {
     let entry = await this.history.start('backup', trigger, this.clock.now());
     this.publish();
     try {
-      const { runBackup } = await import('../engine/backup.js');
       const result = await runBackup({
         dataDir: this.dataDir,
         backupDir: this.backupDir,
@@ -342,7 +343,6 @@ export class Controller extends EventEmitter<ApiEventMap> {
   private async probeLock(backupDir: string): Promise<string | null> {
     try {
       await mkdir(backupDir, { recursive: true });
-      const { acquireBackupLock } = await import('../engine/lock.js');
       const lock = await acquireBackupLock(backupDir, 'desktop app check');
       await lock.release();
       return null;
