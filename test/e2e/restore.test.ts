@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { cp, mkdir, open, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { pathToFileURL } from 'node:url';
@@ -107,6 +107,35 @@ describe('the window: restoring a dropped backup folder', () => {
 
     expect(fingerprint(app.dataDir)).toEqual(dataBefore);
     expect(readdirSync(app.backupDir).sort()).toEqual(backupsBefore);
+    expect(app.pageErrors).toEqual([]);
+  });
+
+  it('refuses a damaged backup with the reason, leaving the data as it was', async () => {
+    const { page } = app;
+    const [original] = (await app.api('listBackups')).filter((b) => b.name.startsWith('backup_'));
+    expect(original).toBeDefined();
+    const damaged = path.join(app.dir, 'usb-stick', original!.name);
+    await cp(original!.path, damaged, { recursive: true });
+    const archive = readdirSync(damaged).find((file) => file.startsWith('actors.tar'))!;
+    const file = await open(path.join(damaged, archive), 'r+');
+    const { size } = await file.stat();
+    await file.write(Buffer.from('damaged'), 0, 7, Math.floor(size / 2));
+    await file.close();
+    const dataBefore = fingerprint(app.dataDir);
+
+    await openView(page, 'Restore');
+    const another = page.getByRole('button', { name: 'Restore something else' });
+    if (await another.isVisible()) await another.click();
+    await dropFolder(page, damaged);
+    // The manifest reads fine, so the backup is offered; the restore checks every file before it replaces anything.
+    await page.getByRole('button', { name: /^Restore everything/ }).click();
+    await page.getByRole('alertdialog').getByRole('button', { name: 'Replace and restore' }).click();
+    const refused = page.getByRole('alert').filter({ hasText: 'The restore did not complete' });
+    await refused.waitFor({ timeout: 90_000 });
+    expect(await refused.textContent()).toContain(archive);
+    expect(await page.getByText('Restore complete').count()).toBe(0);
+    await app.screenshot('restore-damaged');
+    expect(fingerprint(app.dataDir)).toEqual(dataBefore);
     expect(app.pageErrors).toEqual([]);
   });
 });
