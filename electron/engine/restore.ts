@@ -1,5 +1,5 @@
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, readdir, rm, stat } from 'node:fs/promises';
+import { lstat, mkdir, readdir, realpath, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -17,6 +17,9 @@ import { checkPdsRunning, runRequiredCommand } from './pds-running.js';
 import { safeExtract } from './safe-extract.js';
 import { commitSwap, exists, lockDataDir, recoverLocked, stagingRootFor, swapItemFor, STAGING_DIR_NAME, type SwapItem } from './staging.js';
 import { verifyBackup } from './verify.js';
+
+/** For the backup engine and the app: finish or undo a restore that was killed, before touching the data directory. */
+export { recoverInterruptedRestore } from './staging.js';
 
 export interface RestoreOptions {
   /** The backup folder, `…/backup_YYYYMMDD_HHMMSS`. */
@@ -73,6 +76,15 @@ const isDatabase = (c: Component): c is DatabaseComponent => (DATABASE_COMPONENT
 const targetOf = (locations: PdsLocations, c: Component) =>
   isDatabase(c) ? locations[DATABASE_LOCATION[c]] : c === 'blobs' ? locations.blobsDir : locations.actorsDir;
 
+/**
+ * A component kept elsewhere through a symlink (`data/blobs -> /mnt/big/blobs`) is restored where it
+ * really lives, so the link stays and the data lands on the disk meant for it.
+ */
+async function followLink(target: string): Promise<string> {
+  const info = await lstat(target).catch(() => null);
+  return info?.isSymbolicLink() ? realpath(target) : target;
+}
+
 /** What a restore would do, without changing anything (and without reading more than the manifest). */
 export async function planRestore(opts: RestoreOptions): Promise<RestorePlan> {
   const config = await resolveConfig(configOptions(opts));
@@ -92,7 +104,7 @@ async function makePlan(opts: RestoreOptions, config: ResolvedConfig, backup: Ba
   const components: PlannedComponent[] = [];
   for (const component of selected) {
     const file = backup.files.find((f) => f.component === component)!;
-    const target = targetOf(config.locations, component);
+    const target = await followLink(targetOf(config.locations, component));
     components.push({ component, file: file.path, size: (await stat(path.join(backup.path, file.path))).size, target, targetExists: await exists(target) });
   }
 

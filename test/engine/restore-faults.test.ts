@@ -120,7 +120,7 @@ describe('restore killed at any point', () => {
     // The rollback of a folder and of a database with its -wal/-shm, and the ends of the journal.
     const rollbackPoints = failing.trace
       .slice(failing.trace.indexOf('journal:reversed'))
-      .filter((p) => /^journal:|^rollback:(actors|account):/.test(p));
+      .filter((p) => /^journal:|^rollback:actors:|^rollback:account:(out|back:account\.sqlite(-wal)?)$/.test(p));
     expect(rollbackPoints).toEqual(expect.arrayContaining(['journal:reversed', 'rollback:actors:out', 'rollback:account:back:account.sqlite', 'journal:removed']));
 
     const runs = await twoAtATime(rollbackPoints, (point) => runRestore({ AURORA_FAULT_ERROR: 'swap:actors:in', AURORA_FAULT_AT: point }));

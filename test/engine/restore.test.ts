@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
@@ -111,6 +111,19 @@ describe('restore', () => {
       expect(digests(target)).toEqual({ ...oldDigests, [component]: expected[component] });
     });
   }
+
+  it('restores a component kept elsewhere through a symlink where it really lives, keeping the link', async () => {
+    const target = copyDir(oldData, fresh('linked'));
+    const elsewhere = path.join(fresh('big-disk'), 'blobs');
+    mkdirSync(path.dirname(elsewhere));
+    renameSync(path.join(target, 'blobs'), elsewhere);
+    symlinkSync(elsewhere, path.join(target, 'blobs'));
+
+    await restoreBackup({ backupPath, dataDir: target, backupDir: backups, components: ['blobs'] });
+    expect(lstatSync(path.join(target, 'blobs')).isSymbolicLink()).toBe(true);
+    expect(digests(target).blobs).toBe(expected.blobs);
+    expect(readdirSync(path.dirname(elsewhere))).toEqual(['blobs']);
+  });
 
   it('refuses while another process holds a database open for writing, and changes nothing', async () => {
     const target = copyDir(oldData, fresh('running'));
