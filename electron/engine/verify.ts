@@ -4,7 +4,7 @@ import { createReadStream, createWriteStream, mkdirSync } from 'node:fs';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { Writable, type Transform } from 'node:stream';
+import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Worker } from 'node:worker_threads';
 import { Parser, type ReadEntry } from 'tar';
@@ -97,11 +97,19 @@ async function checkFile(backup: BackupFolder, file: BackupFile, size: number, c
   check.progress.file(file.path);
   const hash = createHash('sha256');
   const contents = check.tempDir ? contentCheck(backup, file, check.tempDir, check.checker) : null;
-  for await (const chunk of createReadStream(path.join(backup.path, file.path), { signal: check.signal })) {
-    hash.update(chunk as Buffer);
-    check.progress.add((chunk as Buffer).length);
-    if (contents) await contents.write(chunk as Buffer);
+  try {
+    for await (const chunk of createReadStream(path.join(backup.path, file.path), { signal: check.signal })) {
+      hash.update(chunk as Buffer);
+      check.progress.add((chunk as Buffer).length);
+      if (contents) await contents.write(chunk as Buffer);
+    }
+  } catch (error) {
+    if (check.signal?.aborted) throw error;
+    contents?.abandon();
+    problems.push(`cannot be read (${(error as Error).message})`);
+    return { problems, notes };
   }
+  check.signal?.throwIfAborted();
 
   if (file.sha256 === null) notes.push('no checksum (original backup.sh)');
   else if (hash.digest('hex') === file.sha256) notes.push('sha256 ok');
@@ -118,6 +126,8 @@ async function checkFile(backup: BackupFolder, file: BackupFile, size: number, c
 interface ContentCheck {
   write(chunk: Buffer): Promise<void>;
   finish(): Promise<{ problems: string[]; notes: string[] }>;
+  /** Stops the decompression when the file itself could not be read. */
+  abandon(): void;
 }
 
 /**
@@ -161,8 +171,8 @@ function contentCheck(backup: BackupFolder, file: BackupFile, tempDir: string, c
       }),
     );
     afterwards = async () => {
-      const checked = await stores.finish();
-      notes.push(`${entries} archive entries listed` + (checked ? `, ${checked} databases pass integrity_check` : ''));
+      const passed = await stores.finish();
+      notes.push(`${entries} archive entries listed` + (passed ? `, ${passed} databases pass integrity_check` : ''));
     };
   }
   const settled = done.catch((error: Error) => {
@@ -173,6 +183,9 @@ function contentCheck(backup: BackupFolder, file: BackupFile, tempDir: string, c
     async write(chunk) {
       if (failure) return;
       if (!head.write(chunk)) await Promise.race([once(head, 'drain').catch(() => undefined), settled]);
+    },
+    abandon() {
+      head.destroy();
     },
     async finish() {
       if (!failure) head.end();
@@ -197,7 +210,7 @@ const SQLITE_ENTRY = /^[^/\\]+\.sqlite(-wal)?$/;
 function archivedDatabases(tempRoot: string, checker: IntegrityChecker, problems: string[]) {
   let folder: { name: string; temp: string; databases: string[]; writes: Promise<void>[] } | null = null;
   let folders = 0;
-  let checked = 0;
+  let passed = 0;
   const checks: Promise<void>[] = [];
 
   const close = () => {
@@ -209,8 +222,8 @@ function archivedDatabases(tempRoot: string, checker: IntegrityChecker, problems
           await Promise.all(current.writes);
           for (const entryPath of current.databases) {
             const result = await checker.check(path.join(current.temp, path.posix.basename(entryPath)));
-            checked++;
-            if (!result.ok) problems.push(`${entryPath}: integrity_check failed: ${result.messages.join('; ')}`);
+            if (result.ok) passed++;
+            else problems.push(`${entryPath}: integrity_check failed: ${result.messages.join('; ')}`);
           }
         } catch (error) {
           problems.push(`${current.databases.join(', ')}: cannot be checked (${(error as Error).message})`);
@@ -236,11 +249,12 @@ function archivedDatabases(tempRoot: string, checker: IntegrityChecker, problems
       folder.writes.push(pipeline(entry, createWriteStream(path.join(folder.temp, name))));
       return true;
     },
+    /** Waits for the last checks; resolves to how many databases passed. */
     async finish(): Promise<number> {
       close();
       folder = null;
       await Promise.all(checks);
-      return checked;
+      return passed;
     },
   };
 }
