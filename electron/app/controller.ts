@@ -104,7 +104,7 @@ export class Controller extends EventEmitter<ApiEventMap> {
     this.scheduler.configure(this.settings.schedule, await this.loadPaused());
     this.opts.platform.setLaunchAtLogin(this.settings.launchAtLogin);
     if (this.opts.checkEveryMs !== 0) {
-      this.ticker = setInterval(() => void this.tick(), this.opts.checkEveryMs ?? 5 * 60_000);
+      this.ticker = setInterval(() => this.tick().catch((error: unknown) => this.opts.log.error('periodic check:', describeError(error))), this.opts.checkEveryMs ?? 5 * 60_000);
       this.ticker.unref();
     }
     this.publish();

@@ -24,6 +24,13 @@ function percent(status: AppStatus): number | null {
   return Math.min(100, Math.floor((p.bytesDone / p.bytesTotal) * 100));
 }
 
+/** The running job in words: a restore (or its verification) is not a backup. */
+function doing(status: AppStatus): string {
+  return status.running?.operation === 'restore' ? 'restoring' : 'backing up';
+}
+
+const capitalise = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
+
 /** What the tray shows for a status. Pure, so every state is tested without Electron. */
 export function trayModel(status: AppStatus, now: Date): TrayModel {
   const last = status.lastBackup;
@@ -34,7 +41,7 @@ export function trayModel(status: AppStatus, now: Date): TrayModel {
   switch (status.state) {
     case 'running': {
       const pct = percent(status);
-      tooltip = `${APP}: backing up${pct === null ? '…' : ` ${pct}%`}`;
+      tooltip = `${APP}: ${doing(status)}${pct === null ? '…' : ` ${pct}%`}`;
       break;
     }
     case 'failed':
@@ -64,7 +71,7 @@ export function trayModel(status: AppStatus, now: Date): TrayModel {
     // Windows cuts tray tooltips at 127 characters.
     tooltip: tooltip.length > 127 ? `${tooltip.slice(0, 126)}…` : tooltip,
     menu: [
-      { type: 'action', action: 'backup-now', label: running ? `Backing up… ${percent(status) ?? 0}%` : 'Back up now', enabled: !running },
+      { type: 'action', action: 'backup-now', label: running ? `${capitalise(doing(status))}… ${percent(status) ?? 0}%` : 'Back up now', enabled: !running },
       { type: 'action', action: 'open', label: `Open ${APP}`, enabled: true },
       { type: 'separator' },
       { type: 'info', label: lastLine },

@@ -63,6 +63,15 @@ describe('tray model', () => {
     expect(action(model.menu, 'backup-now')).toMatchObject({ label: 'Backing up… 42%', enabled: false });
   });
 
+  it('running a restore says so', () => {
+    const model = trayModel(
+      status({ state: 'running', running: { operation: 'restore', phase: 'unpacking', bytesDone: 1, bytesTotal: 4, filesDone: 0, filesTotal: 2, startedAt: hoursAgo(0) } }),
+      now,
+    );
+    expect(model.tooltip).toBe('Aurora Locus Backup: restoring 25%');
+    expect(action(model.menu, 'backup-now')).toMatchObject({ label: 'Restoring… 25%', enabled: false });
+  });
+
   it('failed: failure icon, reason in the tooltip, failure in the menu', () => {
     const model = trayModel(status({ state: 'failed', lastRun: failedRun }), now);
     expect(model.icon).toBe('failed');
