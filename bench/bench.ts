@@ -4,7 +4,7 @@
 // the live databases alone and during our backup. Prints a table (and JSON with --json).
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,7 +26,8 @@ const { values } = parseArgs({
     json: { type: 'boolean', default: false },
     cache: { type: 'string', default: 'warm' },
     dir: { type: 'string' },
-    'writer-rate': { type: 'string', default: '500' },
+    'writer-rate': { type: 'string', default: '200' },
+    only: { type: 'string', default: 'ours,guide,restic,floors,writer' },
     help: { type: 'boolean', default: false },
   },
 });
@@ -37,7 +38,8 @@ if (values.help) {
   --json         print the results as JSON on stdout (the table goes to stderr)
   --cache        warm: every byte read once before each run; cold: evicted from the page cache (default warm)
   --dir          where the fixture and scratch files go (default $TMPDIR/aurora-bench; needs ~3x the size free)
-  --writer-rate  transactions per second of the simulated PDS writer (default 500)`);
+  --only         which parts to run, comma-separated from: ours,guide,restic,floors,writer (default all)
+  --writer-rate  transactions per second of the simulated PDS writer (default 200, the writer's own default)`);
   process.exit(0);
 }
 
@@ -45,6 +47,8 @@ const sizeMiB = parseSize(values.size!);
 const runs = positiveInt(values.runs!, '--runs');
 const writerRate = positiveInt(values['writer-rate']!, '--writer-rate');
 const cache = values.cache === 'cold' ? 'cold' : values.cache === 'warm' ? 'warm' : fail(`--cache must be warm or cold, not ${values.cache}`);
+const only = new Set(values.only!.split(',').map((x) => x.trim()));
+for (const part of only) if (!['ours', 'guide', 'restic', 'floors', 'writer'].includes(part)) fail(`--only: unknown part "${part}"`);
 const workDir = path.resolve(values.dir ?? path.join(os.tmpdir(), 'aurora-bench'));
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
@@ -85,7 +89,25 @@ async function ensureFixture(): Promise<string> {
   return dataDir;
 }
 
-const nodeArgs = [process.execPath, '--import', 'tsx', path.join(ROOT, 'bench', 'ours.ts')];
+/**
+ * Our side runs as the built app and an installed CLI run it: plain JavaScript, no TypeScript loader
+ * (tsx compiles every module at start-up, which costs about a second). esbuild (already installed
+ * with tsx and vite) bundles bench/ours.ts with the engine; the worker .mjs files go beside the bundle,
+ * where the engine's `new URL('./x-worker.mjs', import.meta.url)` finds them. The bundle lives below
+ * node_modules so that better-sqlite3 and the other packages resolve as usual.
+ */
+async function buildOurs(): Promise<string[]> {
+  const outDir = path.join(ROOT, 'node_modules', '.cache', 'aurora-bench');
+  await rm(outDir, { recursive: true, force: true });
+  await mkdir(outDir, { recursive: true });
+  const { build } = await import('esbuild');
+  const outfile = path.join(outDir, 'ours.mjs');
+  await build({ entryPoints: [path.join(ROOT, 'bench', 'ours.ts')], outfile, bundle: true, platform: 'node', format: 'esm', target: 'node22', packages: 'external', logLevel: 'error' });
+  const engineDir = path.join(ROOT, 'electron', 'engine');
+  for (const name of await readdir(engineDir)) if (name.endsWith('.mjs')) await copyFile(path.join(engineDir, name), path.join(outDir, name));
+  return [process.execPath, outfile];
+}
+let nodeArgs: string[] = [];
 function oursReport(m: Measured): OursReport {
   return JSON.parse(m.stdout.trim().split('\n').at(-1)!) as OursReport;
 }
@@ -113,6 +135,7 @@ async function startWriter(dataDir: string) {
 
 async function main() {
   assertGnuTime();
+  nodeArgs = await buildOurs();
   const hasRestic = await commandExists('restic');
   if (!hasRestic) log('restic is not installed (apt-get install restic): its rows are left out.');
   await mkdir(workDir, { recursive: true });
@@ -123,35 +146,41 @@ async function main() {
   await mkdir(scratch, { recursive: true });
   const out = (name: string) => path.join(scratch, name);
 
-  const samples: Record<string, Array<Measured & { sizeBytes?: number }>> = {};
+  const samples: Record<string, Sample[]> = {};
   const reports: OursReport[] = [];
-  const record = (tool: string, m: Measured, sizeBytes?: number) => {
-    (samples[tool] ??= []).push({ ...m, stdout: '', sizeBytes });
+  const restoreReports: OursReport[] = [];
+  const record = (tool: string, m: Measured, sizeBytes?: number, ours?: OursReport) => {
+    (samples[tool] ??= []).push({ ...m, stdout: '', sizeBytes, engineS: ours && ours.durationMs / 1000, startupS: ours && ours.startupMs / 1000 });
     log(`  ${tool.padEnd(28)} ${m.wallS.toFixed(2).padStart(7)} s  ${m.peakRssMB.toFixed(0).padStart(5)} MB RSS  ${m.cpuS.toFixed(2).padStart(7)} s CPU`);
   };
 
+  const loadBefore = os.loadavg()[0]!;
   for (let r = 1; r <= runs; r++) {
     log(`Run ${r} of ${runs} (${cache} cache)`);
 
-    await setCache([dataDir], cache);
-    const ours = await measure([...nodeArgs, 'backup', dataDir, out('ours')], { cwd: ROOT });
-    const report = oursReport(ours);
-    reports.push(report);
-    record('ours backup', ours, report.size);
-    await setCache([report.backupPath!], cache);
-    record('ours restore', await measure([...nodeArgs, 'restore', report.backupPath!, out('ours-restored'), out('ours-pre')], { cwd: ROOT }));
-    await rm(out('ours'), { recursive: true, force: true });
-    await rm(out('ours-restored'), { recursive: true, force: true });
-    await rm(out('ours-pre'), { recursive: true, force: true });
+    if (only.has('ours')) {
+      await setCache([dataDir], cache);
+      const ours = await measure([...nodeArgs, 'backup', dataDir, out('ours')], { cwd: ROOT });
+      const report = oursReport(ours);
+      reports.push(report);
+      record('ours backup', ours, report.size, report);
+      await setCache([report.backupPath!], cache);
+      const restore = await measure([...nodeArgs, 'restore', report.backupPath!, out('ours-restored'), out('ours-pre')], { cwd: ROOT });
+      const restoreReport = oursReport(restore);
+      restoreReports.push(restoreReport);
+      record('ours restore', restore, undefined, restoreReport);
+      for (const name of ['ours', 'ours-restored', 'ours-pre']) await rm(out(name), { recursive: true, force: true });
+    }
 
-    await setCache([dataDir], cache);
-    record('guide backup', await measure(['bash', '-c', GUIDE_BACKUP, 'guide', dataDir, out('guide')]), await treeBytes(out('guide')));
-    await setCache([out('guide')], cache);
-    record('guide restore', await measure(['bash', '-c', GUIDE_RESTORE, 'guide', out('guide'), out('guide-restored')]));
-    await rm(out('guide'), { recursive: true, force: true });
-    await rm(out('guide-restored'), { recursive: true, force: true });
+    if (only.has('guide')) {
+      await setCache([dataDir], cache);
+      record('guide backup', await measure(['bash', '-c', GUIDE_BACKUP, 'guide', dataDir, out('guide')]), await treeBytes(out('guide')));
+      await setCache([out('guide')], cache);
+      record('guide restore', await measure(['bash', '-c', GUIDE_RESTORE, 'guide', out('guide'), out('guide-restored')]));
+      for (const name of ['guide', 'guide-restored']) await rm(out(name), { recursive: true, force: true });
+    }
 
-    if (hasRestic) {
+    if (only.has('restic') && hasRestic) {
       const env = { ...process.env, RESTIC_PASSWORD: 'bench', RESTIC_REPOSITORY: out('restic'), RESTIC_CACHE_DIR: out('restic-cache') };
       await sh('restic init --quiet', { env });
       await setCache([dataDir], cache);
@@ -165,47 +194,58 @@ async function main() {
       for (const name of ['restic', 'restic-cache', 'restic-restored']) await rm(out(name), { recursive: true, force: true });
     }
 
-    await setCache([dataDir], cache);
-    record('read floor', await measure(['bash', '-c', READ_FLOOR, 'floor', dataDir]));
-    await setCache([dataDir], cache);
-    record('copy floor', await measure(['bash', '-c', COPY_FLOOR, 'floor', dataDir, out('copy.tar')]), dataBytes);
-    await rm(out('copy.tar'), { force: true });
+    if (only.has('floors')) {
+      await setCache([dataDir], cache);
+      record('read floor', await measure(['bash', '-c', READ_FLOOR, 'floor', dataDir]));
+      await setCache([dataDir], cache);
+      record('copy floor', await measure(['bash', '-c', COPY_FLOOR, 'floor', dataDir, out('copy.tar')]), dataBytes);
+      await rm(out('copy.tar'), { force: true });
+    }
   }
 
   // The writer: alone for as long as our backup takes, then during our backup.
-  const oursMedianS = median(samples['ours backup']!.map((s) => s.wallS));
-  log(`Writer at ${writerRate} transactions/s: alone for ${Math.max(5, oursMedianS).toFixed(1)} s, then during our backup`);
-  let writer = await startWriter(dataDir);
-  await new Promise((resolve) => setTimeout(resolve, Math.max(5, oursMedianS) * 1000));
-  const alone = await writer.stop();
-  await setCache([dataDir], cache);
-  writer = await startWriter(dataDir);
-  const busy = await measure([...nodeArgs, 'backup', dataDir, out('ours-writer')], { cwd: ROOT });
-  const during = await writer.stop();
-  const busyReport = oursReport(busy);
-  record('ours backup + writer', busy, busyReport.size);
-  await rm(scratch, { recursive: true, force: true });
-
-  const result: BenchResult = {
-    machine: await machine(),
-    sizeMiB,
-    dataBytes,
-    cache,
-    runs,
-    tools: Object.fromEntries(Object.entries(samples).map(([tool, list]) => [tool, summarize(list, dataBytes)])),
-    ours: {
-      eventLoopP99Ms: Math.max(...reports.map((x) => x.eventLoop.p99Ms)),
-      eventLoopMaxMs: Math.max(...reports.map((x) => x.eventLoop.maxMs)),
-      eventLoopP99WithWriterMs: busyReport.eventLoop.p99Ms,
-      phasesMs: medianPhases(reports),
-    },
-    writer: {
+  let writer: BenchResult['writer'];
+  let busyReport: OursReport | undefined;
+  if (only.has('writer')) {
+    const seconds = Math.max(10, samples['ours backup'] ? median(samples['ours backup'].map((s) => s.wallS)) : 0);
+    log(`Writer at ${writerRate} transactions/s: alone for ${seconds.toFixed(1)} s, then during our backup`);
+    const aloneWriter = await startWriter(dataDir);
+    await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+    const alone = await aloneWriter.stop();
+    await setCache([dataDir], cache);
+    const duringWriter = await startWriter(dataDir);
+    const busy = await measure([...nodeArgs, 'backup', dataDir, out('ours-writer')], { cwd: ROOT });
+    const during = await duringWriter.stop();
+    busyReport = oursReport(busy);
+    record('ours backup + writer', busy, busyReport.size, busyReport);
+    writer = {
       rate: writerRate,
       aloneWritesPerS: alone.writes / alone.seconds,
       duringWritesPerS: during.writes / during.seconds,
       keptPercent: (100 * (during.writes / during.seconds)) / (alone.writes / alone.seconds),
       busyErrors: during.busyErrors + alone.busyErrors,
-    },
+    };
+  }
+  await rm(scratch, { recursive: true, force: true });
+
+  const result: BenchResult = {
+    machine: { ...(await machine()), loadAverage: { before: loadBefore, after: os.loadavg()[0]! } },
+    sizeMiB,
+    dataBytes,
+    cache,
+    runs,
+    tools: Object.fromEntries(Object.entries(samples).map(([tool, list]) => [tool, summarize(list, dataBytes)])),
+    ours: reports.length
+      ? {
+          eventLoopP99Ms: Math.max(...reports.map((x) => x.eventLoop.p99Ms)),
+          eventLoopMaxMs: Math.max(...reports.map((x) => x.eventLoop.maxMs)),
+          eventLoopP99WithWriterMs: busyReport?.eventLoop.p99Ms ?? null,
+          memoryAtPeakMB: reports.reduce((a, b) => (b.memoryAtPeakMB.rss > a.memoryAtPeakMB.rss ? b : a)).memoryAtPeakMB,
+          phasesMs: medianPhases(reports),
+          restorePhasesMs: medianPhases(restoreReports),
+        }
+      : undefined,
+    writer,
   };
   if (values.json) {
     printTable(result, log);
@@ -224,7 +264,9 @@ async function smallChange(dataDir: string): Promise<() => Promise<void>> {
   return () => rm(blob, { force: true });
 }
 
-function summarize(list: Array<Measured & { sizeBytes?: number }>, dataBytes: number): ToolSummary {
+type Sample = Measured & { sizeBytes?: number; engineS?: number; startupS?: number };
+
+function summarize(list: Sample[], dataBytes: number): ToolSummary {
   const walls = list.map((s) => s.wallS);
   const wallS = median(walls);
   const sizes = list.map((s) => s.sizeBytes).filter((s): s is number => s !== undefined);
@@ -236,6 +278,10 @@ function summarize(list: Array<Measured & { sizeBytes?: number }>, dataBytes: nu
     cpuS: median(list.map((s) => s.cpuS)),
     peakRssMB: Math.max(...list.map((s) => s.peakRssMB)),
     sizeBytes: sizes.length ? median(sizes) : null,
+    ...(list[0]?.engineS !== undefined && {
+      engineWallS: median(list.map((s) => s.engineS!)),
+      startupS: median(list.map((s) => s.startupS!)),
+    }),
     samples: list.map(({ wallS: w, cpuS, peakRssMB }) => ({ wallS: w, cpuS, peakRssMB })),
   };
 }
@@ -245,7 +291,7 @@ function medianPhases(reports: OursReport[]): Record<string, number> {
   return Object.fromEntries(names.map((name) => [name, Math.round(median(reports.map((x) => x.phases[name] ?? 0)))]));
 }
 
-async function machine(): Promise<BenchResult['machine']> {
+async function machine(): Promise<Omit<BenchResult['machine'], 'loadAverage'>> {
   const df = (await run(['df', '-h', '--output=source,fstype,size,avail', workDir])).stdout.trim().split('\n').at(-1)?.trim() ?? '';
   const restic = (await run(['bash', '-c', 'restic version 2>/dev/null || true'])).stdout.trim();
   const gzip = (await run(['bash', '-c', 'gzip --version | head -1'])).stdout.trim();

@@ -7,10 +7,15 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Progress } from '../shared/progress.js';
 
 export interface OursReport {
+  /** From process start until the engine is loaded (Node, the TypeScript loader, imports). */
+  startupMs: number;
+  /** The backup or restore call itself, as the desktop app (engine already loaded) pays it. */
   durationMs: number;
   backupPath?: string;
   size?: number;
   eventLoop: { p50Ms: number; p99Ms: number; maxMs: number };
+  /** process.memoryUsage() (MB) at the moment RSS peaked, sampled every 50 ms: where the memory is. */
+  memoryAtPeakMB: { rss: number; heapUsed: number; external: number; arrayBuffers: number };
   /** Milliseconds spent in each progress phase, in the order they came. */
   phases: Record<string, number>;
 }
@@ -19,39 +24,55 @@ const [mode, first, second, third] = process.argv.slice(2);
 const phases: Record<string, number> = {};
 let phase: string | null = null;
 let phaseStart = performance.now();
+/** Phases, with the archive being written or unpacked split out: `archiving:blobs.tar.gz`, … */
 const onProgress = (p: Progress) => {
-  if (p.phase === phase) return;
+  const split = (p.phase === 'archiving' || p.phase === 'unpacking') && p.current;
+  const key = split ? `${p.phase}:${p.current!.split('/')[0]}` : p.phase;
+  if (key === phase) return;
   const now = performance.now();
   if (phase) phases[phase] = (phases[phase] ?? 0) + now - phaseStart;
-  phase = p.phase;
+  phase = key;
   phaseStart = now;
 };
+
+const usage = 'usage: ours.ts backup <dataDir> <backupDir> | restore <backupPath> <targetDir> <preRestoreDir>';
+if (!(mode === 'backup' && first && second) && !(mode === 'restore' && first && second && third)) {
+  console.error(usage);
+  process.exit(2);
+}
+const { runBackup } = await import('../electron/engine/backup.js');
+const { restoreBackup } = await import('../electron/engine/restore.js');
+const startupMs = performance.now();
 
 // The histogram counts the timer's own interval too: sample every 1 ms and subtract that interval.
 const RESOLUTION_MS = 1;
 const delay = monitorEventLoopDelay({ resolution: RESOLUTION_MS });
+let peak = process.memoryUsage();
+const sampler = setInterval(() => {
+  const now = process.memoryUsage();
+  if (now.rss > peak.rss) peak = now;
+}, 50);
 delay.enable();
 const started = performance.now();
 let extra: Partial<OursReport> = {};
-if (mode === 'backup' && first && second) {
-  const { runBackup } = await import('../electron/engine/backup.js');
-  const result = await runBackup({ dataDir: first, backupDir: second, env: {}, retention: null, onProgress });
+if (mode === 'backup') {
+  const result = await runBackup({ dataDir: first!, backupDir: second!, env: {}, retention: null, onProgress });
   extra = { backupPath: result.path, size: result.size };
-} else if (mode === 'restore' && first && second && third) {
-  const { restoreBackup } = await import('../electron/engine/restore.js');
-  await restoreBackup({ backupPath: first, dataDir: second, backupDir: third, env: {}, onProgress });
 } else {
-  console.error('usage: ours.ts backup <dataDir> <backupDir> | restore <backupPath> <targetDir> <preRestoreDir>');
-  process.exit(2);
+  await restoreBackup({ backupPath: first!, dataDir: second!, backupDir: third!, env: {}, onProgress });
 }
 const durationMs = performance.now() - started;
 delay.disable();
+clearInterval(sampler);
+const mb = (bytes: number) => Math.round(bytes / 1e5) / 10;
 if (phase) phases[phase] = (phases[phase] ?? 0) + performance.now() - phaseStart;
 const ms = (ns: number) => Math.max(0, Math.round(ns / 1e4) / 100 - RESOLUTION_MS);
 const report: OursReport = {
+  startupMs,
   durationMs,
   ...extra,
   eventLoop: { p50Ms: ms(delay.percentile(50)), p99Ms: ms(delay.percentile(99)), maxMs: ms(delay.max) },
+  memoryAtPeakMB: { rss: mb(peak.rss), heapUsed: mb(peak.heapUsed), external: mb(peak.external), arrayBuffers: mb(peak.arrayBuffers) },
   phases,
 };
 console.log(JSON.stringify(report));

@@ -10,6 +10,10 @@ export interface ToolSummary {
   peakRssMB: number;
   /** Bytes the backup (or repository) takes; null for restores and the read floor. */
   sizeBytes: number | null;
+  /** Ours only: the engine call alone (what the desktop app, engine already loaded, pays) … */
+  engineWallS?: number;
+  /** … and the process start-up before it (Node + TypeScript loader + imports; a CLI run pays it). */
+  startupS?: number;
   samples: Array<{ wallS: number; cpuS: number; peakRssMB: number }>;
 }
 
@@ -23,14 +27,23 @@ export interface BenchResult {
     uvThreadpoolSize: number;
     restic: string | null;
     gzip: string;
+    /** 1-minute load average when the bench started and ended: other work on the machine skews wall times. */
+    loadAverage: { before: number; after: number };
   };
   sizeMiB: number;
   dataBytes: number;
   cache: 'warm' | 'cold';
   runs: number;
   tools: Record<string, ToolSummary>;
-  ours: { eventLoopP99Ms: number; eventLoopMaxMs: number; eventLoopP99WithWriterMs: number; phasesMs: Record<string, number> };
-  writer: { rate: number; aloneWritesPerS: number; duringWritesPerS: number; keptPercent: number; busyErrors: number };
+  ours?: {
+    eventLoopP99Ms: number;
+    eventLoopMaxMs: number;
+    eventLoopP99WithWriterMs: number | null;
+    memoryAtPeakMB: { rss: number; heapUsed: number; external: number; arrayBuffers: number };
+    phasesMs: Record<string, number>;
+    restorePhasesMs: Record<string, number>;
+  };
+  writer?: { rate: number; aloneWritesPerS: number; duringWritesPerS: number; keptPercent: number; busyErrors: number };
   ratios?: Record<string, number | null>;
   targets?: Array<{ target: string; measured: string; met: boolean | null }>;
 }
@@ -41,6 +54,7 @@ const MiB = 1024 * 1024;
 export function printTable(result: BenchResult, print: (line: string) => void): void {
   const t = result.tools;
   const ratio = (a?: ToolSummary, b?: ToolSummary) => (a && b ? a.wallS / b.wallS : null);
+  const engineRatio = (a?: ToolSummary, b?: ToolSummary) => (a?.engineWallS !== undefined && b ? a.engineWallS / b.wallS : null);
   result.ratios = {
     'ours backup / guide backup': ratio(t['ours backup'], t['guide backup']),
     'ours backup / restic first backup': ratio(t['ours backup'], t['restic backup (first)']),
@@ -48,9 +62,16 @@ export function printTable(result: BenchResult, print: (line: string) => void): 
     'ours backup / copy floor': ratio(t['ours backup'], t['copy floor']),
     'ours restore / guide restore': ratio(t['ours restore'], t['guide restore']),
     'ours restore / restic restore': ratio(t['ours restore'], t['restic restore']),
+    'ours backup CPU / guide backup CPU': t['ours backup'] && t['guide backup'] ? t['ours backup'].cpuS / t['guide backup'].cpuS : null,
+    'ours backup CPU / restic first CPU': t['ours backup'] && t['restic backup (first)'] ? t['ours backup'].cpuS / t['restic backup (first)'].cpuS : null,
+    'ours backup engine-only / guide backup': engineRatio(t['ours backup'], t['guide backup']),
+    'ours backup engine-only / restic first': engineRatio(t['ours backup'], t['restic backup (first)']),
+    'ours backup engine-only / read floor': engineRatio(t['ours backup'], t['read floor']),
+    'ours restore engine-only / guide restore': engineRatio(t['ours restore'], t['guide restore']),
   };
   const r = result.ratios;
   const fmt = (x: number | null | undefined, digits = 2) => (x === null || x === undefined ? 'n/a' : x.toFixed(digits));
+  const w = result.writer;
   const peak = Math.max(t['ours backup']?.peakRssMB ?? 0, t['ours restore']?.peakRssMB ?? 0, t['ours backup + writer']?.peakRssMB ?? 0);
   result.targets = [
     { target: 'backup ≤ 0.3 × guide pipeline', measured: fmt(r['ours backup / guide backup']), met: lte(r['ours backup / guide backup'], 0.3) },
@@ -58,19 +79,21 @@ export function printTable(result: BenchResult, print: (line: string) => void): 
     { target: 'backup within 2× read floor', measured: fmt(r['ours backup / read floor']), met: lte(r['ours backup / read floor'], 2) },
     { target: 'restore ≤ 0.5 × guide pipeline', measured: fmt(r['ours restore / guide restore']), met: lte(r['ours restore / guide restore'], 0.5) },
     { target: `peak RSS < 200 MB at ${result.sizeMiB} MiB`, measured: `${peak.toFixed(0)} MB`, met: peak > 0 ? peak < 200 : null },
-    { target: 'writer keeps ≥ 90% throughput', measured: `${result.writer.keptPercent.toFixed(1)} %`, met: result.writer.keptPercent >= 90 },
-    { target: 'writer sees no SQLITE_BUSY', measured: String(result.writer.busyErrors), met: result.writer.busyErrors === 0 },
+    { target: 'writer keeps ≥ 90% throughput', measured: w ? `${w.keptPercent.toFixed(1)} %` : 'n/a', met: w ? w.keptPercent >= 90 : null },
+    { target: 'writer sees no SQLITE_BUSY', measured: w ? String(w.busyErrors) : 'n/a', met: w ? w.busyErrors === 0 : null },
   ];
 
   const m = result.machine;
   print('');
   print(`Aurora Locus Backup benchmark: ${(result.dataBytes / MiB).toFixed(0)} MiB data directory, ${result.runs} runs, ${result.cache} page cache`);
   print(`Machine: ${m.cores} cores, ${m.cpuModel}, ${m.memoryGiB} GiB RAM, disk ${m.disk}, Node ${m.node}, ${m.restic ?? 'no restic'}`);
+  print(`Load average (1 min) before/after: ${m.loadAverage.before.toFixed(1)} / ${m.loadAverage.after.toFixed(1)}${m.loadAverage.before > m.cores / 2 ? ' — the machine was busy with other work: compare CPU s, and wall times only side by side' : ''}`);
   print('');
-  const header = ['', 'wall s (min–max)', 'MiB/s', 'CPU s', 'peak RSS MB', 'size MiB'];
+  const header = ['', 'wall s (min–max)', 'engine s', 'MiB/s', 'CPU s', 'peak RSS MB', 'size MiB'];
   const rows = Object.entries(t).map(([name, s]) => [
     name,
     `${s.wallS.toFixed(2)} (${s.minWallS.toFixed(2)}–${s.maxWallS.toFixed(2)})`,
+    s.engineWallS === undefined ? '' : s.engineWallS.toFixed(2),
     s.throughputMBs.toFixed(0),
     s.cpuS.toFixed(2),
     s.peakRssMB.toFixed(0),
@@ -81,14 +104,24 @@ export function printTable(result: BenchResult, print: (line: string) => void): 
   print(line(header));
   for (const row of rows) print(line(row));
   print('');
-  for (const [name, value] of Object.entries(r)) print(`${name.padEnd(36)} ${fmt(value)}`);
+  for (const [name, value] of Object.entries(r)) print(`${name.padEnd(42)} ${fmt(value)}`);
   print('');
-  print(`our event-loop delay during backup: p99 ${result.ours.eventLoopP99Ms} ms (max ${result.ours.eventLoopMaxMs} ms); with the writer running: p99 ${result.ours.eventLoopP99WithWriterMs} ms`);
-  print(`our backup phases (median ms): ${Object.entries(result.ours.phasesMs).map(([k, v]) => `${k} ${v}`).join(', ')}`);
-  print(
-    `writer at ${result.writer.rate}/s: ${result.writer.aloneWritesPerS.toFixed(0)} writes/s alone, ` +
-      `${result.writer.duringWritesPerS.toFixed(0)} during our backup (${result.writer.keptPercent.toFixed(1)} %), SQLITE_BUSY: ${result.writer.busyErrors}`,
-  );
+  const o = result.ours;
+  if (o) {
+    print(`our event-loop delay during backup: p99 ${o.eventLoopP99Ms} ms (max ${o.eventLoopMaxMs} ms)` + (o.eventLoopP99WithWriterMs === null ? '' : `; with the writer running: p99 ${o.eventLoopP99WithWriterMs} ms`));
+    const m2 = o.memoryAtPeakMB;
+    print(`our memory at peak RSS (MB): rss ${m2.rss}, JS heap used ${m2.heapUsed}, external ${m2.external} (array buffers ${m2.arrayBuffers})`);
+    const phases = (p: Record<string, number>) => Object.entries(p).map(([k, v]) => `${k} ${v}`).join(', ');
+    print(`our backup phases (median ms): ${phases(o.phasesMs)}`);
+    print(`our restore phases (median ms): ${phases(o.restorePhasesMs)}`);
+    print(`engine s = the backup/restore call alone; wall s adds process start-up: ${(t['ours backup']?.startupS ?? 0).toFixed(2)} s`);
+  }
+  if (w) {
+    print(
+      `writer at ${w.rate}/s: ${w.aloneWritesPerS.toFixed(0)} writes/s alone, ` +
+        `${w.duringWritesPerS.toFixed(0)} during our backup (${w.keptPercent.toFixed(1)} %), SQLITE_BUSY: ${w.busyErrors}`,
+    );
+  }
   print('');
   print('Targets:');
   for (const x of result.targets) print(`  ${x.met === null ? '?' : x.met ? '✓' : '✗'} ${x.target.padEnd(42)} ${x.measured}`);
