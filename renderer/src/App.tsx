@@ -53,16 +53,18 @@ export function App() {
     const unsubscribe = [
       api.on('status', (next) => {
         setStatus(next);
-        if (!next.running) setProgress(null);
+        if (next.state !== 'running') setProgress(null);
       }),
-      api.on('progress', (next) => setProgress(next.phase === 'done' ? null : next)),
+      // Verification runs beside the app's one job and shows its result in Backups; only jobs show here.
+      api.on('progress', (next) => next.operation !== 'verify' && setProgress(next)),
       api.on('navigate', (target) => showView(target.view)),
     ];
     return () => unsubscribe.forEach((off) => off());
   }, [api]);
 
-  // Live progress comes as events; the status only says what runs (and is the fallback right after a reload).
-  const running = status?.running ? (progress ?? status.running) : progress;
+  // The status says whether a job runs; its live progress comes as events (status.running is the
+  // fallback right after a reload).
+  const running = status?.state === 'running' ? (progress ?? status.running) : null;
   const summary = status ? describeStatus(status, now) : null;
   const title = VIEWS.find((v) => v.id === view)!.label;
 

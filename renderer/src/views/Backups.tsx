@@ -31,9 +31,13 @@ export function Backups({ status, running, now }: { status: AppStatus | null; ru
       ),
     [api],
   );
-  // Reload when a run finishes or a new backup appears.
+  // Load on opening, then again when a run has finished or a new backup appears (not while one is
+  // being written: its folder changes under the listing).
   const busy = running !== null;
-  useEffect(() => void load(), [load, busy, status?.lastBackup?.name]);
+  const loaded = backups !== null;
+  useEffect(() => {
+    if (!busy || !loaded) void load();
+  }, [load, busy, status?.lastBackup?.name]);
 
   const verify = async (backup: BackupSummary, deep: boolean) => {
     setVerifications((all) => ({ ...all, [backup.name]: { state: 'running', deep } }));
