@@ -19,6 +19,8 @@ export interface PruneResult {
   kept: string[];
   /** Folder name → why it was removed or kept. */
   reasons: Record<string, string>;
+  /** Folders that were due but could not be removed (in use, permission denied), one sentence each. */
+  failed: string[];
 }
 
 /** A folder being deleted is renamed to this first, so a crash never leaves a half-deleted `backup_…`. */
@@ -31,12 +33,17 @@ export const DELETING_PREFIX = '.deleting-';
 export async function pruneBackups(opts: PruneOptions): Promise<PruneResult> {
   const backupDir = path.resolve(opts.backupDir);
   const selection = selectBackupsToPrune(await listBackups(backupDir), opts, opts.now ?? new Date());
-  const result: PruneResult = { removed: [], kept: selection.keep.map((b) => b.name), reasons: selection.reasons };
+  const result: PruneResult = { removed: [], kept: selection.keep.map((b) => b.name), reasons: selection.reasons, failed: [] };
   if (opts.dryRun) return { ...result, removed: selection.remove.map((b) => b.name) };
 
   await finishInterruptedDeletions(backupDir);
   for (const backup of selection.remove) {
-    if (await removeBackupFolder(backupDir, backup.name)) result.removed.push(backup.name);
+    try {
+      if (await removeBackupFolder(backupDir, backup.name)) result.removed.push(backup.name);
+    } catch (error) {
+      // Keep going: one folder held open (Windows) or not permitted must not stop the others.
+      result.failed.push(`Could not remove ${backup.path}: ${(error as Error).message}. Close programs using it, check permissions, and prune again.`);
+    }
   }
   return result;
 }

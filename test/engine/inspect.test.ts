@@ -63,6 +63,14 @@ describe('inspectBackup', () => {
     const result = await inspectBackup(newer);
     expect(!result.ok && result.reason).toMatch(/format version 2.*update Aurora Locus Backup/);
 
+    const escaping = makeManifestBackup(dataDir, path.join(root, 'b'), { ...next(), edit: (m) => void (m.aurora_backup.files[0]!.path = '../../etc/passwd') });
+    const escape = await inspectBackup(escaping);
+    expect(!escape.ok && escape.reason).toMatch(/is not a valid backup manifest: aurora_backup\.files\.0\.path: must be a relative path inside the backup folder/);
+
+    const moved = makeManifestBackup(dataDir, path.join(root, 'b'), { ...next(), edit: (m) => void (m.aurora_backup.files[3]!.path = 'stuff/blobs.tar.gz') });
+    const layoutResult = await inspectBackup(moved);
+    expect(!layoutResult.ok && layoutResult.reason).toMatch(/lists stuff\/blobs\.tar\.gz for blobs; the backup layout puts it at blobs\.tar\.gz/);
+
     const wrongLayout = path.join(root, 'wrong');
     mkdirSync(wrongLayout);
     writeFileSync(path.join(wrongLayout, 'manifest.json'), '{"backup_version": "1.0", "compression": "gzip"}');

@@ -21,7 +21,9 @@ Options:
   --retain-days N    Remove backups more than N days old (default: BACKUP_RETAIN_DAYS, else 30)
   --keep-last N      Always keep the N newest complete backups (default ${DEFAULT_SETTINGS.keepLast}, at least 1)
   --dry-run          Show what would be removed, remove nothing
-  --json             Print {"backupDir", "dryRun", "removed", "kept", "reasons"} as JSON on stdout
+  --json             Print {"backupDir", "dryRun", "removed", "kept", "reasons", "failed"} as JSON on stdout
+
+Exit code 0, or 1 when a folder that was due could not be removed (each one is named).
 
 Example:
   aurora-backup prune --retain-days 14 --keep-last 5 --dry-run`;
@@ -65,9 +67,10 @@ export const command: Command = {
       await lock?.release();
     }
 
+    const exitCode = result.failed.length ? 1 : 0;
     if (values.json) {
       console.log(JSON.stringify({ backupDir, dryRun, ...result }, null, 2));
-      return 0;
+      return exitCode;
     }
     if (result.removed.length + result.kept.length === 0) {
       console.log(`No backups in ${backupDir}.`);
@@ -76,7 +79,8 @@ export const command: Command = {
     const label = (text: string) => text.padEnd(13);
     for (const name of result.removed) console.log(`${label(dryRun ? 'Would remove' : 'Removed')}${name}: ${result.reasons[name]}`);
     for (const name of result.kept) console.log(`${label('Kept')}${name}: ${result.reasons[name]}`);
+    for (const failure of result.failed) console.error(failure);
     console.log(`\n${result.removed.length} ${dryRun ? 'would be removed' : 'removed'}, ${result.kept.length} kept in ${backupDir}.`);
-    return 0;
+    return exitCode;
   },
 };
