@@ -19,7 +19,8 @@ beforeAll(async () => {
   await createFixture(dataDir, { accounts: 2, posts: 3, blobMB: 0.2, seed: 'list' });
 
   makeManifestBackup(dataDir, backupDir, { at: at(20), env: { PDS_VERSION: '0.3.0' } }); // complete
-  makeLegacyBackup(dataDir, backupDir, { at: at(19), env: { PDS_VERSION: '0.2.0' } }); // complete, legacy
+  const legacy = makeLegacyBackup(dataDir, backupDir, { at: at(19), env: { PDS_VERSION: '0.2.0' } }); // complete, legacy
+  writeFileSync(path.join(legacy, 'restore_20250625_100000.log'), 'log'); // the original restore.sh logs here
   unlinkSync(path.join(makeManifestBackup(dataDir, backupDir, { at: at(18) }), 'actors.tar.gz')); // incomplete
   const cut = makeManifestBackup(dataDir, backupDir, { at: at(17) });
   truncateSync(path.join(cut, 'blobs.tar.gz'), 10); // corrupt

@@ -149,6 +149,7 @@ describe('verify, our format', () => {
 describe('verify, backups made by the original backup.sh', () => {
   it('says checksums are not available and checks what it can even in quick mode', async () => {
     const folder = fresh(makeLegacyBackup);
+    writeFileSync(path.join(folder, 'restore_20250401_100000.log'), 'the original restore.sh logs into the backup folder');
     const report = await verifyBackup(folder);
     expect(report.ok).toBe(true);
     expect(report.checksumsAvailable).toBe(false);
