@@ -89,10 +89,14 @@ export function lockDataDir(dataDir: string): Promise<BackupLock> {
  */
 export async function commitSwap(dataDir: string, journal: Omit<SwapJournal, 'version' | 'direction'>): Promise<void> {
   const full: SwapJournal = { version: JOURNAL_VERSION, direction: 'forward', ...journal };
+  let current = full.items[0]!;
   await writeJournal(dataDir, full);
   faultPoint('journal:written');
   try {
-    for (const item of full.items) await swapIn(item);
+    for (const item of full.items) {
+      current = item;
+      await swapIn(item);
+    }
   } catch (error) {
     await writeJournal(dataDir, { ...full, direction: 'back' });
     faultPoint('journal:reversed');
@@ -107,7 +111,9 @@ export async function commitSwap(dataDir: string, journal: Omit<SwapJournal, 've
       );
     }
     await finish(dataDir, full);
-    throw error;
+    const code = (error as NodeJS.ErrnoException).code;
+    const hint = code === 'EXDEV' || code === 'EBUSY' ? ` If ${current.target} is a mount point, restore into the folder above it or mount the folder above instead.` : code === 'EPERM' || code === 'EACCES' ? ' Another program (the PDS, an antivirus, a file browser) may be holding a file in it, or this user may not write there.' : '';
+    throw new EngineError(`Replacing ${current.target} failed (${(error as Error).message}); every component was put back as it was.${hint}`, code ?? 'SWAP_FAILED');
   }
   await finish(dataDir, full);
 }

@@ -114,7 +114,7 @@ describe('restore killed at any point', () => {
 
   it('puts the old data back when the swap fails, and when it is killed while doing so', async () => {
     const failing = await runRestore({ AURORA_FAULT_ERROR: 'swap:actors:in' });
-    expect(failing.exit.code).not.toBe(0);
+    expect(failing.exit.code).toBe(1);
     expect(failing.stderr).toMatch(/injected failure at swap:actors:in/);
     expectSettled(failing.target, 'old');
     // The rollback of a folder and of a database with its -wal/-shm, and the ends of the journal.

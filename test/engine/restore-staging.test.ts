@@ -59,7 +59,7 @@ describe('journalled swap', () => {
     const { dbItem, dirItem, journal } = await prepare();
     const walBefore = readFileSync(`${dbItem.target}-wal`);
     process.env.AURORA_FAULT_ERROR = 'swap:blobs:in';
-    await expect(commitSwap(data, journal)).rejects.toThrow(/injected failure at swap:blobs:in/);
+    await expect(commitSwap(data, journal)).rejects.toThrow(/Replacing .*blobs failed \(injected failure at swap:blobs:in\); every component was put back as it was\./);
 
     expect(readFileSync(`${dbItem.target}-wal`)).toEqual(walBefore);
     expect(rows(dbItem.target)).toEqual(['old-1', 'old-2']);
