@@ -8,12 +8,14 @@ import type { ForgeConfig } from '@electron-forge/shared-types';
 
 const root = import.meta.dirname;
 
-/** tsc emits only .ts files; the engine's worker entries are plain .mjs and are copied next to their callers. */
+/** tsc emits only .ts files; the worker entries are plain .mjs and are copied next to their callers. */
 function copyWorkers(): void {
-  const from = path.join(root, 'electron', 'engine');
-  const to = path.join(root, 'dist', 'electron', 'electron', 'engine');
-  mkdirSync(to, { recursive: true });
-  for (const file of readdirSync(from).filter((f) => f.endsWith('.mjs'))) copyFileSync(path.join(from, file), path.join(to, file));
+  for (const folder of ['engine', 'app']) {
+    const from = path.join(root, 'electron', folder);
+    const to = path.join(root, 'dist', 'electron', 'electron', folder);
+    mkdirSync(to, { recursive: true });
+    for (const file of readdirSync(from).filter((f) => f.endsWith('.mjs'))) copyFileSync(path.join(from, file), path.join(to, file));
+  }
 }
 
 const config: ForgeConfig = {

@@ -15,14 +15,13 @@ import type {
 import type { Component } from '../../shared/components.js';
 import type { Progress } from '../../shared/progress.js';
 import type { Settings } from '../../shared/settings.js';
-import { runBackup } from '../engine/backup.js';
 import { EngineError } from '../engine/errors.js';
 import { inspectBackup } from '../engine/inspect.js';
 import { listBackups } from '../engine/list.js';
 import { acquireBackupLock } from '../engine/lock.js';
-import { restoreBackup } from '../engine/restore.js';
 import { verifyBackup } from '../engine/verify.js';
 import { History } from './history.js';
+import { runJobInWorker } from './job-runner.js';
 import { describeError, type Logger } from './log.js';
 import { decideNotifications, initialMemory, type PolicyMemory } from './notification-policy.js';
 import type { Platform } from './platform.js';
@@ -246,19 +245,21 @@ export class Controller extends EventEmitter<ApiEventMap> {
     const run = (async (): Promise<{ ok: true; result: RestoreResult } | { ok: false; error: string }> => {
       const s = this.settings;
       try {
-        const result = await restoreBackup({
-          backupPath,
-          components,
-          dataDir: this.dataDir,
-          backupDir: this.backupDir,
-          envFile: s.envFile ? this.resolve(s.envFile) : undefined,
-          expectedPdsVersion: s.pds.version || undefined,
-          healthUrl: s.pds.healthUrl || undefined,
-          stopCommand: s.pds.stopCommand || undefined,
-          startCommand: s.pds.startCommand || undefined,
-          signal: abort.signal,
-          onProgress: (p: Progress) => this.onProgress(job, p),
-        });
+        const result = await runJobInWorker(
+          'restore',
+          {
+            backupPath,
+            components,
+            dataDir: this.dataDir,
+            backupDir: this.backupDir,
+            envFile: s.envFile ? this.resolve(s.envFile) : undefined,
+            expectedPdsVersion: s.pds.version || undefined,
+            healthUrl: s.pds.healthUrl || undefined,
+            stopCommand: s.pds.stopCommand || undefined,
+            startCommand: s.pds.startCommand || undefined,
+          },
+          { signal: abort.signal, onProgress: (p: Progress) => this.onProgress(job, p) },
+        );
         await this.history.update({ ...entry, endedAt: this.clock.now().toISOString(), result: 'success', backupName: path.basename(backupPath) });
         return { ok: true, result };
       } catch (error) {
@@ -304,16 +305,19 @@ export class Controller extends EventEmitter<ApiEventMap> {
     let entry = await this.history.start('backup', trigger, this.clock.now());
     this.publish();
     try {
-      const result = await runBackup({
-        dataDir: this.dataDir,
-        backupDir: this.backupDir,
-        envFile: s.envFile ? this.resolve(s.envFile) : undefined,
-        compression: s.compression,
-        env: s.pds.version ? { ...process.env, PDS_VERSION: s.pds.version } : process.env,
-        retention: { retainDays: s.retainDays, keepLast: s.keepLast },
-        signal: job.abort.signal,
-        onProgress: (p: Progress) => this.onProgress(job, p),
-      });
+      // In a worker thread: the main thread only relays progress, whatever the engine does synchronously.
+      const result = await runJobInWorker(
+        'backup',
+        {
+          dataDir: this.dataDir,
+          backupDir: this.backupDir,
+          envFile: s.envFile ? this.resolve(s.envFile) : undefined,
+          compression: s.compression,
+          env: s.pds.version ? { ...process.env, PDS_VERSION: s.pds.version } : { ...process.env },
+          retention: { retainDays: s.retainDays, keepLast: s.keepLast },
+        },
+        { signal: job.abort.signal, onProgress: (p: Progress) => this.onProgress(job, p) },
+      );
       entry = { ...entry, endedAt: this.clock.now().toISOString(), result: 'success', backupName: result.name, size: result.size };
       this.opts.log.info(`backup ${result.name} done (${result.size} bytes, ${result.durationMs} ms)${result.pruned.length ? `; removed by retention: ${result.pruned.join(', ')}` : ''}`);
     } catch (error) {
