@@ -16,7 +16,7 @@ export function assertSupportedCompression(compression: Compression): void {
 }
 
 export interface CompressorOptions {
-  /** Bytes per independently compressed piece (a gzip member or a zstd frame). Default 1 MiB. */
+  /** Bytes per independently compressed gzip member. Default 1 MiB. */
   chunkSize?: number;
   /** gzip level for pieces that compress (incompressible ones are stored). Default 1. */
   gzipLevel?: number;
@@ -161,17 +161,10 @@ function gzipPiece(level: number): PieceCompressor {
       : Promise.resolve(storedGzipMember(piece, length));
 }
 
-function zstdPiece(level: number): PieceCompressor {
-  // zstd notices incompressible blocks by itself and stores them raw, so no probe is needed.
-  const params = { [zlib.constants.ZSTD_c_compressionLevel]: level, [zlib.constants.ZSTD_c_checksumFlag]: 1 };
-  return (piece, length) =>
-    onThreadPool((input, done) => zlib.zstdCompress(input, { params, chunkSize: outputRoom(length) }, done))(joined(piece));
-}
-
 /**
- * Cuts the input into pieces, compresses each as an independent gzip member / zstd frame on the
- * thread pool (in parallel across cores, the event loop stays free), and emits them in input order.
- * Concatenated members/frames form one valid stream for `gunzip`, `tar -z`, `zstd -d` and Node.
+ * Cuts the input into pieces, compresses each as an independent gzip member on the thread pool
+ * (in parallel across cores, the event loop stays free), and emits them in input order.
+ * Concatenated members form one valid gzip stream for `gunzip`, `tar -z` and Node (RFC 1952 §2.2).
  * At most `maxInFlight` pieces are held at once; the Transform's backpressure does the rest.
  */
 class ParallelCompressor extends Transform {
@@ -240,6 +233,12 @@ class ParallelCompressor extends Transform {
   }
 }
 
+/**
+ * Output buffer of a zlib stream. zlib's default (16 KiB) costs one thread-pool round trip per
+ * 16 KiB produced; 1 MiB roughly halves the CPU of unpacking a backup (measured on bench backups).
+ */
+const STREAM_CHUNK = 1 << 20;
+
 /** A stream that compresses with the given method; `none` passes bytes through. */
 export function compressor(compression: Compression, options: CompressorOptions = {}): Transform {
   assertSupportedCompression(compression);
@@ -248,7 +247,14 @@ export function compressor(compression: Compression, options: CompressorOptions 
     return new ParallelCompressor(gzipPiece(options.gzipLevel ?? DEFAULT_GZIP_LEVEL), chunkSize);
   }
   if (compression === 'zstd') {
-    return new ParallelCompressor(zstdPiece(options.zstdLevel ?? DEFAULT_ZSTD_LEVEL), chunkSize);
+    // One frame from one stream, not parallel frames: Node 22's zstd decoder stops at (or fails
+    // after) the end of the first of several concatenated frames unless each ends exactly on its
+    // output-buffer boundary, which would silently truncate a restore. zstd is fast on one core.
+    const params = {
+      [zlib.constants.ZSTD_c_compressionLevel]: options.zstdLevel ?? DEFAULT_ZSTD_LEVEL,
+      [zlib.constants.ZSTD_c_checksumFlag]: 1,
+    };
+    return zlib.createZstdCompress({ params, chunkSize: STREAM_CHUNK });
   }
   return new PassThrough();
 }
@@ -256,7 +262,7 @@ export function compressor(compression: Compression, options: CompressorOptions 
 /** The inverse of `compressor`; gzip accepts concatenated members, as gunzip does. */
 export function decompressor(compression: Compression): Transform {
   assertSupportedCompression(compression);
-  if (compression === 'gzip') return zlib.createGunzip();
-  if (compression === 'zstd') return zlib.createZstdDecompress();
+  if (compression === 'gzip') return zlib.createGunzip({ chunkSize: STREAM_CHUNK });
+  if (compression === 'zstd') return zlib.createZstdDecompress({ chunkSize: STREAM_CHUNK });
   return new PassThrough();
 }
