@@ -125,9 +125,15 @@ export interface StoredFile {
 
 /**
  * Streams `source` through the compressor into a new file `target`, hashing and counting the stored
- * bytes on the way (never re-reading the file), then flushes it to disk.
+ * bytes on the way (never re-reading the file), then flushes it to disk. `onSourceBytes` sees the
+ * bytes read from `source`, for progress.
  */
-export async function writeCompressed(source: Readable, target: string, compression: Compression, signal?: AbortSignal): Promise<StoredFile> {
+export async function writeCompressed(
+  source: Readable,
+  target: string,
+  compression: Compression,
+  opts: { signal?: AbortSignal; onSourceBytes?: (bytes: number) => void } = {},
+): Promise<StoredFile> {
   const hash = createHash('sha256');
   let size = 0;
   const measure = new Transform({
@@ -137,13 +143,14 @@ export async function writeCompressed(source: Readable, target: string, compress
       callback(null, chunk);
     },
   });
-  await pipeline(source, compressor(compression), measure, createWriteStream(target, { flags: 'wx' }), { signal });
+  const counted = opts.onSourceBytes ? [tap(opts.onSourceBytes)] : [];
+  await pipeline([source, ...counted, compressor(compression), measure, createWriteStream(target, { flags: 'wx' })], { signal: opts.signal });
   await syncFile(target);
   return { size, sha256: hash.digest('hex') };
 }
 
 /** Counts bytes flowing through (for progress) without changing them. */
-export function tap(onBytes: (bytes: number) => void): Transform {
+function tap(onBytes: (bytes: number) => void): Transform {
   return new Transform({
     transform(chunk: Buffer, _encoding, callback) {
       onBytes(chunk.length);

@@ -13,7 +13,7 @@ import {
 } from '../../shared/components.js';
 import { MANIFEST_FORMAT_VERSION, type Manifest, type ManifestDatabase, type ManifestFile } from '../../shared/manifest.js';
 import type { Phase, Progress } from '../../shared/progress.js';
-import { packTar, tap, walkFiles, writeCompressed, type TarSource } from './archive.js';
+import { packTar, walkFiles, writeCompressed, type TarSource } from './archive.js';
 import { assertSupportedCompression } from './compress.js';
 import { resolveConfig, type PdsLocations } from './config.js';
 import { EngineError } from './errors.js';
@@ -219,7 +219,10 @@ async function writeBackup(
     await mkdir(path.join(workDir, 'databases'), { recursive: true });
     const relative = `databases/${name}.sqlite${ext}`;
     const k = scale(job.target);
-    const stored = await writeCompressed(createReadStream(job.target).pipe(tap((n) => progress.add(n * k, 0, relative))), path.join(workDir, relative), compression, signal);
+    const stored = await writeCompressed(createReadStream(job.target), path.join(workDir, relative), compression, {
+      signal,
+      onSourceBytes: (n) => progress.add(n * k, 0, relative),
+    });
     await unlink(job.target);
     files.push({ path: relative, component: name, ...stored });
     databases.push({ name, snapshot_size: snapshot.size, page_count: snapshot.pageCount });
@@ -238,7 +241,7 @@ async function writeBackup(
         progress.add(0, 1);
       },
     });
-    files.push({ path: relative, component: 'blobs', ...(await writeCompressed(tar, path.join(workDir, relative), compression, signal)) });
+    files.push({ path: relative, component: 'blobs', ...(await writeCompressed(tar, path.join(workDir, relative), compression, { signal })) });
     directories.push('blobs');
   }
   if (actorEntries.length > 0) {
@@ -251,7 +254,7 @@ async function writeBackup(
         void unlink(entry.source).catch(() => undefined); // free the staging space as we go
       },
     });
-    files.push({ path: relative, component: 'actors', ...(await writeCompressed(tar, path.join(workDir, relative), compression, signal)) });
+    files.push({ path: relative, component: 'actors', ...(await writeCompressed(tar, path.join(workDir, relative), compression, { signal })) });
     directories.push('actors');
   }
 
