@@ -169,6 +169,7 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
   faultPoint('verified');
 
   let stopped = false;
+  let outcome: { result: RestoreResult } | { error: unknown };
   try {
     // 2. The PDS must be stopped.
     if (opts.stopCommand) {
@@ -176,7 +177,7 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
       await runRequiredCommand('stop', opts.stopCommand, opts.signal);
       stopped = true;
     }
-    await assertPdsStopped(plan, config.locations, opts.healthUrl, stopped);
+    await assertPdsStopped(plan, config.locations, opts.healthUrl, stopped, opts.signal);
     opts.signal?.throwIfAborted();
 
     // 3. From here on this process owns the data directory.
@@ -194,19 +195,27 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
         preRestoreBackup = await backUpCurrentData(opts, plan, progress);
         faultPoint('pre-restore:done');
       });
-      progress.phase('done');
-      return { restored: plan.components.map((c) => c.component), dataDir, preRestoreBackup, warnings, durationMs: Date.now() - startedAt.getTime() };
     } finally {
       await lock.release();
     }
-  } finally {
-    if (stopped && opts.startCommand) {
-      // The PDS goes back up with whatever is now in place: the restored data, or the untouched old data.
-      await runRequiredCommand('start', opts.startCommand).catch((error: Error) => {
-        warnings.push(`${error.message} Start the PDS by hand.`);
-      });
+    outcome = { result: { restored: plan.components.map((c) => c.component), dataDir, preRestoreBackup, warnings, durationMs: 0 } };
+  } catch (error) {
+    outcome = { error };
+  }
+
+  // 4. The PDS goes back up with whatever is now in place: the restored data, or the untouched old data.
+  if (stopped && opts.startCommand) {
+    try {
+      await runRequiredCommand('start', opts.startCommand);
+    } catch (startError) {
+      const message = `${(startError as Error).message} Start the PDS by hand.`;
+      if ('result' in outcome) warnings.push(message);
+      else outcome = { error: new EngineError(`${(outcome.error as Error).message}\nAlso: ${message}`, (outcome.error as EngineError).code ?? 'START_FAILED') };
     }
   }
+  if ('error' in outcome) throw outcome.error;
+  progress.phase('done');
+  return { ...outcome.result, durationMs: Date.now() - startedAt.getTime() };
 }
 
 function configOptions(opts: RestoreOptions) {
@@ -214,11 +223,12 @@ function configOptions(opts: RestoreOptions) {
 }
 
 /**
- * Refuses while the PDS runs. The lock probe opens the databases about to be replaced (when only blobs
- * are restored, account.sqlite, which a running PDS always holds); databases that stay are not opened,
- * so not a byte of them changes. After a stop command, the service gets up to 30 s to let go of its files.
+ * Refuses while the PDS runs. The lock probe opens the databases about to be replaced; databases that
+ * stay are not opened, so they keep every byte. Only a blobs-only restore probes account.sqlite (a
+ * running PDS always holds it), where SQLite may fold a leftover -wal in: the same rows, other bytes.
+ * After a stop command, the service gets up to 30 s to let go of its files.
  */
-async function assertPdsStopped(plan: RestorePlan, locations: PdsLocations, healthUrl: string | undefined, afterStop: boolean): Promise<void> {
+async function assertPdsStopped(plan: RestorePlan, locations: PdsLocations, healthUrl: string | undefined, afterStop: boolean, signal?: AbortSignal): Promise<void> {
   const databases = plan.components.filter((c) => isDatabase(c.component) && c.targetExists).map((c) => c.target);
   if (plan.components.some((c) => c.component === 'actors' && c.targetExists)) databases.push(...(await actorStores(locations.actorsDir)));
   if (databases.length === 0) databases.push(locations.accountDb);
@@ -235,6 +245,7 @@ async function assertPdsStopped(plan: RestorePlan, locations: PdsLocations, heal
       );
     }
     await new Promise((resolve) => setTimeout(resolve, 1000));
+    signal?.throwIfAborted();
   }
 }
 

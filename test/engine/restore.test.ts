@@ -194,6 +194,9 @@ describe('restore', () => {
     });
     expect(result.restored).toEqual(['did_cache']);
     expect(readFileSync(log, 'utf8')).toBe('stop\nstart after 0 staging folders\n');
+
+    const again = await restoreBackup({ backupPath, dataDir: target, backupDir: backups, components: ['did_cache'], stopCommand: 'true', startCommand: 'exit 5' });
+    expect(again.warnings).toContain('The start command "exit 5" failed (exit code 5). Start the PDS by hand.');
   });
 
   it('refuses when the PDS answers on its health URL, and says which command failed when stopping fails', async () => {
