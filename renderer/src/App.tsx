@@ -19,6 +19,7 @@ export function App() {
   const view = useView();
   const [status, setStatus] = useState<AppStatus | null>(null);
   const [progress, setProgress] = useState<Progress | null>(null);
+  const [verifyProgress, setVerifyProgress] = useState<Progress | null>(null);
   const [connectionError, setConnectionError] = useState<string | null>(null);
   const [dropped, setDropped] = useState<DroppedFolder | null>(null);
   const now = useNow(progress ? 1000 : 15_000);
@@ -55,8 +56,8 @@ export function App() {
         setStatus(next);
         if (next.state !== 'running') setProgress(null);
       }),
-      // Verification runs beside the app's one job and shows its result in Backups; only jobs show here.
-      api.on('progress', (next) => next.operation !== 'verify' && setProgress(next)),
+      // Verification runs beside the app's one job (backup or restore), and shows in Backups.
+      api.on('progress', (next) => (next.operation === 'verify' ? setVerifyProgress : setProgress)(next)),
       api.on('navigate', (target) => showView(target.view)),
     ];
     return () => unsubscribe.forEach((off) => off());
@@ -102,7 +103,7 @@ export function App() {
         </h1>
         {connectionError ? <Notice tone="error" title="Not connected">{connectionError}</Notice> : null}
         {view === 'overview' ? <Overview status={status} running={running} now={now} /> : null}
-        {view === 'backups' ? <Backups status={status} running={running} now={now} /> : null}
+        {view === 'backups' ? <Backups status={status} running={running} verifyProgress={verifyProgress} now={now} /> : null}
         {view === 'restore' ? <Restore dropped={dropped} running={running} now={now} /> : null}
         {view === 'settings' ? <SettingsView /> : null}
         {view === 'history' ? <History status={status} now={now} /> : null}

@@ -22,7 +22,7 @@ describe('the window: backing up and verifying', () => {
     await page.getByRole('button', { name: 'Back up now' }).click();
 
     const progress = page.getByTestId('progress');
-    await progress.waitFor({ state: 'visible', timeout: 15_000 });
+    await progress.getByText(/\d+ of \d+ files/).waitFor({ timeout: 15_000 });
     await app.screenshot('backup-running');
     expect(await page.getByRole('progressbar').getAttribute('aria-valuenow')).toMatch(/^\d+$/);
     expect(await page.getByRole('button', { name: 'Cancel' }).isVisible()).toBe(true);

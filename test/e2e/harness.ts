@@ -125,6 +125,10 @@ export async function startApp(opts: { accounts?: number; blobMB?: number } = {}
   let stderr = '';
   server.stderr!.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-8000)));
   const url = await firstUrl(server, () => stderr);
+  let stopping = false;
+  server.once('exit', (code, signal) => {
+    if (!stopping) console.error(`aurora-backup serve exited unexpectedly (${signal ?? `code ${code}`}); its last output:\n${stderr}`);
+  });
   const origin = new URL(url).origin;
   const token = new URL(url).searchParams.get('token')!;
 
@@ -159,6 +163,7 @@ export async function startApp(opts: { accounts?: number; blobMB?: number } = {}
       return file;
     },
     async stop() {
+      stopping = true;
       await browser.close().catch(() => {});
       await stopProcessGroup(server);
       await rm(dir, { recursive: true, force: true });

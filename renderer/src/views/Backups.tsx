@@ -4,17 +4,19 @@ import type { Progress } from '../../../shared/progress.js';
 import { useApi } from '../api/client.js';
 import { Icon } from '../components/Icon.js';
 import { Notice } from '../components/Notice.js';
+import { ProgressPanel } from '../components/ProgressPanel.js';
 import { SizeChart } from '../components/SizeChart.js';
 import { StatusBadge } from '../components/StatusBadge.js';
 import { errorText } from '../errors.js';
 import { formatAge, formatBytes, formatDateTime, formatDuration } from '../format.js';
 import { showView } from '../hooks.js';
 
-type Verification = { state: 'running'; deep: boolean } | { state: 'done'; report: VerifyReport } | { state: 'error'; message: string };
+type Verification = { state: 'running'; deep: boolean; since: Date } | { state: 'done'; report: VerifyReport } | { state: 'error'; message: string };
 
 const STATUS_TEXT = { complete: 'Complete', incomplete: 'Incomplete', corrupt: 'Corrupt' } as const;
 
-export function Backups({ status, running, now }: { status: AppStatus | null; running: Progress | null; now: Date }) {
+export function Backups(props: { status: AppStatus | null; running: Progress | null; verifyProgress: Progress | null; now: Date }) {
+  const { status, running, verifyProgress, now } = props;
   const api = useApi();
   const [backups, setBackups] = useState<BackupSummary[] | null>(null);
   const [error, setError] = useState<string | null>(null);
@@ -40,7 +42,9 @@ export function Backups({ status, running, now }: { status: AppStatus | null; ru
   }, [load, busy, status?.lastBackup?.name]);
 
   const verify = async (backup: BackupSummary, deep: boolean) => {
-    setVerifications((all) => ({ ...all, [backup.name]: { state: 'running', deep } }));
+    // Progress events carry no backup name: those that started after this request are this one's.
+    const since = new Date(Date.now() - 1000);
+    setVerifications((all) => ({ ...all, [backup.name]: { state: 'running', deep, since } }));
     let result: Verification;
     try {
       result = { state: 'done', report: await api.verifyBackup({ path: backup.path, deep }) };
@@ -163,10 +167,20 @@ export function Backups({ status, running, now }: { status: AppStatus | null; ru
                           </div>
                         </td>
                       </tr>
-                      {verification && verification.state !== 'running' ? (
+                      {verification ? (
                         <tr className="detail-row">
                           <td colSpan={5}>
-                            <VerifyResult name={backup.name} verification={verification} />
+                            {verification.state === 'running' ? (
+                              verifyProgress && new Date(verifyProgress.startedAt) >= verification.since ? (
+                                <ProgressPanel progress={verifyProgress} now={now} title={verification.deep ? 'Deep verification' : 'Verification'} />
+                              ) : (
+                                <p className="muted" role="status">
+                                  Verifying…
+                                </p>
+                              )
+                            ) : (
+                              <VerifyResult name={backup.name} verification={verification} />
+                            )}
                           </td>
                         </tr>
                       ) : null}

@@ -43,7 +43,8 @@ export function Overview({ status, running, now }: { status: AppStatus | null; r
   const next = describeNextRun(status, now);
   const free = status.freeSpace;
   const usedFraction = free && free.totalBytes > 0 ? 1 - free.freeBytes / free.totalBytes : 0;
-  const busy = status.state === 'running' || running !== null;
+  const busy = status.state === 'running';
+  const job = running?.operation ?? status.lastRun?.kind;
 
   return (
     <div className="stack">
@@ -59,13 +60,13 @@ export function Overview({ status, running, now }: { status: AppStatus | null; r
         </div>
         <div className="hero-actions">
           <button type="button" className="button primary" onClick={backUpNow} disabled={busy || starting}>
-            {busy ? 'Backup running…' : 'Back up now'}
+            {!busy ? 'Back up now' : job === 'restore' ? 'Restore running…' : 'Backup running…'}
           </button>
         </div>
       </section>
 
       {message ? <Notice tone="error">{message}</Notice> : null}
-      {running ? <ProgressPanel progress={running} now={now} title={running.operation === 'restore' ? 'Restore' : running.operation === 'verify' ? 'Verify' : 'Backup'} onCancel={cancel} /> : null}
+      {busy ? <ProgressPanel progress={running} now={now} title={job === 'restore' ? 'Restore' : 'Backup'} onCancel={cancel} /> : null}
 
       <div className="stats">
         <section className="card stat" aria-labelledby="stat-last">

@@ -224,8 +224,7 @@ export function Restore({ dropped, running, now }: { dropped: DroppedFolder | nu
         </section>
       ) : null}
 
-      {restoring && running ? <ProgressPanel progress={running} now={now} title="Restoring" /> : null}
-      {restoring && !running ? <p className="muted" role="status">Restoring…</p> : null}
+      {restoring ? <ProgressPanel progress={running} now={now} title="Restoring" /> : null}
 
       {outcome?.ok ? (
         <Notice tone="success" title="Restore complete">
