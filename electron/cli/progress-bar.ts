@@ -32,8 +32,9 @@ export interface ProgressBar {
 /**
  * A one-line progress bar with ETA on a terminal (stderr, so stdout stays for results and --json).
  * When stderr is not a terminal it writes one plain line per phase instead, which suits log files.
+ * `title` replaces the phase name at the start of the line (for work that is not a backup phase).
  */
-export function createProgressBar(stream: NodeJS.WriteStream = process.stderr): ProgressBar {
+export function createProgressBar(stream: NodeJS.WriteStream = process.stderr, title?: string): ProgressBar {
   let lastDraw = 0;
   let lastPhase = '';
   let drawn = false;
@@ -53,7 +54,7 @@ export function createProgressBar(stream: NodeJS.WriteStream = process.stderr): 
       const elapsed = now - Date.parse(p.startedAt);
       const eta = fraction > 0.01 && fraction < 1 ? ` ETA ${formatDuration((elapsed * (1 - fraction)) / fraction)}` : '';
       const line =
-        `${p.phase.padEnd(12)} [${'#'.repeat(filled)}${'-'.repeat(WIDTH - filled)}] ${String(Math.floor(fraction * 100)).padStart(3)}% ` +
+        `${(title ?? p.phase).padEnd(12)} [${'#'.repeat(filled)}${'-'.repeat(WIDTH - filled)}] ${String(Math.floor(fraction * 100)).padStart(3)}% ` +
         `${formatBytes(p.bytesDone)}/${formatBytes(p.bytesTotal)} ${p.filesDone}/${p.filesTotal} files${eta}`;
       const columns = stream.columns || 100;
       stream.write(`\r${line.slice(0, columns - 1).padEnd(Math.min(columns - 1, line.length + 10))}`);

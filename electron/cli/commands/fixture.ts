@@ -43,7 +43,7 @@ export const command: Command = {
     const [dir, ...extra] = positionals;
     if (!dir || extra.length) throw new CliError('Give exactly one directory: aurora-backup fixture <dir>. See --help.', 2);
     const target = path.resolve(dir);
-    const bar = createProgressBar();
+    const bar = createProgressBar(process.stderr, 'generating');
     let result;
     try {
       result = await createFixture(
