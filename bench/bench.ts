@@ -28,6 +28,7 @@ const { values } = parseArgs({
     dir: { type: 'string' },
     'writer-rate': { type: 'string', default: '200' },
     only: { type: 'string', default: 'ours,guide,restic,floors,writer' },
+    nice: { type: 'string', default: '0' },
     help: { type: 'boolean', default: false },
   },
 });
@@ -39,12 +40,15 @@ if (values.help) {
   --cache        warm: every byte read once before each run; cold: evicted from the page cache (default warm)
   --dir          where the fixture and scratch files go (default $TMPDIR/aurora-bench; needs ~3x the size free)
   --only         which parts to run, comma-separated from: ours,guide,restic,floors,writer (default all)
+  --nice         niceness for every measured process, e.g. -10 (root only) when other work shares the machine
   --writer-rate  transactions per second of the simulated PDS writer (default 200, the writer's own default)`);
   process.exit(0);
 }
 
 const sizeMiB = parseSize(values.size!);
 const runs = positiveInt(values.runs!, '--runs');
+const niceness = Number(values.nice);
+if (!Number.isInteger(niceness) || niceness < -20 || niceness > 19) fail(`--nice must be a whole number from -20 to 19, not "${values.nice}"`);
 const writerRate = positiveInt(values['writer-rate']!, '--writer-rate');
 const cache = values.cache === 'cold' ? 'cold' : values.cache === 'warm' ? 'warm' : fail(`--cache must be warm or cold, not ${values.cache}`);
 const only = new Set(values.only!.split(',').map((x) => x.trim()));
@@ -135,6 +139,9 @@ async function startWriter(dataDir: string) {
 
 async function main() {
   assertGnuTime();
+  // Children inherit the niceness of the thread that spawns them (the main thread), so every tool
+  // is measured at the same priority.
+  if (niceness !== 0) os.setPriority(niceness);
   nodeArgs = await buildOurs();
   const hasRestic = await commandExists('restic');
   if (!hasRestic) log('restic is not installed (apt-get install restic): its rows are left out.');
@@ -229,7 +236,7 @@ async function main() {
   await rm(scratch, { recursive: true, force: true });
 
   const result: BenchResult = {
-    machine: { ...(await machine()), loadAverage: { before: loadBefore, after: os.loadavg()[0]! } },
+    machine: { ...(await machine()), loadAverage: { before: loadBefore, after: os.loadavg()[0]! }, niceness },
     sizeMiB,
     dataBytes,
     cache,
@@ -291,7 +298,7 @@ function medianPhases(reports: OursReport[]): Record<string, number> {
   return Object.fromEntries(names.map((name) => [name, Math.round(median(reports.map((x) => x.phases[name] ?? 0)))]));
 }
 
-async function machine(): Promise<Omit<BenchResult['machine'], 'loadAverage'>> {
+async function machine(): Promise<Omit<BenchResult['machine'], 'loadAverage' | 'niceness'>> {
   const df = (await run(['df', '-h', '--output=source,fstype,size,avail', workDir])).stdout.trim().split('\n').at(-1)?.trim() ?? '';
   const restic = (await run(['bash', '-c', 'restic version 2>/dev/null || true'])).stdout.trim();
   const gzip = (await run(['bash', '-c', 'gzip --version | head -1'])).stdout.trim();

@@ -29,6 +29,8 @@ export interface BenchResult {
     gzip: string;
     /** 1-minute load average when the bench started and ended: other work on the machine skews wall times. */
     loadAverage: { before: number; after: number };
+    /** Niceness every measured process ran at (--nice). */
+    niceness: number;
   };
   sizeMiB: number;
   dataBytes: number;
@@ -87,7 +89,7 @@ export function printTable(result: BenchResult, print: (line: string) => void): 
   print('');
   print(`Aurora Locus Backup benchmark: ${(result.dataBytes / MiB).toFixed(0)} MiB data directory, ${result.runs} runs, ${result.cache} page cache`);
   print(`Machine: ${m.cores} cores, ${m.cpuModel}, ${m.memoryGiB} GiB RAM, disk ${m.disk}, Node ${m.node}, ${m.restic ?? 'no restic'}`);
-  print(`Load average (1 min) before/after: ${m.loadAverage.before.toFixed(1)} / ${m.loadAverage.after.toFixed(1)}${m.loadAverage.before > m.cores / 2 ? ' — the machine was busy with other work: compare CPU s, and wall times only side by side' : ''}`);
+  print(`Load average (1 min) before/after: ${m.loadAverage.before.toFixed(1)} / ${m.loadAverage.after.toFixed(1)}, niceness ${m.niceness}${m.loadAverage.before > m.cores / 2 ? ' — the machine was busy with other work: compare CPU s, and wall times only side by side' : ''}`);
   print('');
   const header = ['', 'wall s (min–max)', 'engine s', 'MiB/s', 'CPU s', 'peak RSS MB', 'size MiB'];
   const rows = Object.entries(t).map(([name, s]) => [
