@@ -121,9 +121,10 @@ async function makePlan(opts: RestoreOptions, config: ResolvedConfig, backup: Ba
   if (backup.legacy) {
     warnings.push('This backup was made by the original backup.sh: checksums were not available. Every file is still checked by decompressing it, listing every archive and running integrity_check on every database.');
   }
-  if (selected.length < available.length) {
-    const kept = COMPONENTS.filter((c) => !selected.includes(c));
-    warnings.push(`Partial restore: ${kept.join(', ')} stay as they are now and may not match the restored ${selected.join(', ')}.`);
+  const kept = COMPONENTS.filter((c) => !selected.includes(c));
+  if (kept.length > 0) {
+    const why = opts.components ? '' : ` (the backup holds only ${selected.join(', ')})`;
+    warnings.push(`Partial restore${why}: ${kept.join(', ')} stay as they are now and may not match the restored ${selected.join(', ')}.`);
   }
 
   const present = components.filter((c) => c.targetExists).map((c) => c.component);

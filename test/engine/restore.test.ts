@@ -197,6 +197,11 @@ describe('restore', () => {
 
     const again = await restoreBackup({ backupPath, dataDir: target, backupDir: backups, components: ['did_cache'], stopCommand: 'true', startCommand: 'exit 5' });
     expect(again.warnings).toContain('The start command "exit 5" failed (exit code 5). Start the PDS by hand.');
+
+    // The pre-restore backup holds just the component that was replaced, and restoring it says so.
+    const plan = await planRestore({ backupPath: again.preRestoreBackup!, dataDir: target });
+    expect(plan.components.map((c) => c.component)).toEqual(['did_cache']);
+    expect(plan.warnings.join(' ')).toContain('Partial restore (the backup holds only did_cache): account, sequencer, blobs, actors stay as they are now');
   });
 
   it('refuses when the PDS answers on its health URL, and says which command failed when stopping fails', async () => {
