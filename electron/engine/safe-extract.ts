@@ -85,7 +85,7 @@ export async function safeExtract(opts: SafeExtractOptions): Promise<SafeExtract
   mkdirSync(path.dirname(dest), { recursive: true });
   mkdirSync(dest); // throws EEXIST: staging must start empty
   const result: SafeExtractResult = { files: 0, directories: 0, bytes: 0 };
-  const pendingWrites: Promise<void>[] = [];
+  const pendingWrites = new Set<Promise<void>>();
   let bytesRead = 0;
   let bytesOut = 0;
   let lastProgress = 0;
@@ -122,24 +122,28 @@ export async function safeExtract(opts: SafeExtractOptions): Promise<SafeExtract
     }
     // `flush` fsyncs each file before it counts as written: the staged copy must survive a power cut.
     const out = createWriteStream(target, { flags: 'wx', mode: 0o644, flush: true });
-    pendingWrites.push(
-      new Promise<void>((resolve) => {
-        out.on('finish', () => {
+    // Settles on 'close', after the fsync; kept in a set only while pending, so memory stays flat.
+    const written = new Promise<void>((resolve) => {
+      let failed = false;
+      out.on('error', (error: NodeJS.ErrnoException) => {
+        failed = true;
+        entry.resume();
+        refuse(
+          error.code === 'EEXIST'
+            ? refusalError(opts.archive, `the entry "${printable(entryName)}" appears twice in the archive`)
+            : new EngineError(`Unpacking ${opts.archive} failed while writing ${target}: ${error.message}.`, error.code ?? 'EXTRACT_FAILED'),
+        );
+      });
+      out.on('close', () => {
+        if (!failed) {
           result.files++;
           result.bytes += entry.size ?? 0;
-          resolve();
-        });
-        out.on('error', (error: NodeJS.ErrnoException) => {
-          entry.resume();
-          refuse(
-            error.code === 'EEXIST'
-              ? refusalError(opts.archive, `the entry "${printable(entryName)}" appears twice in the archive`)
-              : new EngineError(`Unpacking ${opts.archive} failed while writing ${target}: ${error.message}.`, error.code ?? 'EXTRACT_FAILED'),
-          );
-          resolve();
-        });
-      }),
-    );
+        }
+        pendingWrites.delete(written);
+        resolve();
+      });
+    });
+    pendingWrites.add(written);
     entry.pipe(out);
   });
 
@@ -182,12 +186,12 @@ export async function safeExtract(opts: SafeExtractOptions): Promise<SafeExtract
 
   try {
     await pipeline(createReadStream(opts.archive), counter, decompressor(opts.compression), sink, { signal: opts.signal });
-    await Promise.all(pendingWrites);
+    await Promise.all([...pendingWrites]);
     if (refusal) throw refusal;
     opts.onProgress?.(bytesRead, result.files);
     return result;
   } catch (error) {
-    await Promise.all(pendingWrites);
+    await Promise.all([...pendingWrites]);
     await rm(dest, { recursive: true, force: true });
     if (refusal) throw refusal;
     const err = error as NodeJS.ErrnoException;
