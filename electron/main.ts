@@ -8,6 +8,7 @@ import type { View } from '../shared/api.js';
 import { setLinuxAutostart } from './app/autostart.js';
 import { Controller } from './app/controller.js';
 import { createHandlers } from './app/handlers.js';
+import { stopJobWorker } from './app/job-runner.js';
 import { CONTENT_SECURITY_POLICY, staticFilePath } from './app/http-bridge.js';
 import { describeError } from './app/log.js';
 import type { Platform } from './app/platform.js';
@@ -173,6 +174,7 @@ async function start(): Promise<void> {
       }
       quitting = true;
       await controller.shutdown().catch((error: unknown) => log.error('shutdown:', describeError(error)));
+      await stopJobWorker();
       app.quit();
     })();
   });

@@ -19,39 +19,78 @@ interface WorkerError {
   causes: string[];
 }
 
-type WorkerMessage = { type: 'progress'; progress: Progress } | { type: 'done'; result: unknown } | { type: 'error'; error: WorkerError };
+type WorkerMessage =
+  | { type: 'ready' }
+  | { id: number; type: 'progress'; progress: Progress }
+  | { id: number; type: 'done'; result: unknown }
+  | { id: number; type: 'error'; error: WorkerError };
+
+interface Pending {
+  onProgress(p: Progress): void;
+  resolve(result: unknown): void;
+  reject(error: Error): void;
+}
+
+/** The one job worker of this process (job-worker.mjs), started on first use; it does not keep the process alive when idle. */
+let shared: { worker: Worker; pending: Map<number, Pending> } | null = null;
+let nextId = 1;
+
+function jobWorker(): NonNullable<typeof shared> {
+  if (shared) return shared;
+  const worker = new Worker(new URL('./job-worker.mjs', import.meta.url));
+  const current = { worker, pending: new Map<number, Pending>() };
+  const failAll = (error: Error) => {
+    if (shared === current) shared = null;
+    for (const job of current.pending.values()) job.reject(error);
+    current.pending.clear();
+  };
+  worker.on('message', (message: WorkerMessage) => {
+    if (message.type === 'ready') return;
+    const job = current.pending.get(message.id);
+    if (!job) return;
+    if (message.type === 'progress') return job.onProgress(message.progress);
+    current.pending.delete(message.id);
+    if (current.pending.size === 0) worker.unref();
+    if (message.type === 'done') return job.resolve(message.result);
+    const { message: text, code, isEngineError, causes } = message.error;
+    job.reject(isEngineError ? new EngineError(text, code ?? undefined) : new Error(text, causes.length ? { cause: new Error(causes.join(' ← ')) } : undefined));
+  });
+  worker.on('error', (error) => failAll(new Error('The job worker failed', { cause: error })));
+  worker.on('exit', (code) => failAll(new Error(`The job worker stopped unexpectedly (exit code ${code}).`)));
+  shared = current;
+  return current;
+}
 
 /**
- * Runs `runBackup` or `restoreBackup` in a worker thread (job-worker.mjs) and relays its progress; an
- * abort is passed on, so the engine cleans up as it does in-process. EngineErrors keep their message
- * and code; other errors keep their cause chain.
+ * Runs `runBackup` or `restoreBackup` in the job worker and relays its progress; an abort is passed on, so
+ * the engine cleans up as it does in-process. EngineErrors keep their message and code; other errors
+ * keep their cause chain.
  */
 export function runJobInWorker<K extends keyof Jobs>(
   kind: K,
   options: Jobs[K]['options'],
   callbacks: { onProgress: (p: Progress) => void; signal: AbortSignal },
 ): Promise<Jobs[K]['result']> {
-  return new Promise((resolve, reject) => {
-    const worker = new Worker(new URL('./job-worker.mjs', import.meta.url), { workerData: { kind, options } });
-    let settled = false;
-    const onAbort = () => worker.postMessage({ type: 'abort', reason: String((callbacks.signal.reason as Error | undefined)?.message ?? 'Cancelled') });
+  const { worker, pending } = jobWorker();
+  const id = nextId++;
+  return new Promise<Jobs[K]['result']>((resolve, reject) => {
+    const onAbort = () => worker.postMessage({ type: 'abort', id, reason: String((callbacks.signal.reason as Error | undefined)?.message ?? 'Cancelled') });
+    const settle = () => callbacks.signal.removeEventListener('abort', onAbort);
+    pending.set(id, {
+      onProgress: callbacks.onProgress,
+      resolve: (result) => (settle(), resolve(result as Jobs[K]['result'])),
+      reject: (error) => (settle(), reject(error)),
+    });
+    worker.ref();
+    worker.postMessage({ type: 'start', id, kind, options });
     callbacks.signal.addEventListener('abort', onAbort, { once: true });
     if (callbacks.signal.aborted) onAbort();
-    const finish = (fn: () => void) => {
-      if (settled) return;
-      settled = true;
-      callbacks.signal.removeEventListener('abort', onAbort);
-      void worker.terminate();
-      fn();
-    };
-    worker.on('message', (message: WorkerMessage) => {
-      if (message.type === 'progress') return callbacks.onProgress(message.progress);
-      if (message.type === 'done') return finish(() => resolve(message.result as Jobs[K]['result']));
-      const { message: text, code, isEngineError, causes } = message.error;
-      const error = isEngineError ? new EngineError(text, code ?? undefined) : new Error(text, causes.length ? { cause: new Error(causes.join(' ← ')) } : undefined);
-      finish(() => reject(error));
-    });
-    worker.on('error', (error) => finish(() => reject(new Error(`The ${kind} worker failed`, { cause: error }))));
-    worker.on('exit', (code) => finish(() => reject(new Error(`The ${kind} worker stopped unexpectedly (exit code ${code}).`))));
   });
+}
+
+/** Stops the job worker (at quit, or when a test ends); the next job starts a new one. */
+export async function stopJobWorker(): Promise<void> {
+  const current = shared;
+  shared = null;
+  await current?.worker.terminate();
 }

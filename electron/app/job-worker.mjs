@@ -1,8 +1,9 @@
-// Runs one long engine job (a backup or a restore) in a worker thread, so that the app's main thread
-// (Electron's main process, or `serve`) only relays progress: its event loop stays free whatever the
-// engine does synchronously. Plain .mjs so that it loads the same way under Electron, tsx and vitest.
+// Runs long engine jobs (backups, restores) in a worker thread, so that the app's main thread (Electron's
+// main process, or `serve`) only relays progress: its event loop stays free whatever the engine does
+// synchronously. One worker serves every job (started once, its modules loaded once). Plain .mjs so that
+// it loads the same way under Electron, tsx and vitest.
 import { existsSync } from 'node:fs';
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort } from 'node:worker_threads';
 
 const engine = new URL('../engine/', import.meta.url);
 if (!existsSync(new URL('backup.js', engine))) {
@@ -11,12 +12,6 @@ if (!existsSync(new URL('backup.js', engine))) {
   register();
 }
 
-const abort = new AbortController();
-parentPort.on('message', (message) => {
-  if (message?.type === 'abort') abort.abort(new Error(message.reason));
-});
-const onProgress = (progress) => parentPort.postMessage({ type: 'progress', progress });
-
 /** An error as plain data: message, EngineError code, and the chain of causes for the log. */
 function describe(error) {
   const causes = [];
@@ -24,19 +19,32 @@ function describe(error) {
   return { message: error instanceof Error ? error.message : String(error), code: error?.code ?? null, isEngineError: error?.constructor?.name === 'EngineError', causes };
 }
 
-try {
-  const { kind, options } = workerData;
-  let result;
+async function run(kind, options, onProgress, signal) {
   if (kind === 'backup') {
     const { runBackup } = await import(new URL('backup.js', engine).href);
-    result = await runBackup({ ...options, onProgress, signal: abort.signal });
-  } else if (kind === 'restore') {
-    const { restoreBackup } = await import(new URL('restore.js', engine).href);
-    result = await restoreBackup({ ...options, onProgress, signal: abort.signal });
-  } else {
-    throw new Error(`Unknown job kind ${kind}`);
+    return runBackup({ ...options, onProgress, signal });
   }
-  parentPort.postMessage({ type: 'done', result });
-} catch (error) {
-  parentPort.postMessage({ type: 'error', error: describe(error) });
+  if (kind === 'restore') {
+    const { restoreBackup } = await import(new URL('restore.js', engine).href);
+    return restoreBackup({ ...options, onProgress, signal });
+  }
+  throw new Error(`Unknown job kind ${kind}`);
 }
+
+const running = new Map();
+parentPort.on('message', async (message) => {
+  if (message.type === 'abort') return running.get(message.id)?.abort(new Error(message.reason));
+  if (message.type !== 'start') return;
+  const { id, kind, options } = message;
+  const abort = new AbortController();
+  running.set(id, abort);
+  const onProgress = (progress) => parentPort.postMessage({ id, type: 'progress', progress });
+  try {
+    parentPort.postMessage({ id, type: 'done', result: await run(kind, options, onProgress, abort.signal) });
+  } catch (error) {
+    parentPort.postMessage({ id, type: 'error', error: describe(error) });
+  } finally {
+    running.delete(id);
+  }
+});
+parentPort.postMessage({ type: 'ready' });

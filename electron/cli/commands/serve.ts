@@ -4,6 +4,7 @@ import log from 'electron-log/node';
 import { CliError, type Command } from '../command.js';
 import { Controller } from '../../app/controller.js';
 import { createHandlers } from '../../app/handlers.js';
+import { stopJobWorker } from '../../app/job-runner.js';
 import { startHttpBridge } from '../../app/http-bridge.js';
 import { describeError } from '../../app/log.js';
 import { defaultUserDataDir, packageRoot } from '../../app/paths.js';
@@ -98,7 +99,7 @@ export const command: Command = {
     const stopped = new Promise<void>((resolve) => {
       const stop = (signal: string) => {
         log.info(`${signal}: stopping (a running backup is cancelled and cleaned up)`);
-        void Promise.all([controller.shutdown(), bridge.close()]).then(() => resolve());
+        void Promise.all([controller.shutdown().then(stopJobWorker), bridge.close()]).then(() => resolve());
       };
       process.once('SIGINT', () => stop('SIGINT'));
       process.once('SIGTERM', () => stop('SIGTERM'));
