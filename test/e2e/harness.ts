@@ -94,7 +94,7 @@ export interface App {
   userDir: string;
   url: string;
   page: Page;
-  /** Uncaught errors in the page: a test expects none. */
+  /** Uncaught errors in the page and CSP violations: a test expects none. */
   pageErrors: string[];
   /** Calls the real API the window uses, for setting up a test (not for what the test checks). */
   api<N extends ApiName>(name: N, input?: unknown): Promise<ApiOutputs[N]>;
@@ -136,6 +136,10 @@ export async function startApp(opts: { accounts?: number; blobMB?: number } = {}
   const page = await browser.newPage({ viewport: { width: 1100, height: 760 } });
   const pageErrors: string[] = [];
   page.on('pageerror', (error) => pageErrors.push(error.message));
+  // The strict CSP must hold: anything it refuses is an error too.
+  page.on('console', (message) => {
+    if (message.type() === 'error' && /Content Security Policy|Refused to/.test(message.text())) pageErrors.push(message.text());
+  });
   await page.goto(url);
 
   return {
