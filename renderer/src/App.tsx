@@ -51,6 +51,8 @@ export function App() {
         (error: unknown) => setConnectionError(errorText(error)),
       );
     void refresh();
+    // Events keep the status current; asking now and then also notices a lost connection.
+    const timer = setInterval(refresh, 30_000);
     const unsubscribe = [
       api.on('status', (next) => {
         setStatus(next);
@@ -60,7 +62,10 @@ export function App() {
       api.on('progress', (next) => (next.operation === 'verify' ? setVerifyProgress : setProgress)(next)),
       api.on('navigate', (target) => showView(target.view)),
     ];
-    return () => unsubscribe.forEach((off) => off());
+    return () => {
+      clearInterval(timer);
+      unsubscribe.forEach((off) => off());
+    };
   }, [api]);
 
   // The status says whether a job runs; its live progress comes as events (status.running is the
