@@ -78,7 +78,7 @@ export function Backups(props: { status: AppStatus | null; running: Progress | n
         </section>
       ) : (
         <>
-          {backups.some((b) => b.status === 'complete') ? (
+          {backups.filter((b) => b.status === 'complete').length >= 2 ? (
             <section className="card" aria-labelledby="chart-title">
               <h2 id="chart-title" className="card-title">
                 Size over time
