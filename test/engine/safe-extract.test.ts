@@ -2,9 +2,10 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { zstdCompressSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { checkEntryPath, safeExtract } from '../../electron/engine/safe-extract.js';
-import { goodBlobsEntries, hostileBlobsArchives, tarGzOf } from '../helpers/hostile-archives.js';
+import { goodBlobsEntries, hostileBlobsArchives, tarGzOf, tarOf } from '../helpers/hostile-archives.js';
 
 let sandbox: string;
 beforeEach(() => {
@@ -40,6 +41,20 @@ describe('safeExtract', () => {
     const dest = path.join(sandbox, 'blobs');
     expect(await safeExtract({ archive, compression: 'gzip', topDir: 'blobs', dest })).toEqual({ files: 0, directories: 0, bytes: 0 });
     expect(readdirSync(dest)).toEqual([]);
+  });
+
+  it('unpacks zstd and refuses a cut zstd archive, naming it', async () => {
+    const archive = path.join(sandbox, 'blobs.tar.zst');
+    const zstd = zstdCompressSync(tarOf(goodBlobsEntries()));
+    writeFileSync(archive, zstd);
+    expect((await safeExtract({ archive, compression: 'zstd', topDir: 'blobs', dest: path.join(sandbox, 'whole') })).files).toBe(3);
+
+    writeFileSync(archive, zstd.subarray(0, zstd.length - 20));
+    const dest = path.join(sandbox, 'cut');
+    // Node's zstd decoder ends a cut frame silently (no error), so the cut shows as damaged tar data.
+    const error = await safeExtract({ archive, compression: 'zstd', topDir: 'blobs', dest }).catch((e: Error) => e);
+    expect((error as Error).message).toMatch(/^Refused .*blobs\.tar\.zst: the (zstd stream is truncated or corrupt|tar data is damaged)/);
+    expect(existsSync(dest)).toBe(false);
   });
 
   it('refuses to unpack into a folder that already exists', async () => {
