@@ -161,6 +161,17 @@ describe('restore', () => {
     expect(readdirSync(backups).filter((f) => f.startsWith('pre-restore_')).length).toBe(preRestores);
   });
 
+  it('refuses a folder that is not a backup, and one from a newer app version, before anything is written', async () => {
+    const target = fresh('refused-target');
+    await expect(restoreBackup({ backupPath: oldData, dataDir: target, backupDir: backups })).rejects.toThrow(`${oldData} has no manifest.json`);
+    const newer = copyDir(backupPath, path.join(fresh('newer-backups'), path.basename(backupPath)));
+    const manifest = JSON.parse(readFileSync(path.join(newer, 'manifest.json'), 'utf8')) as Manifest;
+    manifest.aurora_backup.format_version = 99;
+    writeFileSync(path.join(newer, 'manifest.json'), JSON.stringify(manifest));
+    await expect(restoreBackup({ backupPath: newer, dataDir: target, backupDir: backups })).rejects.toThrow(/manifest\.json.*format.*99|99.*newer/i);
+    expect(existsSync(target)).toBe(false);
+  });
+
   it('refuses a backup with a flipped byte before anything is written', async () => {
     const damaged = copyDir(backupPath, path.join(fresh('damaged-backups'), path.basename(backupPath)));
     const file = path.join(damaged, 'actors.tar.gz');
