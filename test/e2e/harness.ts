@@ -1,6 +1,6 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, rmdir } from 'node:fs/promises';
+import { mkdir, mkdtemp, rename, rm, rmdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -42,26 +42,38 @@ const newestMtime = (dir: string): number =>
 
 /**
  * Builds dist/renderer when it is older than renderer/ or shared/, so the tests drive the current code.
- * Test files run in parallel workers: a lock directory keeps them from building over each other.
+ * Test files run in parallel workers: a lock directory keeps them from building over each other, and the
+ * build goes to a temp folder swapped in at the end, so a running `serve` never sees a half-built folder.
  */
 async function ensureRendererBuilt(): Promise<void> {
-  const built = path.join(ROOT, 'dist', 'renderer', 'index.html');
-  const fresh = () => existsSync(built) && statSync(built).mtimeMs >= Math.max(newestMtime(path.join(ROOT, 'renderer')), newestMtime(path.join(ROOT, 'shared')));
+  const dist = path.join(ROOT, 'dist');
+  const target = path.join(dist, 'renderer');
+  const fresh = () => {
+    const built = statSync(path.join(target, 'index.html'), { throwIfNoEntry: false });
+    return built !== undefined && built.mtimeMs >= Math.max(newestMtime(path.join(ROOT, 'renderer')), newestMtime(path.join(ROOT, 'shared')));
+  };
   if (fresh()) return;
-  const lock = path.join(ROOT, 'dist', '.renderer-build-lock');
-  await mkdir(path.dirname(lock), { recursive: true });
+  const lock = path.join(dist, '.renderer-build-lock');
+  await mkdir(dist, { recursive: true });
   for (;;) {
     try {
       await mkdir(lock);
       break;
     } catch {
-      // A stale lock (a killed run) is older than any build takes.
-      if (Date.now() - statSync(lock, { throwIfNoEntry: false })!.mtimeMs > 120_000) await rmdir(lock).catch(() => {});
+      // A stale lock (from a killed run) is older than any build takes.
+      const since = statSync(lock, { throwIfNoEntry: false })?.mtimeMs ?? Date.now();
+      if (Date.now() - since > 120_000) await rm(lock, { recursive: true, force: true });
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
   }
   try {
-    if (!fresh()) await run(path.join(BIN, 'vite'), ['build', '--config', 'renderer/vite.config.ts', '--logLevel', 'error'], { cwd: ROOT, env: ENV });
+    if (fresh()) return;
+    const staging = path.join(dist, `.renderer-build-${process.pid}`);
+    await run(path.join(BIN, 'vite'), ['build', '--config', 'renderer/vite.config.ts', '--outDir', staging, '--logLevel', 'error'], { cwd: ROOT, env: ENV });
+    const old = `${target}-old-${process.pid}`;
+    if (existsSync(target)) await rename(target, old);
+    await rename(staging, target);
+    await rm(old, { recursive: true, force: true });
   } finally {
     await rmdir(lock);
   }
