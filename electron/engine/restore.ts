@@ -1,5 +1,5 @@
 import { createReadStream, createWriteStream } from 'node:fs';
-import { lstat, mkdir, readdir, realpath, rm, stat } from 'node:fs/promises';
+import { lchown, lstat, mkdir, readdir, realpath, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -302,6 +302,7 @@ async function stageAndSwap(backup: BackupFolder, plan: RestorePlan, progress: P
     }
     progress.phase('checking');
     await checkStaged(backup, items, progress);
+    for (const item of items) await takeOwnership(item, plan.dataDir);
     faultPoint('checked');
     signal?.throwIfAborted();
     await beforeSwap();
@@ -393,6 +394,22 @@ async function checkStaged(backup: BackupFolder, items: SwapItem[], progress: Pr
   if (problems.length > 0) {
     throw new EngineError(`The backup ${backup.path} cannot be restored; nothing was changed:\n${problems.join('\n')}`, 'STAGED_CHECK_FAILED');
   }
+}
+
+/**
+ * Restored files belong to whoever owned what they replace (or the data directory, on a new machine),
+ * so a PDS running as its own user can write them after a restore run as root. Only root can give files
+ * away; anyone else creates them as themselves, which is the owner already.
+ */
+async function takeOwnership(item: SwapItem, dataDir: string): Promise<void> {
+  if (process.platform === 'win32' || process.getuid?.() !== 0) return;
+  const reference = await stat(item.target).catch(() => stat(dataDir));
+  if (reference.uid === 0 && reference.gid === 0) return;
+  const paths = [item.staged];
+  if (item.kind === 'directory') {
+    for (const entry of await readdir(item.staged, { recursive: true, withFileTypes: true })) paths.push(path.join(entry.parentPath, entry.name));
+  }
+  for (const file of paths) await lchown(file, reference.uid, reference.gid);
 }
 
 async function filesBelow(dir: string): Promise<string[]> {

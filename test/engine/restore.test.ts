@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
@@ -123,6 +123,17 @@ describe('restore', () => {
     expect(lstatSync(path.join(target, 'blobs')).isSymbolicLink()).toBe(true);
     expect(digests(target).blobs).toBe(expected.blobs);
     expect(readdirSync(path.dirname(elsewhere))).toEqual(['blobs']);
+  });
+
+  it('gives restored files to the owner of what they replace, so the PDS user can write them', async () => {
+    const target = copyDir(oldData, fresh('owned'));
+    // As root (how restores on servers run), hand the data to a service user first; otherwise it is ours.
+    const owner = process.getuid?.() === 0 ? { uid: 4321, gid: 4321 } : { uid: statSync(target).uid, gid: statSync(target).gid };
+    for (const rel of ['', 'account.sqlite', 'blobs']) chownSync(path.join(target, rel), owner.uid, owner.gid);
+
+    await restoreBackup({ backupPath, dataDir: target, backupDir: backups, components: ['account', 'blobs'] });
+    const restored = ['account.sqlite', 'blobs', ...readdirSync(path.join(target, 'blobs'), { recursive: true }).map((f) => path.join('blobs', String(f)))];
+    for (const rel of restored) expect({ rel, uid: statSync(path.join(target, rel)).uid, gid: statSync(path.join(target, rel)).gid }).toEqual({ rel, ...owner });
   });
 
   it('refuses while another process holds a database open for writing, and changes nothing', async () => {
