@@ -22,6 +22,7 @@ export function App() {
   const [verifyProgress, setVerifyProgress] = useState<Progress | null>(null);
   const [connectionError, setConnectionError] = useState<string | null>(null);
   const [dropped, setDropped] = useState<DroppedFolder | null>(null);
+  const [focusBackup, setFocusBackup] = useState<string | null>(null);
   const now = useNow(progress ? 1000 : 15_000);
 
   // A folder dropped anywhere on the window opens Restore with it; the page itself never navigates to it.
@@ -60,7 +61,10 @@ export function App() {
       }),
       // Verification runs beside the app's one job (backup or restore), and shows in Backups.
       api.on('progress', (next) => (next.operation === 'verify' ? setVerifyProgress : setProgress)(next)),
-      api.on('navigate', (target) => showView(target.view)),
+      api.on('navigate', (target) => {
+        setFocusBackup(target.backupName ?? null);
+        showView(target.view);
+      }),
     ];
     return () => {
       clearInterval(timer);
@@ -108,7 +112,7 @@ export function App() {
         </h1>
         {connectionError ? <Notice tone="error" title="Not connected">{connectionError}</Notice> : null}
         {view === 'overview' ? <Overview status={status} running={running} now={now} /> : null}
-        {view === 'backups' ? <Backups status={status} running={running} verifyProgress={verifyProgress} now={now} /> : null}
+        {view === 'backups' ? <Backups status={status} running={running} verifyProgress={verifyProgress} focus={focusBackup} now={now} /> : null}
         {view === 'restore' ? <Restore dropped={dropped} running={running} now={now} /> : null}
         {view === 'settings' ? <SettingsView /> : null}
         {view === 'history' ? <History status={status} now={now} /> : null}

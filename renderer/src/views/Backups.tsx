@@ -15,8 +15,8 @@ type Verification = { state: 'running'; deep: boolean; since: Date } | { state: 
 
 const STATUS_TEXT = { complete: 'Complete', incomplete: 'Incomplete', corrupt: 'Corrupt' } as const;
 
-export function Backups(props: { status: AppStatus | null; running: Progress | null; verifyProgress: Progress | null; now: Date }) {
-  const { status, running, verifyProgress, now } = props;
+export function Backups(props: { status: AppStatus | null; running: Progress | null; verifyProgress: Progress | null; focus: string | null; now: Date }) {
+  const { status, running, verifyProgress, focus, now } = props;
   const api = useApi();
   const [backups, setBackups] = useState<BackupSummary[] | null>(null);
   const [error, setError] = useState<string | null>(null);
@@ -40,6 +40,11 @@ export function Backups(props: { status: AppStatus | null; running: Progress | n
   useEffect(() => {
     if (!busy || !loaded) void load();
   }, [load, busy, status?.lastBackup?.name]);
+
+  // A notification about one backup opens this view on it.
+  useEffect(() => {
+    if (focus && backups) document.querySelector(`tr[data-backup="${CSS.escape(focus)}"]`)?.scrollIntoView({ block: 'center' });
+  }, [focus, backups]);
 
   const verify = async (backup: BackupSummary, deep: boolean) => {
     // Progress events carry no backup name: those that started after this request are this one's.
@@ -111,7 +116,7 @@ export function Backups(props: { status: AppStatus | null; running: Progress | n
                   const verification = verifications[backup.name];
                   return (
                     <Fragment key={backup.name}>
-                      <tr data-backup={backup.name}>
+                      <tr data-backup={backup.name} className={backup.name === focus ? 'highlight' : undefined}>
                         <td className="nowrap">
                           <span className="cell-main">{formatDateTime(backup.createdAt)}</span>
                           <span className="cell-sub">
