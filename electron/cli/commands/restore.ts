@@ -109,7 +109,12 @@ export const command: Command = {
 
     const controller = new AbortController();
     const onSignal = () => {
-      process.stderr.write('\nCancelling… (a restore that has started swapping finishes first)\n');
+      if (controller.signal.aborted) {
+        // Safe even mid-swap: the journal lets the next restore finish or undo it.
+        process.stderr.write('\nStopped. Run the restore again (or any backup) to finish or undo what was started.\n');
+        process.exit(130);
+      }
+      process.stderr.write('\nCancelling… (once swapping has started it finishes first; press Ctrl+C again to stop at once)\n');
       controller.abort();
     };
     const bar = createProgressBar();
