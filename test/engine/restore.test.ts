@@ -203,6 +203,27 @@ describe('restore', () => {
     expect(digests(target)).toEqual(oldDigests);
   });
 
+  it('can be cancelled while unpacking, leaving nothing changed', async () => {
+    const target = copyDir(oldData, fresh('cancelled'));
+    const abort = new AbortController();
+    const phases: string[] = [];
+    const restoring = restoreBackup({
+      backupPath,
+      dataDir: target,
+      backupDir: backups,
+      signal: abort.signal,
+      onProgress: (p) => {
+        phases.push(p.phase);
+        if (p.phase === 'unpacking') abort.abort();
+      },
+    });
+    await expect(restoring).rejects.toThrow('The restore was cancelled; nothing was changed.');
+    expect(phases).toContain('unpacking');
+    expect(phases).not.toContain('swapping');
+    expect(readdirSync(target)).not.toContain(STAGING_DIR_NAME);
+    expect(digests(target)).toEqual(oldDigests);
+  });
+
   it('runs the stop command before and the start command after the restore', async () => {
     const target = copyDir(oldData, fresh('service'));
     const log = path.join(root, `service-${n}.log`);
