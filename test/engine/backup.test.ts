@@ -11,6 +11,7 @@ import { runBackup } from '../../electron/engine/backup.js';
 import { EngineError } from '../../electron/engine/errors.js';
 import { actorDirFor, createFixture } from '../../electron/engine/fixture.js';
 import { LOCK_FILE_NAME } from '../../electron/engine/lock.js';
+import { snapshotDatabases } from '../../electron/engine/snapshot.js';
 import { ROOT } from '../helpers/run-cli.js';
 import { makeTempDir } from '../helpers/tmp.js';
 import { startWriter } from '../helpers/writer.js';
@@ -248,5 +249,24 @@ describe('packTar', () => {
     const extracted = makeTempDir();
     run('tar', ['-xzf', target, '-C', extracted]);
     expect(statSync(path.join(extracted, longName)).size).toBe(1500);
+  });
+});
+
+describe('snapshotDatabases', () => {
+  it('reports a database deleted before its turn as vanished and copies the others', async () => {
+    const { root, dataDir } = await fixture({ accounts: 1, posts: 3, blobMB: 0 });
+    const seen: number[] = [];
+    const results = await snapshotDatabases(
+      [
+        { source: path.join(dataDir, 'gone.sqlite'), target: path.join(root, 'snap', 'gone.sqlite') },
+        { source: path.join(dataDir, 'account.sqlite'), target: path.join(root, 'snap', 'account.sqlite'), queries: { accounts: 'SELECT count(*) FROM account', missing: 'SELECT count(*) FROM no_such_table' } },
+      ],
+      { onSnapshot: (index) => seen.push(index) },
+    );
+    expect(seen).toEqual([0, 1]);
+    expect(results[0]).toEqual({ index: 0, vanished: true });
+    expect(results[1]).toMatchObject({ answers: { accounts: 1, missing: null } });
+    expect(integrity(path.join(root, 'snap', 'account.sqlite'))).toBe('ok');
+    expect(existsSync(path.join(root, 'snap', 'gone.sqlite'))).toBe(false);
   });
 });
