@@ -314,7 +314,9 @@ async function machine(): Promise<Omit<BenchResult['machine'], 'loadAverage' | '
   const restic = (await run(['bash', '-c', 'restic version 2>/dev/null || true'])).stdout.trim();
   const gzip = (await run(['bash', '-c', 'gzip --version | head -1'])).stdout.trim();
   const cpuModel = (await readFile('/proc/cpuinfo', 'utf8').catch(() => '')).match(/model name\s*:\s*(.*)/)?.[1] ?? os.cpus()[0]?.model ?? 'unknown';
+  const commit = (await run(['git', '-C', ROOT, 'rev-parse', '--short', 'HEAD'])).stdout.trim() || null;
   return {
+    commit,
     cores: os.availableParallelism(),
     cpuModel,
     memoryGiB: Math.round(os.totalmem() / 1024 ** 3),

@@ -19,6 +19,8 @@ export interface ToolSummary {
 
 export interface BenchResult {
   machine: {
+    /** The git commit measured (engine code as it was then). */
+    commit: string | null;
     cores: number;
     cpuModel: string;
     memoryGiB: number;
@@ -99,7 +101,7 @@ export function printTable(result: BenchResult, print: (line: string) => void): 
   const m = result.machine;
   print('');
   print(`Aurora Locus Backup benchmark: ${(result.dataBytes / MiB).toFixed(0)} MiB data directory, ${result.runs} runs, ${result.cache} page cache`);
-  print(`Machine: ${m.cores} cores, ${m.cpuModel}, ${m.memoryGiB} GiB RAM, disk ${m.disk}, Node ${m.node}, ${m.restic ?? 'no restic'}`);
+  print(`Commit ${m.commit ?? 'unknown'}. Machine: ${m.cores} cores, ${m.cpuModel}, ${m.memoryGiB} GiB RAM, disk ${m.disk}, Node ${m.node}, ${m.restic ?? 'no restic'}`);
   print(`Load average (1 min) before/after: ${m.loadAverage.before.toFixed(1)} / ${m.loadAverage.after.toFixed(1)}, niceness ${m.niceness}${m.loadAverage.before > m.cores / 2 ? ' — the machine was busy with other work: compare CPU s, and wall times only side by side' : ''}`);
   print('');
   const header = ['', 'wall s (min–max)', 'engine s', 'MiB/s', 'CPU s', 'peak RSS MB', 'size MiB'];
