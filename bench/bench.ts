@@ -40,7 +40,7 @@ if (values.help) {
   --cache        warm: every byte read once before each run; cold: evicted from the page cache (default warm)
   --dir          where the fixture and scratch files go (default $TMPDIR/aurora-bench; needs ~3x the size free)
   --only         which parts to run, comma-separated from: ours,guide,restic,floors,writer (default all)
-  --nice         niceness for every measured process, e.g. -10 (root only) when other work shares the machine
+  --nice         niceness for every measured process, e.g. --nice=-10 (root only) when other work shares the machine
   --writer-rate  transactions per second of the simulated PDS writer (default 200, the writer's own default)`);
   process.exit(0);
 }
