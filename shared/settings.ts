@@ -39,7 +39,7 @@ export const settingsSchema = z.object({
     .object({
       stopCommand: optionalCommand,
       startCommand: optionalCommand,
-      healthUrl: z.union([z.literal(''), z.url('A URL like http://localhost:2583/xrpc/_health')]).default(''),
+      healthUrl: z.union([z.literal(''), z.url({ protocol: /^https?$/, error: 'A URL like http://localhost:2583/xrpc/_health' })]).default(''),
       version: z.string().max(100).default(''),
     })
     .prefault({}),
