@@ -1,5 +1,5 @@
 import { createReadStream, createWriteStream } from 'node:fs';
-import { lchown, lstat, mkdir, readdir, realpath, rm, stat } from 'node:fs/promises';
+import { lchown, lstat, mkdir, opendir, realpath, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -256,9 +256,7 @@ function summarize(reasons: string[]): string {
 
 async function actorStores(dir: string): Promise<string[]> {
   const stores: string[] = [];
-  for (const entry of await readdir(dir, { recursive: true, withFileTypes: true }).catch(() => [])) {
-    if (entry.isFile() && entry.name.endsWith('.sqlite')) stores.push(path.join(entry.parentPath, entry.name));
-  }
+  for await (const entry of entriesBelow(dir)) if (entry.isFile && entry.path.endsWith('.sqlite')) stores.push(entry.path);
   return stores;
 }
 
@@ -374,14 +372,21 @@ async function checkStaged(backup: BackupFolder, items: SwapItem[], progress: Pr
       if (recorded !== undefined && recorded !== size) problems.push(`${archive} unpacks to ${size} bytes, but manifest.json records ${recorded}`);
       continue;
     }
-    const files = await filesBelow(item.staged);
-    if (item.component === 'actors') {
-      const stores = files.filter((f) => f.endsWith('.sqlite'));
-      databases.push(...stores.map((f) => ({ file: path.join(item.staged, f), label: `${archive}: actors/${f}` })));
-      const storeCount = stores.filter((f) => path.basename(f) === 'store.sqlite').length;
-      if (counts && counts.actors !== storeCount) problems.push(`${archive} holds ${storeCount} actor stores, but manifest.json records ${counts.actors}`);
-    } else if (counts && counts.blobs !== files.length) {
-      problems.push(`${archive} holds ${files.length} blobs, but manifest.json records ${counts.blobs}`);
+    let fileCount = 0;
+    let storeCount = 0;
+    for await (const entry of entriesBelow(item.staged)) {
+      if (!entry.isFile) continue;
+      fileCount++;
+      if (item.component !== 'actors' || !entry.path.endsWith('.sqlite')) continue;
+      if (path.basename(entry.path) === 'store.sqlite') storeCount++;
+      const relative = path.relative(item.staged, entry.path).split(path.sep).join('/');
+      databases.push({ file: entry.path, label: `${archive}: actors/${relative}` });
+    }
+    if (counts && item.component === 'actors' && counts.actors !== storeCount) {
+      problems.push(`${archive} holds ${storeCount} actor stores, but manifest.json records ${counts.actors}`);
+    }
+    if (counts && item.component === 'blobs' && counts.blobs !== fileCount) {
+      problems.push(`${archive} holds ${fileCount} blobs, but manifest.json records ${counts.blobs}`);
     }
   }
   progress.totals(0, databases.length);
@@ -405,29 +410,31 @@ async function takeOwnership(item: SwapItem, dataDir: string): Promise<void> {
   if (process.platform === 'win32' || process.getuid?.() !== 0) return;
   const reference = await stat(item.target).catch(() => stat(dataDir));
   if (reference.uid === 0 && reference.gid === 0) return;
-  const paths = [item.staged];
-  if (item.kind === 'directory') {
-    for (const entry of await readdir(item.staged, { recursive: true, withFileTypes: true })) paths.push(path.join(entry.parentPath, entry.name));
-  }
-  for (const file of paths) await lchown(file, reference.uid, reference.gid);
+  await lchown(item.staged, reference.uid, reference.gid);
+  if (item.kind === 'directory') for await (const entry of entriesBelow(item.staged)) await lchown(entry.path, reference.uid, reference.gid);
 }
 
-async function filesBelow(dir: string): Promise<string[]> {
-  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
-  return entries.filter((e) => e.isFile()).map((e) => path.relative(dir, path.join(e.parentPath, e.name)).split(path.sep).join('/'));
+/** Every entry below `dir`, streamed (a blob store can hold millions of files). */
+async function* entriesBelow(dir: string): AsyncGenerator<{ path: string; isFile: boolean }> {
+  for await (const entry of await opendir(dir, { recursive: true })) yield { path: path.join(entry.parentPath, entry.name), isFile: entry.isFile() };
 }
 
 function integrityCheckAll(files: string[], onEach: () => void): Promise<Array<{ ok: boolean; messages: string[] }>> {
   if (files.length === 0) return Promise.resolve([]);
   return new Promise((resolve, reject) => {
     const results: Array<{ ok: boolean; messages: string[] }> = [];
+    let received = 0;
     const worker = new Worker(new URL('./restore-check-worker.mjs', import.meta.url), { workerData: { files } });
     worker.on('message', (message: { index: number; ok: boolean; messages: string[] }) => {
       results[message.index] = { ok: message.ok, messages: message.messages };
+      received++;
       onEach();
-      if (results.filter(Boolean).length === files.length) void worker.terminate().then(() => resolve(results));
     });
     worker.once('error', reject);
+    worker.once('exit', (code) => {
+      if (received === files.length) resolve(results);
+      else reject(new EngineError(`Checking the unpacked databases stopped after ${received} of ${files.length} (worker exit code ${code}).`, 'CHECK_FAILED'));
+    });
   });
 }
 
