@@ -160,10 +160,16 @@ function contentCheck(backup: BackupFolder, file: BackupFile, tempDir: string, c
   } else {
     const stores = archivedDatabases(path.join(tempDir, file.component), checker, problems);
     let entries = 0;
+    let regularFiles = 0;
+    let actorStores = 0;
     done = pipeline(
       head,
       tarLister((entry) => {
         entries++;
+        if (entry.type === 'File') {
+          regularFiles++;
+          if (path.posix.basename(entry.path) === 'store.sqlite') actorStores++;
+        }
         const unsafe = unsafeEntry(entry);
         if (!unsafe) return stores.take(entry);
         problems.push(`tar entry error: ${unsafe}`);
@@ -172,6 +178,14 @@ function contentCheck(backup: BackupFolder, file: BackupFile, tempDir: string, c
     );
     afterwards = async () => {
       const passed = await stores.finish();
+      // Our manifest counts what went into the archives: a file lost on the way shows up here.
+      const counts = backup.manifest?.aurora_backup.counts;
+      if (counts && file.component === 'blobs' && regularFiles !== counts.blobs) {
+        problems.push(`holds ${regularFiles} blob files, manifest.json counts ${counts.blobs}`);
+      }
+      if (counts && file.component === 'actors' && actorStores !== counts.actors) {
+        problems.push(`holds ${actorStores} actor stores, manifest.json counts ${counts.actors}`);
+      }
       notes.push(`${entries} archive entries listed` + (passed ? `, ${passed} databases pass integrity_check` : ''));
     };
   }

@@ -129,7 +129,8 @@ describe('verify, our format', () => {
     execFileSync('tar', ['-czf', archive, '-P', '../escape.txt'], { cwd: work });
     replaceAndReseal(folder, 'blobs.tar.gz', readFileSync(archive));
     const report = await verifyBackup(folder, { deep: true });
-    expect(report.problems).toEqual(['blobs.tar.gz: tar entry error: "../escape.txt" points outside the folder it would be restored into.']);
+    expect(report.ok).toBe(false);
+    expect(report.problems[0]).toBe('blobs.tar.gz: tar entry error: "../escape.txt" points outside the folder it would be restored into.');
   });
 
   it('refuses a manifest from a newer format version, naming the version', async () => {
@@ -296,6 +297,20 @@ describe('verify, real backups made by runBackup', () => {
     const deep = await verifyBackup(folder, { deep: true });
     expect(deep.problems).toHaveLength(1);
     expect(deep.problems[0]).toMatch(new RegExp(`^actors\\.tar\\.gz: ${stores[1]!.replace(/\./g, '\\.')}: integrity_check failed: `));
+  });
+
+  it('deep verify notices an archive that lost a file, against the counts in manifest.json', async () => {
+    const folder = copy();
+    const unpacked = path.join(root, `unpacked-${copies}`);
+    mkdirSync(unpacked);
+    execFileSync('tar', ['-xzf', path.join(folder, 'blobs.tar.gz'), '-C', unpacked]);
+    const blobs = (readdirSync(path.join(unpacked, 'blobs'), { recursive: true, withFileTypes: true }) as import('node:fs').Dirent[]).filter((e) => e.isFile());
+    unlinkSync(path.join(blobs[0]!.parentPath, blobs[0]!.name));
+    execFileSync('tar', ['-czf', path.join(unpacked, 'blobs.tar.gz'), '-C', unpacked, 'blobs']);
+    replaceAndReseal(folder, 'blobs.tar.gz', readFileSync(path.join(unpacked, 'blobs.tar.gz')));
+
+    const deep = await verifyBackup(folder, { deep: true });
+    expect(deep.problems).toEqual([`blobs.tar.gz: holds ${blobs.length - 1} blob files, manifest.json counts ${blobs.length}.`]);
   });
 
   it('stops when cancelled, with a clear message', async () => {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
@@ -52,7 +52,7 @@ export function makeManifestBackup(
       host: { hostname: os.hostname(), platform: process.platform, arch: process.arch },
       files,
       database_snapshots: snapshots,
-      counts: { accounts: 3, actors: 3, blobs: 6 },
+      counts: countData(dataDir),
       sequencer_last_seq: 42,
       duration_ms: 1234,
       total_size: files.reduce((sum, f) => sum + statSync(path.join(folder, f.path)).size, 0),
@@ -61,4 +61,11 @@ export function makeManifestBackup(
   opts.edit?.(manifest);
   writeFileSync(path.join(folder, 'manifest.json'), JSON.stringify(manifest, null, 2));
   return folder;
+}
+
+/** What runBackup counts: blob files, actor stores (one per account in a PDS). */
+export function countData(dataDir: string): { accounts: number; actors: number; blobs: number } {
+  const files = (dir: string) => readdirSync(path.join(dataDir, dir), { recursive: true, withFileTypes: true }).filter((e) => e.isFile());
+  const actors = files('actors').filter((e) => e.name === 'store.sqlite').length;
+  return { accounts: actors, actors, blobs: files('blobs').length };
 }
