@@ -3,6 +3,7 @@ import { chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, 
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
+import { gzipSync } from 'node:zlib';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -181,6 +182,28 @@ describe('restore', () => {
     writeFileSync(path.join(newer, 'manifest.json'), JSON.stringify(manifest));
     await expect(restoreBackup({ backupPath: newer, dataDir: target, backupDir: backups })).rejects.toThrow(/manifest\.json.*format.*99|99.*newer/i);
     expect(existsSync(target)).toBe(false);
+  });
+
+  it('refuses a backup whose checksums match but whose contents do not hold up: a bad database, a missing blob', async () => {
+    const forged = copyDir(backupPath, path.join(fresh('forged-backups'), path.basename(backupPath)));
+    const manifest = JSON.parse(readFileSync(path.join(forged, 'manifest.json'), 'utf8')) as Manifest;
+    const replace = (rel: string, bytes: Buffer) => {
+      writeFileSync(path.join(forged, rel), bytes);
+      Object.assign(manifest.aurora_backup.files.find((f) => f.path === rel)!, { size: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') });
+    };
+    replace('databases/did_cache.sqlite.gz', gzipSync(Buffer.alloc(8192, 'not a database ')));
+    manifest.aurora_backup.counts.blobs = 7;
+    replace('blobs.tar.gz', tarGzOf(goodBlobsEntries()));
+    writeFileSync(path.join(forged, 'manifest.json'), JSON.stringify(manifest));
+
+    const target = copyDir(oldData, fresh('forged-target'));
+    const error = await restoreBackup({ backupPath: forged, dataDir: target, backupDir: backups }).catch((e: Error) => e);
+    expect((error as Error).message).toMatch(/cannot be restored; nothing was changed/);
+    expect((error as Error).message).toMatch(/databases\/did_cache\.sqlite\.gz unpacks to 8192 bytes, but manifest\.json records \d+/);
+    expect((error as Error).message).toMatch(/blobs\.tar\.gz holds 3 blobs, but manifest\.json records \d+/);
+    expect((error as Error).message).toMatch(/databases\/did_cache\.sqlite\.gz is not a sound database/);
+    expect(digests(target)).toEqual(oldDigests);
+    expect(readdirSync(target)).not.toContain(STAGING_DIR_NAME);
   });
 
   it('refuses a backup with a flipped byte before anything is written', async () => {
