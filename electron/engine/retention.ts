@@ -51,7 +51,8 @@ export function selectBackupsToPrune(backups: BackupSummary[], policy: Retention
   };
   for (const backup of backups) {
     const created = Date.parse(backup.createdAt);
-    const age = `${Math.floor((now.getTime() - created) / DAY_MS)} days old`;
+    const days = Math.floor((now.getTime() - created) / DAY_MS);
+    const age = `${days} day${days === 1 ? '' : 's'} old`;
     const rank = newestComplete.indexOf(backup.name);
     if (!finished(backup)) {
       decide(backup, false, backup.name.startsWith(INCOMPLETE_BACKUP_PREFIX)

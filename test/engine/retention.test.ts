@@ -103,7 +103,7 @@ describe('selectBackupsToPrune', () => {
   it('explains each decision in words', () => {
     const backups = [backup(1), backup(2), backup(45), backup(50, 'corrupt'), backup(10, 'incomplete', '.incomplete-backup_20250620_000000')];
     const { reasons } = selectBackupsToPrune(backups, { retainDays: 30, keepLast: 2 }, NOW);
-    expect(reasons[backups[0]!.name]).toBe('newest complete backup (1 days old)');
+    expect(reasons[backups[0]!.name]).toBe('newest complete backup (1 day old)');
     expect(reasons[backups[1]!.name]).toBe('one of the 2 newest complete backups (keep-last 2; 2 days old)');
     expect(reasons[backups[2]!.name]).toBe('45 days old, older than the 30-day retention');
     expect(reasons[backups[3]!.name]).toBe('50 days old, older than the 30-day retention (corrupt)');
