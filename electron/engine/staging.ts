@@ -112,7 +112,7 @@ export async function commitSwap(dataDir: string, journal: Omit<SwapJournal, 've
     }
     await finish(dataDir, full);
     const code = (error as NodeJS.ErrnoException).code;
-    const hint = code === 'EXDEV' || code === 'EBUSY' ? ` If ${current.target} is a mount point, restore into the folder above it or mount the folder above instead.` : code === 'EPERM' || code === 'EACCES' ? ' Another program (the PDS, an antivirus, a file browser) may be holding a file in it, or this user may not write there.' : '';
+    const hint = code === 'EXDEV' || code === 'EBUSY' ? ` ${current.target} may be a mount point, which cannot be replaced by a rename: mount the folder that contains it instead.` : code === 'EPERM' || code === 'EACCES' ? ' Another program (the PDS, an antivirus, a file browser) may be holding a file in it, or this user may not write there.' : '';
     throw new EngineError(`Replacing ${current.target} failed (${(error as Error).message}); every component was put back as it was.${hint}`, code ?? 'SWAP_FAILED');
   }
   await finish(dataDir, full);
