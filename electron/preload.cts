@@ -1,5 +1,5 @@
 // The window's only door to the main process. Sandboxed preloads are CommonJS and cannot import local
-// files, so the request names are inlined; test/app/preload.test.ts checks they equal API_NAMES in shared/api.ts.
+// files, so the request names are inlined; test/app/electron-glue.test.ts checks they equal API_NAMES in shared/api.ts.
 import { contextBridge, ipcRenderer, webUtils } from 'electron';
 
 const API_NAMES = ['getStatus', 'getSettings', 'setSettings', 'importEnv', 'startBackup', 'cancel', 'pauseSchedule', 'listBackups', 'verifyBackup', 'inspectBackup', 'restore', 'getHistory', 'getLogPath', 'openFolder', 'pickFolder'];
