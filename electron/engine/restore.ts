@@ -169,6 +169,8 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
   }
   faultPoint('verified');
 
+  await assertNoMountPoints(plan);
+
   let stopped = false;
   let outcome: { result: RestoreResult } | { error: unknown };
   try {
@@ -217,6 +219,21 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
   if ('error' in outcome) throw outcome.error;
   progress.phase('done');
   return { ...outcome.result, durationMs: Date.now() - startedAt.getTime() };
+}
+
+/** A component that is a filesystem of its own (a separate Docker volume, say) cannot be swapped by rename. */
+async function assertNoMountPoints(plan: RestorePlan): Promise<void> {
+  for (const c of plan.components) {
+    if (!c.targetExists) continue;
+    const [own, parent] = await Promise.all([stat(c.target), stat(path.dirname(c.target))]);
+    if (own.dev !== parent.dev) {
+      throw new EngineError(
+        `${c.target} is a mount point (a filesystem of its own). A restore replaces ${c.component} whole by renaming, which a mount point does not allow. ` +
+          `Mount the folder that contains it instead, or restore into an empty directory and copy the files over with the PDS stopped. Nothing was changed.`,
+        'MOUNT_POINT',
+      );
+    }
+  }
 }
 
 function configOptions(opts: RestoreOptions) {
