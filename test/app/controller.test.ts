@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { readdir } from 'node:fs/promises';
+import { readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AppStatus } from '../../shared/api.js';
@@ -93,6 +93,41 @@ describe('controller', () => {
     expect(progress.some((p) => p.operation === 'restore')).toBe(true);
     expect(controller.history.list()[0]).toMatchObject({ kind: 'restore', result: 'success', backupName: path.basename(backupPath) });
     expect(controller.getStatus().lastRun?.kind).toBe('backup'); // the status is about backups
+  });
+
+  it('runs retention after a successful backup, with the settings\' days and floor', async () => {
+    const { controller, log, backupDir } = await appFor('retention');
+    await controller.updateSettings({ ...controller.getSettings(), retainDays: 30, keepLast: 1 });
+    const first = await controller.startBackup('manual');
+    if (!first.started) throw new Error(first.reason);
+    const oldName = (await first.done).backupName!;
+    // Make that backup 60 days old, as its manifest tells it.
+    const aged = path.join(backupDir, 'backup_20200101_020000');
+    await rename(path.join(backupDir, oldName), aged);
+    const manifestFile = path.join(aged, 'manifest.json');
+    const manifest = JSON.parse(await readFile(manifestFile, 'utf8'));
+    manifest.backup_timestamp = '20200101_020000';
+    manifest.aurora_backup.created_at = new Date(Date.now() - 60 * 86_400_000).toISOString();
+    await writeFile(manifestFile, JSON.stringify(manifest));
+
+    const second = await controller.startBackup('manual');
+    if (!second.started) throw new Error(second.reason);
+    const entry = await second.done;
+    expect(entry.result).toBe('success');
+    expect(await readdir(backupDir)).not.toContain('backup_20200101_020000');
+    expect((await controller.listBackups()).map((b) => b.name)).toEqual([entry.backupName]);
+    expect(log.lines.some((l) => l.text.includes('removed by retention: backup_20200101_020000'))).toBe(true);
+  });
+
+  it('a corrupt settings file is kept aside and reported with a notification that opens the settings', async () => {
+    const { dir, cleanup } = await tempDir('corrupt');
+    await writeFile(path.join(dir, 'settings.json'), '{ not json');
+    const { controller, platform, log } = await startController(dir);
+    expect(controller.getSettings().retainDays).toBe(30);
+    expect(platform.notices).toEqual([expect.objectContaining({ condition: 'settings', view: 'settings', body: expect.stringContaining('settings.corrupt-') })]);
+    expect(log.lines.some((l) => l.level === 'error' && l.text.includes('could not be used'))).toBe(true);
+    expect((await readdir(dir)).some((f) => f.startsWith('settings.corrupt-'))).toBe(true);
+    await cleanup();
   });
 
   it('refuses a second backup while one runs in the app', async () => {
