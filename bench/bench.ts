@@ -215,16 +215,19 @@ async function main() {
   let busyReport: OursReport | undefined;
   if (only.has('writer')) {
     const seconds = Math.max(10, samples['ours backup'] ? median(samples['ours backup'].map((s) => s.wallS)) : 0);
+    // The writer adds rows and blobs: it works on a copy, so that the fixture stays as generated for the next bench.
+    const liveDir = out('writer-data');
+    await sh(`cp -a '${dataDir}' '${liveDir}'`);
     log(`Writer at ${writerRate} transactions/s: alone for ${seconds.toFixed(1)} s, then during our backup (same priority, then ours at nice +10)`);
-    const aloneWriter = await startWriter(dataDir);
+    const aloneWriter = await startWriter(liveDir);
     await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
     const alone = await aloneWriter.stop();
     const rate = (x: { writes: number; seconds: number }) => x.writes / x.seconds;
     /** Our backup while the writer runs; `prefix` e.g. runs it at a lower priority. */
     const withWriter = async (tool: string, prefix: string[]) => {
-      await setCache([dataDir], cache);
-      const running = await startWriter(dataDir);
-      const busy = await measure([...prefix, ...nodeArgs, 'backup', dataDir, out('ours-writer')], { cwd: ROOT });
+      await setCache([liveDir], cache);
+      const running = await startWriter(liveDir);
+      const busy = await measure([...prefix, ...nodeArgs, 'backup', liveDir, out('ours-writer')], { cwd: ROOT });
       const seen = await running.stop();
       const report = oursReport(busy);
       record(tool, busy, report.size, report);
