@@ -20,18 +20,20 @@ export interface ManifestDatabase {
 }
 
 /**
- * manifest.json. The first block is exactly what the original scripts/backup.sh writes, so tools and
- * restore.sh that read it keep working; the `aurora_backup` block is ours.
+ * manifest.json. The first block has exactly the fields and shapes the original scripts/backup.sh writes,
+ * so tools and restore.sh that read it keep working; the `aurora_backup` block is ours.
  */
 export interface Manifest {
-  backup_timestamp: string; // YYYYMMDD_HHMMSS, local time, as in the folder name
+  backup_timestamp: string; // UTC, as `date -u +%Y-%m-%dT%H:%M:%SZ`: "2025-03-22T14:30:22Z"
   backup_version: string;
   pds_version: string;
   hostname: string;
   service_did: string;
   compression: Compression;
-  databases: string[]; // e.g. ["account.sqlite", "sequencer.sqlite", "did_cache.sqlite"]
-  data_directories: string[]; // e.g. ["blobs", "actors"]
+  /** Component → file name of the database: {"account": "account.sqlite", …}; only those backed up. */
+  databases: Partial<Record<DatabaseComponent, string>>;
+  /** {"actor_store": "actors", "blob_store": "blobs"}; only those backed up. */
+  data_directories: { actor_store?: string; blob_store?: string };
   backup_size: string; // human readable, like `du -sh`
 
   aurora_backup: {

@@ -83,14 +83,17 @@ export async function runBackup(opts: BackupOptions = {}): Promise<BackupResult>
     const written = await writeBackup({ ...opts, locations, compression: config.compression, workDir, progress });
 
     const manifest: Manifest = {
-      backup_timestamp: stamp,
+      backup_timestamp: startedAt.toISOString().replace(/\.\d{3}Z$/, 'Z'),
       backup_version: BACKUP_SCRIPT_VERSION,
       pds_version: config.pdsVersion,
       hostname: config.hostname,
       service_did: config.serviceDid,
       compression: config.compression,
-      databases: written.databases.map((d) => `${d.name}.sqlite`),
-      data_directories: written.directories,
+      databases: Object.fromEntries(written.databases.map((d) => [d.name, `${d.name}.sqlite`])),
+      data_directories: {
+        ...(written.directories.includes('actors') && { actor_store: 'actors' }),
+        ...(written.directories.includes('blobs') && { blob_store: 'blobs' }),
+      },
       backup_size: humanSize(written.totalSize),
       aurora_backup: {
         format_version: MANIFEST_FORMAT_VERSION,

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import type { Progress } from '../../shared/progress.js';
 import type { Manifest } from '../../shared/manifest.js';
 import { packTar, writeCompressed, type TarSource } from '../../electron/engine/archive.js';
-import { runBackup } from '../../electron/engine/backup.js';
+import { formatTimestamp, runBackup } from '../../electron/engine/backup.js';
 import { EngineError } from '../../electron/engine/errors.js';
 import { actorDirFor, createFixture } from '../../electron/engine/fixture.js';
 import { LOCK_FILE_NAME } from '../../electron/engine/lock.js';
@@ -59,11 +59,13 @@ describe('runBackup on a live PDS', () => {
     // The manifest keeps backup.sh's fields and records every file's size and checksum.
     const manifest = JSON.parse(readFileSync(path.join(folder, 'manifest.json'), 'utf8')) as Manifest;
     expect(manifest).toMatchObject({
-      backup_timestamp: result.name.slice('backup_'.length),
       compression: 'gzip',
-      databases: ['account.sqlite', 'sequencer.sqlite', 'did_cache.sqlite'],
-      data_directories: ['blobs', 'actors'],
+      databases: { account: 'account.sqlite', sequencer: 'sequencer.sqlite', did_cache: 'did_cache.sqlite' },
+      data_directories: { actor_store: 'actors', blob_store: 'blobs' },
     });
+    // backup.sh writes the time in UTC; the folder name is the same moment in local time.
+    expect(manifest.backup_timestamp).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+    expect(formatTimestamp(new Date(manifest.backup_timestamp))).toBe(result.name.slice('backup_'.length));
     for (const key of ['backup_version', 'pds_version', 'hostname', 'service_did', 'backup_size']) expect(typeof manifest[key as keyof Manifest]).toBe('string');
     const ours = manifest.aurora_backup;
     expect(ours.files.map((f) => f.path).sort()).toEqual(['actors.tar.gz', 'blobs.tar.gz', 'databases/account.sqlite.gz', 'databases/did_cache.sqlite.gz', 'databases/sequencer.sqlite.gz']);
@@ -204,7 +206,7 @@ describe('runBackup folder handling', () => {
     const old = await runBackup({ dataDir, backupDir, env: {} });
     const manifestPath = path.join(old.path, 'manifest.json');
     const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as Manifest;
-    manifest.backup_timestamp = '20200101_020000';
+    manifest.backup_timestamp = '2020-01-01T02:00:00Z';
     manifest.aurora_backup.created_at = '2020-01-01T02:00:00.000Z';
     writeFileSync(manifestPath, JSON.stringify(manifest));
     renameSync(old.path, path.join(backupDir, 'backup_20200101_020000'));

@@ -6,7 +6,7 @@ import zlib from 'node:zlib';
 import { DATABASE_COMPONENTS, type Component, type DatabaseComponent } from '../../shared/components.js';
 import { MANIFEST_FORMAT_VERSION, type Manifest, type ManifestFile } from '../../shared/manifest.js';
 import { layoutPath } from '../../electron/engine/backup-folder.js';
-import { folderStamp, makeLegacyBackup, type LegacyBackupOptions } from './legacy-backup.js';
+import { makeLegacyBackup, type LegacyBackupOptions } from './legacy-backup.js';
 
 /**
  * A backup in our format built by hand (until tests can use runBackup): the files as the original
@@ -36,14 +36,17 @@ export function makeManifestBackup(
     });
 
   const manifest: Manifest = {
-    backup_timestamp: folderStamp(at),
+    backup_timestamp: at.toISOString().replace(/\.\d{3}Z$/, 'Z'),
     backup_version: '1.0',
     pds_version: opts.env?.PDS_VERSION ?? 'unknown',
     hostname: opts.env?.PDS_HOSTNAME ?? 'unknown',
     service_did: opts.env?.PDS_SERVICE_DID ?? 'unknown',
     compression: 'gzip',
-    databases: snapshots.map((s) => `${s.name}.sqlite`),
-    data_directories: components.filter((c) => c === 'blobs' || c === 'actors'),
+    databases: Object.fromEntries(snapshots.map((s) => [s.name, `${s.name}.sqlite`])),
+    data_directories: {
+      ...(components.includes('actors') && { actor_store: 'actors' }),
+      ...(components.includes('blobs') && { blob_store: 'blobs' }),
+    },
     backup_size: '1M',
     aurora_backup: {
       format_version: MANIFEST_FORMAT_VERSION,
