@@ -171,9 +171,11 @@ export class Controller extends EventEmitter<ApiEventMap> {
     const lastRun = this.history.latest('backup');
     const staleHours = this.settings.notifications.staleHours;
     const lastAt = this.lastBackup ? new Date(this.lastBackup.createdAt).getTime() : null;
+    // A failure counts until a newer complete backup exists, whoever made it (this app or the CLI).
+    const failed = lastRun?.result === 'failed' && (lastAt === null || lastAt < Date.parse(lastRun.startedAt));
     const state: AppStatus['state'] = this.job
       ? 'running'
-      : lastRun?.result === 'failed'
+      : failed
         ? 'failed'
         : lastAt === null || this.clock.now().getTime() - lastAt > staleHours * 3_600_000
           ? 'stale'

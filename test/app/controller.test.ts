@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AppStatus } from '../../shared/api.js';
 import type { Progress } from '../../shared/progress.js';
 import { BACKUP_NAME_PATTERN } from '../../shared/components.js';
+import { runBackup } from '../../electron/engine/backup.js';
 import { createFixture } from '../../electron/engine/fixture.js';
 import { createHandlers } from '../../electron/app/handlers.js';
 import { History } from '../../electron/app/history.js';
@@ -154,6 +155,12 @@ describe('controller', () => {
     const failures = platform.notices.filter((n) => n.condition === 'failure');
     expect(failures).toHaveLength(1);
     expect(failures[0]!.body).toContain('no-such-data');
+
+    // A good backup made outside the app (as `aurora-backup backup` does) ends the failed state.
+    await runBackup({ dataDir, backupDir: controller.backupDir });
+    await controller.tick();
+    expect(controller.getStatus().state).toBe('idle');
+    expect(platform.trays.at(-1)!.icon).toBe('idle');
   });
 
   it('cancel and quitting mid-backup leave no folder that looks like a backup', async () => {
