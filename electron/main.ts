@@ -47,7 +47,10 @@ async function start(): Promise<void> {
 
   const tray = createTray(iconDir, (action) => void onTrayAction(action));
   const platform: Platform = {
-    showNotification: (notice) => showNotice(notice, path.join(iconDir, 'tray-failed.png'), (n) => openAt({ view: n.view, backupName: n.backupName })),
+    showNotification: (notice) => {
+      const icon = notice.condition === 'failure' ? 'failed' : notice.condition === 'success' ? 'idle' : 'stale';
+      showNotice(notice, path.join(iconDir, `tray-${icon}@2x.png`), (n) => openAt({ view: n.view, backupName: n.backupName }));
+    },
     setTray: (model) => tray.show(model),
     openPath: (p) => shell.openPath(p),
     pickFolder: async (purpose) => {
@@ -85,6 +88,7 @@ async function start(): Promise<void> {
       minWidth: 720,
       minHeight: 520,
       title: 'Aurora Locus Backup',
+      icon: path.join(iconDir, 'icon.png'), // Linux; Windows and macOS take it from the executable
       show: false,
       webPreferences: {
         preload: path.join(import.meta.dirname, 'preload.cjs'),
