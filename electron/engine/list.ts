@@ -87,10 +87,15 @@ async function summarize(folder: string): Promise<BackupSummary> {
 }
 
 /** Bytes of all files below `folder`, not following symlinks (like `du`, without block rounding). */
+/** Bytes of the files in `folder`. A backup being written changes under our feet: what vanishes counts 0. */
 async function diskUsage(folder: string): Promise<number> {
-  const entries = await readdir(folder, { recursive: true, withFileTypes: true });
+  const vanished = <T>(fallback: T) => (error: NodeJS.ErrnoException): T => {
+    if (error.code === 'ENOENT') return fallback;
+    throw error;
+  };
+  const entries = await readdir(folder, { recursive: true, withFileTypes: true }).catch(vanished([]));
   const sizes = await Promise.all(
-    entries.filter((entry) => entry.isFile()).map(async (entry) => (await lstat(path.join(entry.parentPath, entry.name))).size),
+    entries.filter((entry) => entry.isFile()).map((entry) => lstat(path.join(entry.parentPath, entry.name)).then((s) => s.size, vanished(0))),
   );
   return sizes.reduce((sum, size) => sum + size, 0);
 }

@@ -2,6 +2,7 @@ import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkS
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runBackup } from '../../electron/engine/backup.js';
 import { createFixture } from '../../electron/engine/fixture.js';
 import { listBackups } from '../../electron/engine/list.js';
 import { makeLegacyBackup } from '../helpers/legacy-backup.js';
@@ -73,5 +74,34 @@ describe('listBackups', () => {
 
   it('returns an empty list for a backup directory that does not exist yet', async () => {
     expect(await listBackups(path.join(root, 'nothing-here'))).toEqual([]);
+  });
+});
+
+describe('listBackups while a backup is being written', () => {
+  it('lists the unfinished run as incomplete instead of failing on files that come and go', async () => {
+    const liveRoot = mkdtempSync(path.join(os.tmpdir(), 'list-live-'));
+    try {
+      const liveData = path.join(liveRoot, 'data');
+      const liveBackups = path.join(liveRoot, 'backups');
+      await createFixture(liveData, { accounts: 40, posts: 5, blobMB: 4, seed: 'live' });
+      let finished = false;
+      const running = runBackup({ dataDir: liveData, backupDir: liveBackups, env: {} }).finally(() => (finished = true));
+      const seen = new Set<string>();
+      const failures: string[] = [];
+      while (!finished) {
+        try {
+          for (const backup of await listBackups(liveBackups)) seen.add(backup.status);
+        } catch (error) {
+          failures.push((error as Error).message);
+        }
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      const result = await running;
+      expect(failures).toEqual([]);
+      expect(seen).toContain('incomplete');
+      expect((await listBackups(liveBackups)).map((b) => [b.name, b.status])).toEqual([[result.name, 'complete']]);
+    } finally {
+      rmSync(liveRoot, { recursive: true, force: true });
+    }
   });
 });
