@@ -2,12 +2,23 @@
 import { parseArgs } from 'node:util';
 import { CliError, type Command } from './command.js';
 
-const COMMANDS = ['fixture', 'backup', 'verify', 'list', 'prune', 'restore', 'serve'] as const;
-type CommandName = (typeof COMMANDS)[number];
+type Loader = () => Promise<{ command: Command }>;
+
+// Loaded on demand so that `backup` does not pay for what `serve` needs, and spelled out so bundlers see them.
+const LOADERS = {
+  fixture: () => import('./commands/fixture.js'),
+  backup: () => import('./commands/backup.js'),
+  verify: () => import('./commands/verify.js'),
+  list: () => import('./commands/list.js'),
+  prune: () => import('./commands/prune.js'),
+  restore: () => import('./commands/restore.js'),
+  serve: () => import('./commands/serve.js'),
+} satisfies Record<string, Loader>;
+type CommandName = keyof typeof LOADERS;
+const COMMANDS = Object.keys(LOADERS) as CommandName[];
 
 async function load(name: CommandName): Promise<Command> {
-  const module = (await import(`./commands/${name}.js`)) as { command: Command };
-  return module.command;
+  return (await LOADERS[name]()).command;
 }
 
 async function overview(): Promise<string> {
@@ -28,7 +39,7 @@ export async function main(argv: string[]): Promise<number> {
     console.log(APP_VERSION);
     return 0;
   }
-  if (!(COMMANDS as readonly string[]).includes(name)) {
+  if (!(COMMANDS as string[]).includes(name)) {
     throw new CliError(`Unknown command "${name}". Commands: ${COMMANDS.join(', ')}. See aurora-backup --help.`, 2);
   }
   const command = await load(name as CommandName);
