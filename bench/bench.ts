@@ -262,8 +262,10 @@ async function main() {
           eventLoopMaxMs: Math.max(...reports.map((x) => x.eventLoop.maxMs)),
           eventLoopP99WithWriterMs: busyReport?.eventLoop.p99Ms ?? null,
           memoryAtPeakMB: reports.reduce((a, b) => (b.memoryAtPeakMB.rss > a.memoryAtPeakMB.rss ? b : a)).memoryAtPeakMB,
-          phasesMs: medianPhases(reports),
-          restorePhasesMs: medianPhases(restoreReports),
+          phasesMs: medianPhases(reports.map((x) => x.phases)),
+          phasesCpuMs: medianPhases(reports.map((x) => x.phasesCpu)),
+          restorePhasesMs: medianPhases(restoreReports.map((x) => x.phases)),
+          restorePhasesCpuMs: medianPhases(restoreReports.map((x) => x.phasesCpu)),
         }
       : undefined,
     writer,
@@ -307,9 +309,9 @@ function summarize(list: Sample[], dataBytes: number): ToolSummary {
   };
 }
 
-function medianPhases(reports: OursReport[]): Record<string, number> {
-  const names = [...new Set(reports.flatMap((x) => Object.keys(x.phases)))];
-  return Object.fromEntries(names.map((name) => [name, Math.round(median(reports.map((x) => x.phases[name] ?? 0)))]));
+function medianPhases(runs: Array<Record<string, number>>): Record<string, number> {
+  const names = [...new Set(runs.flatMap((x) => Object.keys(x)))];
+  return Object.fromEntries(names.map((name) => [name, Math.round(median(runs.map((x) => x[name] ?? 0)))]));
 }
 
 async function machine(): Promise<Omit<BenchResult['machine'], 'loadAverage' | 'niceness'>> {

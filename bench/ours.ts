@@ -16,23 +16,35 @@ export interface OursReport {
   eventLoop: { p50Ms: number; p99Ms: number; maxMs: number };
   /** process.memoryUsage() (MB) at the moment RSS peaked, sampled every 50 ms: where the memory is. */
   memoryAtPeakMB: { rss: number; heapUsed: number; external: number; arrayBuffers: number };
-  /** Milliseconds spent in each progress phase, in the order they came. */
+  /** Milliseconds spent in each progress phase, in the order they came … */
   phases: Record<string, number>;
+  /** … and the CPU milliseconds (all threads: main, thread pool, workers) the process used in each. */
+  phasesCpu: Record<string, number>;
 }
 
 const [mode, first, second, third] = process.argv.slice(2);
 const phases: Record<string, number> = {};
+const phasesCpu: Record<string, number> = {};
 let phase: string | null = null;
 let phaseStart = performance.now();
+let phaseCpu = process.cpuUsage();
+const cpuMs = (since: NodeJS.CpuUsage) => {
+  const used = process.cpuUsage(since);
+  return (used.user + used.system) / 1000;
+};
 /** Phases, with the archive being written or unpacked split out: `archiving:blobs.tar.gz`, … */
 const onProgress = (p: Progress) => {
   const split = (p.phase === 'archiving' || p.phase === 'unpacking') && p.current;
   const key = split ? `${p.phase}:${p.current!.split('/')[0]}` : p.phase;
   if (key === phase) return;
   const now = performance.now();
-  if (phase) phases[phase] = (phases[phase] ?? 0) + now - phaseStart;
+  if (phase) {
+    phases[phase] = (phases[phase] ?? 0) + now - phaseStart;
+    phasesCpu[phase] = (phasesCpu[phase] ?? 0) + cpuMs(phaseCpu);
+  }
   phase = key;
   phaseStart = now;
+  phaseCpu = process.cpuUsage();
 };
 
 const usage = 'usage: ours.ts backup <dataDir> <backupDir> | restore <backupPath> <targetDir> <preRestoreDir>';
@@ -65,7 +77,10 @@ const durationMs = performance.now() - started;
 delay.disable();
 clearInterval(sampler);
 const mb = (bytes: number) => Math.round(bytes / 1e5) / 10;
-if (phase) phases[phase] = (phases[phase] ?? 0) + performance.now() - phaseStart;
+if (phase) {
+  phases[phase] = (phases[phase] ?? 0) + performance.now() - phaseStart;
+  phasesCpu[phase] = (phasesCpu[phase] ?? 0) + cpuMs(phaseCpu);
+}
 const ms = (ns: number) => Math.max(0, Math.round(ns / 1e4) / 100 - RESOLUTION_MS);
 const report: OursReport = {
   startupMs,
@@ -74,5 +89,6 @@ const report: OursReport = {
   eventLoop: { p50Ms: ms(delay.percentile(50)), p99Ms: ms(delay.percentile(99)), maxMs: ms(delay.max) },
   memoryAtPeakMB: { rss: mb(peak.rss), heapUsed: mb(peak.heapUsed), external: mb(peak.external), arrayBuffers: mb(peak.arrayBuffers) },
   phases,
+  phasesCpu,
 };
 console.log(JSON.stringify(report));

@@ -45,7 +45,9 @@ export interface BenchResult {
     eventLoopP99WithWriterMs: number | null;
     memoryAtPeakMB: { rss: number; heapUsed: number; external: number; arrayBuffers: number };
     phasesMs: Record<string, number>;
+    phasesCpuMs: Record<string, number>;
     restorePhasesMs: Record<string, number>;
+    restorePhasesCpuMs: Record<string, number>;
   };
   writer?: {
     rate: number;
@@ -126,9 +128,10 @@ export function printTable(result: BenchResult, print: (line: string) => void): 
     print(`our event-loop delay during backup: p99 ${o.eventLoopP99Ms} ms (max ${o.eventLoopMaxMs} ms)` + (o.eventLoopP99WithWriterMs === null ? '' : `; with the writer running: p99 ${o.eventLoopP99WithWriterMs} ms`));
     const m2 = o.memoryAtPeakMB;
     print(`our memory at peak RSS (MB): rss ${m2.rss}, JS heap used ${m2.heapUsed}, external ${m2.external} (array buffers ${m2.arrayBuffers})`);
-    const phases = (p: Record<string, number>) => Object.entries(p).map(([k, v]) => `${k} ${v}`).join(', ');
-    print(`our backup phases (median ms): ${phases(o.phasesMs)}`);
-    print(`our restore phases (median ms): ${phases(o.restorePhasesMs)}`);
+    const phases = (wall: Record<string, number>, cpu: Record<string, number>) =>
+      Object.entries(wall).map(([k, v]) => `${k} ${v}/${cpu[k] ?? 0}`).join(', ');
+    print(`our backup phases (median wall ms/CPU ms): ${phases(o.phasesMs, o.phasesCpuMs)}`);
+    print(`our restore phases (median wall ms/CPU ms): ${phases(o.restorePhasesMs, o.restorePhasesCpuMs)}`);
     print(`engine s = the backup/restore call alone; wall s adds process start-up: ${(t['ours backup']?.startupS ?? 0).toFixed(2)} s`);
   }
   if (w) {
