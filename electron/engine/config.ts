@@ -1,5 +1,4 @@
 import { readFile } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { parseEnv } from 'node:util';
 import { COMPRESSIONS, type Compression } from '../../shared/components.js';
@@ -89,7 +88,7 @@ export async function resolveConfig(opts: ConfigOptions = {}): Promise<ResolvedC
     compression: opts.compression ?? parseCompression(lookup('BACKUP_COMPRESSION', 'COMPRESSION')?.value),
     retainDays: opts.retainDays ?? parseRetainDays(lookup('BACKUP_RETAIN_DAYS')?.value),
     pdsVersion: lookup('PDS_VERSION')?.value ?? 'unknown',
-    hostname: lookup('PDS_HOSTNAME')?.value ?? os.hostname(),
+    hostname: lookup('PDS_HOSTNAME')?.value ?? 'unknown', // as backup.sh: the PDS's public name, not this machine's
     serviceDid: lookup('PDS_SERVICE_DID')?.value ?? 'unknown',
     envFile,
   };
