@@ -9,17 +9,6 @@ export function formatAge(from: Date, now: Date): string {
   return `${Math.round(hours / 24)} days ago`;
 }
 
-export function formatBytes(bytes: number): string {
-  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${value >= 10 || unit === 0 ? Math.round(value) : value.toFixed(1)} ${units[unit]}`;
-}
-
 /** "today 02:00", "tomorrow 02:00" or "Mon 3 Mar 02:00", local time. */
 export function formatWhen(at: Date, now: Date): string {
   const time = at.toLocaleTimeString('en-GB', { hour: '2-digit', minute: '2-digit' });

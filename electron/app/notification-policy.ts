@@ -1,6 +1,7 @@
 import type { AppStatus } from '../../shared/api.js';
 import type { Settings } from '../../shared/settings.js';
-import { formatAge, formatBytes } from './format.js';
+import { formatBytes } from '../../shared/format.js';
+import { formatAge } from './format.js';
 import type { Notice } from './platform.js';
 
 export type NotificationPrefs = Settings['notifications'];

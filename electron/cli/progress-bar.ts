@@ -1,19 +1,8 @@
+import { formatBytes } from '../../shared/format.js';
 import type { Progress } from '../../shared/progress.js';
 
 const WIDTH = 24;
 const REDRAW_MS = 100;
-
-/** 1.5 GB, 320 MB, 12 KB (powers of 1024, as file managers show). */
-export function formatBytes(bytes: number): string {
-  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${unit === 0 ? value : value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
-}
 
 /** 0:07, 3:25, 1:02:09. */
 export function formatDuration(ms: number): string {

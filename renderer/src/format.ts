@@ -1,19 +1,6 @@
 import type { Progress } from '../../shared/progress.js';
 
-const UNITS = ['bytes', 'KB', 'MB', 'GB', 'TB'];
-
-/** 1536 → "1.5 KB" (binary units, as file managers on Windows and `du -h` show them). */
-export function formatBytes(bytes: number): string {
-  if (!Number.isFinite(bytes) || bytes < 0) return '—';
-  if (bytes < 1024) return `${bytes} ${bytes === 1 ? 'byte' : 'bytes'}`;
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < UNITS.length - 1) {
-    value /= 1024;
-    unit += 1;
-  }
-  return `${value >= 100 ? Math.round(value) : value.toFixed(1).replace(/\.0$/, '')} ${UNITS[unit]}`;
-}
+export { formatBytes } from '../../shared/format.js';
 
 /** "just now" → "Just now", for a value that starts a line. */
 export const capitalize = (text: string): string => text.charAt(0).toUpperCase() + text.slice(1);

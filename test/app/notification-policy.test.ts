@@ -107,7 +107,7 @@ describe('notification policy', () => {
       ],
       { ...prefs, onSuccess: true },
     );
-    expect(later).toEqual([{ condition: 'success', title: 'Backup complete', body: 'backup_a (2.0 KB)', view: 'backups', backupName: 'backup_a' }]);
+    expect(later).toEqual([{ condition: 'success', title: 'Backup complete', body: 'backup_a (2 KB)', view: 'backups', backupName: 'backup_a' }]);
     expect(replay([{ status: first, now: t0 }, { status: status({ lastRun: run('new', 'success') }), now: at(1) }])).toEqual([]);
   });
 

@@ -200,7 +200,7 @@ describe('the terminal progress bar', () => {
     const bar = createProgressBar(terminal as unknown as NodeJS.WriteStream);
     const startedAt = new Date(Date.now() - 10_000).toISOString();
     bar.update({ operation: 'backup', phase: 'archiving', bytesDone: 512 * 1024 * 1024, bytesTotal: 1024 * 1024 * 1024, filesDone: 1000, filesTotal: 2000, startedAt });
-    expect(output).toMatch(/^\rarchiving +\[#{12}-{12}\] +50% 512 MB\/1.0 GB 1000\/2000 files ETA 0:1\d/);
+    expect(output).toMatch(/^\rarchiving +\[#{12}-{12}\] +50% 512 MB\/1 GB 1000\/2000 files ETA 0:1\d/);
     bar.finish();
     expect(output.endsWith(`\r${' '.repeat(119)}\r`)).toBe(true);
     expect(formatDuration(3_725_000)).toBe('1:02:05');

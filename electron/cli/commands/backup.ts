@@ -4,7 +4,8 @@ import { CliError, type Command } from '../command.js';
 import { runBackup } from '../../engine/backup.js';
 import { resolveConfig } from '../../engine/config.js';
 import { EngineError } from '../../engine/errors.js';
-import { createProgressBar, formatBytes, formatDuration } from '../progress-bar.js';
+import { formatBytes } from '../../../shared/format.js';
+import { createProgressBar, formatDuration } from '../progress-bar.js';
 
 const help = `Usage: aurora-backup backup [--data DIR] [--out DIR] [--env-file FILE] [--compression C] [--json]
 

@@ -2,7 +2,8 @@ import path from 'node:path';
 import { CliError, type Command } from '../command.js';
 import { EngineError } from '../../engine/errors.js';
 import { createFixture, FIXTURE_DEFAULTS } from '../../engine/fixture.js';
-import { createProgressBar, formatBytes } from '../progress-bar.js';
+import { formatBytes } from '../../../shared/format.js';
+import { createProgressBar } from '../progress-bar.js';
 
 const help = `Usage: aurora-backup fixture <dir> [--accounts N] [--posts N] [--blob-mb N] [--seed S] [--json]
 

@@ -3,7 +3,7 @@ import { CliError, type Command } from '../command.js';
 import { resolveConfig } from '../../engine/config.js';
 import { EngineError } from '../../engine/errors.js';
 import { listBackups } from '../../engine/list.js';
-import { formatBytes } from '../progress-bar.js';
+import { formatBytes } from '../../../shared/format.js';
 
 const help = `Usage: aurora-backup list [--out DIR] [--env-file FILE] [--json]
 

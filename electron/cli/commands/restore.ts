@@ -3,7 +3,8 @@ import { COMPONENTS, type Component } from '../../../shared/components.js';
 import { EngineError } from '../../engine/errors.js';
 import { planRestore, restoreBackup, type RestoreOptions, type RestorePlan } from '../../engine/restore.js';
 import { CliError, type Command } from '../command.js';
-import { createProgressBar, formatBytes, formatDuration } from '../progress-bar.js';
+import { formatBytes } from '../../../shared/format.js';
+import { createProgressBar, formatDuration } from '../progress-bar.js';
 
 const help = `Usage: aurora-backup restore <backup> [--data DIR] [--only LIST] [--force] [--json] [--env-file FILE]
 
