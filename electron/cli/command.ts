@@ -27,3 +27,11 @@ export class CliError extends Error {
     super(message);
   }
 }
+
+/** A whole-number option (`--keep-last 3`); undefined when not given. */
+export function wholeNumber(value: unknown, flag: string, min: number): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min) throw new CliError(`${flag} needs a whole number of at least ${min}, not "${String(value)}".`, 2);
+  return n;
+}

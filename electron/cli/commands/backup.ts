@@ -1,6 +1,6 @@
 import { COMPRESSIONS, type Compression } from '../../../shared/components.js';
 import { DEFAULT_SETTINGS } from '../../../shared/settings.js';
-import { CliError, type Command } from '../command.js';
+import { CliError, wholeNumber, type Command } from '../command.js';
 import { runBackup } from '../../engine/backup.js';
 import { resolveConfig } from '../../engine/config.js';
 import { EngineError } from '../../engine/errors.js';
@@ -38,13 +38,6 @@ A progress bar with ETA is drawn on stderr when it is a terminal. Ctrl+C cancels
 Examples:
   aurora-backup backup --data /opt/aurora-locus/data --out /mnt/backup-drive/aurora-locus
   aurora-backup backup --env-file /opt/aurora-locus/.env --json`;
-
-function wholeNumber(value: unknown, flag: string, min: number): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min) throw new CliError(`${flag} needs a whole number of at least ${min}, not "${String(value)}".`, 2);
-  return n;
-}
 
 export const command: Command = {
   summary: 'Back up a PDS data directory (safe while the PDS runs)',

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { DEFAULT_SETTINGS } from '../../../shared/settings.js';
-import { CliError, type Command } from '../command.js';
+import { CliError, wholeNumber, type Command } from '../command.js';
 import { EngineError } from '../../engine/errors.js';
 import { acquireBackupLock } from '../../engine/lock.js';
 import { pruneBackups } from '../../engine/prune.js';
@@ -27,13 +27,6 @@ Exit code 0, or 1 when a folder that was due could not be removed (each one is n
 
 Example:
   aurora-backup prune --retain-days 14 --keep-last 5 --dry-run`;
-
-function wholeNumber(value: unknown, flag: string, min: number): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min) throw new CliError(`${flag} needs a whole number of at least ${min}, not "${String(value)}".`, 2);
-  return n;
-}
 
 export const command: Command = {
   summary: 'Remove backups older than the retention, always keeping the newest complete ones',

@@ -1,12 +1,14 @@
 import { createInterface } from 'node:readline/promises';
 import { COMPONENTS, type Component } from '../../../shared/components.js';
 import { EngineError } from '../../engine/errors.js';
-import { planRestore, restoreBackup, type RestoreOptions, type RestorePlan } from '../../engine/restore.js';
-import { CliError, type Command } from '../command.js';
+import { resolveConfig } from '../../engine/config.js';
+import { planRestore, recoverInterruptedRestore, restoreBackup, type RestoreOptions, type RestorePlan } from '../../engine/restore.js';
+import { CliError, type Command, type ParsedArgs } from '../command.js';
 import { formatBytes } from '../../../shared/format.js';
 import { createProgressBar, formatDuration } from '../progress-bar.js';
 
 const help = `Usage: aurora-backup restore <backup> [--data DIR] [--only LIST] [--force] [--json] [--env-file FILE]
+       aurora-backup restore --recover [--data DIR] [--env-file FILE]
 
 Restores a backup folder (backup_YYYYMMDD_HHMMSS, also one made by the original backup.sh) into the
 PDS data directory. Nothing changes until every check has passed:
@@ -36,6 +38,8 @@ Options:
   --health-url URL      The PDS's health endpoint, e.g. http://localhost:2583/xrpc/_health
   --stop-command CMD    Run through the shell before restoring, e.g. "systemctl stop aurora-locus"
   --start-command CMD   Run through the shell afterwards, e.g. "systemctl start aurora-locus"
+  --recover             Only finish (or undo) a restore that was interrupted, and clean its staging
+                        folders; every restore does this first anyway
 
 Examples:
   aurora-backup restore backups/backup_20250322_143022
@@ -89,8 +93,10 @@ export const command: Command = {
     'health-url': { type: 'string' },
     'stop-command': { type: 'string' },
     'start-command': { type: 'string' },
+    recover: { type: 'boolean' },
   },
   async run({ values, positionals }) {
+    if (values.recover) return recover(values);
     if (positionals.length !== 1) {
       throw new CliError(positionals.length ? `Unexpected argument "${positionals[1]}".` : 'Name the backup folder to restore. See aurora-backup restore --help.', 2);
     }
@@ -156,3 +162,23 @@ export const command: Command = {
     }
   },
 };
+
+async function recover(values: ParsedArgs['values']): Promise<number> {
+  try {
+    const { locations } = await resolveConfig({ dataDir: values.data as string | undefined, envFile: values['env-file'] as string | undefined });
+    const result = await recoverInterruptedRestore(locations.dataDir);
+    const words = {
+      nothing: `Nothing to recover in ${locations.dataDir}.`,
+      cleaned: `Removed the staging folder of a restore that stopped before changing anything in ${locations.dataDir}.`,
+      completed: `Finished the interrupted restore of ${result.components.join(', ')} (from ${result.backupPath}) in ${locations.dataDir}.`,
+      'rolled-back': `Undid the interrupted restore of ${result.components.join(', ')} in ${locations.dataDir}: the old data is back.`,
+    };
+    if (values.json) console.log(JSON.stringify({ ok: true, ...result }));
+    else console.log(words[result.outcome]);
+    return 0;
+  } catch (error) {
+    if (!(error instanceof EngineError)) throw error;
+    if (values.json) console.log(JSON.stringify({ ok: false, error: error.message, code: error.code }));
+    throw new CliError(error.message);
+  }
+}
