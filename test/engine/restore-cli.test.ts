@@ -23,15 +23,15 @@ beforeAll(async () => {
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 /** The CLI with stdin not a terminal, as in scripts and CI. */
-async function cli(args: string[]) {
-  const child = spawn(process.execPath, ['--import', TSX, path.join(REPO, 'electron/cli/main.ts'), ...args], { cwd: root, stdio: ['pipe', 'pipe', 'pipe'] });
+async function cli(args: string[], env: Record<string, string> = {}) {
+  const child = spawn(process.execPath, ['--import', TSX, path.join(REPO, 'electron/cli/main.ts'), ...args], { cwd: root, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   child.stdin!.end();
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (c: Buffer) => (stdout += c.toString()));
   child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
-  const [code] = (await once(child, 'exit')) as [number];
-  return { code, stdout, stderr };
+  const [code, signal] = (await once(child, 'exit')) as [number, string | null];
+  return { code, signal, stdout, stderr };
 }
 
 describe('aurora-backup restore', () => {
@@ -55,6 +55,18 @@ describe('aurora-backup restore', () => {
     const [now, was] = [digests(target), digests(source)];
     expect([now.account, now.blobs]).toEqual([was.account, was.blobs]);
     expect(now.actors).toBe('absent');
+  });
+
+  it('--recover finishes a restore that was killed half-way through the swap', async () => {
+    const target = path.join(root, 'killed');
+    const killed = await cli(['restore', backupPath, '--data', target, '--force'], { AURORA_FAULT_AT: 'swap:blobs:in' });
+    expect(killed.signal).toBe('SIGKILL');
+
+    const recovered = await cli(['restore', '--recover', '--data', target]);
+    expect(recovered.code).toBe(0);
+    expect(recovered.stdout).toContain(`Finished the interrupted restore of account, sequencer, did_cache, blobs, actors (from ${backupPath}) in ${target}.`);
+    expect(digests(target)).toEqual(digests(source));
+    expect((await cli(['restore', '--recover', '--data', target])).stdout).toContain(`Nothing to recover in ${target}.`);
   });
 
   it('rejects an unknown component with usage help', async () => {

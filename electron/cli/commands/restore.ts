@@ -19,8 +19,8 @@ PDS data directory. Nothing changes until every check has passed:
      links, devices, absolute or ".." paths or names Windows cannot store, and checked
      (integrity_check of every database, counts against manifest.json);
   4. the current data of every component to be replaced is backed up to <out>/pre-restore_…;
-  5. then swapped in by renames, journalled: if the process dies, the next restore finishes or undoes
-     it first, so each component is always entirely old or entirely new.
+  5. then swapped in by renames, journalled: if the process dies, the next restore (or --recover)
+     finishes or undoes it first, so each component is always entirely old or entirely new.
 A restored database never keeps the old -wal/-shm beside it; a restored folder holds exactly what
 the backup holds. --start-command runs at the end whenever --stop-command ran.
 
@@ -118,7 +118,7 @@ export const command: Command = {
     const onSignal = () => {
       if (controller.signal.aborted) {
         // Safe even mid-swap: the journal lets the next restore finish or undo it.
-        process.stderr.write('\nStopped. Run the restore again: it first finishes or undoes what was started.\n');
+        process.stderr.write('\nStopped. Run aurora-backup restore --recover (or the restore again) to finish or undo what was started.\n');
         process.exit(130);
       }
       process.stderr.write('\nCancelling… (once swapping has started it finishes first; press Ctrl+C again to stop at once)\n');
