@@ -20,6 +20,7 @@ import { EngineError } from './errors.js';
 import { acquireBackupLock } from './lock.js';
 import { pruneBackups } from './prune.js';
 import { snapshotDatabases, type SnapshotJob, type SnapshotResult } from './snapshot.js';
+import { recoverInterruptedRestore, STAGING_DIR_NAME } from './staging.js';
 import { APP_VERSION } from './version.js';
 
 export interface BackupOptions {
@@ -70,6 +71,12 @@ export async function runBackup(opts: BackupOptions = {}): Promise<BackupResult>
   await prepareBackupDir(backupDir, locations);
 
   const prefix = opts.folderPrefix ?? 'backup_';
+  // A restore killed half-way is finished first, so the backup never copies a half-swapped data directory.
+  // Only looked for (read-only) otherwise: a backup user may not be allowed to write to the data directory.
+  // The pre-restore backup runs inside a restore, which holds that directory's lock and has recovered already.
+  if (prefix !== 'pre-restore_' && (await exists(path.join(locations.dataDir, STAGING_DIR_NAME)))) {
+    await recoverInterruptedRestore(locations.dataDir);
+  }
   const lock = await acquireBackupLock(backupDir, prefix === 'backup_' ? 'backup' : `${prefix.replace(/_$/, '')} backup`);
   let workDir: string | undefined;
   let result: BackupResult;

@@ -111,6 +111,15 @@ describe('restore killed at any point', () => {
     }
   }, 900_000);
 
+  it('is finished by the next backup before it copies anything', async () => {
+    const killed = await runRestore({ AURORA_FAULT_AT: 'journal:written' });
+    expect(killed.exit.signal).toBe('SIGKILL');
+    expect(readdirSync(killed.target)).toContain(STAGING_DIR_NAME);
+    const backup = await runBackup({ dataDir: killed.target, backupDir: path.join(root, 'after-kill') });
+    expectSettled(killed.target, 'new');
+    expect(backup.manifest.aurora_backup.counts.accounts).toBe(3);
+  });
+
   it('puts the old data back when the swap fails, and when it is killed while doing so', async () => {
     const failing = await runRestore({ AURORA_FAULT_ERROR: 'swap:actors:in' });
     expect(failing.exit.code).toBe(1);
