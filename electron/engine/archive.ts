@@ -59,12 +59,22 @@ export interface PackHooks {
  * it is read (truncated in place, which the PDS never does), the rest is padded with zeros so the
  * archive stays valid.
  */
-export function packTar(files: AsyncIterable<TarSource>, hooks: PackHooks = {}, mtime = new Date()): Readable {
-  return Readable.from(generateTar(files, hooks, mtime), { objectMode: false });
+export function packTar(files: AsyncIterable<TarSource>, hooks: PackHooks = {}, options: PackOptions = {}): Readable {
+  return Readable.from(generateTar(files, hooks, options.topDir, options.mtime ?? new Date()), { objectMode: false });
 }
 
-async function* generateTar(files: AsyncIterable<TarSource>, hooks: PackHooks, mtime: Date): AsyncGenerator<Buffer> {
+export interface PackOptions {
+  /** Written first, as `tar -c blobs` does: the archive of an empty folder still has an entry (node-tar calls one without any unreadable). */
+  topDir?: string;
+  mtime?: Date;
+}
+
+async function* generateTar(files: AsyncIterable<TarSource>, hooks: PackHooks, topDir: string | undefined, mtime: Date): AsyncGenerator<Buffer> {
   const dirsWritten = new Set<string>();
+  if (topDir) {
+    dirsWritten.add(`${topDir}/`);
+    yield header({ path: `${topDir}/`, type: 'Directory', mode: 0o755, size: 0, mtime });
+  }
   for await (const file of files) {
     // Parent directories first, as `tar -c` writes them, so extraction recreates their modes.
     const parts = file.archivePath.split('/').slice(0, -1);

@@ -250,7 +250,7 @@ async function writeBackup(
         if (stored) counts.blobs++;
         progress.add(0, 1);
       },
-    });
+    }, { topDir: 'blobs' });
     files.push({ path: relative, component: 'blobs', ...(await writeCompressed(tar, path.join(workDir, relative), compression, { signal })) });
     directories.push('blobs');
   }
@@ -263,7 +263,7 @@ async function writeBackup(
         if (stored && path.basename(entry.archivePath) === 'store.sqlite') counts.actors++;
         void unlink(entry.source).catch(() => undefined); // free the staging space as we go
       },
-    });
+    }, { topDir: 'actors' });
     files.push({ path: relative, component: 'actors', ...(await writeCompressed(tar, path.join(workDir, relative), compression, { signal })) });
     directories.push('actors');
   }

@@ -1,6 +1,6 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
@@ -8,6 +8,8 @@ import type { Progress } from '../../shared/progress.js';
 import type { Manifest } from '../../shared/manifest.js';
 import { packTar, writeCompressed, type TarSource } from '../../electron/engine/archive.js';
 import { formatTimestamp, runBackup } from '../../electron/engine/backup.js';
+import { restoreBackup } from '../../electron/engine/restore.js';
+import { verifyBackup } from '../../electron/engine/verify.js';
 import { EngineError } from '../../electron/engine/errors.js';
 import { actorDirFor, createFixture } from '../../electron/engine/fixture.js';
 import { LOCK_FILE_NAME } from '../../electron/engine/lock.js';
@@ -150,6 +152,20 @@ describe('runBackup on a live PDS', () => {
     expect(path.dirname(result.path)).toBe(path.join(root, 'out'));
     expect(run('tar', ['-tzf', path.join(result.path, 'blobs.tar.gz')])).toMatch(/^blobs\/did:plc:[a-z2-7]{24}\/bafkrei/m);
     expect(run('tar', ['-tzf', path.join(result.path, 'actors.tar.gz')])).toMatch(/^actors\/[0-9a-f]{2}\/did_plc_[a-z2-7]{24}\/key$/m);
+  });
+});
+
+describe('runBackup on a new PDS', () => {
+  it('backs up a PDS without any media yet into archives that tar, verify and restore all accept', async () => {
+    const { root, dataDir, backupDir } = await fixture({ accounts: 2, posts: 2, blobMB: 0 });
+    for (const entry of readdirSync(path.join(dataDir, 'blobs'))) rmSync(path.join(dataDir, 'blobs', entry), { recursive: true });
+    const result = await runBackup({ dataDir, backupDir, env: {} });
+    expect(execFileSync('tar', ['-tzf', path.join(result.path, 'blobs.tar.gz')], { encoding: 'utf8' })).toBe('blobs/\n');
+    const report = await verifyBackup(result.path, { deep: true });
+    expect(report.problems).toEqual([]);
+    const target = path.join(root, 'restored');
+    await restoreBackup({ backupPath: result.path, dataDir: target, backupDir: path.join(root, 'pre'), env: {} });
+    expect(readdirSync(path.join(target, 'blobs'))).toEqual([]);
   });
 });
 
