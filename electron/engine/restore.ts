@@ -6,7 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import { Worker } from 'node:worker_threads';
 import type { RestoreResult } from '../../shared/api.js';
 import { COMPONENTS, DATABASE_COMPONENTS, type Component, type DatabaseComponent } from '../../shared/components.js';
-import type { Phase, Progress } from '../../shared/progress.js';
+import type { Progress } from '../../shared/progress.js';
 import { openBackupFolder, type BackupFile, type BackupFolder } from './backup-folder.js';
 import { runBackup } from './backup.js';
 import { decompressor } from './compress.js';
@@ -14,6 +14,7 @@ import { resolveConfig, type PdsLocations, type ResolvedConfig } from './config.
 import { EngineError } from './errors.js';
 import { faultPoint } from './fault-injection.js';
 import { checkPdsRunning, runRequiredCommand } from './pds-running.js';
+import { progressReporter, type ProgressReporter } from './progress.js';
 import { safeExtract } from './safe-extract.js';
 import { commitSwap, exists, lockDataDir, recoverLocked, stagingRootFor, swapItemFor, STAGING_DIR_NAME, type SwapItem } from './staging.js';
 import { verifyBackup } from './verify.js';
@@ -153,7 +154,7 @@ async function makePlan(opts: RestoreOptions, config: ResolvedConfig, backup: Ba
  */
 export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult> {
   const startedAt = new Date();
-  const progress = progressReporter(opts.onProgress, startedAt);
+  const progress = progressReporter('restore', opts.onProgress, { phase: 'preparing', startedAt });
   const config = await resolveConfig(configOptions(opts));
   const backup = await openBackupFolder(opts.backupPath);
   let plan = await makePlan(opts, config, backup);
@@ -217,7 +218,7 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
     }
   }
   if ('error' in outcome) throw outcome.error;
-  progress.phase('done');
+  progress.done();
   return { ...outcome.result, durationMs: Date.now() - startedAt.getTime() };
 }
 
@@ -455,53 +456,3 @@ function integrityCheckAll(files: string[], onEach: () => void): Promise<Array<{
   });
 }
 
-// ---- Progress ------------------------------------------------------------------------------------
-
-interface ProgressReporter {
-  phase(phase: Phase, current?: string): void;
-  totals(bytes: number, files: number): void;
-  file(current: string): void;
-  add(bytes: number): void;
-  fileDone(): void;
-  /** Passes on the events of a verify or the pre-restore backup as this restore's phase. */
-  forward(p: Progress, phase: Phase): void;
-}
-
-function progressReporter(onProgress: ((p: Progress) => void) | undefined, startedAt: Date): ProgressReporter {
-  const state: Progress = { operation: 'restore', phase: 'preparing', bytesDone: 0, bytesTotal: 0, filesDone: 0, filesTotal: 0, startedAt: startedAt.toISOString() };
-  let last = 0;
-  const emit = (force: boolean) => {
-    const now = Date.now();
-    if (!onProgress || (!force && now - last < 100)) return;
-    last = now;
-    onProgress({ ...state });
-  };
-  return {
-    phase(phase, current) {
-      Object.assign(state, { phase, current, bytesDone: 0, bytesTotal: 0, filesDone: 0, filesTotal: 0 });
-      if (phase === 'done') Object.assign(state, { bytesDone: 1, bytesTotal: 1, filesDone: 1, filesTotal: 1 });
-      emit(true);
-    },
-    totals(bytes, files) {
-      Object.assign(state, { bytesTotal: bytes, filesTotal: files });
-      emit(true);
-    },
-    file(current) {
-      state.current = current;
-      emit(true);
-    },
-    add(bytes) {
-      state.bytesDone += bytes;
-      emit(false);
-    },
-    fileDone() {
-      state.filesDone++;
-      emit(true);
-    },
-    forward(p, phase) {
-      if (p.phase === 'done') return;
-      Object.assign(state, { phase, bytesDone: p.bytesDone, bytesTotal: p.bytesTotal, filesDone: p.filesDone, filesTotal: p.filesTotal, current: p.current });
-      emit(false);
-    },
-  };
-}

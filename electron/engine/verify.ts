@@ -14,6 +14,7 @@ import type { Progress } from '../../shared/progress.js';
 import { isDatabaseFile, readBackupFolder, type BackupFile, type BackupFolder } from './backup-folder.js';
 import { assertSupportedCompression, decompressor } from './compress.js';
 import { EngineError } from './errors.js';
+import { progressReporter, type ProgressReporter } from './progress.js';
 
 export interface VerifyOptions {
   /** Also decompress everything, list every archive and run integrity_check on every database. */
@@ -56,7 +57,7 @@ export async function verifyBackup(folder: string, opts: VerifyOptions = {}): Pr
   }
   const present = backup.files.filter((file) => !backup.missing.includes(file));
   const sizes = await Promise.all(present.map(async (file) => (await stat(path.join(backup.path, file.path))).size));
-  const progress = progressReporter(opts.onProgress, present.length, sizes.reduce((a, b) => a + b, 0));
+  const progress = progressReporter('verify', opts.onProgress, { phase: 'verifying', filesTotal: present.length, bytesTotal: sizes.reduce((a, b) => a + b, 0) });
 
   const tempDir = checkContents ? await mkdtemp(path.join(os.tmpdir(), 'aurora-verify-')) : null;
   const checker = new IntegrityChecker();
@@ -361,38 +362,3 @@ class IntegrityChecker {
   }
 }
 
-interface ProgressReporter {
-  file(current: string): void;
-  add(bytes: number): void;
-  fileDone(): void;
-  done(): void;
-}
-
-/** Progress events for the app and the CLI's bar (phase `verifying` throughout), at most every 100 ms. */
-function progressReporter(onProgress: VerifyOptions['onProgress'], filesTotal: number, bytesTotal: number): ProgressReporter {
-  const state: Progress = { operation: 'verify', phase: 'verifying', bytesDone: 0, bytesTotal, filesDone: 0, filesTotal, startedAt: new Date().toISOString() };
-  let last = 0;
-  const emit = (force: boolean) => {
-    const now = Date.now();
-    if (!onProgress || (!force && now - last < 100)) return;
-    last = now;
-    onProgress({ ...state });
-  };
-  return {
-    file(current) {
-      state.current = current;
-      emit(true);
-    },
-    add(bytes) {
-      state.bytesDone += bytes;
-      emit(false);
-    },
-    fileDone() {
-      state.filesDone++;
-    },
-    done() {
-      Object.assign(state, { phase: 'done', current: undefined });
-      emit(true);
-    },
-  };
-}
