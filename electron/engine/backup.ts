@@ -12,12 +12,13 @@ import {
   type DatabaseComponent,
 } from '../../shared/components.js';
 import { MANIFEST_FORMAT_VERSION, type Manifest, type ManifestDatabase, type ManifestFile } from '../../shared/manifest.js';
-import type { Phase, Progress } from '../../shared/progress.js';
+import type { Progress } from '../../shared/progress.js';
 import { packTar, walkFiles, writeCompressed, type TarSource } from './archive.js';
 import { assertSupportedCompression } from './compress.js';
 import { resolveConfig, type PdsLocations } from './config.js';
 import { EngineError } from './errors.js';
 import { acquireBackupLock } from './lock.js';
+import { progressReporter, type ProgressReporter } from './progress.js';
 import { pruneBackups } from './prune.js';
 import { snapshotDatabases, type SnapshotJob, type SnapshotResult } from './snapshot.js';
 import { recoverInterruptedRestore, STAGING_DIR_NAME } from './staging.js';
@@ -42,7 +43,6 @@ export interface BackupOptions {
 
 /** What the original backup.sh writes in `backup_version`. */
 const BACKUP_SCRIPT_VERSION = '1.0';
-const PROGRESS_INTERVAL_MS = 100;
 const STAGING = '.staging';
 /** Unfinished folders of any prefix: `.incomplete-backup_20250322_143022` (INCOMPLETE_BACKUP_PREFIX), `.incomplete-pre-restore_…`. */
 const LEFTOVER_PATTERN = /^\.incomplete-[a-z-]+_\d{8}_\d{6}$/;
@@ -80,7 +80,7 @@ export async function runBackup(opts: BackupOptions = {}): Promise<BackupResult>
   const lock = await acquireBackupLock(backupDir, prefix === 'backup_' ? 'backup' : `${prefix.replace(/_$/, '')} backup`);
   let workDir: string | undefined;
   let result: BackupResult;
-  const progress = throttledProgress(opts.onProgress, startedAt);
+  const progress = progressReporter('backup', opts.onProgress, { phase: 'preparing', startedAt });
   try {
     await removeLeftovers(backupDir);
     const stamp = await freeTimestamp(backupDir, prefix);
@@ -125,7 +125,7 @@ export async function runBackup(opts: BackupOptions = {}): Promise<BackupResult>
     result = { name, path: finalPath, manifest, durationMs: Date.now() - startedAt.getTime(), size: written.totalSize + manifestBytes, pruned: [] };
     // Still under the lock: pruneBackups leaves locking to its caller.
     if (opts.retention) {
-      progress.phase('pruning');
+      progress.enter('pruning');
       try {
         result.pruned = (await pruneBackups({ backupDir, ...opts.retention })).removed;
       } catch (error) {
@@ -138,7 +138,7 @@ export async function runBackup(opts: BackupOptions = {}): Promise<BackupResult>
   } finally {
     await lock.release();
   }
-  progress.finish(result.name);
+  progress.done(result.name);
   return result;
 }
 
@@ -152,7 +152,7 @@ interface Written {
 }
 
 async function writeBackup(
-  opts: BackupOptions & { locations: PdsLocations; compression: Compression; workDir: string; progress: ReturnType<typeof throttledProgress> },
+  opts: BackupOptions & { locations: PdsLocations; compression: Compression; workDir: string; progress: ProgressReporter },
 ): Promise<Written> {
   const { locations, compression, workDir, signal, progress } = opts;
   const components = new Set<Component>(opts.components ?? COMPONENTS);
@@ -160,7 +160,7 @@ async function writeBackup(
   const staging = path.join(workDir, STAGING);
 
   // --- Scan: what there is, and how much (totals for progress, known up front) ---------------------
-  progress.phase('preparing');
+  progress.enter('preparing');
   const jobs: Array<SnapshotJob & { sourceBytes: number; label: string; component: Component }> = [];
   for (const name of Object.keys(DATABASE_FILES) as DatabaseComponent[]) {
     const source = locations[DATABASE_FILES[name]];
@@ -196,11 +196,11 @@ async function writeBackup(
   }
   const dbBytes = jobs.reduce((sum, job) => sum + job.sourceBytes, 0);
   // Database bytes count twice: once when snapshotted, once when compressed.
-  progress.setTotals(2 * dbBytes + otherBytes + blobBytes, jobs.length + otherFiles + blobFiles);
+  progress.totals(2 * dbBytes + otherBytes + blobBytes, jobs.length + otherFiles + blobFiles);
   signal?.throwIfAborted();
 
   // --- Snapshot every database through SQLite (worker thread) -----------------------------------
-  progress.phase('snapshotting');
+  progress.enter('snapshotting');
   const snapshots = await snapshotDatabases(jobs, {
     signal,
     onSnapshot: (index) => {
@@ -217,7 +217,7 @@ async function writeBackup(
   };
 
   // --- Compress and archive ------------------------------------------------------------------------
-  progress.phase('archiving');
+  progress.enter('archiving');
   const files: ManifestFile[] = [];
   const databases: ManifestDatabase[] = [];
   const counts = { accounts: 0, actors: 0, blobs: 0 };
@@ -268,9 +268,8 @@ async function writeBackup(
     directories.push('actors');
   }
 
-  progress.phase('finalizing');
+  progress.enter('finalizing');
   await rm(staging, { recursive: true, force: true });
-  progress.flush();
   return { files, databases, directories, counts, sequencerLastSeq, totalSize: files.reduce((sum, f) => sum + f.size, 0) };
 }
 
@@ -417,43 +416,6 @@ function toEngineError(error: unknown, backupDir: string, signal?: AbortSignal):
 }
 
 // ---- Small helpers ----------------------------------------------------------------------------------
-
-function throttledProgress(onProgress: ((p: Progress) => void) | undefined, startedAt: Date) {
-  const state: Progress = { operation: 'backup', phase: 'preparing', bytesDone: 0, bytesTotal: 0, filesDone: 0, filesTotal: 0, startedAt: startedAt.toISOString() };
-  let bytes = 0;
-  let last = 0;
-  const emit = (force: boolean) => {
-    const now = Date.now();
-    if (!onProgress || (!force && now - last < PROGRESS_INTERVAL_MS)) return;
-    last = now;
-    onProgress({ ...state, bytesDone: Math.min(Math.round(bytes), state.bytesTotal) });
-  };
-  return {
-    phase(phase: Phase) {
-      state.phase = phase;
-      emit(true);
-    },
-    setTotals(bytesTotal: number, filesTotal: number) {
-      state.bytesTotal = bytesTotal;
-      state.filesTotal = filesTotal;
-    },
-    add(bytesDone: number, filesDone: number, current?: string) {
-      bytes += bytesDone;
-      state.filesDone = Math.min(state.filesDone + filesDone, state.filesTotal);
-      if (current) state.current = current;
-      emit(false);
-    },
-    flush: () => emit(true),
-    /** The last event: everything done (blobs that vanished mid-run no longer count). */
-    finish(current: string) {
-      state.phase = 'done';
-      state.current = current;
-      state.filesDone = state.filesTotal;
-      bytes = state.bytesTotal;
-      emit(true);
-    },
-  };
-}
 
 async function exists(p: string): Promise<boolean> {
   return lstat(p).then(

@@ -6,14 +6,16 @@ const EMIT_INTERVAL_MS = 100;
 export interface ProgressReporter {
   /** A new phase starts from zero; set its totals with `totals`. */
   phase(phase: Phase, current?: string): void;
+  /** The next phase of one count that runs across phases (a backup's). */
+  enter(phase: Phase): void;
   totals(bytes: number, files: number): void;
   file(current: string): void;
-  add(bytes: number): void;
+  add(bytes: number, files?: number, current?: string): void;
   fileDone(): void;
   /** Passes on the events of an inner operation (a verify, a backup) as a phase of this one. */
   forward(p: Progress, phase: Phase): void;
   /** The last event: everything done. */
-  done(): void;
+  done(current?: string): void;
 }
 
 export function progressReporter(
@@ -35,11 +37,17 @@ export function progressReporter(
     const now = Date.now();
     if (!onProgress || (!force && now - last < EMIT_INTERVAL_MS)) return;
     last = now;
-    onProgress({ ...state });
+    // Counts may be fractional (scaled) or run past a total that vanished files made smaller.
+    const cap = (done: number, total: number) => (total > 0 ? Math.min(done, total) : done);
+    onProgress({ ...state, bytesDone: cap(Math.round(state.bytesDone), state.bytesTotal), filesDone: cap(state.filesDone, state.filesTotal) });
   };
   return {
     phase(phase, current) {
       Object.assign(state, { phase, current, bytesDone: 0, bytesTotal: 0, filesDone: 0, filesTotal: 0 });
+      emit(true);
+    },
+    enter(phase) {
+      state.phase = phase;
       emit(true);
     },
     totals(bytes, files) {
@@ -50,8 +58,10 @@ export function progressReporter(
       state.current = current;
       emit(true);
     },
-    add(bytes) {
+    add(bytes, files = 0, current) {
       state.bytesDone += bytes;
+      state.filesDone += files;
+      if (current) state.current = current;
       emit(false);
     },
     fileDone() {
@@ -63,11 +73,11 @@ export function progressReporter(
       Object.assign(state, { phase, bytesDone: p.bytesDone, bytesTotal: p.bytesTotal, filesDone: p.filesDone, filesTotal: p.filesTotal, current: p.current });
       emit(false);
     },
-    done() {
+    done(current) {
       // A phase without byte totals (swapping) still ends at 100%.
       const bytesTotal = state.bytesTotal || 1;
       const filesTotal = state.filesTotal || 1;
-      Object.assign(state, { phase: 'done', current: undefined, bytesDone: bytesTotal, bytesTotal, filesDone: filesTotal, filesTotal });
+      Object.assign(state, { phase: 'done', current, bytesDone: bytesTotal, bytesTotal, filesDone: filesTotal, filesTotal });
       emit(true);
     },
   };
