@@ -210,6 +210,16 @@ async function main() {
     }
   }
 
+  // Once, the desktop app's path: controller + job worker, event loop of the app's main thread.
+  let appEventLoop: { p50Ms: number; p99Ms: number; maxMs: number } | null = null;
+  if (only.has('ours')) {
+    await setCache([dataDir], cache);
+    const app = await measure([process.execPath, '--import', 'tsx', path.join(ROOT, 'bench', 'app-backup.ts'), dataDir, out('app-backups'), out('app-user')], { cwd: ROOT });
+    appEventLoop = (JSON.parse(app.stdout.trim().split('\n').at(-1)!) as { eventLoop: typeof appEventLoop }).eventLoop;
+    record('ours backup, desktop app path (tsx)', app);
+    for (const name of ['app-backups', 'app-user']) await rm(out(name), { recursive: true, force: true });
+  }
+
   // The writer: alone for as long as our backup takes, then during our backup.
   let writer: BenchResult['writer'];
   let busyReport: OursReport | undefined;
@@ -261,6 +271,7 @@ async function main() {
           eventLoopP99Ms: Math.max(...reports.map((x) => x.eventLoop.p99Ms)),
           eventLoopMaxMs: Math.max(...reports.map((x) => x.eventLoop.maxMs)),
           eventLoopP99WithWriterMs: busyReport?.eventLoop.p99Ms ?? null,
+          appEventLoop,
           memoryAtPeakMB: reports.reduce((a, b) => (b.memoryAtPeakMB.rss > a.memoryAtPeakMB.rss ? b : a)).memoryAtPeakMB,
           phasesMs: medianPhases(reports.map((x) => x.phases)),
           phasesCpuMs: medianPhases(reports.map((x) => x.phasesCpu)),

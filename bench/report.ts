@@ -43,6 +43,8 @@ export interface BenchResult {
     eventLoopP99Ms: number;
     eventLoopMaxMs: number;
     eventLoopP99WithWriterMs: number | null;
+    /** The desktop app's main thread during a backup run through its controller (the engine in its job worker). */
+    appEventLoop: { p50Ms: number; p99Ms: number; maxMs: number } | null;
     memoryAtPeakMB: { rss: number; heapUsed: number; external: number; arrayBuffers: number };
     phasesMs: Record<string, number>;
     phasesCpuMs: Record<string, number>;
@@ -126,6 +128,7 @@ export function printTable(result: BenchResult, print: (line: string) => void): 
   const o = result.ours;
   if (o) {
     print(`our event-loop delay during backup: p99 ${o.eventLoopP99Ms} ms (max ${o.eventLoopMaxMs} ms)` + (o.eventLoopP99WithWriterMs === null ? '' : `; with the writer running: p99 ${o.eventLoopP99WithWriterMs} ms`));
+    if (o.appEventLoop) print(`desktop app main thread during a backup (engine in its job worker): p99 ${o.appEventLoop.p99Ms} ms (max ${o.appEventLoop.maxMs} ms)`);
     const m2 = o.memoryAtPeakMB;
     print(`our memory at peak RSS (MB): rss ${m2.rss}, JS heap used ${m2.heapUsed}, external ${m2.external} (array buffers ${m2.arrayBuffers})`);
     const phases = (wall: Record<string, number>, cpu: Record<string, number>) =>
