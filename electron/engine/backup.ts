@@ -194,54 +194,24 @@ async function writeBackup(
       blobFiles++;
     }
   }
+  const counts = { accounts: 0, actors: 0, blobs: 0 };
   const dbBytes = jobs.reduce((sum, job) => sum + job.sourceBytes, 0);
   // Database bytes count twice: once when snapshotted, once when compressed.
   progress.totals(2 * dbBytes + otherBytes + blobBytes, jobs.length + otherFiles + blobFiles);
   signal?.throwIfAborted();
 
-  // --- Snapshot every database through SQLite (worker thread) -----------------------------------
-  progress.enter('snapshotting');
-  const snapshots = await snapshotDatabases(jobs, {
-    signal,
-    onSnapshot: (index) => {
-      const job = jobs[index]!;
-      progress.add(job.sourceBytes, 1, job.label);
-    },
+  // --- Blobs stream into their archive while SQLite snapshots the databases in a worker thread ------
+  // (two cores: the snapshots are CPU work, the blob archive mostly reading, checksumming and writing).
+  const overlap = new AbortController();
+  const innerSignal = signal ? AbortSignal.any([signal, overlap.signal]) : overlap.signal;
+  const blobsFile = includeBlobs ? archiveBlobs() : Promise.resolve(null);
+  let blobFailure: unknown = null;
+  blobsFile.catch((error: unknown) => {
+    if (overlap.signal.aborted) return; // stopped because the other side failed
+    blobFailure = error;
+    overlap.abort(); // a failed blob archive stops the snapshots too
   });
-  const byTarget = new Map<string, { job: (typeof jobs)[number]; snapshot: SnapshotResult }>();
-  jobs.forEach((job, i) => byTarget.set(job.target, { job, snapshot: snapshots[i]! }));
-  // Progress of compressing a snapshot counts in source bytes, so the bar ends exactly at its total.
-  const scale = (target: string) => {
-    const entry = byTarget.get(target);
-    return entry && !entry.snapshot.vanished && entry.snapshot.size > 0 ? entry.job.sourceBytes / entry.snapshot.size : 1;
-  };
-
-  // --- Compress and archive ------------------------------------------------------------------------
-  progress.enter('archiving');
-  const files: ManifestFile[] = [];
-  const databases: ManifestDatabase[] = [];
-  const counts = { accounts: 0, actors: 0, blobs: 0 };
-  let sequencerLastSeq: number | null = null;
-  for (const [i, job] of jobs.entries()) {
-    const snapshot = snapshots[i]!;
-    if (job.component === 'actors' || snapshot.vanished) continue;
-    const name = job.component as DatabaseComponent;
-    await mkdir(path.join(workDir, 'databases'), { recursive: true });
-    const relative = `databases/${name}.sqlite${ext}`;
-    const k = scale(job.target);
-    const stored = await writeCompressed(createReadStream(job.target), path.join(workDir, relative), compression, {
-      signal,
-      onSourceBytes: (n) => progress.add(n * k, 0, relative),
-    });
-    await unlink(job.target);
-    files.push({ path: relative, component: name, ...stored });
-    databases.push({ name, snapshot_size: snapshot.size, page_count: snapshot.pageCount });
-    if (name === 'account') counts.accounts = Number(snapshot.answers.accounts ?? snapshot.answers.actors ?? 0);
-    if (name === 'sequencer') sequencerLastSeq = snapshot.answers.lastSeq === null ? null : Number(snapshot.answers.lastSeq);
-  }
-
-  const directories: string[] = [];
-  if (includeBlobs) {
+  async function archiveBlobs(): Promise<ManifestFile> {
     const relative = `blobs.tar${ext}`;
     const entries = mapAsync(walkFiles(locations.blobsDir), (file) => ({ archivePath: `blobs/${file.rel}`, source: file.abs }));
     const tar = packTar(entries, {
@@ -251,26 +221,81 @@ async function writeBackup(
         progress.add(0, 1);
       },
     }, { topDir: 'blobs' });
-    files.push({ path: relative, component: 'blobs', ...(await writeCompressed(tar, path.join(workDir, relative), compression, { signal })) });
-    directories.push('blobs');
-  }
-  if (actorEntries.length > 0) {
-    const relative = `actors.tar${ext}`;
-    const tar = packTar(toAsync(actorEntries), {
-      onBytes: (n, entry) => progress.add(n * scale(entry.source), 0, relative),
-      onFile: (entry, stored) => {
-        if (!byTarget.has(entry.source)) return progress.add(0, 1);
-        if (stored && path.basename(entry.archivePath) === 'store.sqlite') counts.actors++;
-        void unlink(entry.source).catch(() => undefined); // free the staging space as we go
-      },
-    }, { topDir: 'actors' });
-    files.push({ path: relative, component: 'actors', ...(await writeCompressed(tar, path.join(workDir, relative), compression, { signal })) });
-    directories.push('actors');
+    return { path: relative, component: 'blobs', ...(await writeCompressed(tar, path.join(workDir, relative), compression, { signal: innerSignal })) };
   }
 
-  progress.enter('finalizing');
-  await rm(staging, { recursive: true, force: true });
-  return { files, databases, directories, counts, sequencerLastSeq, totalSize: files.reduce((sum, f) => sum + f.size, 0) };
+  try {
+    return await snapshotAndArchive();
+  } catch (error) {
+    overlap.abort();
+    await blobsFile.catch(() => undefined);
+    throw blobFailure ?? error; // when the blob archive failed first, that is the cause worth reporting
+  }
+
+  async function snapshotAndArchive(): Promise<Written> {
+    progress.enter('snapshotting');
+    const snapshots = await snapshotDatabases(jobs, {
+      signal: innerSignal,
+      onSnapshot: (index) => {
+        const job = jobs[index]!;
+        progress.add(job.sourceBytes, 1, job.label);
+      },
+    });
+    const byTarget = new Map<string, { job: (typeof jobs)[number]; snapshot: SnapshotResult }>();
+    jobs.forEach((job, i) => byTarget.set(job.target, { job, snapshot: snapshots[i]! }));
+    // Progress of compressing a snapshot counts in source bytes, so the bar ends exactly at its total.
+    const scale = (target: string) => {
+      const entry = byTarget.get(target);
+      return entry && !entry.snapshot.vanished && entry.snapshot.size > 0 ? entry.job.sourceBytes / entry.snapshot.size : 1;
+    };
+
+    // --- Compress and archive ------------------------------------------------------------------------
+    progress.enter('archiving');
+    const files: ManifestFile[] = [];
+    const databases: ManifestDatabase[] = [];
+    let sequencerLastSeq: number | null = null;
+    for (const [i, job] of jobs.entries()) {
+      const snapshot = snapshots[i]!;
+      if (job.component === 'actors' || snapshot.vanished) continue;
+      const name = job.component as DatabaseComponent;
+      await mkdir(path.join(workDir, 'databases'), { recursive: true });
+      const relative = `databases/${name}.sqlite${ext}`;
+      const k = scale(job.target);
+      const stored = await writeCompressed(createReadStream(job.target), path.join(workDir, relative), compression, {
+        signal,
+        onSourceBytes: (n) => progress.add(n * k, 0, relative),
+      });
+      await unlink(job.target);
+      files.push({ path: relative, component: name, ...stored });
+      databases.push({ name, snapshot_size: snapshot.size, page_count: snapshot.pageCount });
+      if (name === 'account') counts.accounts = Number(snapshot.answers.accounts ?? snapshot.answers.actors ?? 0);
+      if (name === 'sequencer') sequencerLastSeq = snapshot.answers.lastSeq === null ? null : Number(snapshot.answers.lastSeq);
+    }
+
+    const directories: string[] = [];
+    const blobs = await blobsFile;
+    if (blobs) {
+      files.push(blobs);
+      directories.push('blobs');
+    }
+    if (actorEntries.length > 0) {
+      const relative = `actors.tar${ext}`;
+      const tar = packTar(toAsync(actorEntries), {
+        onBytes: (n, entry) => progress.add(n * scale(entry.source), 0, relative),
+        onFile: (entry, stored) => {
+          if (!byTarget.has(entry.source)) return progress.add(0, 1);
+          if (stored && path.basename(entry.archivePath) === 'store.sqlite') counts.actors++;
+          void unlink(entry.source).catch(() => undefined); // free the staging space as we go
+        },
+      }, { topDir: 'actors' });
+      files.push({ path: relative, component: 'actors', ...(await writeCompressed(tar, path.join(workDir, relative), compression, { signal })) });
+      directories.push('actors');
+    }
+
+    progress.enter('finalizing');
+    await rm(staging, { recursive: true, force: true });
+    return { files, databases, directories, counts, sequencerLastSeq, totalSize: files.reduce((sum, f) => sum + f.size, 0) };
+  }
 }
 
 /** Asked of each snapshot (not the live file), so the numbers match what the backup holds. */

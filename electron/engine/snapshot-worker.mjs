@@ -17,6 +17,8 @@ function snapshot({ source, target, queries }) {
     mkdirSync(path.dirname(target), { recursive: true });
     const db = new Database(source, { readonly: true, fileMustExist: true, timeout: 30_000 });
     try {
+      // The copy is a staging file, compressed and fsync'd later; syncing it too only halves the speed.
+      db.pragma('synchronous = OFF');
       db.prepare('VACUUM INTO ?').run(target);
     } finally {
       db.close();
