@@ -10,6 +10,8 @@ import { compressor } from './compress.js';
 
 const BLOCK = 512;
 const READ_SIZE = 1024 * 1024;
+/** Stream buffers: a few MiB read ahead keep the disk busy while the CPU checksums and compresses. */
+const BUFFER_BYTES = 4 * 1024 * 1024;
 
 export interface FoundFile {
   /** Relative to the walked root, '/'-separated. */
@@ -60,7 +62,7 @@ export interface PackHooks {
  * archive stays valid.
  */
 export function packTar(files: AsyncIterable<TarSource>, hooks: PackHooks = {}, options: PackOptions = {}): Readable {
-  return Readable.from(generateTar(files, hooks, options.topDir, options.mtime ?? new Date()), { objectMode: false });
+  return Readable.from(generateTar(files, hooks, options.topDir, options.mtime ?? new Date()), { objectMode: false, highWaterMark: BUFFER_BYTES });
 }
 
 export interface PackOptions {
@@ -154,7 +156,7 @@ export async function writeCompressed(
     },
   });
   const counted = opts.onSourceBytes ? [tap(opts.onSourceBytes)] : [];
-  await pipeline([source, ...counted, compressor(compression), measure, createWriteStream(target, { flags: 'wx' })], { signal: opts.signal });
+  await pipeline([source, ...counted, compressor(compression), measure, createWriteStream(target, { flags: 'wx', highWaterMark: BUFFER_BYTES })], { signal: opts.signal });
   await syncFile(target);
   return { size, sha256: hash.digest('hex') };
 }
