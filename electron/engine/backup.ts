@@ -205,6 +205,7 @@ async function writeBackup(
   const overlap = new AbortController();
   const innerSignal = signal ? AbortSignal.any([signal, overlap.signal]) : overlap.signal;
   const blobsFile = includeBlobs ? archiveBlobs() : Promise.resolve(null);
+  const background: Array<Promise<unknown>> = [blobsFile];
   let blobFailure: unknown = null;
   blobsFile.catch((error: unknown) => {
     if (overlap.signal.aborted) return; // stopped because the other side failed
@@ -228,41 +229,69 @@ async function writeBackup(
     return await snapshotAndArchive();
   } catch (error) {
     overlap.abort();
-    await blobsFile.catch(() => undefined);
+    await Promise.allSettled(background);
     throw blobFailure ?? error; // when the blob archive failed first, that is the cause worth reporting
   }
 
   async function snapshotAndArchive(): Promise<Written> {
     progress.enter('snapshotting');
-    const snapshots = await snapshotDatabases(jobs, {
+    // Each database is compressed or packed as soon as its snapshot exists, while the worker copies the next.
+    const results: SnapshotResult[] = [];
+    const ready = jobs.map(() => Promise.withResolvers<SnapshotResult>());
+    for (const { promise } of ready) promise.catch(() => undefined); // a failure is reported through `snapshotted`
+    const snapshotted = snapshotDatabases(jobs, {
       signal: innerSignal,
-      onSnapshot: (index) => {
+      onSnapshot: (index, result) => {
         const job = jobs[index]!;
         progress.add(job.sourceBytes, 1, job.label);
+        results[index] = result;
+        ready[index]!.resolve(result);
       },
     });
-    const byTarget = new Map<string, { job: (typeof jobs)[number]; snapshot: SnapshotResult }>();
-    jobs.forEach((job, i) => byTarget.set(job.target, { job, snapshot: snapshots[i]! }));
+    snapshotted.catch((error: unknown) => ready.forEach(({ reject }) => reject(error)));
+    const jobIndex = new Map(jobs.map((job, i) => [job.target, i]));
     // Progress of compressing a snapshot counts in source bytes, so the bar ends exactly at its total.
     const scale = (target: string) => {
-      const entry = byTarget.get(target);
-      return entry && !entry.snapshot.vanished && entry.snapshot.size > 0 ? entry.job.sourceBytes / entry.snapshot.size : 1;
+      const i = jobIndex.get(target);
+      const snapshot = i === undefined ? undefined : results[i];
+      return snapshot && !snapshot.vanished && snapshot.size > 0 ? jobs[i!]!.sourceBytes / snapshot.size : 1;
     };
 
-    // --- Compress and archive ------------------------------------------------------------------------
-    progress.enter('archiving');
+    const actorsFile = actorEntries.length > 0 ? archiveActors() : Promise.resolve(null);
+    background.push(actorsFile);
+    async function archiveActors(): Promise<ManifestFile> {
+      const relative = `actors.tar${ext}`;
+      async function* whenSnapshotted() {
+        for (const entry of actorEntries) {
+          const i = jobIndex.get(entry.source);
+          if (i !== undefined) await ready[i]!.promise; // a vanished store is then skipped by packTar
+          yield entry;
+        }
+      }
+      const tar = packTar(whenSnapshotted(), {
+        onBytes: (n, entry) => progress.add(n * scale(entry.source), 0, relative),
+        onFile: (entry, stored) => {
+          if (!jobIndex.has(entry.source)) return progress.add(0, 1);
+          if (stored && path.basename(entry.archivePath) === 'store.sqlite') counts.actors++;
+          void unlink(entry.source).catch(() => undefined); // free the staging space as we go
+        },
+      }, { topDir: 'actors' });
+      return { path: relative, component: 'actors', ...(await writeCompressed(tar, path.join(workDir, relative), compression, { signal: innerSignal })) };
+    }
+
     const files: ManifestFile[] = [];
     const databases: ManifestDatabase[] = [];
     let sequencerLastSeq: number | null = null;
     for (const [i, job] of jobs.entries()) {
-      const snapshot = snapshots[i]!;
-      if (job.component === 'actors' || snapshot.vanished) continue;
+      if (job.component === 'actors') continue;
+      const snapshot = await ready[i]!.promise;
+      if (snapshot.vanished) continue;
       const name = job.component as DatabaseComponent;
       await mkdir(path.join(workDir, 'databases'), { recursive: true });
       const relative = `databases/${name}.sqlite${ext}`;
       const k = scale(job.target);
       const stored = await writeCompressed(createReadStream(job.target), path.join(workDir, relative), compression, {
-        signal,
+        signal: innerSignal,
         onSourceBytes: (n) => progress.add(n * k, 0, relative),
       });
       await unlink(job.target);
@@ -271,6 +300,8 @@ async function writeBackup(
       if (name === 'account') counts.accounts = Number(snapshot.answers.accounts ?? snapshot.answers.actors ?? 0);
       if (name === 'sequencer') sequencerLastSeq = snapshot.answers.lastSeq === null ? null : Number(snapshot.answers.lastSeq);
     }
+    await snapshotted;
+    progress.enter('archiving');
 
     const directories: string[] = [];
     const blobs = await blobsFile;
@@ -278,17 +309,9 @@ async function writeBackup(
       files.push(blobs);
       directories.push('blobs');
     }
-    if (actorEntries.length > 0) {
-      const relative = `actors.tar${ext}`;
-      const tar = packTar(toAsync(actorEntries), {
-        onBytes: (n, entry) => progress.add(n * scale(entry.source), 0, relative),
-        onFile: (entry, stored) => {
-          if (!byTarget.has(entry.source)) return progress.add(0, 1);
-          if (stored && path.basename(entry.archivePath) === 'store.sqlite') counts.actors++;
-          void unlink(entry.source).catch(() => undefined); // free the staging space as we go
-        },
-      }, { topDir: 'actors' });
-      files.push({ path: relative, component: 'actors', ...(await writeCompressed(tar, path.join(workDir, relative), compression, { signal })) });
+    const actors = await actorsFile;
+    if (actors) {
+      files.push(actors);
       directories.push('actors');
     }
 
