@@ -197,37 +197,7 @@ describe('verify, backups made by the original backup.sh', () => {
 });
 
 /** The guide's "Automated Testing" script (Testing Backups section), verbatim. */
-const GUIDE_TEST_SCRIPT = `#!/bin/bash
-# test-backup.sh - Automated backup verification
-
-BACKUP_DIR="$1"
-
-echo "Testing backup: $BACKUP_DIR"
-
-# Test manifest exists
-if [ ! -f "$BACKUP_DIR/manifest.json" ]; then
-    echo "❌ Manifest missing"
-    exit 1
-fi
-
-# Test database files
-for db in account sequencer did_cache; do
-    if ! gunzip -t "$BACKUP_DIR/databases/\${db}.sqlite.gz" 2>/dev/null; then
-        echo "❌ Database $db corrupted"
-        exit 1
-    fi
-done
-
-# Test archives
-for archive in blobs actors; do
-    if ! tar -tzf "$BACKUP_DIR/\${archive}.tar.gz" > /dev/null 2>&1; then
-        echo "❌ Archive $archive corrupted"
-        exit 1
-    fi
-done
-
-echo "✅ Backup verification passed"
-`;
+const GUIDE_TEST_SCRIPT = path.join(import.meta.dirname, '../helpers/test-backup.sh');
 
 describe('verify, real backups made by runBackup', () => {
   let real: string;
@@ -238,11 +208,7 @@ describe('verify, real backups made by runBackup', () => {
     cpSync(real, target, { recursive: true });
     return target;
   };
-  const guideScript = (folder: string) => {
-    const script = path.join(root, 'test-backup.sh');
-    writeFileSync(script, GUIDE_TEST_SCRIPT);
-    return spawnSync('bash', [script, folder], { encoding: 'utf8' });
-  };
+  const guideScript = (folder: string) => spawnSync('bash', [GUIDE_TEST_SCRIPT, folder], { encoding: 'utf8' });
 
   beforeAll(async () => {
     real = (await runBackup({ dataDir, backupDir: path.join(root, 'real-backups'), env: {} })).path;
