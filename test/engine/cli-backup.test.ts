@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
@@ -97,6 +97,26 @@ describe('aurora-backup fixture and backup', () => {
     }
     expect((await firstDone).code).toBe(0);
     expect(backupsIn(backupDir)).toHaveLength(1);
+  });
+
+  it('yields the CPU to the PDS: every thread runs at a lower priority unless --full-priority', async () => {
+    const { dataDir, backupDir } = await fixture(MID_RUN_BLOB_MB);
+    /** The nice value of each thread of a running backup, read while it archives. */
+    const threadNiceness = async (extra: string[]) => {
+      const child = startCli(['backup', '--data', dataDir, '--out', backupDir, '--no-prune', ...extra]);
+      const ended = collect(child);
+      await waitForStderr(child, 'backup: archiving');
+      child.kill('SIGSTOP');
+      const tasks = readdirSync(`/proc/${child.pid}/task`);
+      const nice = tasks.map((tid) => Number(readFileSync(`/proc/${child.pid}/task/${tid}/stat`, 'utf8').split(') ')[1]!.split(' ')[16]));
+      child.kill('SIGCONT');
+      expect((await ended).code).toBe(0);
+      return { threads: tasks.length, nice: [...new Set(nice)] };
+    };
+    const yielding = await threadNiceness([]);
+    expect(yielding.threads).toBeGreaterThan(4); // main, thread pool, snapshot worker…
+    expect(yielding.nice).toEqual([10]);
+    expect((await threadNiceness(['--full-priority'])).nice).toEqual([0]);
   });
 
   it('after kill -9 mid-run leaves nothing that looks complete, and the next run cleans up', async () => {

@@ -4,6 +4,7 @@ import { CliError, wholeNumber, type Command } from '../command.js';
 import { runBackup } from '../../engine/backup.js';
 import { resolveConfig } from '../../engine/config.js';
 import { EngineError } from '../../engine/errors.js';
+import { yieldCpuToPds } from '../../engine/priority.js';
 import { formatBytes } from '../../../shared/format.js';
 import { createProgressBar, formatDuration } from '../progress-bar.js';
 
@@ -27,6 +28,7 @@ Options:
   --retain-days N     Remove backups older than N days (default: BACKUP_RETAIN_DAYS, else 30)
   --keep-last N       Always keep the newest N backups (default ${DEFAULT_SETTINGS.keepLast})
   --no-prune          Do not remove old backups
+  --full-priority     Run at normal CPU priority (by default the backup yields the CPU to the PDS)
   --json              Print the result (name, path, size, manifest, pruned) as JSON on stdout
 
 Settings come from the flags, then the environment, then the .env file, then the defaults.
@@ -50,6 +52,7 @@ export const command: Command = {
     'retain-days': { type: 'string' },
     'keep-last': { type: 'string' },
     'no-prune': { type: 'boolean' },
+    'full-priority': { type: 'boolean' },
     json: { type: 'boolean' },
   },
   async run({ values, positionals }) {
@@ -68,6 +71,7 @@ export const command: Command = {
       retainDays,
     };
 
+    if (!values['full-priority']) yieldCpuToPds();
     const controller = new AbortController();
     const onSignal = () => {
       if (controller.signal.aborted) process.exit(130); // a second Ctrl+C: stop now
