@@ -119,6 +119,7 @@ export async function runBackup(opts: BackupOptions = {}): Promise<BackupResult>
     await syncDir(path.join(workDir, 'databases'));
     await syncDir(workDir);
     const finalPath = path.join(backupDir, name);
+    opts.signal?.throwIfAborted(); // a cancel up to this moment still leaves no backup
     await rename(workDir, finalPath);
     workDir = undefined;
     await syncDir(backupDir);
@@ -258,6 +259,7 @@ async function writeBackup(
     };
 
     const actorsFile = actorEntries.length > 0 ? archiveActors() : Promise.resolve(null);
+    actorsFile.catch(() => undefined); // awaited below, or settled by the caller when something else fails first
     background.push(actorsFile);
     async function archiveActors(): Promise<ManifestFile> {
       const relative = `actors.tar${ext}`;
