@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Installs the project's packages and its pinned Node 22 runtime (the npm package `node`), which every
-// npm script then runs on. Runs with whatever Node started it (>= 18), so a fresh clone needs no Node 22.
+// npm script then runs on. Runs with whatever Node started it (20.11 or newer), so a fresh clone needs no Node 22.
 // Install scripts are skipped on purpose: electron's would download its binary (not possible offline
 // and not needed for the CLI or tests), and better-sqlite3 ships N-API prebuilds for every platform.
 import { execFileSync } from 'node:child_process';
