@@ -35,3 +35,28 @@ export function wholeNumber(value: unknown, flag: string, min: number): number |
   if (!Number.isInteger(n) || n < min) throw new CliError(`${flag} needs a whole number of at least ${min}, not "${String(value)}".`, 2);
   return n;
 }
+
+/**
+ * Ctrl+C (or SIGTERM) cancels through the returned signal, so the engine can clean up; a second one
+ * exits at once. Call `dispose` when the work is over.
+ */
+export function cancelOnSignals(messages: { cancelling: string; stopped?: string }): { signal: AbortSignal; dispose(): void } {
+  const controller = new AbortController();
+  const onSignal = () => {
+    if (controller.signal.aborted) {
+      if (messages.stopped) process.stderr.write(`\n${messages.stopped}\n`);
+      process.exit(130);
+    }
+    process.stderr.write(`\n${messages.cancelling}\n`);
+    controller.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return {
+    signal: controller.signal,
+    dispose() {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    },
+  };
+}

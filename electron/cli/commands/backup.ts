@@ -1,6 +1,6 @@
 import { COMPRESSIONS, type Compression } from '../../../shared/components.js';
 import { DEFAULT_SETTINGS } from '../../../shared/settings.js';
-import { CliError, wholeNumber, type Command } from '../command.js';
+import { cancelOnSignals, CliError, wholeNumber, type Command } from '../command.js';
 import { runBackup } from '../../engine/backup.js';
 import { resolveConfig } from '../../engine/config.js';
 import { EngineError } from '../../engine/errors.js';
@@ -72,20 +72,13 @@ export const command: Command = {
     };
 
     if (!values['full-priority']) yieldCpuToPds();
-    const controller = new AbortController();
-    const onSignal = () => {
-      if (controller.signal.aborted) process.exit(130); // a second Ctrl+C: stop now
-      process.stderr.write('\nCancelling…\n');
-      controller.abort();
-    };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
+    const cancel = cancelOnSignals({ cancelling: 'Cancelling…' });
     const bar = createProgressBar();
     try {
       const config = await resolveConfig(opts);
       const result = await runBackup({
         ...opts,
-        signal: controller.signal,
+        signal: cancel.signal,
         onProgress: values.json ? undefined : (p) => bar.update(p),
         retention: values['no-prune'] ? null : { retainDays: config.retainDays, keepLast },
       });
@@ -109,8 +102,7 @@ export const command: Command = {
       if (values.json) console.log(JSON.stringify({ ok: false, error: error.message, code: error.code }));
       throw new CliError(error.message, error.code === 'ABORTED' ? 130 : 1);
     } finally {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
+      cancel.dispose();
     }
   },
 };

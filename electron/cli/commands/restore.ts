@@ -3,7 +3,7 @@ import { COMPONENTS, type Component } from '../../../shared/components.js';
 import { EngineError } from '../../engine/errors.js';
 import { resolveConfig } from '../../engine/config.js';
 import { planRestore, recoverInterruptedRestore, restoreBackup, type RestoreOptions, type RestorePlan } from '../../engine/restore.js';
-import { CliError, type Command, type ParsedArgs } from '../command.js';
+import { cancelOnSignals, CliError, type Command, type ParsedArgs } from '../command.js';
 import { formatBytes } from '../../../shared/format.js';
 import { createProgressBar, formatDuration } from '../progress-bar.js';
 
@@ -114,16 +114,7 @@ export const command: Command = {
       startCommand: values['start-command'] as string | undefined,
     };
 
-    const controller = new AbortController();
-    const onSignal = () => {
-      if (controller.signal.aborted) {
-        // Safe even mid-swap: the journal lets the next restore finish or undo it.
-        process.stderr.write('\nStopped. Run aurora-backup restore --recover (or the restore again) to finish or undo what was started.\n');
-        process.exit(130);
-      }
-      process.stderr.write('\nCancelling… (once swapping has started it finishes first; press Ctrl+C again to stop at once)\n');
-      controller.abort();
-    };
+    let cancel: ReturnType<typeof cancelOnSignals> | undefined;
     const bar = createProgressBar();
     try {
       const plan = await planRestore(opts);
@@ -139,9 +130,12 @@ export const command: Command = {
           return 1;
         }
       }
-      process.on('SIGINT', onSignal);
-      process.on('SIGTERM', onSignal);
-      const result = await restoreBackup({ ...opts, signal: controller.signal, onProgress: json ? undefined : (p) => bar.update(p) });
+      cancel = cancelOnSignals({
+        cancelling: 'Cancelling… (once swapping has started it finishes first; press Ctrl+C again to stop at once)',
+        // Safe even mid-swap: the journal lets the next restore finish or undo it.
+        stopped: 'Stopped. Run aurora-backup restore --recover (or the restore again) to finish or undo what was started.',
+      });
+      const result = await restoreBackup({ ...opts, signal: cancel.signal, onProgress: json ? undefined : (p) => bar.update(p) });
       bar.finish();
       if (json) {
         console.log(JSON.stringify({ ok: true, ...result }));
@@ -157,8 +151,7 @@ export const command: Command = {
       if (json) console.log(JSON.stringify({ ok: false, error: error.message, code: error.code }));
       throw new CliError(error.message, error.code === 'CANCELLED' ? 130 : 1);
     } finally {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
+      cancel?.dispose();
     }
   },
 };
