@@ -1,5 +1,5 @@
-import { createReadStream, createWriteStream, mkdirSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { createReadStream, mkdirSync } from 'node:fs';
+import { open, rm, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -7,6 +7,7 @@ import { Parser, type ReadEntry } from 'tar';
 import type { Compression } from '../../shared/components.js';
 import { decompressor } from './compress.js';
 import { EngineError } from './errors.js';
+import { Semaphore } from './semaphore.js';
 
 export interface SafeExtractOptions {
   /** The compressed archive, e.g. `<backup>/blobs.tar.gz`. */
@@ -21,6 +22,8 @@ export interface SafeExtractOptions {
   dest: string;
   /** Called with compressed bytes read so far and files written so far. */
   onProgress?: (bytesRead: number, files: number) => void;
+  /** Sees every byte of the archive file as it is read (for a checksum without a second read). */
+  onRead?: (chunk: Buffer) => void;
   signal?: AbortSignal;
 }
 
@@ -30,6 +33,12 @@ export interface SafeExtractResult {
   /** Uncompressed bytes of all files written. */
   bytes: number;
 }
+
+/** Reads of the archive and writes of each file in 1 MiB pieces: every fs call is a thread-pool round trip. */
+export const READ_BYTES = 1 << 20;
+const WRITE_BATCH_BYTES = 1 << 20;
+/** Files still being written, synced and closed while the archive is read on. */
+const MAX_PENDING_FILES = 16;
 
 const WINDOWS_RESERVED = /^(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³])(\..*)?$/i;
 // Characters Windows refuses in names, control characters, and the backslash (a separator there).
@@ -120,36 +129,32 @@ export async function safeExtract(opts: SafeExtractOptions): Promise<SafeExtract
       entry.resume();
       return refuse(refusalError(opts.archive, `the entry "${printable(entryName)}" cannot be unpacked: ${(error as Error).message}`));
     }
-    // `flush` fsyncs each file before it counts as written: the staged copy must survive a power cut.
-    const out = createWriteStream(target, { flags: 'wx', mode: 0o644, flush: true });
-    // Settles on 'close', after the fsync; kept in a set only while pending, so memory stays flat.
-    const written = new Promise<void>((resolve) => {
-      let failed = false;
-      out.on('error', (error: NodeJS.ErrnoException) => {
-        failed = true;
+    const written = writeEntry(entry, target).then(
+      () => {
+        result.files++;
+        result.bytes += entry.size ?? 0;
+      },
+      (error: NodeJS.ErrnoException) => {
         entry.resume();
         refuse(
           error.code === 'EEXIST'
             ? refusalError(opts.archive, `the entry "${printable(entryName)}" appears twice in the archive`)
             : new EngineError(`Unpacking ${opts.archive} failed while writing ${target}: ${error.message}.`, error.code ?? 'EXTRACT_FAILED'),
         );
-      });
-      out.on('close', () => {
-        if (!failed) {
-          result.files++;
-          result.bytes += entry.size ?? 0;
-        }
-        pendingWrites.delete(written);
-        resolve();
-      });
-    });
+      },
+    );
+    // Kept only while pending, so memory stays flat; the sink waits when too many are.
     pendingWrites.add(written);
-    entry.pipe(out);
+    void written.finally(() => {
+      pendingWrites.delete(written);
+      if (pendingWrites.size < MAX_PENDING_FILES) writeSlots.shift()?.();
+    });
   });
 
   const counter = new Transform({
     transform(chunk: Buffer, _enc, callback) {
       bytesRead += chunk.length;
+      opts.onRead?.(chunk);
       const now = Date.now();
       if (opts.onProgress && now - lastProgress > 100) {
         lastProgress = now;
@@ -159,9 +164,11 @@ export async function safeExtract(opts: SafeExtractOptions): Promise<SafeExtract
     },
   });
 
+  const writeSlots: Array<() => void> = [];
   const sink = new Writable({
-    write(chunk: Buffer, _enc, callback) {
+    async write(chunk: Buffer, _enc, callback) {
       if (refusal) return callback(refusal);
+      if (pendingWrites.size >= MAX_PENDING_FILES) await new Promise<void>((resolve) => writeSlots.push(resolve));
       bytesOut += chunk.length;
       if (onlyZeros && chunk.some((byte) => byte !== 0)) onlyZeros = false;
       if (parser.write(chunk)) callback();
@@ -185,7 +192,7 @@ export async function safeExtract(opts: SafeExtractOptions): Promise<SafeExtract
   });
 
   try {
-    await pipeline(createReadStream(opts.archive), counter, decompressor(opts.compression), sink, { signal: opts.signal });
+    await pipeline(createReadStream(opts.archive, { highWaterMark: READ_BYTES }), counter, decompressor(opts.compression), sink, { signal: opts.signal });
     await Promise.all([...pendingWrites]);
     if (refusal) throw refusal;
     opts.onProgress?.(bytesRead, result.files);
@@ -202,6 +209,42 @@ export async function safeExtract(opts: SafeExtractOptions): Promise<SafeExtract
     }
     throw new EngineError(`Unpacking ${archiveName} into ${dest} failed: ${err.message}.`, 'EXTRACT_FAILED');
   }
+}
+
+/**
+ * Writes one entry's data to a new file (`wx`: never following or overwriting anything) in batches of
+ * about 1 MiB, then fsyncs it: the staged copy must survive a power cut before it counts as written.
+ * Reading the entry is what lets the parser go on, so a slow disk holds the archive back (backpressure).
+ */
+async function writeEntry(entry: ReadEntry, target: string): Promise<void> {
+  const handle = await open(target, 'wx', 0o644);
+  try {
+    let batch: Buffer[] = [];
+    let batchBytes = 0;
+    for await (const chunk of entry as AsyncIterable<Buffer>) {
+      batch.push(chunk);
+      batchBytes += chunk.length;
+      if (batchBytes < WRITE_BATCH_BYTES) continue;
+      await writeAll(handle, batch, batchBytes);
+      batch = [];
+      batchBytes = 0;
+    }
+    if (batchBytes > 0) await writeAll(handle, batch, batchBytes);
+    await syncSlots.run(() => handle.sync());
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * fsync waits on the disk while holding one of libuv's four pool threads; at most two at a time leave
+ * the others to the reads and decompression that keep unpacking.
+ */
+const syncSlots = new Semaphore(2);
+
+async function writeAll(handle: FileHandle, buffers: Buffer[], length: number): Promise<void> {
+  const { bytesWritten } = await handle.writev(buffers);
+  if (bytesWritten < length) await handle.write(Buffer.concat(buffers).subarray(bytesWritten)); // a short write: rare, but legal
 }
 
 function refusalError(archive: string, problem: string): EngineError {
