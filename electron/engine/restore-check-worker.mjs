@@ -1,11 +1,11 @@
-// Runs `PRAGMA integrity_check` on each staged database of a restore, off the main thread, one message
-// per file: { index, ok, messages }. A staged copy belongs to the restore alone, so it is opened for
-// writing: a store from an original backup.sh archive may come with its -wal, which SQLite then folds in.
-// Plain .mjs so that Node loads it the same under tsx, vitest and the build.
-import { parentPort, workerData } from 'node:worker_threads';
+// Runs `PRAGMA integrity_check` on staged databases of a restore, off the main thread: each message
+// { index, file } gets one answer { index, ok, messages }. A staged copy belongs to the restore alone,
+// so it is opened for writing: a store from an original backup.sh archive may come with its -wal,
+// which SQLite then folds in. Plain .mjs so that Node loads it the same under tsx, vitest and the build.
+import { parentPort } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 
-for (const [index, file] of workerData.files.entries()) {
+parentPort.on('message', ({ index, file }) => {
   let result;
   try {
     const db = new Database(file, { fileMustExist: true });
@@ -20,4 +20,4 @@ for (const [index, file] of workerData.files.entries()) {
     result = { ok: false, messages: [error instanceof Error ? error.message : String(error)] };
   }
   parentPort.postMessage({ index, ...result });
-}
+});

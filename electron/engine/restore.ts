@@ -1,11 +1,12 @@
+import { createHash, type Hash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { lchown, lstat, mkdir, opendir, realpath, rm, stat } from 'node:fs/promises';
+import { lchown, lstat, mkdir, opendir, realpath, rm, rmdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Worker } from 'node:worker_threads';
 import type { RestoreResult } from '../../shared/api.js';
-import { COMPONENTS, DATABASE_COMPONENTS, type Component, type DatabaseComponent } from '../../shared/components.js';
+import { COMPONENTS, DATABASE_COMPONENTS, type Component, type Compression, type DatabaseComponent } from '../../shared/components.js';
 import type { Progress } from '../../shared/progress.js';
 import { openBackupFolder, type BackupFile, type BackupFolder } from './backup-folder.js';
 import { runBackup } from './backup.js';
@@ -15,9 +16,11 @@ import { EngineError } from './errors.js';
 import { faultPoint } from './fault-injection.js';
 import { checkPdsRunning, runRequiredCommand } from './pds-running.js';
 import { progressReporter, type ProgressReporter } from './progress.js';
-import { safeExtract } from './safe-extract.js';
+import { READ_BYTES, safeExtract } from './safe-extract.js';
 import { commitSwap, exists, lockDataDir, recoverLocked, stagingRootFor, swapItemFor, STAGING_DIR_NAME, type SwapItem } from './staging.js';
-import { verifyBackup } from './verify.js';
+
+/** Databases, then actor stores, then blobs: see stageAndSwap. */
+const UNPACK_ORDER: Component[] = [...DATABASE_COMPONENTS, 'actors', 'blobs'];
 
 /** For the backup engine and the app: finish or undo a restore that was killed, before touching the data directory. */
 export { recoverInterruptedRestore } from './staging.js';
@@ -161,18 +164,15 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
   const dataDir = plan.dataDir;
   const warnings = [...plan.warnings];
 
-  // 1. Verify the backup before anything changes.
+  // 1. Every file there, at the size manifest.json records; each one's SHA-256 is checked as it is unpacked.
   progress.phase('verifying');
-  const report = await verifyBackup(backup.path, { signal: opts.signal, onProgress: (p) => progress.forward(p, 'verifying') });
-  const relevant = report.problems.filter((problem) => plan.components.some((c) => problem.startsWith(c.file)));
-  if (relevant.length > 0) {
-    throw new EngineError(`The backup ${backup.path} failed verification, so nothing was restored:\n${relevant.join('\n')}`, 'VERIFY_FAILED');
-  }
+  await assertSizesMatch(backup, plan);
   faultPoint('verified');
 
   await assertNoMountPoints(plan);
 
   let stopped = false;
+  let createdDataDir = false;
   let outcome: { result: RestoreResult } | { error: unknown };
   try {
     // 2. The PDS must be stopped.
@@ -185,6 +185,7 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
     opts.signal?.throwIfAborted();
 
     // 3. From here on this process owns the data directory.
+    createdDataDir = !(await exists(dataDir));
     await mkdir(dataDir, { recursive: true });
     const lock = await lockDataDir(dataDir);
     let preRestoreBackup: string | null = null;
@@ -217,7 +218,10 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
       else outcome = { error: new EngineError(`${(outcome.error as Error).message}\nAlso: ${message}`, (outcome.error as EngineError).code ?? 'START_FAILED') };
     }
   }
-  if ('error' in outcome) throw outcome.error;
+  if ('error' in outcome) {
+    if (createdDataDir) await rmdir(dataDir).catch(() => undefined); // only while still empty
+    throw outcome.error;
+  }
   progress.done();
   return { ...outcome.result, durationMs: Date.now() - startedAt.getTime() };
 }
@@ -308,16 +312,21 @@ async function stageAndSwap(backup: BackupFolder, plan: RestorePlan, progress: P
   const stagingRoots = [...new Set([path.join(plan.dataDir, STAGING_DIR_NAME), ...plan.components.map((c) => stagingRootFor(c.target))])];
   for (const root of stagingRoots) await rm(root, { recursive: true, force: true });
   let swapping = false;
+  const checks = new IntegrityChecks();
   try {
     progress.phase('unpacking');
     progress.totals(plan.components.reduce((sum, c) => sum + c.size, 0), plan.components.length);
-    for (const [i, planned] of plan.components.entries()) {
+    // Databases and actor stores first: their integrity checks run in a worker while the blobs unpack.
+    const order = [...plan.components.keys()].sort((a, b) => UNPACK_ORDER.indexOf(plan.components[a]!.component) - UNPACK_ORDER.indexOf(plan.components[b]!.component));
+    for (const i of order) {
+      const planned = plan.components[i]!;
       faultPoint(`unpacking:${planned.component}`);
-      await stage(backup, backup.files.find((f) => f.component === planned.component)!, items[i]!, progress, signal);
+      await stage(backup, backup.files.find((f) => f.component === planned.component)!, items[i]!, progress, checks, signal);
       faultPoint(`staged:${planned.component}`);
     }
     progress.phase('checking');
-    await checkStaged(backup, items, progress);
+    await checkStaged(backup, items, progress, checks);
+    await checks.close();
     for (const item of items) await takeOwnership(item, plan.dataDir);
     faultPoint('checked');
     signal?.throwIfAborted();
@@ -329,6 +338,7 @@ async function stageAndSwap(backup: BackupFolder, plan: RestorePlan, progress: P
     await commitSwap(plan.dataDir, { startedAt: new Date().toISOString(), pid: process.pid, backupPath: backup.path, items, stagingRoots });
   } catch (error) {
     // commitSwap cleans up after itself (or leaves its journal for recovery); before it, staging is just rubbish.
+    await checks.close();
     if (!swapping) for (const root of stagingRoots) await rm(root, { recursive: true, force: true });
     if (signal?.aborted && !swapping) throw new EngineError('The restore was cancelled; nothing was changed.', 'CANCELLED');
     if ((error as NodeJS.ErrnoException).code === 'ENOSPC') {
@@ -338,45 +348,88 @@ async function stageAndSwap(backup: BackupFolder, plan: RestorePlan, progress: P
   }
 }
 
-async function stage(backup: BackupFolder, file: BackupFile, item: SwapItem, progress: ProgressReporter, signal?: AbortSignal): Promise<void> {
+async function stage(backup: BackupFolder, file: BackupFile, item: SwapItem, progress: ProgressReporter, checks: IntegrityChecks, signal?: AbortSignal): Promise<void> {
   const source = path.join(backup.path, file.path);
   progress.file(file.path);
   await mkdir(path.dirname(item.staged), { recursive: true });
-  if (item.kind === 'directory') {
-    let counted = 0;
-    await safeExtract({
-      archive: source,
-      compression: backup.compression,
-      topDir: item.component,
-      dest: item.staged,
-      signal,
-      onProgress: (bytes) => {
-        progress.add(bytes - counted);
-        counted = bytes;
-      },
-    });
-  } else {
-    const counter = new Transform({
-      transform(chunk: Buffer, _encoding, callback) {
-        progress.add(chunk.length);
-        callback(null, chunk);
-      },
-    });
-    try {
-      await pipeline(createReadStream(source), counter, decompressor(backup.compression), createWriteStream(item.staged, { flags: 'wx', flush: true }), { signal });
-    } catch (error) {
-      const err = error as NodeJS.ErrnoException;
-      if (err.code?.startsWith('Z_') || err.code?.startsWith('ERR_ZSTD') || /unexpected end of file/i.test(err.message)) {
-        throw new EngineError(`Refused ${source}: the ${backup.compression} stream is truncated or corrupt (${err.message}). Nothing was restored.`, 'CORRUPT_STREAM');
-      }
-      throw error;
+  const hash = createHash('sha256');
+  try {
+    if (item.kind === 'directory') {
+      let counted = 0;
+      await safeExtract({
+        archive: source,
+        compression: backup.compression,
+        topDir: item.component,
+        dest: item.staged,
+        signal,
+        onRead: (chunk) => hash.update(chunk),
+        onProgress: (bytes) => {
+          progress.add(bytes - counted);
+          counted = bytes;
+        },
+        onFile: (written) => {
+          if (item.component === 'actors' && written.endsWith('.sqlite')) checks.start(written);
+        },
+      });
+    } else {
+      await unpackDatabase(source, item.staged, backup.compression, hash, progress, signal);
+      checks.start(item.staged);
     }
+  } catch (error) {
+    // A damaged file usually fails to decompress first; its checksum says why.
+    if (!signal?.aborted && file.sha256 !== null && (await sha256Of(source)) !== file.sha256) throw checksumError(backup, file);
+    throw error;
   }
+  if (file.sha256 !== null && hash.digest('hex') !== file.sha256) throw checksumError(backup, file);
   progress.fileDone();
 }
 
-/** integrity_check of every staged database (actor stores included) and the counts the manifest recorded. */
-async function checkStaged(backup: BackupFolder, items: SwapItem[], progress: ProgressReporter): Promise<void> {
+async function unpackDatabase(source: string, staged: string, compression: Compression, hash: Hash, progress: ProgressReporter, signal?: AbortSignal): Promise<void> {
+  const counter = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      hash.update(chunk);
+      progress.add(chunk.length);
+      callback(null, chunk);
+    },
+  });
+  try {
+    await pipeline(createReadStream(source, { highWaterMark: READ_BYTES }), counter, decompressor(compression), createWriteStream(staged, { flags: 'wx', flush: true }), { signal });
+  } catch (error) {
+    const err = error as NodeJS.ErrnoException;
+    if (err.code?.startsWith('Z_') || err.code?.startsWith('ERR_ZSTD') || /unexpected end of file/i.test(err.message)) {
+      throw new EngineError(`Refused ${source}: the ${compression} stream is truncated or corrupt (${err.message}). Nothing was restored.`, 'CORRUPT_STREAM');
+    }
+    throw error;
+  }
+}
+
+function checksumError(backup: BackupFolder, file: BackupFile): EngineError {
+  return new EngineError(
+    `The backup ${backup.path} failed verification, so nothing was restored:\n${file.path}: SHA-256 does not match manifest.json (the file is damaged or was changed after the backup).`,
+    'VERIFY_FAILED',
+  );
+}
+
+async function sha256Of(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(file, { highWaterMark: READ_BYTES })) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+/** Refuses before anything changes when a file is not the size manifest.json records (cut short, say). */
+async function assertSizesMatch(backup: BackupFolder, plan: RestorePlan): Promise<void> {
+  const problems: string[] = [];
+  for (const planned of plan.components) {
+    const file = backup.files.find((f) => f.component === planned.component)!;
+    if (file.size !== null && file.size !== planned.size) {
+      problems.push(`${file.path}: size is ${planned.size} bytes, manifest.json records ${file.size} (the file was cut short or changed).`);
+    }
+  }
+  if (problems.length > 0) throw new EngineError(`The backup ${backup.path} failed verification, so nothing was restored:\n${problems.join('\n')}`, 'VERIFY_FAILED');
+}
+
+/** Counts against the manifest, and the integrity_check of every staged database (actor stores included). */
+async function checkStaged(backup: BackupFolder, items: SwapItem[], progress: ProgressReporter, checks: IntegrityChecks): Promise<void> {
   const problems: string[] = [];
   const databases: Array<{ file: string; label: string }> = [];
   const snapshots = backup.manifest?.aurora_backup.database_snapshots ?? [];
@@ -408,7 +461,13 @@ async function checkStaged(backup: BackupFolder, items: SwapItem[], progress: Pr
     }
   }
   progress.totals(0, databases.length);
-  const results = await integrityCheckAll(databases.map((d) => d.file), () => progress.fileDone());
+  const results = await Promise.all(
+    databases.map(async ({ file }) => {
+      const result = await checks.start(file);
+      progress.fileDone();
+      return result;
+    }),
+  );
   results.forEach((result, i) => {
     if (!result.ok) problems.push(`${databases[i]!.label} is not a sound database (integrity_check: ${result.messages.join('; ')})`);
   });
@@ -437,22 +496,60 @@ async function* entriesBelow(dir: string): AsyncGenerator<{ path: string; isFile
   for await (const entry of await opendir(dir, { recursive: true })) yield { path: path.join(entry.parentPath, entry.name), isFile: entry.isFile() };
 }
 
-function integrityCheckAll(files: string[], onEach: () => void): Promise<Array<{ ok: boolean; messages: string[] }>> {
-  if (files.length === 0) return Promise.resolve([]);
-  return new Promise((resolve, reject) => {
-    const results: Array<{ ok: boolean; messages: string[] }> = [];
-    let received = 0;
-    const worker = new Worker(new URL('./restore-check-worker.mjs', import.meta.url), { workerData: { files } });
-    worker.on('message', (message: { index: number; ok: boolean; messages: string[] }) => {
-      results[message.index] = { ok: message.ok, messages: message.messages };
-      received++;
-      onEach();
-    });
-    worker.once('error', reject);
-    worker.once('exit', (code) => {
-      if (received === files.length) resolve(results);
-      else reject(new EngineError(`Checking the unpacked databases stopped after ${received} of ${files.length} (worker exit code ${code}).`, 'CHECK_FAILED'));
-    });
-  });
+interface CheckResult {
+  ok: boolean;
+  messages: string[];
 }
 
+/**
+ * `PRAGMA integrity_check` of staged databases in one worker thread, each started as soon as the file is
+ * unpacked, so the checks run on the second core while the rest (the blobs) still unpacks.
+ */
+class IntegrityChecks {
+  private worker: Worker | null = null;
+  private readonly started = new Map<string, Promise<CheckResult>>();
+  private readonly pending = new Map<number, PromiseWithResolvers<CheckResult>>();
+  private failure: Error | null = null;
+
+  /** The check of `file`, started now unless it was already. */
+  start(file: string): Promise<CheckResult> {
+    const known = this.started.get(file);
+    if (known) return known;
+    const index = this.started.size;
+    const waiting = Promise.withResolvers<CheckResult>();
+    waiting.promise.catch(() => undefined); // awaited in checkStaged, or dropped when unpacking fails first
+    this.started.set(file, waiting.promise);
+    if (this.failure) waiting.reject(this.failure);
+    else {
+      this.pending.set(index, waiting);
+      this.ensureWorker().postMessage({ index, file });
+    }
+    return waiting.promise;
+  }
+
+  async close(): Promise<void> {
+    const worker = this.worker;
+    this.worker = null;
+    if (worker) await worker.terminate();
+  }
+
+  private ensureWorker(): Worker {
+    if (this.worker) return this.worker;
+    const worker = new Worker(new URL('./restore-check-worker.mjs', import.meta.url));
+    worker.on('message', (message: { index: number } & CheckResult) => {
+      this.pending.get(message.index)?.resolve({ ok: message.ok, messages: message.messages });
+      this.pending.delete(message.index);
+    });
+    const fail = (error: Error) => {
+      this.failure ??= error;
+      for (const waiting of this.pending.values()) waiting.reject(this.failure);
+      this.pending.clear();
+    };
+    worker.once('error', fail);
+    worker.once('exit', (code) => {
+      if (this.worker === worker) fail(new EngineError(`Checking the unpacked databases stopped early (worker exit code ${code}).`, 'CHECK_FAILED'));
+    });
+    this.worker = worker;
+    return worker;
+  }
+}

@@ -22,6 +22,8 @@ export interface SafeExtractOptions {
   dest: string;
   /** Called with compressed bytes read so far and files written so far. */
   onProgress?: (bytesRead: number, files: number) => void;
+  /** Called with each file's path once it is written and flushed to disk. */
+  onFile?: (file: string) => void;
   /** Sees every byte of the archive file as it is read (for a checksum without a second read). */
   onRead?: (chunk: Buffer) => void;
   signal?: AbortSignal;
@@ -133,6 +135,7 @@ export async function safeExtract(opts: SafeExtractOptions): Promise<SafeExtract
       () => {
         result.files++;
         result.bytes += entry.size ?? 0;
+        opts.onFile?.(target);
       },
       (error: NodeJS.ErrnoException) => {
         entry.resume();
@@ -199,7 +202,7 @@ export async function safeExtract(opts: SafeExtractOptions): Promise<SafeExtract
     return result;
   } catch (error) {
     await Promise.all([...pendingWrites]);
-    await rm(dest, { recursive: true, force: true });
+    await rm(dest, { recursive: true, force: true, maxRetries: 5 }); // retries: on Windows a file just checked may be closing
     if (refusal) throw refusal;
     const err = error as NodeJS.ErrnoException;
     if (err.name === 'AbortError') throw error;
