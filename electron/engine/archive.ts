@@ -9,9 +9,10 @@ import type { Compression } from '../../shared/components.js';
 import { compressor } from './compress.js';
 
 const BLOCK = 512;
-const READ_SIZE = 1024 * 1024;
+/** Reads (and unpacking writes) in 1 MiB pieces: every fs call is a thread-pool round trip. */
+export const READ_BYTES = 1024 * 1024;
 /** Stream buffers: a few MiB read ahead keep the disk busy while the CPU checksums and compresses. */
-const BUFFER_BYTES = 4 * 1024 * 1024;
+const BUFFER_BYTES = 2 * 1024 * 1024;
 
 export interface FoundFile {
   /** Relative to the walked root, '/'-separated. */
@@ -44,6 +45,8 @@ export interface TarSource {
   archivePath: string;
   /** The file to read. */
   source: string;
+  /** The file's bytes when they are in memory already (a database snapshot): stored as they are, `source` is not read. */
+  data?: Buffer;
 }
 
 export interface PackHooks {
@@ -87,6 +90,15 @@ async function* generateTar(files: AsyncIterable<TarSource>, hooks: PackHooks, t
       yield header({ path: dir, type: 'Directory', mode: 0o755, size: 0, mtime });
     }
 
+    if (file.data) {
+      yield header({ path: file.archivePath, type: 'File', mode: 0o644, size: file.data.length, mtime });
+      hooks.onBytes?.(file.data.length, file);
+      yield file.data;
+      const padding = (BLOCK - (file.data.length % BLOCK)) % BLOCK;
+      if (padding) yield Buffer.alloc(padding);
+      hooks.onFile?.(file, true);
+      continue;
+    }
     let handle;
     try {
       handle = await open(file.source, 'r');
@@ -102,7 +114,7 @@ async function* generateTar(files: AsyncIterable<TarSource>, hooks: PackHooks, t
       yield header({ path: file.archivePath, type: 'File', mode: stat.mode & 0o7777, size: stat.size, mtime: stat.mtime });
       let left = stat.size;
       while (left > 0) {
-        const buffer = Buffer.allocUnsafe(Math.min(left, READ_SIZE));
+        const buffer = Buffer.allocUnsafe(Math.min(left, READ_BYTES));
         const { bytesRead } = await handle.read(buffer, 0, buffer.length, null);
         if (bytesRead === 0) {
           yield Buffer.alloc(left); // shrank while being read: pad (see above)

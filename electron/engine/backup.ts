@@ -2,6 +2,7 @@ import { createReadStream } from 'node:fs';
 import { lstat, mkdir, open, readdir, realpath, rename, rm, stat, unlink } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { BackupResult } from '../../shared/api.js';
 import {
@@ -13,7 +14,7 @@ import {
 } from '../../shared/components.js';
 import { MANIFEST_FORMAT_VERSION, type Manifest, type ManifestDatabase, type ManifestFile } from '../../shared/manifest.js';
 import type { Progress } from '../../shared/progress.js';
-import { packTar, walkFiles, writeCompressed, type TarSource } from './archive.js';
+import { packTar, READ_BYTES, walkFiles, writeCompressed, type TarSource } from './archive.js';
 import { assertSupportedCompression } from './compress.js';
 import { resolveConfig, type PdsLocations } from './config.js';
 import { EngineError } from './errors.js';
@@ -40,6 +41,9 @@ export interface BackupOptions {
   /** Default 'backup_'; restore uses 'pre-restore_'. */
   folderPrefix?: string;
 }
+
+/** An actor store's snapshot held in memory goes back to the snapshot budget once it is packed. */
+type ActorEntry = TarSource & { release?: () => void };
 
 /** What the original backup.sh writes in `backup_version`. */
 const BACKUP_SCRIPT_VERSION = '1.0';
@@ -263,19 +267,25 @@ async function writeBackup(
     background.push(actorsFile);
     async function archiveActors(): Promise<ManifestFile> {
       const relative = `actors.tar${ext}`;
-      async function* whenSnapshotted() {
+      async function* whenSnapshotted(): AsyncGenerator<ActorEntry> {
         for (const entry of actorEntries) {
           const i = jobIndex.get(entry.source);
-          if (i !== undefined) await ready[i]!.promise; // a vanished store is then skipped by packTar
-          yield entry;
+          if (i === undefined) {
+            yield entry;
+            continue;
+          }
+          const snapshot = await ready[i]!.promise;
+          if (snapshot.vanished) yield entry; // skipped by packTar: the staging file was never written
+          else yield { ...entry, data: snapshot.data, release: snapshot.release };
         }
       }
       const tar = packTar(whenSnapshotted(), {
         onBytes: (n, entry) => progress.add(n * scale(entry.source), 0, relative),
-        onFile: (entry, stored) => {
+        onFile: (entry: ActorEntry, stored) => {
           if (!jobIndex.has(entry.source)) return progress.add(0, 1);
           if (stored && path.basename(entry.archivePath) === 'store.sqlite') counts.actors++;
-          void unlink(entry.source).catch(() => undefined); // free the staging space as we go
+          if (entry.data) entry.release?.();
+          else void unlink(entry.source).catch(() => undefined); // free the staging space as we go
         },
       }, { topDir: 'actors' });
       return { path: relative, component: 'actors', ...(await writeCompressed(tar, path.join(workDir, relative), compression, { signal: innerSignal })) };
@@ -292,11 +302,13 @@ async function writeBackup(
       await mkdir(path.join(workDir, 'databases'), { recursive: true });
       const relative = `databases/${name}.sqlite${ext}`;
       const k = scale(job.target);
-      const stored = await writeCompressed(createReadStream(job.target), path.join(workDir, relative), compression, {
+      const source = snapshot.data ? Readable.from([snapshot.data], { objectMode: false }) : createReadStream(job.target, { highWaterMark: READ_BYTES });
+      const stored = await writeCompressed(source, path.join(workDir, relative), compression, {
         signal: innerSignal,
         onSourceBytes: (n) => progress.add(n * k, 0, relative),
       });
-      await unlink(job.target);
+      if (snapshot.data) snapshot.release();
+      else await unlink(job.target);
       files.push({ path: relative, component: name, ...stored });
       databases.push({ name, snapshot_size: snapshot.size, page_count: snapshot.pageCount });
       if (name === 'account') counts.accounts = Number(snapshot.answers.accounts ?? snapshot.answers.actors ?? 0);

@@ -90,7 +90,8 @@ function looksCompressible(piece: Piece, length: number): boolean {
   return zlib.deflateRawSync(sample, { level: 1 }).length < sample.length * STORE_RATIO;
 }
 
-type PieceCompressor = (piece: Piece, length: number) => Promise<Buffer>;
+/** A compressed piece, as one buffer or as several to be written in order. */
+type PieceCompressor = (piece: Piece, length: number) => Promise<Buffer | Buffer[]>;
 
 function onThreadPool(run: (input: Buffer, done: (error: Error | null, out: Buffer) => void) => void) {
   return (input: Buffer) =>
@@ -102,22 +103,21 @@ const STORED_BLOCK_MAX = 0xffff;
 
 /**
  * A gzip member holding the piece in deflate "stored" blocks (RFC 1951 §3.2.4), built here rather
- * than by zlib level 0 on the thread pool: only a CRC-32 (several GB/s) and one copy, so media
- * costs almost no CPU.
+ * than by zlib level 0 on the thread pool: only a CRC-32 (several GB/s), and no copy at all: the
+ * member is the piece's own bytes between 5-byte block headers, so media costs almost no CPU.
  */
-function storedGzipMember(piece: Piece, length: number): Buffer {
-  const blocks = Math.max(1, Math.ceil(length / STORED_BLOCK_MAX));
-  const out = Buffer.allocUnsafe(GZIP_HEADER.length + blocks * 5 + length + 8);
-  let at = GZIP_HEADER.copy(out, 0);
+function storedGzipMember(piece: Piece, length: number): Buffer[] {
+  const out: Buffer[] = [GZIP_HEADER];
   let crc = 0;
   let blockLeft = 0;
   let left = length;
   const blockHeader = () => {
     blockLeft = Math.min(STORED_BLOCK_MAX, left);
-    out[at] = blockLeft === left ? 1 : 0; // BFINAL on the last block; BTYPE 00 = stored
-    out.writeUInt16LE(blockLeft, at + 1);
-    out.writeUInt16LE(~blockLeft & 0xffff, at + 3);
-    at += 5;
+    const header = Buffer.allocUnsafe(5);
+    header[0] = blockLeft === left ? 1 : 0; // BFINAL on the last block; BTYPE 00 = stored
+    header.writeUInt16LE(blockLeft, 1);
+    header.writeUInt16LE(~blockLeft & 0xffff, 3);
+    out.push(header);
   };
   if (length === 0) blockHeader();
   for (const part of piece) {
@@ -125,14 +125,16 @@ function storedGzipMember(piece: Piece, length: number): Buffer {
     for (let offset = 0; offset < part.length; ) {
       if (blockLeft === 0) blockHeader();
       const n = Math.min(blockLeft, part.length - offset);
-      at += part.copy(out, at, offset, offset + n);
+      out.push(part.subarray(offset, offset + n));
       offset += n;
       blockLeft -= n;
       left -= n;
     }
   }
-  out.writeUInt32LE(crc, at);
-  out.writeUInt32LE(length % 2 ** 32, at + 4);
+  const trailer = Buffer.allocUnsafe(8);
+  trailer.writeUInt32LE(crc, 0);
+  trailer.writeUInt32LE(length % 2 ** 32, 4);
+  out.push(trailer);
   return out;
 }
 
@@ -159,9 +161,9 @@ class ParallelCompressor extends Transform {
   private parts: Buffer[] = [];
   private partsBytes = 0;
   private emptyInput = true;
-  private readonly inFlight: Array<Promise<Buffer>> = [];
-  /** One piece per core compressing plus one being emitted: enough to keep every core busy. */
-  private readonly maxInFlight = availableParallelism() + 1;
+  private readonly inFlight: Array<Promise<Buffer | Buffer[]>> = [];
+  /** One piece per core: with several streams sharing the cores, more only holds memory (bench). */
+  private readonly maxInFlight = availableParallelism();
 
   constructor(
     private readonly compressPiece: PieceCompressor,
@@ -216,7 +218,8 @@ class ParallelCompressor extends Transform {
       const out = await this.inFlight[0]!;
       this.inFlight.shift();
       if (this.destroyed) return;
-      this.push(out);
+      if (Array.isArray(out)) for (const part of out) this.push(part);
+      else this.push(out);
     }
   }
 }

@@ -8,6 +8,7 @@ import { Worker } from 'node:worker_threads';
 import type { RestoreResult } from '../../shared/api.js';
 import { COMPONENTS, DATABASE_COMPONENTS, type Component, type Compression, type DatabaseComponent } from '../../shared/components.js';
 import type { Progress } from '../../shared/progress.js';
+import { READ_BYTES } from './archive.js';
 import { openBackupFolder, type BackupFile, type BackupFolder } from './backup-folder.js';
 import { runBackup } from './backup.js';
 import { decompressor } from './compress.js';
@@ -16,7 +17,7 @@ import { EngineError } from './errors.js';
 import { faultPoint } from './fault-injection.js';
 import { checkPdsRunning, runRequiredCommand } from './pds-running.js';
 import { progressReporter, type ProgressReporter } from './progress.js';
-import { READ_BYTES, safeExtract } from './safe-extract.js';
+import { safeExtract } from './safe-extract.js';
 import { commitSwap, exists, lockDataDir, recoverLocked, stagingRootFor, swapItemFor, STAGING_DIR_NAME, type SwapItem } from './staging.js';
 
 /** Databases, then actor stores, then blobs: see stageAndSwap. */

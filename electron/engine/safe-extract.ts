@@ -5,6 +5,7 @@ import { Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Parser, type ReadEntry } from 'tar';
 import type { Compression } from '../../shared/components.js';
+import { READ_BYTES } from './archive.js';
 import { decompressor } from './compress.js';
 import { EngineError } from './errors.js';
 import { Semaphore } from './semaphore.js';
@@ -36,9 +37,8 @@ export interface SafeExtractResult {
   bytes: number;
 }
 
-/** Reads of the archive and writes of each file in 1 MiB pieces: every fs call is a thread-pool round trip. */
-export const READ_BYTES = 1 << 20;
-const WRITE_BATCH_BYTES = 1 << 20;
+/** Writes of each file in 1 MiB pieces (as the archive is read): every fs call is a thread-pool round trip. */
+const WRITE_BATCH_BYTES = READ_BYTES;
 /** Files still being written, synced and closed while the archive is read on. */
 const MAX_PENDING_FILES = 16;
 

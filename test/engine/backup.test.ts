@@ -271,7 +271,7 @@ describe('packTar', () => {
 });
 
 describe('snapshotDatabases', () => {
-  it('reports a database deleted before its turn as vanished and copies the others', async () => {
+  it('reports a database deleted before its turn as vanished and copies the others, to a file when large', async () => {
     const { root, dataDir } = await fixture({ accounts: 1, posts: 3, blobMB: 0 });
     const seen: number[] = [];
     const results = await snapshotDatabases(
@@ -279,12 +279,48 @@ describe('snapshotDatabases', () => {
         { source: path.join(dataDir, 'gone.sqlite'), target: path.join(root, 'snap', 'gone.sqlite') },
         { source: path.join(dataDir, 'account.sqlite'), target: path.join(root, 'snap', 'account.sqlite'), queries: { accounts: 'SELECT count(*) FROM account', missing: 'SELECT count(*) FROM no_such_table' } },
       ],
-      { onSnapshot: (index) => seen.push(index) },
+      { onSnapshot: (index) => seen.push(index), inMemoryMax: 0 },
     );
     expect(seen).toEqual([0, 1]);
-    expect(results[0]).toEqual({ index: 0, vanished: true });
+    expect(results[0]).toEqual({ vanished: true });
     expect(results[1]).toMatchObject({ answers: { accounts: 1, missing: null } });
     expect(integrity(path.join(root, 'snap', 'account.sqlite'))).toBe('ok');
     expect(existsSync(path.join(root, 'snap', 'gone.sqlite'))).toBe(false);
+  });
+
+  it('copies a small database into memory, -wal content included, and waits for memory to be released', async () => {
+    const { root, dataDir } = await fixture({ accounts: 2, posts: 3, blobMB: 0 });
+    const source = path.join(dataDir, 'account.sqlite');
+    const live = new Database(source);
+    live.pragma('journal_mode = WAL');
+    live.pragma('wal_autocheckpoint = 0');
+    const before = live.prepare('SELECT count(*) FROM account').pluck().get() as number;
+    live.prepare("INSERT INTO account (did, email, passwordScrypt) VALUES ('did:plc:only-in-the-wal', 'wal@example.com', 'x')").run();
+    expect(statSync(`${source}-wal`).size).toBeGreaterThan(0);
+    const jobs = [0, 1, 2].map((i) => ({ source, target: path.join(root, 'snap', `${i}.sqlite`), queries: { accounts: 'SELECT count(*) FROM account' } }));
+    const order: string[] = [];
+    const copies: Buffer[] = [];
+    const results = await snapshotDatabases(jobs, {
+      inMemoryBudget: 1, // room for one at a time: each waits for the one before to be released
+      onSnapshot: (index, result) => {
+        order.push(`snapshot ${index}`);
+        if (result.vanished) return;
+        copies[index] = Buffer.from(result.data!);
+        setTimeout(() => (order.push(`release ${index}`), result.release()), 50);
+      },
+    });
+    live.close();
+    expect(order).toEqual(['snapshot 0', 'release 0', 'snapshot 1', 'release 1', 'snapshot 2']);
+    const first = results[0]!;
+    if (first.vanished) throw new Error('vanished');
+    expect(first.answers).toEqual({ accounts: before + 1 });
+    expect(existsSync(jobs[0]!.target)).toBe(false);
+    const copy = path.join(root, 'copy.sqlite');
+    expect(first.data).toBeUndefined(); // released: the results no longer hold the bytes
+    writeFileSync(copy, copies[0]!);
+    expect(integrity(copy)).toBe('ok');
+    const db = new Database(copy, { readonly: true });
+    expect(db.prepare("SELECT email FROM account WHERE did = 'did:plc:only-in-the-wal'").pluck().get()).toBe('wal@example.com');
+    db.close();
   });
 });
