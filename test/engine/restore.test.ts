@@ -217,6 +217,19 @@ describe('restore', () => {
     expect(existsSync(target)).toBe(false);
   });
 
+  it('refuses a backup with a file cut short before stopping the PDS or writing anything', async () => {
+    const cut = copyDir(backupPath, path.join(fresh('cut-backups'), path.basename(backupPath)));
+    const file = path.join(cut, 'blobs.tar.gz');
+    const bytes = readFileSync(file);
+    writeFileSync(file, bytes.subarray(0, bytes.length - 100));
+    const target = fresh('cut-target');
+    const marker = path.join(root, 'stop-ran');
+    const error = await restoreBackup({ backupPath: cut, dataDir: target, backupDir: backups, stopCommand: `touch ${marker}` }).catch((e: Error) => e);
+    expect((error as Error).message).toMatch(new RegExp(`failed verification.*\\n.*blobs\\.tar\\.gz: size is ${bytes.length - 100} bytes, manifest\\.json records ${bytes.length}`));
+    expect(existsSync(marker)).toBe(false);
+    expect(existsSync(target)).toBe(false);
+  });
+
   it('restores a backup made by the original backup.sh, saying that checksums were not available', async () => {
     const legacy = makeLegacyBackup(oldData, path.join(root, 'legacy-backups'));
     const target = fresh('from-legacy');
