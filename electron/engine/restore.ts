@@ -2,13 +2,12 @@ import { createHash, type Hash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { lchown, lstat, mkdir, opendir, realpath, rm, rmdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Worker } from 'node:worker_threads';
 import type { RestoreResult } from '../../shared/api.js';
 import { COMPONENTS, DATABASE_COMPONENTS, type Component, type Compression, type DatabaseComponent } from '../../shared/components.js';
 import type { Progress } from '../../shared/progress.js';
-import { READ_BYTES } from './archive.js';
+import { feedFile, READ_BYTES } from './archive.js';
 import { openBackupFolder, type BackupFile, type BackupFolder } from './backup-folder.js';
 import { runBackup } from './backup.js';
 import { decompressor } from './compress.js';
@@ -386,15 +385,19 @@ async function stage(backup: BackupFolder, file: BackupFile, item: SwapItem, pro
 }
 
 async function unpackDatabase(source: string, staged: string, compression: Compression, hash: Hash, progress: ProgressReporter, signal?: AbortSignal): Promise<void> {
-  const counter = new Transform({
-    transform(chunk: Buffer, _encoding, callback) {
-      hash.update(chunk);
-      progress.add(chunk.length);
-      callback(null, chunk);
-    },
-  });
+  const unpacking = decompressor(compression);
+  const onChunk = (chunk: Buffer) => {
+    hash.update(chunk);
+    progress.add(chunk.length);
+  };
   try {
-    await pipeline(createReadStream(source, { highWaterMark: READ_BYTES }), counter, decompressor(compression), createWriteStream(staged, { flags: 'wx', flush: true }), { signal });
+    await Promise.all([
+      feedFile(source, unpacking, onChunk, signal).catch((error: Error) => {
+        unpacking.destroy(error);
+        throw error;
+      }),
+      pipeline(unpacking, createWriteStream(staged, { flags: 'wx', flush: true }), { signal }),
+    ]);
   } catch (error) {
     const err = error as NodeJS.ErrnoException;
     if (err.code?.startsWith('Z_') || err.code?.startsWith('ERR_ZSTD') || /unexpected end of file/i.test(err.message)) {

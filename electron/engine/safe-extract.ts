@@ -1,11 +1,11 @@
-import { createReadStream, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { open, rm, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import { Transform, Writable } from 'node:stream';
+import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Parser, type ReadEntry } from 'tar';
 import type { Compression } from '../../shared/components.js';
-import { READ_BYTES } from './archive.js';
+import { feedFile, READ_BYTES } from './archive.js';
 import { decompressor } from './compress.js';
 import { EngineError } from './errors.js';
 import { Semaphore } from './semaphore.js';
@@ -154,18 +154,15 @@ export async function safeExtract(opts: SafeExtractOptions): Promise<SafeExtract
     });
   });
 
-  const counter = new Transform({
-    transform(chunk: Buffer, _enc, callback) {
-      bytesRead += chunk.length;
-      opts.onRead?.(chunk);
-      const now = Date.now();
-      if (opts.onProgress && now - lastProgress > 100) {
-        lastProgress = now;
-        opts.onProgress(bytesRead, result.files);
-      }
-      callback(null, chunk);
-    },
-  });
+  const onChunk = (chunk: Buffer) => {
+    bytesRead += chunk.length;
+    opts.onRead?.(chunk);
+    const now = Date.now();
+    if (opts.onProgress && now - lastProgress > 100) {
+      lastProgress = now;
+      opts.onProgress(bytesRead, result.files);
+    }
+  };
 
   const writeSlots: Array<() => void> = [];
   const sink = new Writable({
@@ -195,7 +192,14 @@ export async function safeExtract(opts: SafeExtractOptions): Promise<SafeExtract
   });
 
   try {
-    await pipeline(createReadStream(opts.archive, { highWaterMark: READ_BYTES }), counter, decompressor(opts.compression), sink, { signal: opts.signal });
+    const unpacking = decompressor(opts.compression);
+    await Promise.all([
+      feedFile(opts.archive, unpacking, onChunk, opts.signal).catch((error: Error) => {
+        unpacking.destroy(error);
+        throw error;
+      }),
+      pipeline(unpacking, sink, { signal: opts.signal }),
+    ]);
     await Promise.all([...pendingWrites]);
     if (refusal) throw refusal;
     opts.onProgress?.(bytesRead, result.files);
