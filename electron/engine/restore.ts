@@ -14,6 +14,7 @@ import { decompressor } from './compress.js';
 import { resolveConfig, type PdsLocations, type ResolvedConfig } from './config.js';
 import { EngineError } from './errors.js';
 import { faultPoint } from './fault-injection.js';
+import { withRoomyHeap } from './heap.js';
 import { checkPdsRunning, runRequiredCommand } from './pds-running.js';
 import { progressReporter, type ProgressReporter } from './progress.js';
 import { safeExtract } from './safe-extract.js';
@@ -155,7 +156,11 @@ async function makePlan(opts: RestoreOptions, config: ResolvedConfig, backup: Ba
  * swapped in, as one journalled rename operation (see staging.ts). The start command runs at the end
  * whenever the stop command ran.
  */
-export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult> {
+export function restoreBackup(opts: RestoreOptions): Promise<RestoreResult> {
+  return withRoomyHeap(() => restore(opts));
+}
+
+async function restore(opts: RestoreOptions): Promise<RestoreResult> {
   const startedAt = new Date();
   const progress = progressReporter('restore', opts.onProgress, { phase: 'preparing', startedAt });
   const config = await resolveConfig(configOptions(opts));
