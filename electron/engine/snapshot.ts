@@ -38,7 +38,7 @@ export interface SnapshotOptions {
    */
   inMemoryMax?: number;
   /**
-   * In-memory snapshots held at once, in bytes, until released (always at least one). Default 8 MiB:
+   * In-memory snapshots held at once, in bytes, until released (always at least one). Default 4 MiB:
    * the bench is as fast with one at a time, the worker copying the next while the last is compressed.
    */
   inMemoryBudget?: number;
@@ -59,7 +59,7 @@ export function snapshotDatabases(jobs: SnapshotJob[], opts: SnapshotOptions = {
     let finished = 0;
     const inFlight = new Int32Array(new SharedArrayBuffer(4));
     const worker = new Worker(new URL('./snapshot-worker.mjs', import.meta.url), {
-      workerData: { jobs, inMemoryMax: opts.inMemoryMax ?? 8 * MiB, inMemoryBudget: opts.inMemoryBudget ?? 8 * MiB, inFlightBuffer: inFlight.buffer },
+      workerData: { jobs, inMemoryMax: opts.inMemoryMax ?? 8 * MiB, inMemoryBudget: opts.inMemoryBudget ?? 4 * MiB, inFlightBuffer: inFlight.buffer },
     });
     const fail = (error: Error) => {
       opts.signal?.removeEventListener('abort', onAbort);
