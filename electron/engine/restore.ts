@@ -20,6 +20,9 @@ import { progressReporter, type ProgressReporter } from './progress.js';
 import { safeExtract } from './safe-extract.js';
 import { commitSwap, exists, lockDataDir, recoverLocked, stagingRootFor, swapItemFor, STAGING_DIR_NAME, type SwapItem } from './staging.js';
 
+/** Databases, then actor stores, then blobs: see stageAndSwap. */
+const UNPACK_ORDER: Component[] = [...DATABASE_COMPONENTS, 'actors', 'blobs'];
+
 /** For the backup engine and the app: finish or undo a restore that was killed, before touching the data directory. */
 export { recoverInterruptedRestore } from './staging.js';
 
@@ -318,25 +321,14 @@ async function stageAndSwap(backup: BackupFolder, plan: RestorePlan, progress: P
   try {
     progress.phase('unpacking');
     progress.totals(plan.components.reduce((sum, c) => sum + c.size, 0), plan.components.length);
-    // The databases first, then the two archives at once (actors inflate on the thread pool while blobs
-    // are mostly copied); every database's integrity check runs in a worker as soon as it is unpacked.
-    const unpack = async (i: number, abortOthers?: AbortController) => {
+    // Databases and actor stores first: their integrity checks run in a worker while the blobs unpack.
+    const order = [...plan.components.keys()].sort((a, b) => UNPACK_ORDER.indexOf(plan.components[a]!.component) - UNPACK_ORDER.indexOf(plan.components[b]!.component));
+    for (const i of order) {
       const planned = plan.components[i]!;
       faultPoint(`unpacking:${planned.component}`);
-      try {
-        await stage(backup, backup.files.find((f) => f.component === planned.component)!, items[i]!, progress, checks, abortOthers ? AbortSignal.any([abortOthers.signal, ...(signal ? [signal] : [])]) : signal);
-      } catch (error) {
-        abortOthers?.abort();
-        throw error;
-      }
+      await stage(backup, backup.files.find((f) => f.component === planned.component)!, items[i]!, progress, checks, signal);
       faultPoint(`staged:${planned.component}`);
-    };
-    const indices = [...plan.components.keys()];
-    for (const i of indices.filter((i) => isDatabase(plan.components[i]!.component))) await unpack(i);
-    const archives = new AbortController();
-    const results = await Promise.allSettled(indices.filter((i) => !isDatabase(plan.components[i]!.component)).map((i) => unpack(i, archives)));
-    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected' && !isAbort(r.reason)) ?? results.find((r) => r.status === 'rejected');
-    if (failed) throw failed.reason;
+    }
     progress.phase('checking');
     await checkStaged(backup, items, progress, checks);
     await checks.close();
@@ -419,8 +411,6 @@ async function unpackDatabase(source: string, staged: string, compression: Compr
     throw error;
   }
 }
-
-const isAbort = (error: unknown) => (error as Error)?.name === 'AbortError';
 
 function checksumError(backup: BackupFolder, file: BackupFile): EngineError {
   return new EngineError(
