@@ -15,6 +15,7 @@ import { resolveConfig, type PdsLocations, type ResolvedConfig } from './config.
 import { EngineError } from './errors.js';
 import { faultPoint } from './fault-injection.js';
 import { withRoomyHeap } from './heap.js';
+import { verifyBackup } from './verify.js';
 import { checkPdsRunning, runRequiredCommand } from './pds-running.js';
 import { progressReporter, type ProgressReporter } from './progress.js';
 import { safeExtract } from './safe-extract.js';
@@ -169,9 +170,15 @@ async function restore(opts: RestoreOptions): Promise<RestoreResult> {
   const dataDir = plan.dataDir;
   const warnings = [...plan.warnings];
 
-  // 1. Every file there, at the size manifest.json records; each one's SHA-256 is checked as it is unpacked.
+  // 1. Verify the backup before anything changes (even the PDS check below opens the live databases).
+  //    Each file's SHA-256 is checked again as it is unpacked, in case it changes in between.
   progress.phase('verifying');
   await assertSizesMatch(backup, plan);
+  const report = await verifyBackup(backup.path, { signal: opts.signal, onProgress: (p) => progress.forward(p, 'verifying') });
+  const relevant = report.problems.filter((problem) => plan.components.some((c) => problem.startsWith(c.file)));
+  if (relevant.length > 0) {
+    throw new EngineError(`The backup ${backup.path} failed verification, so nothing was restored:\n${relevant.join('\n')}`, 'VERIFY_FAILED');
+  }
   faultPoint('verified');
 
   await assertNoMountPoints(plan);
