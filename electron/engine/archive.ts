@@ -278,6 +278,17 @@ export async function feedFile(file: string, sink: Writable, onChunk: (chunk: Bu
   }
 }
 
+/** Feeds `file` through `transform` (a decompressor) into `destination`; a failure on either side stops both. */
+export async function pumpFile(file: string, transform: Transform, destination: Writable, onChunk: (chunk: Buffer) => void, signal?: AbortSignal): Promise<void> {
+  await Promise.all([
+    feedFile(file, transform, onChunk, signal).catch((error: Error) => {
+      transform.destroy(error);
+      throw error;
+    }),
+    pipeline(transform, destination, { signal }),
+  ]);
+}
+
 /** Flushes a written file to disk (fsync applies to the file, whichever descriptor asks). */
 export async function syncFile(file: string): Promise<void> {
   const handle = await open(file, 'r+');

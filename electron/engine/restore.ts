@@ -2,12 +2,11 @@ import { createHash, type Hash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { lchown, lstat, mkdir, opendir, realpath, rm, rmdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import { Worker } from 'node:worker_threads';
 import type { RestoreResult } from '../../shared/api.js';
 import { COMPONENTS, DATABASE_COMPONENTS, type Component, type Compression, type DatabaseComponent } from '../../shared/components.js';
 import type { Progress } from '../../shared/progress.js';
-import { feedFile, READ_BYTES } from './archive.js';
+import { pumpFile, READ_BYTES } from './archive.js';
 import { openBackupFolder, type BackupFile, type BackupFolder } from './backup-folder.js';
 import { runBackup } from './backup.js';
 import { decompressor } from './compress.js';
@@ -396,19 +395,12 @@ async function stage(backup: BackupFolder, file: BackupFile, item: SwapItem, pro
 }
 
 async function unpackDatabase(source: string, staged: string, compression: Compression, hash: Hash, progress: ProgressReporter, signal?: AbortSignal): Promise<void> {
-  const unpacking = decompressor(compression);
   const onChunk = (chunk: Buffer) => {
     hash.update(chunk);
     progress.add(chunk.length);
   };
   try {
-    await Promise.all([
-      feedFile(source, unpacking, onChunk, signal).catch((error: Error) => {
-        unpacking.destroy(error);
-        throw error;
-      }),
-      pipeline(unpacking, createWriteStream(staged, { flags: 'wx', flush: true }), { signal }),
-    ]);
+    await pumpFile(source, decompressor(compression), createWriteStream(staged, { flags: 'wx', flush: true }), onChunk, signal);
   } catch (error) {
     const err = error as NodeJS.ErrnoException;
     if (err.code?.startsWith('Z_') || err.code?.startsWith('ERR_ZSTD') || /unexpected end of file/i.test(err.message)) {

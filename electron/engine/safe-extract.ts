@@ -2,10 +2,9 @@ import { mkdirSync } from 'node:fs';
 import { open, rm, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { Parser, type ReadEntry } from 'tar';
 import type { Compression } from '../../shared/components.js';
-import { feedFile, READ_BYTES } from './archive.js';
+import { pumpFile, READ_BYTES } from './archive.js';
 import { decompressor } from './compress.js';
 import { EngineError } from './errors.js';
 import { Semaphore } from './semaphore.js';
@@ -192,14 +191,7 @@ export async function safeExtract(opts: SafeExtractOptions): Promise<SafeExtract
   });
 
   try {
-    const unpacking = decompressor(opts.compression);
-    await Promise.all([
-      feedFile(opts.archive, unpacking, onChunk, opts.signal).catch((error: Error) => {
-        unpacking.destroy(error);
-        throw error;
-      }),
-      pipeline(unpacking, sink, { signal: opts.signal }),
-    ]);
+    await pumpFile(opts.archive, decompressor(opts.compression), sink, onChunk, opts.signal);
     await Promise.all([...pendingWrites]);
     if (refusal) throw refusal;
     opts.onProgress?.(bytesRead, result.files);
