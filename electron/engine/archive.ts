@@ -270,7 +270,11 @@ export async function feedFile(file: string, sink: Writable, onChunk: (chunk: Bu
       if (bytesRead === 0) break;
       const chunk = buffer.subarray(0, bytesRead);
       onChunk(chunk);
+      // Cancelling (even from onChunk) destroys the sink at once; writing on would be an error of its own.
+      signal?.throwIfAborted();
+      if (sink.destroyed) throw sink.errored ?? new Error('The stream closed early.');
       previous = new Promise<void>((resolve, reject) => sink.write(chunk, (error) => (error ? reject(error) : resolve())));
+      previous.catch(() => undefined); // awaited next turn, unless a cancellation ends the loop first
     }
     sink.end();
   } finally {

@@ -96,6 +96,9 @@ export async function safeExtract(opts: SafeExtractOptions): Promise<SafeExtract
   mkdirSync(dest); // throws EEXIST: staging must start empty
   const result: SafeExtractResult = { files: 0, directories: 0, bytes: 0 };
   const pendingWrites = new Set<Promise<void>>();
+  // An entry cut off by a failure or a cancellation never ends by itself: its writer must be told.
+  const entriesBeingWritten = new Set<ReadEntry>();
+  let stopped = false;
   let bytesRead = 0;
   let bytesOut = 0;
   let lastProgress = 0;
@@ -130,13 +133,17 @@ export async function safeExtract(opts: SafeExtractOptions): Promise<SafeExtract
       entry.resume();
       return refuse(refusalError(opts.archive, `the entry "${printable(entryName)}" cannot be unpacked: ${(error as Error).message}`));
     }
+    entriesBeingWritten.add(entry);
     const written = writeEntry(entry, target).then(
       () => {
+        entriesBeingWritten.delete(entry);
         result.files++;
         result.bytes += entry.size ?? 0;
         opts.onFile?.(target);
       },
       (error: NodeJS.ErrnoException) => {
+        entriesBeingWritten.delete(entry);
+        if (stopped) return;
         entry.resume();
         refuse(
           error.code === 'EEXIST'
@@ -197,6 +204,8 @@ export async function safeExtract(opts: SafeExtractOptions): Promise<SafeExtract
     opts.onProgress?.(bytesRead, result.files);
     return result;
   } catch (error) {
+    stopped = true;
+    for (const entry of entriesBeingWritten) entry.destroy(); // its writer's read fails, and the file is closed
     await Promise.all([...pendingWrites]);
     await rm(dest, { recursive: true, force: true, maxRetries: 5 }); // retries: on Windows a file just checked may be closing
     if (refusal) throw refusal;
@@ -220,11 +229,14 @@ async function writeEntry(entry: ReadEntry, target: string): Promise<void> {
   try {
     let batch: Buffer[] = [];
     let batchBytes = 0;
+    // A destroyed entry fails a read that is waiting, but not one that starts later: hence the checks.
+    assertNotStopped(entry);
     for await (const chunk of entry as AsyncIterable<Buffer>) {
       batch.push(chunk);
       batchBytes += chunk.length;
       if (batchBytes < WRITE_BATCH_BYTES) continue;
       await writeAll(handle, batch, batchBytes);
+      assertNotStopped(entry);
       batch = [];
       batchBytes = 0;
     }
@@ -233,6 +245,10 @@ async function writeEntry(entry: ReadEntry, target: string): Promise<void> {
   } finally {
     await handle.close();
   }
+}
+
+function assertNotStopped(entry: ReadEntry): void {
+  if (entry.destroyed) throw new Error('Unpacking stopped.');
 }
 
 /**

@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import { zstdCompressSync } from 'node:zlib';
@@ -55,6 +56,32 @@ describe('safeExtract', () => {
     const error = await safeExtract({ archive, compression: 'zstd', topDir: 'blobs', dest }).catch((e: Error) => e);
     expect((error as Error).message).toMatch(/^Refused .*blobs\.tar\.zst: the (zstd stream is truncated or corrupt|tar data is damaged)/);
     expect(existsSync(dest)).toBe(false);
+  });
+
+  it('stops when cancelled half-way through a file, closing every file and leaving nothing', async () => {
+    const archive = path.join(sandbox, 'blobs.tar.gz');
+    // Media does not compress, and each file is larger than one read, so a cancel lands inside a file.
+    const media = Array.from({ length: 12 }, (_, i) => ({ name: `blobs/media-${i}`, type: '0' as const, body: randomBytes(3 << 20) }));
+    writeFileSync(archive, tarGzOf([{ name: 'blobs/', type: '5' }, ...media]));
+    for (const cancelAfterMiB of [1, 7, 20]) {
+      const dest = path.join(sandbox, `cancelled-${cancelAfterMiB}`);
+      const cancel = new AbortController();
+      let read = 0;
+      const onRead = (chunk: Buffer) => {
+        read += chunk.length;
+        if (read >= cancelAfterMiB << 20) cancel.abort();
+      };
+      await expect(safeExtract({ archive, compression: 'gzip', topDir: 'blobs', dest, signal: cancel.signal, onRead })).rejects.toMatchObject({ name: 'AbortError' });
+      expect(existsSync(dest)).toBe(false);
+    }
+    const openBelowSandbox = readdirSync('/proc/self/fd').filter((fd) => {
+      try {
+        return readlinkSync(`/proc/self/fd/${fd}`).startsWith(sandbox);
+      } catch {
+        return false;
+      }
+    });
+    expect(openBelowSandbox).toEqual([]);
   });
 
   it('refuses to unpack into a folder that already exists', async () => {
