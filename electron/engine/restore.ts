@@ -1,10 +1,11 @@
-import { createHash, type Hash } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { lchown, lstat, mkdir, opendir, realpath, rm, rmdir, stat } from 'node:fs/promises';
+import { lchown, lstat, mkdir, opendir, realpath, rm, rmdir, stat, statfs } from 'node:fs/promises';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { RestoreResult } from '../../shared/api.js';
 import { COMPONENTS, DATABASE_COMPONENTS, type Component, type Compression, type DatabaseComponent } from '../../shared/components.js';
+import { formatBytes } from '../../shared/format.js';
 import type { Progress } from '../../shared/progress.js';
 import { pumpFile, READ_BYTES } from './archive.js';
 import { openBackupFolder, type BackupFile, type BackupFolder } from './backup-folder.js';
@@ -14,14 +15,10 @@ import { resolveConfig, type PdsLocations, type ResolvedConfig } from './config.
 import { EngineError } from './errors.js';
 import { faultPoint } from './fault-injection.js';
 import { withRoomyHeap } from './heap.js';
-import { verifyBackup } from './verify.js';
 import { checkPdsRunning, runRequiredCommand } from './pds-running.js';
 import { progressReporter, type ProgressReporter } from './progress.js';
 import { safeExtract } from './safe-extract.js';
-import { commitSwap, exists, lockDataDir, recoverLocked, stagingRootFor, swapItemFor, STAGING_DIR_NAME, type SwapItem } from './staging.js';
-
-/** Databases, then actor stores, then blobs: see stageAndSwap. */
-const UNPACK_ORDER: Component[] = [...DATABASE_COMPONENTS, 'actors', 'blobs'];
+import { commitSwap, exists, journalPath, lockDataDir, recoverLocked, stagingRootFor, swapItemFor, STAGING_DIR_NAME, type SwapItem } from './staging.js';
 
 /** For the backup engine and the app: finish or undo a restore that was killed, before touching the data directory. */
 export { recoverInterruptedRestore } from './staging.js';
@@ -45,6 +42,8 @@ export interface RestoreOptions {
   stopCommand?: string;
   /** … and after it, whether the restore succeeded or not (to start it again). */
   startCommand?: string;
+  /** Free space that unpacking beside the running PDS leaves on its disk; default 5 % of the disk, at most 1 GiB. */
+  keepFreeBytes?: number;
   onProgress?: (p: Progress) => void;
   signal?: AbortSignal;
 }
@@ -150,11 +149,13 @@ async function makePlan(opts: RestoreOptions, config: ResolvedConfig, backup: Ba
 
 /**
  * Restores components of a backup into the data directory. In order, stopping at the first problem
- * with nothing changed: the backup is read and its checksums verified; the stop command runs; the PDS
- * must not be running; an interrupted earlier restore is finished; every component is unpacked beside
- * its target and checked; the data to be replaced is backed up (`pre-restore_…`). Only then are they
- * swapped in, as one journalled rename operation (see staging.ts). The start command runs at the end
- * whenever the stop command ran.
+ * with nothing changed: the backup's files must have the sizes manifest.json records; an interrupted
+ * earlier restore is finished (with the PDS stopped); every component is unpacked beside its target,
+ * its SHA-256 checked as it is read, and checked, while the PDS still runs, so a damaged backup never
+ * stops it and the PDS is down only for what follows: the stop command runs, the PDS must not be running,
+ * the data to be replaced is backed up (`pre-restore_…`), and the components are swapped in as one
+ * journalled rename operation (see staging.ts). The start command runs at the end whenever the stop
+ * command ran.
  */
 export function restoreBackup(opts: RestoreOptions): Promise<RestoreResult> {
   return withRoomyHeap(() => restore(opts));
@@ -169,44 +170,45 @@ async function restore(opts: RestoreOptions): Promise<RestoreResult> {
   const dataDir = plan.dataDir;
   const warnings = [...plan.warnings];
 
-  // 1. Verify the backup before anything changes (even the PDS check below opens the live databases).
-  //    Each file's SHA-256 is checked again as it is unpacked, in case it changes in between.
-  progress.phase('verifying');
-  const report = await verifyBackup(backup.path, { signal: opts.signal, onProgress: (p) => progress.forward(p, 'verifying') });
-  const relevant = report.problems.filter((problem) => plan.components.some((c) => problem.startsWith(c.file)));
-  if (relevant.length > 0) {
-    throw new EngineError(`The backup ${backup.path} failed verification, so nothing was restored:\n${relevant.join('\n')}`, 'VERIFY_FAILED');
-  }
-  faultPoint('verified');
-
+  assertSizesMatch(backup, plan);
   await assertNoMountPoints(plan);
+  // Only the health URL is asked this early: probing the databases could fold a leftover -wal into
+  // them, and a restore that is then refused must leave every byte as it was.
+  if (!opts.stopCommand && opts.healthUrl) await assertPdsStopped(plan, config.locations, opts.healthUrl, { databases: false });
 
   let stopped = false;
-  let createdDataDir = false;
-  let outcome: { result: RestoreResult } | { error: unknown };
-  try {
-    // 2. The PDS must be stopped.
+  let checkedStopped = false;
+  const stopPds = async () => {
+    if (checkedStopped) return;
     if (opts.stopCommand) {
       progress.phase('preparing', 'stopping the PDS');
       await runRequiredCommand('stop', opts.stopCommand, opts.signal);
       stopped = true;
     }
-    await assertPdsStopped(plan, config.locations, opts.healthUrl, stopped, opts.signal);
+    await assertPdsStopped(plan, config.locations, opts.healthUrl, { databases: true, afterStop: stopped, signal: opts.signal });
     opts.signal?.throwIfAborted();
+    checkedStopped = true;
+  };
 
-    // 3. From here on this process owns the data directory.
+  let createdDataDir = false;
+  let outcome: { result: RestoreResult } | { error: unknown };
+  try {
+    // From here on this process owns the data directory (the PDS only writes its own files in it).
     createdDataDir = !(await exists(dataDir));
     await mkdir(dataDir, { recursive: true });
     const lock = await lockDataDir(dataDir);
     let preRestoreBackup: string | null = null;
     try {
+      // A swap cut off half-way is finished or undone with the PDS stopped; otherwise there are only leftovers to delete.
+      if (await exists(journalPath(dataDir))) await stopPds();
       const recovered = await recoverLocked(dataDir);
       if (recovered.outcome === 'completed' || recovered.outcome === 'rolled-back') {
         warnings.push(`An earlier restore (from ${recovered.backupPath}) had been interrupted; it was ${recovered.outcome === 'completed' ? 'finished' : 'undone'} first.`);
         plan = await makePlan(opts, config, backup);
       }
       faultPoint('locked');
-      await stageAndSwap(backup, plan, progress, opts.signal, async () => {
+      await stageAndSwap(backup, plan, progress, opts, async () => {
+        await stopPds();
         preRestoreBackup = await backUpCurrentData(opts, plan, progress);
         faultPoint('pre-restore:done');
       });
@@ -218,7 +220,7 @@ async function restore(opts: RestoreOptions): Promise<RestoreResult> {
     outcome = { error };
   }
 
-  // 4. The PDS goes back up with whatever is now in place: the restored data, or the untouched old data.
+  // The PDS goes back up with whatever is now in place: the restored data, or the untouched old data.
   if (stopped && opts.startCommand) {
     try {
       await runRequiredCommand('start', opts.startCommand);
@@ -234,6 +236,18 @@ async function restore(opts: RestoreOptions): Promise<RestoreResult> {
   }
   progress.done();
   return { ...outcome.result, durationMs: Date.now() - startedAt.getTime() };
+}
+
+/** Refuses before anything happens when a file is not the size manifest.json records (cut short, say). */
+function assertSizesMatch(backup: BackupFolder, plan: RestorePlan): void {
+  const problems: string[] = [];
+  for (const planned of plan.components) {
+    const file = backup.files.find((f) => f.component === planned.component)!;
+    if (file.size !== null && file.size !== planned.size) {
+      problems.push(`${file.path}: size is ${planned.size} bytes, manifest.json records ${file.size} (the file was cut short or changed).`);
+    }
+  }
+  if (problems.length > 0) throw new EngineError(`The backup ${backup.path} failed verification, so nothing was restored:\n${problems.join('\n')}`, 'VERIFY_FAILED');
 }
 
 /** A component that is a filesystem of its own (a separate Docker volume, say) cannot be swapped by rename. */
@@ -261,11 +275,19 @@ function configOptions(opts: RestoreOptions) {
  * running PDS always holds it), where SQLite may fold a leftover -wal in: the same rows, other bytes.
  * After a stop command, the service gets up to 30 s to let go of its files.
  */
-async function assertPdsStopped(plan: RestorePlan, locations: PdsLocations, healthUrl: string | undefined, afterStop: boolean, signal?: AbortSignal): Promise<void> {
-  const databases = plan.components.filter((c) => isDatabase(c.component) && c.targetExists).map((c) => c.target);
-  if (plan.components.some((c) => c.component === 'actors' && c.targetExists)) databases.push(...(await actorStores(locations.actorsDir)));
-  if (databases.length === 0) databases.push(locations.accountDb);
-  const deadline = Date.now() + (afterStop ? 30_000 : 0);
+async function assertPdsStopped(
+  plan: RestorePlan,
+  locations: PdsLocations,
+  healthUrl: string | undefined,
+  opts: { databases: boolean; afterStop?: boolean; signal?: AbortSignal },
+): Promise<void> {
+  const databases: string[] = [];
+  if (opts.databases) {
+    databases.push(...plan.components.filter((c) => isDatabase(c.component) && c.targetExists).map((c) => c.target));
+    if (plan.components.some((c) => c.component === 'actors' && c.targetExists)) databases.push(...(await actorStores(locations.actorsDir)));
+    if (databases.length === 0) databases.push(locations.accountDb);
+  }
+  const deadline = Date.now() + (opts.afterStop ? 30_000 : 0);
   for (;;) {
     const check = await checkPdsRunning({ databases, healthUrl });
     if (!check.running) return;
@@ -273,12 +295,12 @@ async function assertPdsStopped(plan: RestorePlan, locations: PdsLocations, heal
       throw new EngineError(
         `The PDS seems to be running, so nothing was restored: ${summarize(check.reasons)}. ` +
           `Stop it first (e.g. systemctl stop aurora-locus, Stop-Service AuroraLocus, docker compose stop pds), ` +
-          `or configure a stop command${afterStop ? ' that really stops it' : ''}.`,
+          `or configure a stop command${opts.afterStop ? ' that really stops it' : ''}.`,
         'PDS_RUNNING',
       );
     }
     await new Promise((resolve) => setTimeout(resolve, 1000));
-    signal?.throwIfAborted();
+    opts.signal?.throwIfAborted();
   }
 }
 
@@ -313,35 +335,49 @@ async function backUpCurrentData(opts: RestoreOptions, plan: RestorePlan, progre
 }
 
 /**
- * Unpacks and checks every component beside its target, runs `beforeSwap` (the pre-restore backup:
- * after the checks, so a refused backup leaves nothing behind), then swaps them in. Staging is removed
- * whatever happens.
+ * Unpacks and checks every component beside its target (while the PDS still runs), runs `beforeSwap`
+ * (stopping the PDS and the pre-restore backup: after the checks, so a refused backup leaves nothing
+ * behind), then swaps them in. Staging is removed whatever happens.
  */
-async function stageAndSwap(backup: BackupFolder, plan: RestorePlan, progress: ProgressReporter, signal: AbortSignal | undefined, beforeSwap: () => Promise<void>): Promise<void> {
+async function stageAndSwap(backup: BackupFolder, plan: RestorePlan, progress: ProgressReporter, opts: RestoreOptions, beforeSwap: () => Promise<void>): Promise<void> {
   const items = plan.components.map((c) => swapItemFor(c.component, isDatabase(c.component) ? 'database' : 'directory', c.target));
   const stagingRoots = [...new Set([path.join(plan.dataDir, STAGING_DIR_NAME), ...plan.components.map((c) => stagingRootFor(c.target))])];
   for (const root of stagingRoots) await rm(root, { recursive: true, force: true });
+  // Stopped by the first failure (the other archive need not go on), a cancel, or a disk filling up.
+  const stopUnpacking = new AbortController();
+  const signal = opts.signal ? AbortSignal.any([opts.signal, stopUnpacking.signal]) : stopUnpacking.signal;
+  const unpack = async (i: number) => {
+    const planned = plan.components[i]!;
+    faultPoint(`unpacking:${planned.component}`);
+    await stage(backup, backup.files.find((f) => f.component === planned.component)!, items[i]!, { progress, checks, space, signal });
+    faultPoint(`staged:${planned.component}`);
+  };
+  const stopOnFailure = (error: unknown) => {
+    if (!stopUnpacking.signal.aborted) stopUnpacking.abort(error);
+    throw error;
+  };
   let swapping = false;
   const checks = new IntegrityChecks();
+  const space = new FreeSpaceGuard(plan, opts.keepFreeBytes, stopUnpacking);
   try {
+    await space.checkBefore();
     progress.phase('unpacking');
     progress.totals(plan.components.reduce((sum, c) => sum + c.size, 0), plan.components.length);
-    // Databases and actor stores first: their integrity checks run in a worker while the blobs unpack.
-    const order = [...plan.components.keys()].sort((a, b) => UNPACK_ORDER.indexOf(plan.components[a]!.component) - UNPACK_ORDER.indexOf(plan.components[b]!.component));
-    for (const i of order) {
-      const planned = plan.components[i]!;
-      faultPoint(`unpacking:${planned.component}`);
-      await stage(backup, backup.files.find((f) => f.component === planned.component)!, items[i]!, progress, checks, signal);
-      faultPoint(`staged:${planned.component}`);
-    }
+    // The databases first, then both archives at once (actors inflate on the thread pool while blobs are
+    // mostly copied); every database's integrity check runs in a worker as soon as it is unpacked.
+    const indices = [...plan.components.keys()];
+    for (const i of indices.filter((i) => isDatabase(plan.components[i]!.component))) await unpack(i).catch(stopOnFailure);
+    await Promise.allSettled(indices.filter((i) => !isDatabase(plan.components[i]!.component)).map((i) => unpack(i).catch(stopOnFailure)));
+    if (stopUnpacking.signal.aborted) throw stopUnpacking.signal.reason;
+    await space.check();
     progress.phase('checking');
     await checkStaged(backup, items, progress, checks);
     await checks.close();
     for (const item of items) await takeOwnership(item, plan.dataDir);
     faultPoint('checked');
-    signal?.throwIfAborted();
+    opts.signal?.throwIfAborted();
     await beforeSwap();
-    signal?.throwIfAborted();
+    opts.signal?.throwIfAborted();
 
     progress.phase('swapping');
     swapping = true;
@@ -350,19 +386,89 @@ async function stageAndSwap(backup: BackupFolder, plan: RestorePlan, progress: P
     // commitSwap cleans up after itself (or leaves its journal for recovery); before it, staging is just rubbish.
     await checks.close();
     if (!swapping) for (const root of stagingRoots) await rm(root, { recursive: true, force: true });
-    if (signal?.aborted && !swapping) throw new EngineError('The restore was cancelled; nothing was changed.', 'CANCELLED');
-    if ((error as NodeJS.ErrnoException).code === 'ENOSPC') {
-      throw new EngineError(`There is not enough free space beside ${plan.dataDir} to unpack the backup (it is unpacked there before it replaces anything). Free some space and try again; nothing was changed.`, 'ENOSPC');
-    }
+    if (opts.signal?.aborted && !swapping) throw new EngineError('The restore was cancelled; nothing was changed.', 'CANCELLED');
+    if ((error as NodeJS.ErrnoException).code === 'ENOSPC' && !(error instanceof EngineError)) throw noSpaceError(plan);
     throw error;
   }
 }
 
-async function stage(backup: BackupFolder, file: BackupFile, item: SwapItem, progress: ProgressReporter, checks: IntegrityChecks, signal?: AbortSignal): Promise<void> {
+/** How much of the backup is read between two looks at the free space. */
+const FREE_SPACE_CHECK_BYTES = 16 << 20;
+
+/**
+ * Unpacking runs beside a live PDS, so it must not take the last free space the PDS writes into. The
+ * free space of every disk that receives staged data is looked at before unpacking, every 16 MiB read
+ * and at the end; when less than `keepFree` is left (default: 5 % of the disk, at most 1 GiB),
+ * unpacking stops and everything staged is deleted.
+ */
+class FreeSpaceGuard {
+  private readSinceCheck = 0;
+
+  constructor(
+    private readonly plan: RestorePlan,
+    private readonly keepFree: number | undefined,
+    private readonly stopUnpacking: AbortController,
+  ) {}
+
+  /** Refuses at once when not even the compressed size of what lands on a disk fits there. */
+  async checkBefore(): Promise<void> {
+    const byFolder = new Map<string, number>();
+    for (const c of this.plan.components) byFolder.set(path.dirname(c.target), (byFolder.get(path.dirname(c.target)) ?? 0) + c.size);
+    const byDevice = new Map<number, { folder: string; bytes: number }>();
+    for (const [folder, bytes] of byFolder) {
+      const device = (await stat(folder).catch(() => null))?.dev ?? -1;
+      const known = byDevice.get(device);
+      byDevice.set(device, { folder, bytes: bytes + (known?.bytes ?? 0) });
+    }
+    for (const { folder, bytes } of byDevice.values()) await this.checkFolder(folder, bytes);
+  }
+
+  /** Counts bytes read from the backup; now and then looks at the free space, stopping unpacking when it is short. */
+  read(bytes: number): void {
+    this.readSinceCheck += bytes;
+    if (this.readSinceCheck < FREE_SPACE_CHECK_BYTES) return;
+    this.readSinceCheck = 0;
+    this.check().catch((error: unknown) => {
+      if (!this.stopUnpacking.signal.aborted) this.stopUnpacking.abort(error);
+    });
+  }
+
+  async check(): Promise<void> {
+    for (const folder of new Set(this.plan.components.map((c) => path.dirname(c.target)))) await this.checkFolder(folder, 0);
+  }
+
+  private async checkFolder(folder: string, stillToCome: number): Promise<void> {
+    const info = await statfs(folder).catch(() => null);
+    if (!info) return; // not there yet: it is created below the data directory, which was checked
+    const reserve = this.keepFree ?? Math.min(2 ** 30, 0.05 * info.blocks * info.bsize);
+    if (info.bavail * info.bsize - stillToCome < reserve) throw noSpaceError(this.plan, reserve);
+  }
+}
+
+function noSpaceError(plan: RestorePlan, reserve?: number): EngineError {
+  const kept = reserve === undefined ? '' : `, keeping ${formatBytes(reserve)} free for the running PDS`;
+  return new EngineError(
+    `There is not enough free space beside ${plan.dataDir} to unpack the backup (it is unpacked there before it replaces anything${kept}). Free some space and try again; nothing was changed.`,
+    'ENOSPC',
+  );
+}
+
+interface Staging {
+  progress: ProgressReporter;
+  checks: IntegrityChecks;
+  space: FreeSpaceGuard;
+  signal: AbortSignal;
+}
+
+async function stage(backup: BackupFolder, file: BackupFile, item: SwapItem, { progress, checks, space, signal }: Staging): Promise<void> {
   const source = path.join(backup.path, file.path);
   progress.file(file.path);
   await mkdir(path.dirname(item.staged), { recursive: true });
   const hash = createHash('sha256');
+  const onRead = (chunk: Buffer) => {
+    hash.update(chunk);
+    space.read(chunk.length);
+  };
   try {
     if (item.kind === 'directory') {
       let counted = 0;
@@ -372,7 +478,7 @@ async function stage(backup: BackupFolder, file: BackupFile, item: SwapItem, pro
         topDir: item.component,
         dest: item.staged,
         signal,
-        onRead: (chunk) => hash.update(chunk),
+        onRead,
         onProgress: (bytes) => {
           progress.add(bytes - counted);
           counted = bytes;
@@ -382,7 +488,7 @@ async function stage(backup: BackupFolder, file: BackupFile, item: SwapItem, pro
         },
       });
     } else {
-      await unpackDatabase(source, item.staged, backup.compression, hash, progress, signal);
+      await unpackDatabase(source, item.staged, backup.compression, onRead, progress, signal);
       checks.start(item.staged);
     }
   } catch (error) {
@@ -394,9 +500,9 @@ async function stage(backup: BackupFolder, file: BackupFile, item: SwapItem, pro
   progress.fileDone();
 }
 
-async function unpackDatabase(source: string, staged: string, compression: Compression, hash: Hash, progress: ProgressReporter, signal?: AbortSignal): Promise<void> {
+async function unpackDatabase(source: string, staged: string, compression: Compression, onRead: (chunk: Buffer) => void, progress: ProgressReporter, signal: AbortSignal): Promise<void> {
   const onChunk = (chunk: Buffer) => {
-    hash.update(chunk);
+    onRead(chunk);
     progress.add(chunk.length);
   };
   try {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statfsSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
@@ -228,6 +228,48 @@ describe('restore', () => {
     expect((error as Error).message).toMatch(new RegExp(`failed verification.*\\n.*blobs\\.tar\\.gz: size is ${bytes.length - 100} bytes, manifest\\.json records ${bytes.length}`));
     expect(existsSync(marker)).toBe(false);
     expect(existsSync(target)).toBe(false);
+  });
+
+  it('unpacks and checks everything beside the running PDS before it stops it; a damaged backup never stops it', async () => {
+    const target = copyDir(oldData, fresh('stop-late'));
+    const log = path.join(root, `stop-late-${n}.log`);
+    await restoreBackup({ backupPath, dataDir: target, backupDir: backups, stopCommand: `find "${path.join(target, STAGING_DIR_NAME)}" -type f | wc -l > "${log}"` });
+    // Every file the backup holds was staged when the stop command ran (the reference copy also has -wal and -shm files: it was read with SQLite).
+    const inBackup = readdirSync(path.join(root, 'expected'), { recursive: true, withFileTypes: true }).filter((e) => e.isFile() && !/-(wal|shm)$/.test(e.name));
+    expect(Number(readFileSync(log, 'utf8'))).toBe(inBackup.length);
+    expect(digests(target)).toEqual(expected);
+
+    const damaged = copyDir(backupPath, path.join(fresh('damaged-blobs'), path.basename(backupPath)));
+    const blobs = readFileSync(path.join(damaged, 'blobs.tar.gz'));
+    blobs[Math.floor(blobs.length * 0.7)]! ^= 0x10;
+    writeFileSync(path.join(damaged, 'blobs.tar.gz'), blobs);
+    const untouched = copyDir(oldData, fresh('stop-never'));
+    const marker = path.join(root, `stop-never-${n}`);
+    await expect(restoreBackup({ backupPath: damaged, dataDir: untouched, backupDir: backups, stopCommand: `touch "${marker}"` })).rejects.toThrow(/blobs\.tar\.gz: SHA-256 does not match/);
+    expect(existsSync(marker)).toBe(false);
+    expect(exactFiles(untouched)).toEqual(exactFiles(oldData));
+  });
+
+  it('stops unpacking, and changes nothing, when it would leave the running PDS too little free space', async () => {
+    const source = copyDir(oldData, fresh('roomy-source'));
+    writeFileSync(path.join(source, 'actors', 'padding.bin'), Buffer.alloc(48 << 20)); // unpacks to far more than it takes in the backup
+    const roomy = (await runBackup({ dataDir: source, backupDir: fresh('roomy-backups'), env: {} })).path;
+    const compressed = (JSON.parse(readFileSync(path.join(roomy, 'manifest.json'), 'utf8')) as Manifest).aurora_backup.files.reduce((sum, f) => sum + f.size, 0);
+    const target = copyDir(oldData, fresh('roomy-target'));
+    const marker = path.join(root, `roomy-stop-${n}`);
+    const free = () => {
+      const { bavail, bsize } = statfsSync(target);
+      return bavail * bsize;
+    };
+    // Room for the backup's files as they are, but not for what they unpack to.
+    const keepFreeBytes = free() - compressed - (16 << 20);
+    const error = await restoreBackup({ backupPath: roomy, dataDir: target, backupDir: backups, stopCommand: `touch "${marker}"`, keepFreeBytes }).catch((e: Error) => e);
+    expect((error as Error).message).toMatch(/^There is not enough free space beside .*roomy-target.* to unpack the backup \(.*keeping .* free for the running PDS\)\. Free some space and try again; nothing was changed\.$/);
+    expect(existsSync(marker)).toBe(false);
+    expect(exactFiles(target)).toEqual(exactFiles(oldData));
+
+    await expect(restoreBackup({ backupPath: roomy, dataDir: target, backupDir: backups, keepFreeBytes: free() })).rejects.toThrow(/not enough free space/);
+    expect(exactFiles(target)).toEqual(exactFiles(oldData));
   });
 
   it('restores a backup made by the original backup.sh, saying that checksums were not available', async () => {
