@@ -11,13 +11,15 @@ const help = `Usage: aurora-backup restore <backup> [--data DIR] [--only LIST] [
        aurora-backup restore --recover [--data DIR] [--env-file FILE]
 
 Restores a backup folder (backup_YYYYMMDD_HHMMSS, also one made by the original backup.sh) into the
-PDS data directory. Nothing changes until every check has passed:
-  1. the backup's checksums are verified;
-  2. the PDS must not be running (no other process may have a database open; the health URL, when
-     given, must not answer); --stop-command runs first when given;
-  3. each component is unpacked next to where it lives (in .aurora-restore/), refusing archives with
-     links, devices, absolute or ".." paths or names Windows cannot store, and checked
-     (integrity_check of every database, counts against manifest.json);
+PDS data directory. Nothing changes until every check has passed, and the PDS is stopped only
+once the backup is known to be sound:
+  1. every file must have the size manifest.json records;
+  2. each component is unpacked next to where it lives (in .aurora-restore/) while the PDS still
+     runs, its SHA-256 checked as it is read, refusing archives with links, devices, absolute or
+     ".." paths or names Windows cannot store, and checked (integrity_check of every database,
+     counts against manifest.json); it stops before leaving the PDS's disk short of free space;
+  3. --stop-command runs when given, and the PDS must not be running (no other process may have a
+     database open; the health URL, when given, must not answer);
   4. the current data of every component to be replaced is backed up to <out>/pre-restore_…;
   5. then swapped in by renames, journalled: if the process dies, the next restore (or --recover)
      finishes or undoes it first, so each component is always entirely old or entirely new.
@@ -36,7 +38,8 @@ Options:
   --pds-version V       The PDS version of the target (default: PDS_VERSION); a backup made by
                         another version restores with a warning
   --health-url URL      The PDS's health endpoint, e.g. http://localhost:2583/xrpc/_health
-  --stop-command CMD    Run through the shell before restoring, e.g. "systemctl stop aurora-locus"
+  --stop-command CMD    Run through the shell once the backup is unpacked and checked, before the
+                        swap, e.g. "systemctl stop aurora-locus"
   --start-command CMD   Run through the shell afterwards, e.g. "systemctl start aurora-locus"
   --recover             Only finish (or undo) a restore that was interrupted, and clean its staging
                         folders; every restore does this first anyway

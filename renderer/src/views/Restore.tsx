@@ -206,7 +206,10 @@ export function Restore({ dropped, running, now }: { dropped: DroppedFolder | nu
                   {settings ? ` in ${settings.backupDir}` : ''}, so you can go back if this was a mistake.
                 </p>
                 {settings?.pds.stopCommand ? (
-                  <p>The PDS is stopped with <code>{settings.pds.stopCommand}</code> and started again afterwards.</p>
+                  <p>
+                    The backup is unpacked and checked while the PDS still runs; only then is it stopped with <code>{settings.pds.stopCommand}</code>, and
+                    started again afterwards.
+                  </p>
                 ) : (
                   <p>No PDS stop command is set in Settings: make sure the PDS is stopped before you continue.</p>
                 )}
