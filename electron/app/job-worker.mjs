@@ -31,6 +31,10 @@ async function run(kind, options, onProgress, signal) {
   throw new Error(`Unknown job kind ${kind}`);
 }
 
+// Backups, and restores (which unpack beside the running PDS), leave the CPU to the PDS first.
+const { yieldWorkerCpuToPds } = await import(new URL('priority.js', engine).href);
+yieldWorkerCpuToPds();
+
 const running = new Map();
 parentPort.on('message', async (message) => {
   if (message.type === 'abort') return running.get(message.id)?.abort(new Error(message.reason));

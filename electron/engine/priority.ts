@@ -1,4 +1,4 @@
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import os from 'node:os';
 
 /**
@@ -16,5 +16,24 @@ export function yieldCpuToPds(): void {
     }
   } catch {
     // Not allowed here (some containers, some Windows policies): back up at normal priority.
+  }
+}
+
+/**
+ * The same for a worker thread that runs jobs inside an app whose main thread must stay responsive
+ * (the desktop app's job worker): on Linux this thread and libuv's pool threads (which compress and
+ * write) are lowered, and threads this one starts later (the SQLite snapshot workers) inherit it;
+ * the app's main thread keeps its priority. Elsewhere a priority is per process, so nothing changes.
+ */
+export function yieldWorkerCpuToPds(): void {
+  if (process.platform !== 'linux') return;
+  const below = os.constants.priority.PRIORITY_BELOW_NORMAL;
+  try {
+    os.setPriority(Number(readlinkSync('/proc/thread-self').split('/').at(-1)), below);
+    for (const thread of readdirSync('/proc/self/task')) {
+      if (readFileSync(`/proc/self/task/${thread}/comm`, 'utf8').trim() === 'libuv-worker') os.setPriority(Number(thread), below);
+    }
+  } catch {
+    // Not allowed here: jobs run at normal priority.
   }
 }

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -74,6 +74,16 @@ describe('controller', () => {
     const reloaded = new History(userData);
     await reloaded.load();
     expect(reloaded.list()[0]).toEqual(entry);
+
+    // The backup ran below normal priority (the PDS keeps the CPU), and the app's own thread did not.
+    if (process.platform === 'linux') {
+      const niceOf = (task: string) => Number(readFileSync(`/proc/self/task/${task}/stat`, 'utf8').split(') ')[1]!.split(' ')[16]);
+      const threads = readdirSync('/proc/self/task').map((task) => ({ task, name: readFileSync(`/proc/self/task/${task}/comm`, 'utf8').trim(), nice: niceOf(task) }));
+      expect(niceOf(readlinkSync('/proc/thread-self').split('/').at(-1)!)).toBe(0);
+      expect(threads.filter((t) => t.name === 'libuv-worker').map((t) => t.nice)).toEqual(expect.arrayContaining([10]));
+      expect(threads.filter((t) => t.name === 'libuv-worker' && t.nice !== 10)).toEqual([]);
+      expect(threads.filter((t) => t.name !== 'libuv-worker' && t.nice === 10).length).toBeGreaterThan(0); // the job worker
+    }
   });
 
   it('verifies, inspects and restores a backup through the API handlers, recording the restore', async () => {

@@ -2,6 +2,7 @@ import { createInterface } from 'node:readline/promises';
 import { COMPONENTS, type Component } from '../../../shared/components.js';
 import { EngineError } from '../../engine/errors.js';
 import { resolveConfig } from '../../engine/config.js';
+import { yieldCpuToPds } from '../../engine/priority.js';
 import { planRestore, recoverInterruptedRestore, restoreBackup, type RestoreOptions, type RestorePlan } from '../../engine/restore.js';
 import { cancelOnSignals, CliError, type Command, type ParsedArgs } from '../command.js';
 import { formatBytes } from '../../../shared/format.js';
@@ -41,6 +42,7 @@ Options:
   --stop-command CMD    Run through the shell once the backup is unpacked and checked, before the
                         swap, e.g. "systemctl stop aurora-locus"
   --start-command CMD   Run through the shell afterwards, e.g. "systemctl start aurora-locus"
+  --full-priority       Run at normal CPU priority (by default unpacking yields the CPU to the PDS)
   --recover             Only finish (or undo) a restore that was interrupted, and clean its staging
                         folders; every restore does this first anyway
 
@@ -96,6 +98,7 @@ export const command: Command = {
     'health-url': { type: 'string' },
     'stop-command': { type: 'string' },
     'start-command': { type: 'string' },
+    'full-priority': { type: 'boolean' },
     recover: { type: 'boolean' },
   },
   async run({ values, positionals }) {
@@ -117,6 +120,7 @@ export const command: Command = {
       startCommand: values['start-command'] as string | undefined,
     };
 
+    if (!values['full-priority']) yieldCpuToPds(); // unpacking runs beside the live PDS
     let cancel: ReturnType<typeof cancelOnSignals> | undefined;
     const bar = createProgressBar();
     try {
