@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { COMPONENTS, type Component } from '../../shared/components.js';
 import { runBackup } from '../../electron/engine/backup.js';
 import { createFixture } from '../../electron/engine/fixture.js';
-import { recoverInterruptedRestore, STAGING_DIR_NAME } from '../../electron/engine/staging.js';
+import { restoreBackup } from '../../electron/engine/restore.js';
+import { journalPath, recoverInterruptedRestore, STAGING_DIR_NAME } from '../../electron/engine/staging.js';
 import { copyDir, digests } from '../helpers/restore-setup.js';
 
 /**
@@ -118,6 +119,21 @@ describe('restore killed at any point', () => {
     const backup = await runBackup({ dataDir: killed.target, backupDir: path.join(root, 'after-kill') });
     expectSettled(killed.target, 'new');
     expect(backup.manifest.aurora_backup.counts.accounts).toBe(3);
+  });
+
+  it('stops the PDS before it finishes a swap that was cut off, then restores as usual', async () => {
+    const killed = await runRestore({ AURORA_FAULT_AT: 'journal:written' });
+    expect(killed.exit.signal).toBe('SIGKILL');
+    const log = path.join(root, `stop-${n}.log`);
+    const result = await restoreBackup({
+      backupPath,
+      dataDir: killed.target,
+      backupDir: path.join(root, `pre-again-${n}`),
+      stopCommand: `if [ -e "${journalPath(killed.target)}" ]; then echo journal >> "${log}"; else echo no-journal >> "${log}"; fi`,
+    });
+    expect(readFileSync(log, 'utf8')).toBe('journal\n'); // stopped once, before the interrupted swap was touched
+    expect(result.warnings.join(' ')).toMatch(/An earlier restore \(from .*\) had been interrupted; it was finished first\./);
+    expectSettled(killed.target, 'new');
   });
 
   it('puts the old data back when the swap fails, and when it is killed while doing so', async () => {
