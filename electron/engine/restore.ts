@@ -412,13 +412,11 @@ class FreeSpaceGuard {
 
   /** Refuses at once when not even the compressed size of what lands on a disk fits there. */
   async checkBefore(): Promise<void> {
-    const byFolder = new Map<string, number>();
-    for (const c of this.plan.components) byFolder.set(path.dirname(c.target), (byFolder.get(path.dirname(c.target)) ?? 0) + c.size);
     const byDevice = new Map<number, { folder: string; bytes: number }>();
-    for (const [folder, bytes] of byFolder) {
+    for (const c of this.plan.components) {
+      const folder = path.dirname(c.target);
       const device = (await stat(folder).catch(() => null))?.dev ?? -1;
-      const known = byDevice.get(device);
-      byDevice.set(device, { folder, bytes: bytes + (known?.bytes ?? 0) });
+      byDevice.set(device, { folder, bytes: c.size + (byDevice.get(device)?.bytes ?? 0) });
     }
     for (const { folder, bytes } of byDevice.values()) await this.checkFolder(folder, bytes);
   }

@@ -98,7 +98,6 @@ export async function safeExtract(opts: SafeExtractOptions): Promise<SafeExtract
   const pendingWrites = new Set<Promise<void>>();
   // An entry cut off by a failure or a cancellation never ends by itself: its writer must be told.
   const entriesBeingWritten = new Set<ReadEntry>();
-  let stopped = false;
   let bytesRead = 0;
   let bytesOut = 0;
   let lastProgress = 0;
@@ -143,7 +142,7 @@ export async function safeExtract(opts: SafeExtractOptions): Promise<SafeExtract
       },
       (error: NodeJS.ErrnoException) => {
         entriesBeingWritten.delete(entry);
-        if (stopped) return;
+        if (entry.destroyed) return; // stopped by the failure or cancel handled below
         entry.resume();
         refuse(
           error.code === 'EEXIST'
@@ -204,7 +203,6 @@ export async function safeExtract(opts: SafeExtractOptions): Promise<SafeExtract
     opts.onProgress?.(bytesRead, result.files);
     return result;
   } catch (error) {
-    stopped = true;
     for (const entry of entriesBeingWritten) entry.destroy(); // its writer's read fails, and the file is closed
     await Promise.all([...pendingWrites]);
     await rm(dest, { recursive: true, force: true, maxRetries: 5 }); // retries: on Windows a file just checked may be closing
