@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
 import { open, readdir, type FileHandle } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import path from 'node:path';
-import { Readable, Transform, type Writable } from 'node:stream';
+import { Readable, Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Header, Pax } from 'tar';
 import type { Compression } from '../../shared/components.js';
+import { BLOCK_BYTES, takeBlock, written } from './blocks.js';
 import { compressor } from './compress.js';
 
 const BLOCK = 512;
@@ -76,75 +76,106 @@ export interface PackOptions {
 }
 
 async function* generateTar(files: AsyncIterable<TarSource>, hooks: PackHooks, topDir: string | undefined, mtime: Date): AsyncGenerator<Buffer> {
+  const out = new BlockWriter();
   const dirsWritten = new Set<string>();
   if (topDir) {
     dirsWritten.add(`${topDir}/`);
-    yield header({ path: `${topDir}/`, type: 'Directory', mode: 0o755, size: 0, mtime });
+    yield* out.put(header({ path: `${topDir}/`, type: 'Directory', mode: 0o755, size: 0, mtime }));
   }
-  for await (const { file, content } of readAhead(files)) {
+  for await (const { file, content } of openAhead(files)) {
     // Parent directories first, as `tar -c` writes them, so extraction recreates their modes.
     const parts = file.archivePath.split('/').slice(0, -1);
     for (let i = 1; i <= parts.length; i++) {
       const dir = `${parts.slice(0, i).join('/')}/`;
       if (dirsWritten.has(dir)) continue;
       dirsWritten.add(dir);
-      yield header({ path: dir, type: 'Directory', mode: 0o755, size: 0, mtime });
+      yield* out.put(header({ path: dir, type: 'Directory', mode: 0o755, size: 0, mtime }));
     }
     if (content.kind === 'vanished') {
       hooks.onFile?.(file, false);
       continue;
     }
-    const size = content.kind === 'memory' ? content.data.length : content.stat.size;
-    yield header(
-      content.kind === 'memory'
-        ? { path: file.archivePath, type: 'File', mode: 0o644, size, mtime }
-        : { path: file.archivePath, type: 'File', mode: content.stat.mode & 0o7777, size, mtime: content.stat.mtime },
-    );
-    if (content.kind === 'large') {
-      const { handle } = content;
+    if (content.kind === 'memory') {
+      const size = content.data.length;
+      yield* out.put(header({ path: file.archivePath, type: 'File', mode: 0o644, size, mtime }));
+      if (size > 0) hooks.onBytes?.(size, file);
+      yield* out.put(content.data);
+      yield* out.zeros(paddingOf(size));
+    } else {
+      const { stat, handle } = content;
       try {
-        let left = size;
-        while (left > 0) {
-          const buffer = Buffer.allocUnsafe(Math.min(left, READ_BYTES));
-          const { bytesRead } = await handle.read(buffer, 0, buffer.length, null);
-          if (bytesRead === 0) {
-            yield Buffer.alloc(left); // shrank while being read: pad (see above)
-            break;
-          }
-          left -= bytesRead;
-          hooks.onBytes?.(bytesRead, file);
-          yield buffer.subarray(0, bytesRead);
-        }
+        yield* out.put(header({ path: file.archivePath, type: 'File', mode: stat.mode & 0o7777, size: stat.size, mtime: stat.mtime }));
+        yield* out.read(handle, stat.size, (bytes) => hooks.onBytes?.(bytes, file));
+        yield* out.zeros(paddingOf(stat.size));
       } finally {
         await handle.close();
       }
-    } else if (size > 0) {
-      hooks.onBytes?.(size, file);
-      yield content.data;
     }
-    const padding = (BLOCK - (size % BLOCK)) % BLOCK;
-    if (padding) yield Buffer.alloc(padding);
     hooks.onFile?.(file, true);
   }
-  yield Buffer.alloc(BLOCK * 2); // end-of-archive marker
+  yield* out.zeros(BLOCK * 2); // end-of-archive marker
+  yield out.rest();
 }
 
-type Content =
-  | { kind: 'memory'; data: Buffer }
-  | { kind: 'small'; stat: Stats; data: Buffer }
-  | { kind: 'large'; stat: Stats; handle: FileHandle }
-  | { kind: 'vanished' };
-
-/** Files opened, and read when small, ahead of the one being packed: 2 is as fast as 8 and holds less (bench). */
-const LOOKAHEAD = 2;
+const paddingOf = (size: number) => (BLOCK - (size % BLOCK)) % BLOCK;
 
 /**
- * The files with their contents, opened (and read whole when at most 1 MiB, as most blobs are) up to
- * LOOKAHEAD files ahead: taken one at a time, each of thousands of small blobs would wait on its own
- * open, stat, read and close (bench: the blob archive's time after the databases went from 3 s to 1 s).
- * At most LOOKAHEAD MiB are held ahead.
+ * Fills pooled blocks (see blocks.ts) with the archive's bytes, file contents read straight into them,
+ * and hands each over when full: the archive is a stream of whole 1 MiB blocks, the compressor's pieces.
  */
-async function* readAhead(files: AsyncIterable<TarSource>): AsyncGenerator<{ file: TarSource; content: Content }> {
+class BlockWriter {
+  private block = takeBlock();
+  private filled = 0;
+
+  *put(bytes: Buffer): Generator<Buffer> {
+    for (let offset = 0; offset < bytes.length; ) {
+      const copied = bytes.copy(this.block, this.filled, offset);
+      offset += copied;
+      yield* this.advance(copied);
+    }
+  }
+
+  *zeros(count: number): Generator<Buffer> {
+    while (count > 0) {
+      const n = Math.min(count, BLOCK_BYTES - this.filled);
+      this.block.fill(0, this.filled, this.filled + n);
+      count -= n;
+      yield* this.advance(n);
+    }
+  }
+
+  /** `size` bytes of an open file; zeros for any it no longer has (it shrank while being read, see packTar). */
+  async *read(handle: FileHandle, size: number, onBytes: (bytes: number) => void): AsyncGenerator<Buffer> {
+    for (let left = size; left > 0; ) {
+      const { bytesRead } = await handle.read(this.block, this.filled, Math.min(left, BLOCK_BYTES - this.filled), null);
+      if (bytesRead === 0) return yield* this.zeros(left);
+      left -= bytesRead;
+      onBytes(bytesRead);
+      yield* this.advance(bytesRead);
+    }
+  }
+
+  /** The last, partly filled block. */
+  rest(): Buffer {
+    return this.block.subarray(0, this.filled);
+  }
+
+  private *advance(bytes: number): Generator<Buffer> {
+    this.filled += bytes;
+    if (this.filled < BLOCK_BYTES) return;
+    yield this.block;
+    this.block = takeBlock();
+    this.filled = 0;
+  }
+}
+
+type Content = { kind: 'memory'; data: Buffer } | { kind: 'file'; stat: Stats; handle: FileHandle } | { kind: 'vanished' };
+
+/** Files opened ahead of the one being packed, so that each of thousands of small blobs does not wait on its own open and stat. */
+const LOOKAHEAD = 4;
+
+/** The files with their contents: in memory, or opened (and stat'ed) up to LOOKAHEAD files ahead. */
+async function* openAhead(files: AsyncIterable<TarSource>): AsyncGenerator<{ file: TarSource; content: Content }> {
   const iterator = files[Symbol.asyncIterator]();
   type Next = { file: TarSource; content: Content } | null; // null: no more files
   const pending: Array<Promise<Next>> = [];
@@ -165,7 +196,7 @@ async function* readAhead(files: AsyncIterable<TarSource>): AsyncGenerator<{ fil
     finished = true;
   } finally {
     // Stopped early (an error, a cancel): close what was opened ahead, and the source.
-    for (const next of pending) void next.then((item) => (item?.content.kind === 'large' ? item.content.handle.close() : undefined), () => undefined);
+    for (const next of pending) void next.then((item) => (item?.content.kind === 'file' ? item.content.handle.close() : undefined), () => undefined);
     if (!finished) void iterator.return?.()?.catch(() => undefined);
   }
 }
@@ -180,18 +211,7 @@ async function load(file: TarSource): Promise<Content> {
     throw error;
   }
   try {
-    const stat = await handle.stat();
-    if (stat.size > READ_BYTES) return { kind: 'large', stat, handle };
-    const data = Buffer.allocUnsafe(stat.size);
-    let filled = 0;
-    while (filled < data.length) {
-      const { bytesRead } = await handle.read(data, filled, data.length - filled, filled);
-      if (bytesRead === 0) break;
-      filled += bytesRead;
-    }
-    data.fill(0, filled); // shrank while being read: pad (see packTar)
-    await handle.close();
-    return { kind: 'small', stat, data };
+    return { kind: 'file', stat: await handle.stat(), handle };
   } catch (error) {
     await handle.close();
     throw error;
@@ -222,19 +242,73 @@ export async function writeCompressed(
   compression: Compression,
   opts: { signal?: AbortSignal; onSourceBytes?: (bytes: number) => void } = {},
 ): Promise<StoredFile> {
-  const hash = createHash('sha256');
-  let size = 0;
-  const measure = new Transform({
-    transform(chunk: Buffer, _encoding, callback) {
-      hash.update(chunk);
-      size += chunk.length;
-      callback(null, chunk);
-    },
-  });
+  const sink = new HashedFileSink(target);
   const counted = opts.onSourceBytes ? [tap(opts.onSourceBytes)] : [];
-  await pipeline([source, ...counted, compressor(compression), measure, createWriteStream(target, { flags: 'wx', highWaterMark: BUFFER_BYTES })], { signal: opts.signal });
-  await syncFile(target);
-  return { size, sha256: hash.digest('hex') };
+  await pipeline([source, ...counted, compressor(compression), sink], { signal: opts.signal });
+  return { size: sink.size, sha256: sink.sha256() };
+}
+
+/**
+ * Writes a new file (refusing one that exists), hashing what it writes, and flushes it to disk before
+ * it finishes. Tells the block pool as each buffer reaches the disk, so its block can be filled again.
+ */
+class HashedFileSink extends Writable {
+  size = 0;
+  private readonly hash = createHash('sha256');
+  private handle: FileHandle | null = null;
+
+  constructor(private readonly target: string) {
+    super({ highWaterMark: BUFFER_BYTES });
+  }
+
+  sha256(): string {
+    return this.hash.digest('hex');
+  }
+
+  override _construct(callback: (error?: Error | null) => void): void {
+    open(this.target, 'wx').then((handle) => {
+      this.handle = handle;
+      callback();
+    }, callback);
+  }
+
+  override _writev(chunks: Array<{ chunk: Buffer }>, callback: (error?: Error | null) => void): void {
+    const buffers = chunks.map(({ chunk }) => chunk);
+    for (const buffer of buffers) {
+      this.hash.update(buffer);
+      this.size += buffer.length;
+    }
+    writeAll(this.handle!, buffers).then(() => {
+      for (const buffer of buffers) written(buffer);
+      callback();
+    }, callback);
+  }
+
+  override _final(callback: (error?: Error | null) => void): void {
+    this.handle!.sync().then(() => callback(), callback);
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    const handle = this.handle;
+    this.handle = null;
+    if (!handle) return callback(error);
+    handle.close().then(() => callback(error), (closeError: Error) => callback(error ?? closeError));
+  }
+}
+
+/** writev may write less than asked (a signal, a nearly full disk): write the rest. */
+async function writeAll(handle: FileHandle, buffers: Buffer[]): Promise<void> {
+  let rest = buffers;
+  for (;;) {
+    const { bytesWritten } = await handle.writev(rest);
+    let skip = bytesWritten;
+    while (rest.length > 0 && skip >= rest[0]!.length) {
+      skip -= rest[0]!.length;
+      rest = rest.slice(1);
+    }
+    if (rest.length === 0) return;
+    rest = [rest[0]!.subarray(skip), ...rest.slice(1)];
+  }
 }
 
 /** Counts bytes flowing through (for progress) without changing them. */
@@ -291,14 +365,4 @@ export async function pumpFile(file: string, transform: Transform, destination: 
     }),
     pipeline(transform, destination, { signal }),
   ]);
-}
-
-/** Flushes a written file to disk (fsync applies to the file, whichever descriptor asks). */
-export async function syncFile(file: string): Promise<void> {
-  const handle = await open(file, 'r+');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
 }

@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os';
 import { PassThrough, Transform, type TransformCallback } from 'node:stream';
 import zlib from 'node:zlib';
 import type { Compression } from '../../shared/components.js';
+import { releaseWhenWritten } from './blocks.js';
 import { Semaphore } from './semaphore.js';
 
 export class UnsupportedCompressionError extends Error {}
@@ -167,7 +168,7 @@ class ParallelCompressor extends Transform {
   private parts: Buffer[] = [];
   private partsBytes = 0;
   private emptyInput = true;
-  private readonly inFlight: Array<Promise<Buffer | Buffer[]>> = [];
+  private readonly inFlight: Array<{ piece: Piece; output: Promise<Buffer | Buffer[]> }> = [];
   /** One piece per core: with several streams sharing the cores, more only holds memory (bench). */
   private readonly maxInFlight = availableParallelism();
 
@@ -214,16 +215,19 @@ class ParallelCompressor extends Transform {
   }
 
   private start(piece: Piece): void {
-    const result = this.compressPiece(piece, pieceLength(piece));
-    result.catch(() => {}); // surfaced in order by emitUntil; avoid an unhandled rejection meanwhile
-    this.inFlight.push(result);
+    const output = this.compressPiece(piece, pieceLength(piece));
+    output.catch(() => {}); // surfaced in order by emitUntil; avoid an unhandled rejection meanwhile
+    this.inFlight.push({ piece, output });
   }
 
   private async emitUntil(limit: number): Promise<void> {
     while (this.inFlight.length > limit) {
-      const out = await this.inFlight[0]!;
+      const { piece, output } = this.inFlight[0]!;
+      const out = await output;
       this.inFlight.shift();
       if (this.destroyed) return;
+      // A stored member is the piece's own bytes: its blocks are free only once all of it is written.
+      releaseWhenWritten(Array.isArray(out) ? out.at(-1)! : out, piece);
       if (Array.isArray(out)) for (const part of out) this.push(part);
       else this.push(out);
     }
