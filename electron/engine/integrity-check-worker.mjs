@@ -1,21 +1,23 @@
-// Runs `PRAGMA integrity_check` on SQLite files off the main thread (it is synchronous and can take long
-// on a big database). Plain .mjs so that Node loads it the same under tsx, vitest and the build.
-// Message in: { file }; message out: { ok, messages }.
+// Runs `PRAGMA integrity_check` on database copies off the main thread, for integrity.ts: each message
+// { index, file } gets one answer { index, ok, messages }. A copy belongs to the caller alone, so it is
+// opened for writing: one from an original backup.sh archive may come with its -wal, which SQLite then
+// folds in. Plain .mjs so that Node loads it the same under tsx, vitest and the build.
 import { parentPort } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 
-function check(file) {
+parentPort.on('message', ({ index, file }) => {
+  let result;
   try {
     const db = new Database(file, { fileMustExist: true });
     try {
-      const messages = db.pragma('integrity_check(10)', { simple: false }).map((row) => String(Object.values(row)[0]));
-      return { ok: messages.length === 1 && messages[0] === 'ok', messages };
+      const rows = db.pragma('integrity_check(10)', { simple: false });
+      const messages = rows.map((row) => String(Object.values(row)[0]));
+      result = { ok: messages.length === 1 && messages[0] === 'ok', messages };
     } finally {
       db.close();
     }
   } catch (error) {
-    return { ok: false, messages: [error instanceof Error ? error.message : String(error)] };
+    result = { ok: false, messages: [error instanceof Error ? error.message : String(error)] };
   }
-}
-
-parentPort.on('message', ({ file }) => parentPort.postMessage(check(file)));
+  parentPort.postMessage({ index, ...result });
+});

@@ -2,7 +2,6 @@ import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { lchown, lstat, mkdir, opendir, realpath, rm, rmdir, stat, statfs } from 'node:fs/promises';
 import path from 'node:path';
-import { Worker } from 'node:worker_threads';
 import type { RestoreResult } from '../../shared/api.js';
 import { COMPONENTS, DATABASE_COMPONENTS, type Component, type Compression, type DatabaseComponent } from '../../shared/components.js';
 import { formatBytes } from '../../shared/format.js';
@@ -15,6 +14,7 @@ import { resolveConfig, type PdsLocations, type ResolvedConfig } from './config.
 import { EngineError } from './errors.js';
 import { faultPoint } from './fault-injection.js';
 import { withRoomyHeap } from './heap.js';
+import { IntegrityChecks } from './integrity.js';
 import { checkPdsRunning, runRequiredCommand } from './pds-running.js';
 import { progressReporter, type ProgressReporter } from './progress.js';
 import { safeExtract } from './safe-extract.js';
@@ -482,12 +482,12 @@ async function stage(backup: BackupFolder, file: BackupFile, item: SwapItem, { p
           counted = bytes;
         },
         onFile: (written) => {
-          if (item.component === 'actors' && written.endsWith('.sqlite')) checks.start(written);
+          if (item.component === 'actors' && written.endsWith('.sqlite')) checks.check(written);
         },
       });
     } else {
       await unpackDatabase(source, item.staged, backup.compression, onRead, progress, signal);
-      checks.start(item.staged);
+      checks.check(item.staged);
     }
   } catch (error) {
     // A damaged file usually fails to decompress first; its checksum says why.
@@ -562,7 +562,7 @@ async function checkStaged(backup: BackupFolder, items: SwapItem[], progress: Pr
   progress.totals(0, databases.length);
   const results = await Promise.all(
     databases.map(async ({ file }) => {
-      const result = await checks.start(file);
+      const result = await checks.check(file);
       progress.fileDone();
       return result;
     }),
@@ -593,62 +593,4 @@ async function takeOwnership(item: SwapItem, dataDir: string): Promise<void> {
 /** Every entry below `dir`, streamed (a blob store can hold millions of files). */
 async function* entriesBelow(dir: string): AsyncGenerator<{ path: string; isFile: boolean }> {
   for await (const entry of await opendir(dir, { recursive: true })) yield { path: path.join(entry.parentPath, entry.name), isFile: entry.isFile() };
-}
-
-interface CheckResult {
-  ok: boolean;
-  messages: string[];
-}
-
-/**
- * `PRAGMA integrity_check` of staged databases in one worker thread, each started as soon as the file is
- * unpacked, so the checks run on the second core while the rest (the blobs) still unpacks.
- */
-class IntegrityChecks {
-  private worker: Worker | null = null;
-  private readonly started = new Map<string, Promise<CheckResult>>();
-  private readonly pending = new Map<number, PromiseWithResolvers<CheckResult>>();
-  private failure: Error | null = null;
-
-  /** The check of `file`, started now unless it was already. */
-  start(file: string): Promise<CheckResult> {
-    const known = this.started.get(file);
-    if (known) return known;
-    const index = this.started.size;
-    const waiting = Promise.withResolvers<CheckResult>();
-    waiting.promise.catch(() => undefined); // awaited in checkStaged, or dropped when unpacking fails first
-    this.started.set(file, waiting.promise);
-    if (this.failure) waiting.reject(this.failure);
-    else {
-      this.pending.set(index, waiting);
-      this.ensureWorker().postMessage({ index, file });
-    }
-    return waiting.promise;
-  }
-
-  async close(): Promise<void> {
-    const worker = this.worker;
-    this.worker = null;
-    if (worker) await worker.terminate();
-  }
-
-  private ensureWorker(): Worker {
-    if (this.worker) return this.worker;
-    const worker = new Worker(new URL('./restore-check-worker.mjs', import.meta.url));
-    worker.on('message', (message: { index: number } & CheckResult) => {
-      this.pending.get(message.index)?.resolve({ ok: message.ok, messages: message.messages });
-      this.pending.delete(message.index);
-    });
-    const fail = (error: Error) => {
-      this.failure ??= error;
-      for (const waiting of this.pending.values()) waiting.reject(this.failure);
-      this.pending.clear();
-    };
-    worker.once('error', fail);
-    worker.once('exit', (code) => {
-      if (this.worker === worker) fail(new EngineError(`Checking the unpacked databases stopped early (worker exit code ${code}).`, 'CHECK_FAILED'));
-    });
-    this.worker = worker;
-    return worker;
-  }
 }

@@ -6,7 +6,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { Worker } from 'node:worker_threads';
 import { Parser, type ReadEntry } from 'tar';
 import type { VerifyFileResult, VerifyReport } from '../../shared/api.js';
 import type { Compression } from '../../shared/components.js';
@@ -14,6 +13,7 @@ import type { Progress } from '../../shared/progress.js';
 import { isDatabaseFile, readBackupFolder, type BackupFile, type BackupFolder } from './backup-folder.js';
 import { assertSupportedCompression, decompressor } from './compress.js';
 import { EngineError } from './errors.js';
+import { IntegrityChecks } from './integrity.js';
 import { progressReporter, type ProgressReporter } from './progress.js';
 
 export interface VerifyOptions {
@@ -60,7 +60,7 @@ export async function verifyBackup(folder: string, opts: VerifyOptions = {}): Pr
   const progress = progressReporter('verify', opts.onProgress, { phase: 'verifying', filesTotal: present.length, bytesTotal: sizes.reduce((a, b) => a + b, 0) });
 
   const tempDir = checkContents ? await mkdtemp(path.join(os.tmpdir(), 'aurora-verify-')) : null;
-  const checker = new IntegrityChecker();
+  const checker = new IntegrityChecks();
   try {
     for (const [index, file] of present.entries()) {
       const outcome = await checkFile(backup, file, sizes[index]!, { tempDir, checker, progress, signal: opts.signal });
@@ -81,7 +81,7 @@ export async function verifyBackup(folder: string, opts: VerifyOptions = {}): Pr
 
 interface FileCheck {
   tempDir: string | null;
-  checker: IntegrityChecker;
+  checker: IntegrityChecks;
   progress: ProgressReporter;
   signal?: AbortSignal;
 }
@@ -135,7 +135,7 @@ interface ContentCheck {
  * Decompresses into a temp file (databases, then integrity_check) or into a tar lister (archives; the
  * SQLite files inside, the actor stores, are unpacked one folder at a time and integrity-checked too).
  */
-function contentCheck(backup: BackupFolder, file: BackupFile, tempDir: string, checker: IntegrityChecker): ContentCheck {
+function contentCheck(backup: BackupFolder, file: BackupFile, tempDir: string, checker: IntegrityChecks): ContentCheck {
   const head = decompressor(backup.compression);
   const problems: string[] = [];
   const notes: string[] = [];
@@ -222,7 +222,7 @@ const SQLITE_ENTRY = /^[^/\\]+\.sqlite(-wal)?$/;
  * original script archived a live store) is written to a temp folder and integrity-checked as soon as the
  * archive moves on to the next folder, then deleted, so temp space stays small.
  */
-function archivedDatabases(tempRoot: string, checker: IntegrityChecker, problems: string[]) {
+function archivedDatabases(tempRoot: string, checker: IntegrityChecks, problems: string[]) {
   let folder: { name: string; temp: string; databases: string[]; writes: Promise<void>[] } | null = null;
   let folders = 0;
   let passed = 0;
@@ -325,40 +325,5 @@ function describeStreamError(error: Error & { code?: string }, compression: Comp
     return `corrupt ${compression} stream (${error.message})`;
   }
   return `cannot be read (${error.message})`;
-}
-
-/** One worker thread for all integrity checks of a verify run, one check at a time. */
-class IntegrityChecker {
-  private worker: Worker | null = null;
-  private queue: Promise<unknown> = Promise.resolve();
-
-  check(file: string): Promise<{ ok: boolean; messages: string[] }> {
-    const run = this.queue.then(() => this.ask(file));
-    this.queue = run.catch(() => undefined);
-    return run;
-  }
-
-  async close(): Promise<void> {
-    await this.worker?.terminate();
-    this.worker = null;
-  }
-
-  private ask(file: string): Promise<{ ok: boolean; messages: string[] }> {
-    const worker = (this.worker ??= new Worker(new URL('./integrity-check-worker.mjs', import.meta.url)));
-    return new Promise((resolve, reject) => {
-      const onMessage = (result: { ok: boolean; messages: string[] }) => {
-        worker.off('error', onError);
-        resolve(result);
-      };
-      const onError = (error: Error) => {
-        worker.off('message', onMessage);
-        this.worker = null;
-        reject(error);
-      };
-      worker.once('message', onMessage);
-      worker.once('error', onError);
-      worker.postMessage({ file });
-    });
-  }
 }
 
