@@ -171,7 +171,10 @@ class BlockWriter {
 
 type Content = { kind: 'memory'; data: Buffer } | { kind: 'file'; stat: Stats; handle: FileHandle } | { kind: 'vanished' };
 
-/** Files opened ahead of the one being packed, so that each of thousands of small blobs does not wait on its own open and stat. */
+/**
+ * Files opened ahead of the one being packed, so that each of thousands of small blobs does not wait on
+ * its own open and stat. Each holds only a descriptor: contents are read straight into the blocks.
+ */
 const LOOKAHEAD = 4;
 
 /** The files with their contents: in memory, or opened (and stat'ed) up to LOOKAHEAD files ahead. */
