@@ -172,6 +172,7 @@ async function writeBackup(
     if (!components.has(name) || !(await exists(source))) continue;
     jobs.push({ source, target: path.join(staging, 'databases', `${name}.sqlite`), sourceBytes: await sqliteBytes(source), label: `${name}.sqlite`, component: name, queries: QUERIES[name] });
   }
+  const sizing = new StatBatch();
   const actorEntries: TarSource[] = [];
   let otherBytes = 0;
   let otherFiles = 0;
@@ -181,11 +182,13 @@ async function writeBackup(
       const archivePath = `actors/${file.rel}`;
       if (file.rel.endsWith('.sqlite')) {
         const target = path.join(staging, 'actors', file.rel);
-        jobs.push({ source: file.abs, target, sourceBytes: await sqliteBytes(file.abs), label: archivePath, component: 'actors' });
+        const job = { source: file.abs, target, sourceBytes: 0, label: archivePath, component: 'actors' as const };
+        jobs.push(job);
         actorEntries.push({ archivePath, source: target });
+        await sizing.add(sqliteBytes(file.abs).then((bytes) => (job.sourceBytes = bytes)));
       } else {
         actorEntries.push({ archivePath, source: file.abs });
-        otherBytes += await fileSize(file.abs);
+        await sizing.add(fileSize(file.abs).then((bytes) => (otherBytes += bytes)));
         otherFiles++;
       }
     }
@@ -195,10 +198,11 @@ async function writeBackup(
   const includeBlobs = components.has('blobs') && (await exists(locations.blobsDir));
   if (includeBlobs) {
     for await (const file of walkFiles(locations.blobsDir)) {
-      blobBytes += await fileSize(file.abs);
+      await sizing.add(fileSize(file.abs).then((bytes) => (blobBytes += bytes)));
       blobFiles++;
     }
   }
+  await sizing.flush();
   const counts = { accounts: 0, actors: 0, blobs: 0 };
   const dbBytes = jobs.reduce((sum, job) => sum + job.sourceBytes, 0);
   // Database bytes count twice: once when snapshotted, once when compressed.
@@ -484,6 +488,24 @@ async function exists(p: string): Promise<boolean> {
     () => true,
     () => false,
   );
+}
+
+/**
+ * Stats run a batch at a time: one after another, each of thousands of blobs would wait on its own round
+ * trip to the thread pool. The promises added must not reject.
+ */
+class StatBatch {
+  private pending: Array<Promise<unknown>> = [];
+
+  async add(stat: Promise<unknown>): Promise<void> {
+    this.pending.push(stat);
+    if (this.pending.length >= 64) await this.flush();
+  }
+
+  async flush(): Promise<void> {
+    await Promise.all(this.pending);
+    this.pending = [];
+  }
 }
 
 async function fileSize(p: string): Promise<number> {
