@@ -78,56 +78,82 @@ export interface PackOptions {
 async function* generateTar(files: AsyncIterable<TarSource>, hooks: PackHooks, topDir: string | undefined, mtime: Date): AsyncGenerator<Buffer> {
   const out = new BlockWriter();
   const dirsWritten = new Set<string>();
-  if (topDir) {
-    dirsWritten.add(`${topDir}/`);
-    yield* out.put(header({ path: `${topDir}/`, type: 'Directory', mode: 0o755, size: 0, mtime }));
-  }
-  for await (const { file, content } of openAhead(files)) {
-    // Parent directories first, as `tar -c` writes them, so extraction recreates their modes.
-    const parts = file.archivePath.split('/').slice(0, -1);
-    for (let i = 1; i <= parts.length; i++) {
-      const dir = `${parts.slice(0, i).join('/')}/`;
-      if (dirsWritten.has(dir)) continue;
-      dirsWritten.add(dir);
-      yield* out.put(header({ path: dir, type: 'Directory', mode: 0o755, size: 0, mtime }));
+  // Each file is reported (onFile), in archive order, as soon as it and every file before it are read and
+  // closed: not when the generator next runs, since what it waits for (an actor store's snapshot) may
+  // itself wait for an earlier store's report to release that store's memory.
+  const landing: Array<{ read: Promise<void>; reported: Promise<void> }> = [];
+  let lastReported: Promise<void> = Promise.resolve();
+  const land = (file: TarSource, stored: boolean, read: Promise<void>) => {
+    lastReported = Promise.all([lastReported, read]).then(() => hooks.onFile?.(file, stored));
+    lastReported.catch(() => undefined); // awaited below, unless the archive stops first
+    landing.push({ read, reported: lastReported });
+  };
+  try {
+    if (topDir) {
+      dirsWritten.add(`${topDir}/`);
+      yield* out.put(header({ path: `${topDir}/`, type: 'Directory', mode: 0o755, size: 0, mtime }));
     }
-    if (content.kind === 'vanished') {
-      hooks.onFile?.(file, false);
-      continue;
-    }
-    if (content.kind === 'memory') {
-      const size = content.data.length;
-      yield* out.put(header({ path: file.archivePath, type: 'File', mode: 0o644, size, mtime }));
-      if (size > 0) hooks.onBytes?.(size, file);
-      yield* out.put(content.data);
-      yield* out.zeros(paddingOf(size));
-    } else {
-      const { stat, handle } = content;
-      try {
-        yield* out.put(header({ path: file.archivePath, type: 'File', mode: stat.mode & 0o7777, size: stat.size, mtime: stat.mtime }));
-        yield* out.read(handle, stat.size, (bytes) => hooks.onBytes?.(bytes, file));
-        yield* out.zeros(paddingOf(stat.size));
-      } finally {
-        await handle.close();
+    for await (const { file, content } of openAhead(files)) {
+      // Parent directories first, as `tar -c` writes them, so extraction recreates their modes.
+      const parts = file.archivePath.split('/').slice(0, -1);
+      for (let i = 1; i <= parts.length; i++) {
+        const dir = `${parts.slice(0, i).join('/')}/`;
+        if (dirsWritten.has(dir)) continue;
+        dirsWritten.add(dir);
+        yield* out.put(header({ path: dir, type: 'Directory', mode: 0o755, size: 0, mtime }));
       }
+      if (content.kind === 'vanished') {
+        land(file, false, Promise.resolve());
+      } else if (content.kind === 'memory') {
+        const size = content.data.length;
+        yield* out.put(header({ path: file.archivePath, type: 'File', mode: 0o644, size, mtime }));
+        if (size > 0) hooks.onBytes?.(size, file);
+        yield* out.put(content.data);
+        yield* out.zeros(paddingOf(size));
+        land(file, true, Promise.resolve());
+      } else {
+        const { stat, handle } = content;
+        let read: Promise<void> | undefined;
+        try {
+          yield* out.put(header({ path: file.archivePath, type: 'File', mode: stat.mode & 0o7777, size: stat.size, mtime: stat.mtime }));
+          read = (yield* out.read(handle, stat.size, (bytes) => hooks.onBytes?.(bytes, file))).landed;
+        } finally {
+          if (!read) await handle.close(); // stopped half-way: close waits for the reads already started
+        }
+        const closed = read.finally(() => handle.close());
+        closed.catch(() => undefined); // awaited through its report, unless the archive stops first
+        land(file, true, closed);
+        yield* out.zeros(paddingOf(stat.size));
+      }
+      while (landing.length > MAX_LANDING_FILES) await landing.shift()!.reported;
     }
-    hooks.onFile?.(file, true);
+    yield* out.zeros(BLOCK * 2); // end-of-archive marker
+    yield* out.rest();
+    await lastReported;
+  } finally {
+    await Promise.allSettled(landing.map(({ read }) => read)); // no descriptor left open, whatever stopped the archive
   }
-  yield* out.zeros(BLOCK * 2); // end-of-archive marker
-  yield out.rest();
 }
+
+/** Files read at once (each a descriptor and a read on the thread pool); the open-ahead adds LOOKAHEAD more. */
+const MAX_LANDING_FILES = 8;
 
 const paddingOf = (size: number) => (BLOCK - (size % BLOCK)) % BLOCK;
 
 /**
- * Fills pooled blocks (see blocks.ts) with the archive's bytes, file contents read straight into them,
- * and hands each over when full: the archive is a stream of whole 1 MiB blocks, the compressor's pieces.
+ * Fills pooled blocks (see blocks.ts) with the archive's bytes and hands each over when full: the archive
+ * is a stream of whole 1 MiB blocks, the compressor's pieces. File contents are read straight into their
+ * place in the block, several files at once (each small blob waiting on its own read, one after another,
+ * left the main thread idle a third of the time), and a block is handed over once every read into it
+ * has landed.
  */
 class BlockWriter {
   private block = takeBlock();
   private filled = 0;
+  /** Reads into the current block. */
+  private landing: Array<Promise<void>> = [];
 
-  *put(bytes: Buffer): Generator<Buffer> {
+  async *put(bytes: Buffer): AsyncGenerator<Buffer> {
     for (let offset = 0; offset < bytes.length; ) {
       const copied = bytes.copy(this.block, this.filled, offset);
       offset += copied;
@@ -135,7 +161,7 @@ class BlockWriter {
     }
   }
 
-  *zeros(count: number): Generator<Buffer> {
+  async *zeros(count: number): AsyncGenerator<Buffer> {
     while (count > 0) {
       const n = Math.min(count, BLOCK_BYTES - this.filled);
       this.block.fill(0, this.filled, this.filled + n);
@@ -144,29 +170,48 @@ class BlockWriter {
     }
   }
 
-  /** `size` bytes of an open file; zeros for any it no longer has (it shrank while being read, see packTar). */
-  async *read(handle: FileHandle, size: number, onBytes: (bytes: number) => void): AsyncGenerator<Buffer> {
-    for (let left = size; left > 0; ) {
-      const { bytesRead } = await handle.read(this.block, this.filled, Math.min(left, BLOCK_BYTES - this.filled), null);
-      if (bytesRead === 0) return yield* this.zeros(left);
-      left -= bytesRead;
-      onBytes(bytesRead);
-      yield* this.advance(bytesRead);
+  /** Starts reading `size` bytes of an open file into its place; `landed` settles once all of it is read. */
+  async *read(handle: FileHandle, size: number, onBytes: (bytes: number) => void): AsyncGenerator<Buffer, { landed: Promise<void> }> {
+    const reads: Array<Promise<void>> = [];
+    for (let position = 0; position < size; ) {
+      const length = Math.min(size - position, BLOCK_BYTES - this.filled);
+      const read = readExactly(handle, this.block, this.filled, length, position, onBytes);
+      read.catch(() => undefined); // surfaced when the block is handed over, or by the returned promise
+      reads.push(read);
+      this.landing.push(read);
+      position += length;
+      yield* this.advance(length);
     }
+    return { landed: Promise.all(reads).then(() => undefined) }; // wrapped: an async generator would await a promise it returns
   }
 
   /** The last, partly filled block. */
-  rest(): Buffer {
-    return this.block.subarray(0, this.filled);
+  async *rest(): AsyncGenerator<Buffer> {
+    await Promise.all(this.landing);
+    yield this.block.subarray(0, this.filled);
   }
 
-  private *advance(bytes: number): Generator<Buffer> {
+  private async *advance(bytes: number): AsyncGenerator<Buffer> {
     this.filled += bytes;
     if (this.filled < BLOCK_BYTES) return;
+    await Promise.all(this.landing);
+    this.landing = [];
     yield this.block;
     this.block = takeBlock();
     this.filled = 0;
   }
+}
+
+/** `length` bytes of the file from `position` into `block` at `offset`; zeros for any it no longer has (it shrank while being read, see packTar). */
+async function readExactly(handle: FileHandle, block: Buffer, offset: number, length: number, position: number, onBytes: (bytes: number) => void): Promise<void> {
+  let done = 0;
+  while (done < length) {
+    const { bytesRead } = await handle.read(block, offset + done, length - done, position + done);
+    if (bytesRead === 0) break;
+    done += bytesRead;
+    onBytes(bytesRead);
+  }
+  block.fill(0, offset + done, offset + length);
 }
 
 type Content = { kind: 'memory'; data: Buffer } | { kind: 'file'; stat: Stats; handle: FileHandle } | { kind: 'vanished' };
