@@ -143,9 +143,9 @@ const paddingOf = (size: number) => (BLOCK - (size % BLOCK)) % BLOCK;
 /**
  * Fills pooled blocks (see blocks.ts) with the archive's bytes and hands each over when full: the archive
  * is a stream of whole 1 MiB blocks, the compressor's pieces. File contents are read straight into their
- * place in the block, several files at once (each small blob waiting on its own read, one after another,
- * left the main thread idle a third of the time), and a block is handed over once every read into it
- * has landed.
+ * place in the block, several files at once (read one after another, each small blob's read left the
+ * main thread waiting: idle about a third of the blob archive's tail), and a block is handed over once
+ * every read into it has landed.
  */
 class BlockWriter {
   private block = takeBlock();
