@@ -1,9 +1,9 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { Progress } from '../../shared/progress.js';
 import type { Manifest } from '../../shared/manifest.js';
 import { packTar, writeCompressed, type TarSource } from '../../electron/engine/archive.js';
@@ -298,6 +298,37 @@ describe('packTar and writeCompressed', () => {
     const extracted = makeTempDir();
     run('tar', ['-xzf', target, '-C', extracted]);
     for (const [archivePath, digest] of expected) expect(sha256(path.join(extracted, archivePath)), archivePath).toBe(digest);
+  });
+
+  it('stop reading when cancelled half-way, with no file left open, neither the blobs being read nor the archive', async () => {
+    const dir = makeTempDir();
+    const files: TarSource[] = Array.from({ length: 60 }, (_, i) => {
+      writeFileSync(path.join(dir, `blob-${i}`), randomBytes(300_000));
+      return { archivePath: `blobs/blob-${i}`, source: path.join(dir, `blob-${i}`) };
+    });
+    async function* list(): AsyncGenerator<TarSource> {
+      yield* files;
+    }
+    const openBelow = () =>
+      readdirSync('/proc/self/fd').filter((fd) => {
+        try {
+          return readlinkSync(`/proc/self/fd/${fd}`).startsWith(dir);
+        } catch {
+          return false;
+        }
+      });
+    for (const cancelAfter of [1, 3 << 20, 9 << 20]) {
+      const cancel = new AbortController();
+      let read = 0;
+      const onBytes = (bytes: number) => {
+        read += bytes;
+        if (read >= cancelAfter) cancel.abort();
+      };
+      const target = path.join(dir, `cancelled-${cancelAfter}.tar.gz`);
+      await expect(writeCompressed(packTar(list(), { onBytes }), target, 'gzip', { signal: cancel.signal })).rejects.toMatchObject({ name: 'AbortError' });
+      expect(read).toBeLessThan(18_000_000); // stopped, not read to the end
+      await vi.waitFor(() => expect(openBelow()).toEqual([]));
+    }
   });
 });
 
