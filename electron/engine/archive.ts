@@ -345,7 +345,7 @@ class HashedFileSink extends Writable {
 }
 
 /** writev may write less than asked (a signal, a nearly full disk): write the rest. */
-async function writeAll(handle: FileHandle, buffers: Buffer[]): Promise<void> {
+export async function writeAll(handle: FileHandle, buffers: Buffer[]): Promise<void> {
   let rest = buffers;
   for (;;) {
     const { bytesWritten } = await handle.writev(rest);

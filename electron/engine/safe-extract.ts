@@ -4,7 +4,7 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { Parser, type ReadEntry } from 'tar';
 import type { Compression } from '../../shared/components.js';
-import { pumpFile, READ_BYTES } from './archive.js';
+import { pumpFile, READ_BYTES, writeAll } from './archive.js';
 import { decompressor } from './compress.js';
 import { EngineError } from './errors.js';
 import { Semaphore } from './semaphore.js';
@@ -233,12 +233,12 @@ async function writeEntry(entry: ReadEntry, target: string): Promise<void> {
       batch.push(chunk);
       batchBytes += chunk.length;
       if (batchBytes < WRITE_BATCH_BYTES) continue;
-      await writeAll(handle, batch, batchBytes);
+      await writeAll(handle, batch);
       assertNotStopped(entry);
       batch = [];
       batchBytes = 0;
     }
-    if (batchBytes > 0) await writeAll(handle, batch, batchBytes);
+    if (batchBytes > 0) await writeAll(handle, batch);
     await syncSlots.run(() => handle.sync());
   } finally {
     await handle.close();
@@ -254,11 +254,6 @@ function assertNotStopped(entry: ReadEntry): void {
  * the others to the reads and decompression that keep unpacking.
  */
 const syncSlots = new Semaphore(2);
-
-async function writeAll(handle: FileHandle, buffers: Buffer[], length: number): Promise<void> {
-  const { bytesWritten } = await handle.writev(buffers);
-  if (bytesWritten < length) await handle.write(Buffer.concat(buffers).subarray(bytesWritten)); // a short write: rare, but legal
-}
 
 function refusalError(archive: string, problem: string): EngineError {
   return new EngineError(`Refused ${archive}: ${problem}. Nothing from it was restored.`, 'ARCHIVE_REFUSED');
