@@ -3,7 +3,7 @@ import { chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, 
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
-import { gzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -202,6 +202,27 @@ describe('restore', () => {
     expect((error as Error).message).toMatch(/databases\/did_cache\.sqlite\.gz unpacks to 8192 bytes, but manifest\.json records \d+/);
     expect((error as Error).message).toMatch(/blobs\.tar\.gz holds 3 blobs, but manifest\.json records 7/);
     expect((error as Error).message).toMatch(/databases\/did_cache\.sqlite\.gz is not a sound database/);
+    expect(digests(target)).toEqual(oldDigests);
+    expect(readdirSync(target)).not.toContain(STAGING_DIR_NAME);
+  });
+
+  it('refuses a database cut short (as a byte copy of a live file can be) with checksums that match, and changes nothing', async () => {
+    const forged = copyDir(backupPath, path.join(fresh('cut-backups'), path.basename(backupPath)));
+    const manifest = JSON.parse(readFileSync(path.join(forged, 'manifest.json'), 'utf8')) as Manifest;
+    const rel = 'databases/account.sqlite.gz';
+    const whole = gunzipSync(readFileSync(path.join(forged, rel)));
+    const pageSize = whole.readUInt16BE(16);
+    expect(whole.length / pageSize).toBeGreaterThan(4);
+    const cut = whole.subarray(0, Math.floor(whole.length / pageSize / 2) * pageSize + 100);
+    const packed = gzipSync(cut);
+    writeFileSync(path.join(forged, rel), packed);
+    Object.assign(manifest.aurora_backup.files.find((f) => f.path === rel)!, { size: packed.length, sha256: createHash('sha256').update(packed).digest('hex') });
+    manifest.aurora_backup.database_snapshots.find((s) => s.name === 'account')!.snapshot_size = cut.length;
+    writeFileSync(path.join(forged, 'manifest.json'), JSON.stringify(manifest));
+
+    const target = copyDir(oldData, fresh('cut-target'));
+    const error = await restoreBackup({ backupPath: forged, dataDir: target, backupDir: backups }).catch((e: Error) => e);
+    expect((error as Error).message).toMatch(/databases\/account\.sqlite\.gz is not a sound database \(integrity_check: .*malformed/);
     expect(digests(target)).toEqual(oldDigests);
     expect(readdirSync(target)).not.toContain(STAGING_DIR_NAME);
   });
