@@ -45,6 +45,13 @@ export function layoutPath(component: Component, compression: Compression): stri
     : `${component}.tar${ext}`;
 }
 
+/** What verify and restore report when a file is not the size manifest.json records; null when it is. */
+export function sizeProblem(file: BackupFile, size: number): string | null {
+  return file.size === null || file.size === size ? null : `size is ${size} bytes, manifest.json records ${file.size} (the file was cut short or changed)`;
+}
+
+export const CHECKSUM_PROBLEM = 'SHA-256 does not match manifest.json (the file is damaged or was changed after the backup)';
+
 export const isDatabaseFile = (file: BackupFile) => (DATABASE_COMPONENTS as readonly string[]).includes(file.component);
 
 /** `backup_20250322_143022` → that local time, or null for other names. */

@@ -7,7 +7,7 @@ import { COMPONENTS, DATABASE_COMPONENTS, type Component, type Compression, type
 import { formatBytes } from '../../shared/format.js';
 import type { Progress } from '../../shared/progress.js';
 import { pumpFile, READ_BYTES } from './archive.js';
-import { openBackupFolder, type BackupFile, type BackupFolder } from './backup-folder.js';
+import { CHECKSUM_PROBLEM, openBackupFolder, sizeProblem, type BackupFile, type BackupFolder } from './backup-folder.js';
 import { runBackup } from './backup.js';
 import { decompressor } from './compress.js';
 import { resolveConfig, type PdsLocations, type ResolvedConfig } from './config.js';
@@ -243,9 +243,8 @@ function assertSizesMatch(backup: BackupFolder, plan: RestorePlan): void {
   const problems: string[] = [];
   for (const planned of plan.components) {
     const file = backup.files.find((f) => f.component === planned.component)!;
-    if (file.size !== null && file.size !== planned.size) {
-      problems.push(`${file.path}: size is ${planned.size} bytes, manifest.json records ${file.size} (the file was cut short or changed).`);
-    }
+    const wrongSize = sizeProblem(file, planned.size);
+    if (wrongSize) problems.push(`${file.path}: ${wrongSize}.`);
   }
   if (problems.length > 0) throw new EngineError(`The backup ${backup.path} failed verification, so nothing was restored:\n${problems.join('\n')}`, 'VERIFY_FAILED');
 }
@@ -516,7 +515,7 @@ async function unpackDatabase(source: string, staged: string, compression: Compr
 
 function checksumError(backup: BackupFolder, file: BackupFile): EngineError {
   return new EngineError(
-    `The backup ${backup.path} failed verification, so nothing was restored:\n${file.path}: SHA-256 does not match manifest.json (the file is damaged or was changed after the backup).`,
+    `The backup ${backup.path} failed verification, so nothing was restored:\n${file.path}: ${CHECKSUM_PROBLEM}.`,
     'VERIFY_FAILED',
   );
 }

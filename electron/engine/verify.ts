@@ -10,7 +10,7 @@ import { Parser, type ReadEntry } from 'tar';
 import type { VerifyFileResult, VerifyReport } from '../../shared/api.js';
 import type { Compression } from '../../shared/components.js';
 import type { Progress } from '../../shared/progress.js';
-import { isDatabaseFile, readBackupFolder, type BackupFile, type BackupFolder } from './backup-folder.js';
+import { CHECKSUM_PROBLEM, isDatabaseFile, readBackupFolder, sizeProblem, type BackupFile, type BackupFolder } from './backup-folder.js';
 import { assertSupportedCompression, decompressor } from './compress.js';
 import { EngineError } from './errors.js';
 import { IntegrityChecks } from './integrity.js';
@@ -90,10 +90,8 @@ interface FileCheck {
 async function checkFile(backup: BackupFolder, file: BackupFile, size: number, check: FileCheck): Promise<{ problems: string[]; notes: string[] }> {
   const problems: string[] = [];
   const notes: string[] = [];
-  if (file.size !== null && size !== file.size) {
-    problems.push(`size is ${size} bytes, manifest.json records ${file.size} (the file was cut short or changed)`);
-    return { problems, notes };
-  }
+  const wrongSize = sizeProblem(file, size);
+  if (wrongSize) return { problems: [wrongSize], notes };
 
   check.progress.file(file.path);
   const hash = createHash('sha256');
@@ -114,7 +112,7 @@ async function checkFile(backup: BackupFolder, file: BackupFile, size: number, c
 
   if (file.sha256 === null) notes.push('no checksum (original backup.sh)');
   else if (hash.digest('hex') === file.sha256) notes.push('sha256 ok');
-  else problems.push('SHA-256 does not match manifest.json (the file is damaged or was changed after the backup)');
+  else problems.push(CHECKSUM_PROBLEM);
 
   if (contents) {
     const result = await contents.finish();
