@@ -2,21 +2,26 @@
 // Writes to a PDS data directory the way a running PDS does, until SIGTERM/SIGINT:
 // account.sqlite (sessions), sequencer.sqlite (events) and actor stores (records and blocks), all in WAL
 // mode with a busy timeout; now and then a new blob file appears and an older one it made is deleted.
-// Usage: node scripts/simulate-pds-writer.mjs <dataDir> [--rate N]   (N transactions per second, default 200)
-// Prints `ready` once it writes, and one JSON line {"writes":N,"busyErrors":M,"seconds":S} at exit.
+// With --images N it also posts N images a second as a PDS does: the blob file is written (to a temporary
+// name, then renamed into blobs/<did>/<cid>), then one transaction adds the post, its `blob` row and the
+// `record_blob` row that ties them. Image blobs are never deleted.
+// Usage: node scripts/simulate-pds-writer.mjs <dataDir> [--rate N] [--images N]
+//   (N transactions per second, default 200; image posts per second, default 0)
+// Prints `ready` once it writes, and one JSON line {"writes":N,"images":I,"busyErrors":M,"seconds":S} at exit.
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readdirSync, existsSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, existsSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import Database from 'better-sqlite3';
 
-const { positionals, values } = parseArgs({ allowPositionals: true, options: { rate: { type: 'string', default: '200' } } });
+const { positionals, values } = parseArgs({ allowPositionals: true, options: { rate: { type: 'string', default: '200' }, images: { type: 'string', default: '0' } } });
 const dataDir = positionals[0];
 if (!dataDir || !existsSync(path.join(dataDir, 'account.sqlite'))) {
   console.error('usage: simulate-pds-writer.mjs <dataDir with account.sqlite> [--rate N]');
   process.exit(2);
 }
 const rate = Number(values.rate);
+const imageRate = Number(values.images);
 
 const open = (file) => {
   const db = new Database(file, { timeout: 5000 });
@@ -40,9 +45,12 @@ const actorStatements = actors.map(({ db }) => ({
   block: db.prepare('INSERT INTO repo_block (cid, repoRev, size, content) VALUES (?, ?, ?, ?)'),
   record: db.prepare('INSERT INTO record (uri, cid, collection, rkey, repoRev, indexedAt) VALUES (?, ?, ?, ?, ?, ?)'),
   root: db.prepare('UPDATE repo_root SET cid = ?, rev = ?, indexedAt = ?'),
+  blob: db.prepare('INSERT INTO blob (cid, mimeType, size, width, height, createdAt) VALUES (?, ?, ?, ?, ?, ?)'),
+  recordBlob: db.prepare('INSERT INTO record_blob (blobCid, recordUri) VALUES (?, ?)'),
 }));
 
 let writes = 0;
+let images = 0;
 let busyErrors = 0;
 const started = Date.now();
 const myBlobs = [];
@@ -84,9 +92,48 @@ function churnBlobs(did) {
   if (myBlobs.length > 5) unlinkSync(myBlobs.shift());
 }
 
+const BASE32 = 'abcdefghijklmnopqrstuvwxyz234567';
+/** Where blobs are uploaded before a record uses them (the PDS's temporary blob folder): not part of the blob store. */
+const uploads = path.join(dataDir, '.writer-uploads');
+
+/** An image post: the blob's file first, then the records that use it, as the PDS commits a post with an image. */
+function postImage() {
+  if (actors.length === 0) return;
+  const actorIndex = images % actors.length;
+  const { did, db } = actors[actorIndex];
+  const s = actorStatements[actorIndex];
+  const cid = `bafkrei${Array.from(randomBytes(52), (b) => BASE32[b & 31]).join('')}`;
+  const content = randomBytes(4000 + Math.floor(Math.random() * 12_000));
+  mkdirSync(uploads, { recursive: true });
+  const temp = path.join(uploads, cid);
+  writeFileSync(temp, content);
+  const dir = path.join(dataDir, 'blobs', did);
+  mkdirSync(dir, { recursive: true });
+  renameSync(temp, path.join(dir, cid));
+  const id = randomBytes(12).toString('hex');
+  const now = new Date().toISOString();
+  const uri = `at://${did}/app.bsky.feed.post/${id}`;
+  try {
+    db.transaction(() => {
+      const post = Buffer.from(JSON.stringify({ $type: 'app.bsky.feed.post', text: 'photo', createdAt: now, embed: { $type: 'app.bsky.embed.images', images: [{ image: { $link: cid } }] } }));
+      s.block.run(`bafyrei${id}`, id, post.length, post);
+      s.record.run(uri, `bafyrei${id}`, 'app.bsky.feed.post', id, id, now);
+      s.blob.run(cid, 'image/jpeg', content.length, 1200, 900, now);
+      s.recordBlob.run(cid, uri);
+      s.root.run(`bafyrei${id}`, id, now);
+    })();
+    images++;
+  } catch (error) {
+    if (error.code === 'SQLITE_BUSY' || error.code === 'SQLITE_LOCKED') busyErrors++;
+    else throw error;
+  }
+}
+
 const perTick = Math.max(1, Math.round(rate / 100));
+let imagesDue = 0;
 const timer = setInterval(() => {
   for (let i = 0; i < perTick; i++) writeOnce();
+  for (imagesDue += imageRate / 100; imagesDue >= 1; imagesDue--) postImage();
 }, 10);
 writeOnce();
 console.log('ready');
@@ -94,7 +141,7 @@ console.log('ready');
 function stop() {
   clearInterval(timer);
   for (const db of [account, sequencer, ...actors.map((a) => a.db)]) db.close();
-  console.log(JSON.stringify({ writes, busyErrors, seconds: (Date.now() - started) / 1000 }));
+  console.log(JSON.stringify({ writes, images, busyErrors, seconds: (Date.now() - started) / 1000 }));
   process.exit(0);
 }
 process.on('SIGTERM', stop);

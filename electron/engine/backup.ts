@@ -15,6 +15,7 @@ import {
 import { MANIFEST_FORMAT_VERSION, type Manifest, type ManifestDatabase, type ManifestFile } from '../../shared/manifest.js';
 import type { Progress } from '../../shared/progress.js';
 import { packTar, READ_BYTES, walkFiles, writeCompressed, type TarSource } from './archive.js';
+import { blobPath, BLOB_REFERENCE_QUERIES, describeMissing, missingBlobs, referencesFrom, type BlobReference } from './blob-references.js';
 import { assertSupportedCompression } from './compress.js';
 import { resolveConfig, type PdsLocations } from './config.js';
 import { EngineError } from './errors.js';
@@ -182,7 +183,7 @@ async function writeBackup(
       const archivePath = `actors/${file.rel}`;
       if (file.rel.endsWith('.sqlite')) {
         const target = path.join(staging, 'actors', file.rel);
-        const job = { source: file.abs, target, sourceBytes: 0, label: archivePath, component: 'actors' as const };
+        const job = { source: file.abs, target, sourceBytes: 0, label: archivePath, component: 'actors' as const, queries: BLOB_REFERENCE_QUERIES };
         jobs.push(job);
         actorEntries.push({ archivePath, source: target });
         await sizing.add(sqliteBytes(file.abs).then((bytes) => (job.sourceBytes = bytes)));
@@ -211,6 +212,16 @@ async function writeBackup(
 
   // --- Blobs stream into their archive while SQLite snapshots the databases in a worker thread ------
   // (two cores: the snapshots are CPU work, the blob archive mostly reading, checksumming and writing).
+  // The blob folder is walked while the snapshots are taken, so a post made meanwhile can be in an actor
+  // store's snapshot while its image was written after the walk passed: the archive ends only after every
+  // snapshot exists, with the blobs they use that the walk missed (blobs are immutable and content-named,
+  // so adding one later is the same as having listed it later).
+  const checkReferences = includeBlobs && components.has('actors');
+  const references: BlobReference[] = [];
+  /** Blob paths (`<did>/<cid>`) in the archive; those that vanished before they could be read are taken out again. */
+  const archivedBlobs = new Set<string>();
+  const snapshotsTaken = Promise.withResolvers<void>();
+  snapshotsTaken.promise.catch(() => undefined); // surfaced by the snapshots themselves
   const overlap = new AbortController();
   const innerSignal = signal ? AbortSignal.any([signal, overlap.signal]) : overlap.signal;
   const blobsFile = includeBlobs ? archiveBlobs() : Promise.resolve(null);
@@ -223,15 +234,30 @@ async function writeBackup(
   });
   async function archiveBlobs(): Promise<ManifestFile> {
     const relative = `blobs.tar${ext}`;
-    const entries = mapAsync(walkFiles(locations.blobsDir), (file) => ({ archivePath: `blobs/${file.rel}`, source: file.abs }));
-    const tar = packTar(entries, {
+    const tar = packTar(blobEntries(), {
       onBytes: (n) => progress.add(n, 0, relative),
-      onFile: (_entry, stored) => {
+      onFile: (entry, stored) => {
         if (stored) counts.blobs++;
+        else archivedBlobs.delete(entry.archivePath.slice('blobs/'.length));
         progress.add(0, 1);
       },
     }, { topDir: 'blobs' });
     return { path: relative, component: 'blobs', ...(await writeCompressed(tar, path.join(workDir, relative), compression, { signal: innerSignal })) };
+  }
+
+  async function* blobEntries(): AsyncGenerator<TarSource> {
+    for await (const file of walkFiles(locations.blobsDir)) {
+      if (checkReferences) archivedBlobs.add(file.rel);
+      yield { archivePath: `blobs/${file.rel}`, source: file.abs };
+    }
+    if (!checkReferences) return;
+    await snapshotsTaken.promise;
+    for (const ref of references) {
+      const rel = blobPath(ref);
+      if (archivedBlobs.has(rel)) continue;
+      archivedBlobs.add(rel);
+      yield { archivePath: `blobs/${rel}`, source: path.join(locations.blobsDir, ...rel.split('/')) };
+    }
   }
 
   try {
@@ -253,11 +279,15 @@ async function writeBackup(
       onSnapshot: (index, result) => {
         const job = jobs[index]!;
         progress.add(job.sourceBytes, 1, job.label);
+        if (job.component === 'actors' && !result.vanished) references.push(...referencesFrom(result.answers, path.dirname(job.source)));
         results[index] = result;
         ready[index]!.resolve(result);
       },
     });
-    snapshotted.catch((error: unknown) => ready.forEach(({ reject }) => reject(error)));
+    snapshotted.then(() => snapshotsTaken.resolve(), (error: unknown) => {
+      ready.forEach(({ reject }) => reject(error));
+      snapshotsTaken.reject(error);
+    });
     const jobIndex = new Map(jobs.map((job, i) => [job.target, i]));
     // Progress of compressing a snapshot counts in source bytes, so the bar ends exactly at its total.
     const scale = (target: string) => {
@@ -323,6 +353,7 @@ async function writeBackup(
 
     const directories: string[] = [];
     const blobs = await blobsFile;
+    if (components.has('blobs') && components.has('actors')) assertBlobsComplete(blobs?.path ?? null);
     if (blobs) {
       files.push(blobs);
       directories.push('blobs');
@@ -336,6 +367,25 @@ async function writeBackup(
     progress.enter('finalizing');
     await rm(staging, { recursive: true, force: true });
     return { files, databases, directories, counts, sequencerLastSeq, totalSize: files.reduce((sum, f) => sum + f.size, 0) };
+  }
+
+  /** What the snapshots' records use must be in the blob archive: a backup that would restore posts without their images is not kept. */
+  function assertBlobsComplete(archive: string | null): void {
+    const missing = missingBlobs(references, archivedBlobs);
+    if (missing.length === 0) return;
+    if (missing.length === references.length) {
+      throw new EngineError(
+        `The actor stores use ${references.length} blob${references.length === 1 ? '' : 's'}, but ${archive ? `none of them is in ${locations.blobsDir}` : `${locations.blobsDir} does not exist`}: ` +
+          `that is where this backup looked for blobs. If the PDS keeps them elsewhere (the official installer uses <data>/blocks), set PDS_BLOBSTORE_DISK_LOCATION ` +
+          `in the environment or in the .env file given with --env-file. No backup was kept.`,
+        'BLOBS_MISSING',
+      );
+    }
+    throw new EngineError(
+      `The backup was not kept: ${describeMissing(missing, archive ?? 'the backup')}. Their files are not in ${locations.blobsDir}: ` +
+        `deleted while the backup ran (run it again), or lost from the blob store.`,
+      'BLOBS_MISSING',
+    );
   }
 }
 
@@ -518,10 +568,6 @@ async function fileSize(p: string): Promise<number> {
 /** A database's bytes on disk, its write-ahead log included (what SQLite reads to snapshot it). */
 async function sqliteBytes(p: string): Promise<number> {
   return (await fileSize(p)) + (await fileSize(`${p}-wal`));
-}
-
-async function* mapAsync<T, U>(source: AsyncIterable<T>, fn: (item: T) => U): AsyncGenerator<U> {
-  for await (const item of source) yield fn(item);
 }
 
 async function* toAsync<T>(items: T[]): AsyncGenerator<T> {

@@ -1,5 +1,6 @@
 // Runs `PRAGMA integrity_check` on database copies off the main thread, for integrity.ts: each message
-// { index, file } gets one answer { index, ok, messages }. A copy belongs to the caller alone, so it is
+// { index, file, queries? } gets one answer { index, ok, messages, answers? } (single-value queries,
+// asked of a copy that passed; null for one this schema cannot answer). A copy belongs to the caller alone, so it is
 // opened for writing: one from an original backup.sh archive may come with its -wal, which SQLite then
 // folds in. Plain .mjs so that Node loads it the same under tsx, vitest and the build.
 import { parentPort } from 'node:worker_threads';
@@ -10,7 +11,7 @@ import Database from 'better-sqlite3';
 // and caps what the mapping adds to resident memory while a larger database is checked.
 const MAPPED_BYTES = 16 * 1024 * 1024;
 
-parentPort.on('message', ({ index, file }) => {
+parentPort.on('message', ({ index, file, queries }) => {
   let result;
   try {
     const db = new Database(file, { fileMustExist: true });
@@ -19,6 +20,7 @@ parentPort.on('message', ({ index, file }) => {
       const rows = db.pragma('integrity_check(10)', { simple: false });
       const messages = rows.map((row) => String(Object.values(row)[0]));
       result = { ok: messages.length === 1 && messages[0] === 'ok', messages };
+      if (result.ok && queries) result.answers = ask(db, queries);
     } finally {
       db.close();
     }
@@ -27,3 +29,15 @@ parentPort.on('message', ({ index, file }) => {
   }
   parentPort.postMessage({ index, ...result });
 });
+
+function ask(db, queries) {
+  const answers = {};
+  for (const [name, sql] of Object.entries(queries)) {
+    try {
+      answers[name] = db.prepare(sql).pluck().get() ?? null;
+    } catch {
+      answers[name] = null; // a table this schema does not have
+    }
+  }
+  return answers;
+}

@@ -4,6 +4,8 @@ import { EngineError } from './errors.js';
 export interface CheckResult {
   ok: boolean;
   messages: string[];
+  /** Answers to the queries passed to `check`, when the database passed. */
+  answers?: Record<string, number | string | null>;
 }
 
 /**
@@ -19,8 +21,8 @@ export class IntegrityChecks {
   private readonly pending = new Map<number, PromiseWithResolvers<CheckResult>>();
   private failure: Error | null = null;
 
-  /** The check of `file`, started now unless it was already. */
-  check(file: string): Promise<CheckResult> {
+  /** The check of `file`, started now unless it was already; `queries` (single-value SQL) are asked of it once it passed. */
+  check(file: string, queries?: Record<string, string>): Promise<CheckResult> {
     const known = this.started.get(file);
     if (known) return known;
     const index = this.started.size;
@@ -30,7 +32,7 @@ export class IntegrityChecks {
     if (this.failure) waiting.reject(this.failure);
     else {
       this.pending.set(index, waiting);
-      this.ensureWorker().postMessage({ index, file });
+      this.ensureWorker().postMessage({ index, file, queries });
     }
     return waiting.promise;
   }
@@ -45,7 +47,8 @@ export class IntegrityChecks {
     if (this.worker) return this.worker;
     const worker = new Worker(new URL('./integrity-check-worker.mjs', import.meta.url));
     worker.on('message', (message: { index: number } & CheckResult) => {
-      this.pending.get(message.index)?.resolve({ ok: message.ok, messages: message.messages });
+      const { ok, messages, answers } = message;
+      this.pending.get(message.index)?.resolve({ ok, messages, ...(answers && { answers }) });
       this.pending.delete(message.index);
     });
     const fail = (error: Error) => {

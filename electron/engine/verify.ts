@@ -11,6 +11,7 @@ import type { VerifyFileResult, VerifyReport } from '../../shared/api.js';
 import type { Compression } from '../../shared/components.js';
 import type { Progress } from '../../shared/progress.js';
 import { CHECKSUM_PROBLEM, isDatabaseFile, readBackupFolder, sizeProblem, type BackupFile, type BackupFolder } from './backup-folder.js';
+import { BLOB_REFERENCE_QUERIES, describeMissing, missingBlobs, referencesFrom, type BlobReference } from './blob-references.js';
 import { assertSupportedCompression, decompressor } from './compress.js';
 import { EngineError } from './errors.js';
 import { IntegrityChecks } from './integrity.js';
@@ -61,13 +62,15 @@ export async function verifyBackup(folder: string, opts: VerifyOptions = {}): Pr
 
   const tempDir = checkContents ? await mkdtemp(path.join(os.tmpdir(), 'aurora-verify-')) : null;
   const checker = new IntegrityChecks();
+  const blobUse: BlobUse = { archived: null, references: [], storesRead: false };
   try {
     for (const [index, file] of present.entries()) {
-      const outcome = await checkFile(backup, file, sizes[index]!, { tempDir, checker, progress, signal: opts.signal });
+      const outcome = await checkFile(backup, file, sizes[index]!, { tempDir, checker, progress, signal: opts.signal, blobUse });
       files.push({ path: file.path, ok: outcome.problems.length === 0, detail: outcome.problems.length ? outcome.problems.join('; ') : outcome.notes.join(', ') });
       problems.push(...outcome.problems.map((problem) => `${file.path}: ${problem}.`));
       progress.fileDone();
     }
+    if (checkContents) checkBlobUse(backup, blobUse, files, problems);
   } catch (error) {
     if (opts.signal?.aborted) throw new EngineError(`Verification of ${backup.path} was cancelled.`, 'CANCELLED');
     throw error;
@@ -84,6 +87,39 @@ interface FileCheck {
   checker: IntegrityChecks;
   progress: ProgressReporter;
   signal?: AbortSignal;
+  blobUse: BlobUse;
+}
+
+/** What a deep check learns about blobs: the blob archive's files and the blobs the actor stores' records use. */
+interface BlobUse {
+  /** `<did>/<cid>` of every file in the blob archive, once it was listed to its end; null until then. */
+  archived: Set<string> | null;
+  references: BlobReference[];
+  /** Whether the actor archive was read to its end (its stores' uses are then all known). */
+  storesRead: boolean;
+}
+
+/**
+ * A post restored without its image answers "Blob not found": every blob that a record in the actor
+ * stores uses must be in the blob archive. Named by record and blob, on the blob archive's line.
+ */
+function checkBlobUse(backup: BackupFolder, use: BlobUse, files: VerifyFileResult[], problems: string[]): void {
+  if (!use.storesRead || use.references.length === 0) return;
+  const blobsFile = backup.files.find((f) => f.component === 'blobs');
+  if (!blobsFile) {
+    problems.push(`The actor stores use ${use.references.length} blobs, but the backup has no blob archive: restored posts would lose their images.`);
+    return;
+  }
+  if (!use.archived) return; // the blob archive is missing or unreadable: reported already
+  const missing = missingBlobs(use.references, use.archived);
+  if (missing.length === 0) return;
+  const problem = describeMissing(missing, blobsFile.path);
+  problems.push(`${blobsFile.path}: ${problem}.`);
+  const result = files.find((f) => f.path === blobsFile.path);
+  if (result) {
+    result.detail = result.ok ? problem : `${result.detail}; ${problem}`;
+    result.ok = false;
+  }
 }
 
 /** One read of the file feeds both the hash and, when asked, the decompression check. */
@@ -95,7 +131,7 @@ async function checkFile(backup: BackupFolder, file: BackupFile, size: number, c
 
   check.progress.file(file.path);
   const hash = createHash('sha256');
-  const contents = check.tempDir ? contentCheck(backup, file, check.tempDir, check.checker) : null;
+  const contents = check.tempDir ? contentCheck(backup, file, check.tempDir, check.checker, check.blobUse) : null;
   try {
     for await (const chunk of createReadStream(path.join(backup.path, file.path), { signal: check.signal })) {
       hash.update(chunk as Buffer);
@@ -133,7 +169,7 @@ interface ContentCheck {
  * Decompresses into a temp file (databases, then integrity_check) or into a tar lister (archives; the
  * SQLite files inside, the actor stores, are unpacked one folder at a time and integrity-checked too).
  */
-function contentCheck(backup: BackupFolder, file: BackupFile, tempDir: string, checker: IntegrityChecks): ContentCheck {
+function contentCheck(backup: BackupFolder, file: BackupFile, tempDir: string, checker: IntegrityChecks, blobUse: BlobUse): ContentCheck {
   const head = decompressor(backup.compression);
   const problems: string[] = [];
   const notes: string[] = [];
@@ -157,7 +193,8 @@ function contentCheck(backup: BackupFolder, file: BackupFile, tempDir: string, c
       await rm(temp, { force: true });
     };
   } else {
-    const stores = archivedDatabases(path.join(tempDir, file.component), checker, problems);
+    const stores = archivedDatabases(path.join(tempDir, file.component), checker, problems, file.component === 'actors' ? blobUse.references : null);
+    const blobFiles = file.component === 'blobs' ? new Set<string>() : null;
     let entries = 0;
     let regularFiles = 0;
     let actorStores = 0;
@@ -167,6 +204,8 @@ function contentCheck(backup: BackupFolder, file: BackupFile, tempDir: string, c
         entries++;
         if (entry.type === 'File') {
           regularFiles++;
+          // Below the archive's top folder, whatever its name (`blobs/`, or the configured folder's in backup.sh archives).
+          blobFiles?.add(entry.path.split('/').filter((s) => s !== '' && s !== '.').slice(1).join('/'));
           if (path.posix.basename(entry.path) === 'store.sqlite') actorStores++;
         }
         const unsafe = unsafeEntry(entry);
@@ -186,6 +225,8 @@ function contentCheck(backup: BackupFolder, file: BackupFile, tempDir: string, c
         problems.push(`holds ${actorStores} actor stores, manifest.json counts ${counts.actors}`);
       }
       notes.push(`${entries} archive entries listed` + (passed ? `, ${passed} databases pass integrity_check` : ''));
+      if (blobFiles) blobUse.archived = blobFiles;
+      if (file.component === 'actors') blobUse.storesRead = true;
     };
   }
   const settled = done.catch((error: Error) => {
@@ -220,7 +261,7 @@ const SQLITE_ENTRY = /^[^/\\]+\.sqlite(-wal)?$/;
  * original script archived a live store) is written to a temp folder and integrity-checked as soon as the
  * archive moves on to the next folder, then deleted, so temp space stays small.
  */
-function archivedDatabases(tempRoot: string, checker: IntegrityChecks, problems: string[]) {
+function archivedDatabases(tempRoot: string, checker: IntegrityChecks, problems: string[], references: BlobReference[] | null) {
   let folder: { name: string; temp: string; databases: string[]; writes: Promise<void>[] } | null = null;
   let folders = 0;
   let passed = 0;
@@ -234,7 +275,9 @@ function archivedDatabases(tempRoot: string, checker: IntegrityChecks, problems:
         try {
           await Promise.all(current.writes);
           for (const entryPath of current.databases) {
-            const result = await checker.check(path.join(current.temp, path.posix.basename(entryPath)));
+            const isStore = references !== null && path.posix.basename(entryPath) === 'store.sqlite';
+            const result = await checker.check(path.join(current.temp, path.posix.basename(entryPath)), isStore ? BLOB_REFERENCE_QUERIES : undefined);
+            if (isStore && result.answers) references.push(...referencesFrom(result.answers, current.name));
             if (result.ok) passed++;
             else problems.push(`${entryPath}: integrity_check failed: ${result.messages.join('; ')}`);
           }

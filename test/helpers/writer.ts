@@ -4,6 +4,8 @@ import { ROOT } from './run-cli.js';
 
 export interface WriterStats {
   writes: number;
+  /** Image posts: a blob file, then the records that use it. */
+  images: number;
   busyErrors: number;
   seconds: number;
 }
@@ -14,9 +16,10 @@ export interface RunningWriter {
   stop(): Promise<WriterStats>;
 }
 
-/** Starts scripts/simulate-pds-writer.mjs on a data dir and resolves once it has started writing. */
-export function startWriter(dataDir: string, rate = 200): Promise<RunningWriter> {
-  const child = spawn(process.execPath, [path.join(ROOT, 'scripts/simulate-pds-writer.mjs'), dataDir, '--rate', String(rate)], {
+/** Starts scripts/simulate-pds-writer.mjs on a data dir and resolves once it has started writing; `images`: image posts a second. */
+export function startWriter(dataDir: string, rate = 200, opts: { images?: number } = {}): Promise<RunningWriter> {
+  const args = [path.join(ROOT, 'scripts/simulate-pds-writer.mjs'), dataDir, '--rate', String(rate), '--images', String(opts.images ?? 0)];
+  const child = spawn(process.execPath, args, {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'inherit'],
   });
