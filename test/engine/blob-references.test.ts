@@ -126,12 +126,12 @@ describe('a blob that records use and the backup lacks', () => {
     const { dataDir, backupDir } = await fixture();
     const blobs = path.join(dataDir, 'blobs');
     for (const entry of readdirSync(blobs)) rmSync(path.join(blobs, entry), { recursive: true });
-    const empty = await runBackup({ dataDir, backupDir, env: {}, retention: null }).catch((error: unknown) => error as EngineError);
+    const empty = (await runBackup({ dataDir, backupDir, env: {}, retention: null }).catch((error: unknown) => error)) as EngineError;
     expect(empty.code).toBe('BLOBS_MISSING');
     expect(empty.message).toMatch(new RegExp(`none of them is in ${escape(blobs)}: that is where this backup looked for blobs\\. .*PDS_BLOBSTORE_DISK_LOCATION`));
 
     rmSync(blobs, { recursive: true });
-    const absent = await runBackup({ dataDir, backupDir, env: {}, retention: null }).catch((error: unknown) => error as EngineError);
+    const absent = (await runBackup({ dataDir, backupDir, env: {}, retention: null }).catch((error: unknown) => error)) as EngineError;
     expect(absent.code).toBe('BLOBS_MISSING');
     expect(absent.message).toContain(`${blobs} does not exist`);
     expect(readdirSync(backupDir)).toEqual([]);
