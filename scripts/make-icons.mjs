@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Draws the app and tray icons into build/ (committed; run again only to change them):
 //   tray-<state>.png + @2x (Linux, Windows fallback), tray-<state>Template.png + @2x (macOS menu bar,
-//   black + alpha so macOS tints it), tray-<state>.ico (Windows), icon.png 512 and icon.ico 256 (installers).
+//   black + alpha so macOS tints it), tray-<state>.ico (Windows), icon.png 512, icon.ico 256 and icon.icns
+//   1024 (installers; Forge and electron-builder take the .icns on macOS).
 // States: idle (OK), running, failed, stale. Plain shapes, antialiased by supersampling, encoded as PNG with zlib.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -102,6 +103,20 @@ function ico(images) {
   return Buffer.concat([header, ...images.map((i) => i.data)]);
 }
 
+/** ICNS with PNG images, each an entry of a 4-character type and its length (big-endian). */
+function icns(images) {
+  const entries = images.map(({ type, data }) => {
+    const head = Buffer.alloc(8);
+    head.write(type, 0, 'ascii');
+    head.writeUInt32BE(8 + data.length, 4);
+    return Buffer.concat([head, data]);
+  });
+  const head = Buffer.alloc(8);
+  head.write('icns', 0, 'ascii');
+  head.writeUInt32BE(8 + entries.reduce((sum, e) => sum + e.length, 0), 4);
+  return Buffer.concat([head, ...entries]);
+}
+
 const write = (name, data) => writeFileSync(join(out, name), data);
 const WHITE = [255, 255, 255];
 const BLACK = [0, 0, 0];
@@ -121,4 +136,6 @@ const appIcon = (size) =>
   png(size, raster(size, [[roundedSquare(0.06, 0.18), [24, 44, 78]], [ring(0.5, 0.5, 0.28, 0.07), [120, 200, 255]], [glyphs.idle, [110, 230, 160]]]));
 write('icon.png', appIcon(512));
 write('icon.ico', ico([16, 32, 48, 256].map((size) => ({ size, data: appIcon(size) }))));
+// ic07..ic10: 128, 256, 512 and 1024 (512@2x) pixels.
+write('icon.icns', icns([['ic07', 128], ['ic08', 256], ['ic09', 512], ['ic10', 1024]].map(([type, size]) => ({ type, data: appIcon(size) }))));
 console.log(`icons written to ${out}`);

@@ -3,6 +3,7 @@
 // npm script then runs on. Runs with whatever Node started it (20.11 or newer), so a fresh clone needs no Node 22.
 // Install scripts are skipped on purpose: electron's would download its binary (not possible offline
 // and not needed for the CLI or tests), and better-sqlite3 ships N-API prebuilds for every platform.
+// `npm run setup -- --electron` also downloads the Electron binary, for `npm start` on a machine that can.
 import { execFileSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -22,6 +23,10 @@ if (!upToDate || process.argv.includes('--force')) {
 if (!existsSync(join(root, 'node_modules', 'node', 'bin', process.platform === 'win32' ? 'node.exe' : 'node'))) {
   console.log('setup: installing the pinned Node 22 runtime (npm rebuild node)');
   run(['rebuild', 'node', '--ignore-scripts=false']);
+}
+if (process.argv.includes('--electron')) {
+  console.log('setup: downloading the Electron binary (node_modules/electron/install.js)');
+  execFileSync(process.execPath, [join(root, 'node_modules', 'electron', 'install.js')], { cwd: join(root, 'node_modules', 'electron'), stdio: 'inherit' });
 }
 const version = execFileSync(pinnedNode, ['-v'], { encoding: 'utf8', shell: process.platform === 'win32' }).trim();
 if (!version.startsWith('v22.')) throw new Error(`setup: expected Node 22 in node_modules/.bin, found ${version}`);

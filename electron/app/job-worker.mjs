@@ -1,13 +1,12 @@
 // Runs long engine jobs (backups, restores) in a worker thread, so that the app's main thread (Electron's
 // main process, or `serve`) only relays progress: its event loop stays free whatever the engine does
 // synchronously. One worker serves every job (started once, its modules loaded once). Plain .mjs so that
-// it loads the same way under Electron, tsx and vitest.
-import { existsSync } from 'node:fs';
+// it loads the same way under vitest and tsx; `npm run build` bundles it with the engine (dist/job-worker.mjs).
 import { parentPort } from 'node:worker_threads';
 
-const engine = new URL('../engine/', import.meta.url);
-if (!existsSync(new URL('backup.js', engine))) {
-  // Running from the TypeScript sources (development, tests): load them through tsx.
+if (!globalThis.AURORA_BUNDLED) {
+  // Running from the TypeScript sources (development, tests): load them through tsx. The build defines
+  // AURORA_BUNDLED, so this branch and tsx are not part of the bundle.
   const { register } = await import('tsx/esm/api');
   register();
 }
@@ -21,18 +20,18 @@ function describe(error) {
 
 async function run(kind, options, onProgress, signal) {
   if (kind === 'backup') {
-    const { runBackup } = await import(new URL('backup.js', engine).href);
+    const { runBackup } = await import('../engine/backup.js');
     return runBackup({ ...options, onProgress, signal });
   }
   if (kind === 'restore') {
-    const { restoreBackup } = await import(new URL('restore.js', engine).href);
+    const { restoreBackup } = await import('../engine/restore.js');
     return restoreBackup({ ...options, onProgress, signal });
   }
   throw new Error(`Unknown job kind ${kind}`);
 }
 
 // Backups, and restores (which unpack beside the running PDS), leave the CPU to the PDS first.
-const { yieldWorkerCpuToPds } = await import(new URL('priority.js', engine).href);
+const { yieldWorkerCpuToPds } = await import('../engine/priority.js');
 yieldWorkerCpuToPds();
 
 const running = new Map();

@@ -3,6 +3,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+declare global {
+  /** True inside the bundles `npm run build` makes (scripts/build.ts defines it); unset when run from the sources. */
+  var AURORA_BUNDLED: boolean | undefined;
+}
+
 export const PRODUCT_NAME = 'Aurora Locus Backup';
 
 /** The folder holding package.json (sources and the build sit at different depths below it). */

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 
-// Sources (electron/engine) and the build (dist/electron/electron/engine) sit at different depths
+// Sources (electron/engine) and the bundles (dist/*.mjs, app.asar/dist) sit at different depths
 // below package.json, so look upwards for it.
 function findVersion(): string {
   let dir = new URL('.', import.meta.url);

@@ -27,37 +27,41 @@ Options:
                     ${defaultUserDataDir()})
 Stop with Ctrl+C; a running backup is cancelled cleanly.`;
 
-/** Builds the renderer with vite's JS API; vite's output goes to stderr because stdout carries only the URL. */
+/**
+ * The window's files: dist/renderer, which the built CLI ships beside it. Run from the sources, builds it
+ * first with vite's JS API (vite's output goes to stderr because stdout carries only the URL).
+ */
 async function ensureRenderer(root: string): Promise<string | null> {
   const outDir = path.join(root, 'dist', 'renderer');
   if (existsSync(path.join(outDir, 'index.html'))) return outDir;
   const configFile = path.join(root, 'renderer', 'vite.config.ts');
-  if (!existsSync(configFile)) {
-    log.warn(`no renderer to serve (${configFile} is missing); serving a placeholder page`);
-    return null;
+  // The build defines AURORA_BUNDLED: vite, a dev tool, is then not part of the bundle.
+  if (!globalThis.AURORA_BUNDLED && existsSync(configFile)) {
+    log.info('building the renderer (npm run build:renderer)…');
+    const { build } = await import('vite');
+    const toStderr = (msg: string) => process.stderr.write(`${msg}\n`);
+    const warned = new Set<string>();
+    try {
+      await build({
+        configFile,
+        customLogger: {
+          info: toStderr,
+          warn: toStderr,
+          warnOnce: (msg) => void (warned.has(msg) || (warned.add(msg), toStderr(msg))),
+          error: toStderr,
+          clearScreen: () => {},
+          hasErrorLogged: () => false,
+          hasWarned: false,
+        },
+      });
+    } catch (error) {
+      log.error('building the renderer failed; serving a placeholder page:', describeError(error));
+      return null;
+    }
+    if (existsSync(path.join(outDir, 'index.html'))) return outDir;
   }
-  log.info('building the renderer (npm run build:renderer)…');
-  const { build } = await import('vite');
-  const toStderr = (msg: string) => process.stderr.write(`${msg}\n`);
-  const warned = new Set<string>();
-  try {
-    await build({
-      configFile,
-      customLogger: {
-        info: toStderr,
-        warn: toStderr,
-        warnOnce: (msg) => void (warned.has(msg) || (warned.add(msg), toStderr(msg))),
-        error: toStderr,
-        clearScreen: () => {},
-        hasErrorLogged: () => false,
-        hasWarned: false,
-      },
-    });
-  } catch (error) {
-    log.error('building the renderer failed; serving a placeholder page:', describeError(error));
-    return null;
-  }
-  return existsSync(path.join(outDir, 'index.html')) ? outDir : null;
+  log.warn(`no renderer to serve (${outDir} is missing); serving a placeholder page`);
+  return null;
 }
 
 export const command: Command = {
