@@ -40,6 +40,15 @@ export interface VerifyReport {
   problems: string[];
 }
 
+/** A live database a pre-restore backup stored byte for byte (with its -wal and -shm) because SQLite could not read it. */
+export interface KeptRawFile {
+  /** The live database, e.g. `/pds/actors/ab/did:plc:…/store.sqlite`. */
+  path: string;
+  /** Names of the files kept beside it: `store.sqlite`, `store.sqlite-wal`, … */
+  files: string[];
+  reason: string;
+}
+
 export interface BackupResult {
   name: string;
   path: string;
@@ -48,6 +57,8 @@ export interface BackupResult {
   size: number;
   /** Backups removed by the retention that runs after a successful backup. */
   pruned: string[];
+  /** Only a pre-restore backup keeps unreadable databases as they are; a backup refuses them. */
+  keptRaw: KeptRawFile[];
 }
 
 export interface ComponentInBackup {
@@ -78,6 +89,8 @@ export interface RestoreResult {
   dataDir: string;
   /** Where the data that was replaced now lives, or null when the target held nothing to keep. */
   preRestoreBackup: string | null;
+  /** Damaged databases the pre-restore backup kept as they were, byte for byte. */
+  keptRaw: KeptRawFile[];
   warnings: string[];
   durationMs: number;
 }

@@ -47,5 +47,13 @@ export interface Manifest {
     sequencer_last_seq: number | null;
     duration_ms: number;
     total_size: number; // bytes of all stored files
+    /**
+     * Pre-restore backups only: databases SQLite could not read, stored as they were. A top-level one is
+     * `databases/<name>.sqlite<ext>` with its companions in `companions`; an actor store sits in actors.tar
+     * with its -wal and -shm.
+     */
+    kept_raw?: Array<{ path: string; files: string[]; reason: string; companions?: Array<{ path: string; size: number; sha256: string }> }>;
+    /** Pre-restore backups only: the restore this backup was taken before. */
+    pre_restore_of?: { backup_name: string; backup_path: string; data_dir: string };
   };
 }

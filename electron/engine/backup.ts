@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { BackupResult } from '../../shared/api.js';
+import type { BackupResult, KeptRawFile } from '../../shared/api.js';
 import {
   COMPONENTS,
   COMPRESSION_EXTENSION,
@@ -41,10 +41,16 @@ export interface BackupOptions {
   components?: Component[];
   /** Default 'backup_'; restore uses 'pre-restore_'. */
   folderPrefix?: string;
+  /**
+   * Set by a restore for its backup of the data it replaces. That backup never blocks the restore: a
+   * database SQLite cannot read is kept as it is (with its -wal and -shm), and a data directory holding
+   * only some components is fine. Recorded in the manifest, so `list` can say which restore it preceded.
+   */
+  preRestore?: { backupName: string; backupPath: string };
 }
 
 /** An actor store's snapshot held in memory goes back to the snapshot budget once it is packed. */
-type ActorEntry = TarSource & { release?: () => void };
+type ActorEntry = TarSource & { release?: () => void; rawStore?: boolean };
 
 /** What the original backup.sh writes in `backup_version`. */
 const BACKUP_SCRIPT_VERSION = '1.0';
@@ -72,7 +78,7 @@ export async function runBackup(opts: BackupOptions = {}): Promise<BackupResult>
     throw new EngineError((error as Error).message, 'UNSUPPORTED_COMPRESSION');
   }
   const { locations, backupDir } = config;
-  await checkDataDir(locations);
+  await checkDataDir(locations, { partialIsFine: opts.preRestore !== undefined });
   await prepareBackupDir(backupDir, locations);
 
   const prefix = opts.folderPrefix ?? 'backup_';
@@ -118,6 +124,8 @@ export async function runBackup(opts: BackupOptions = {}): Promise<BackupResult>
         sequencer_last_seq: written.sequencerLastSeq,
         duration_ms: Date.now() - startedAt.getTime(),
         total_size: written.totalSize,
+        ...(written.keptRaw.length > 0 && { kept_raw: written.keptRaw }),
+        ...(opts.preRestore && { pre_restore_of: { backup_name: opts.preRestore.backupName, backup_path: opts.preRestore.backupPath, data_dir: locations.dataDir } }),
       },
     };
     const manifestBytes = await writeFileSynced(path.join(workDir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
@@ -128,7 +136,7 @@ export async function runBackup(opts: BackupOptions = {}): Promise<BackupResult>
     await rename(workDir, finalPath);
     workDir = undefined;
     await syncDir(backupDir);
-    result = { name, path: finalPath, manifest, durationMs: Date.now() - startedAt.getTime(), size: written.totalSize + manifestBytes, pruned: [] };
+    result = { name, path: finalPath, manifest, durationMs: Date.now() - startedAt.getTime(), size: written.totalSize + manifestBytes, pruned: [], keptRaw: written.keptRaw.map(({ path: live, files, reason }) => ({ path: live, files, reason })) };
     // Still under the lock: pruneBackups leaves locking to its caller.
     if (opts.retention) {
       progress.enter('pruning');
@@ -155,6 +163,7 @@ interface Written {
   counts: { accounts: number; actors: number; blobs: number };
   sequencerLastSeq: number | null;
   totalSize: number;
+  keptRaw: NonNullable<Manifest['aurora_backup']['kept_raw']>;
 }
 
 async function writeBackup(
@@ -168,10 +177,12 @@ async function writeBackup(
   // --- Scan: what there is, and how much (totals for progress, known up front) ---------------------
   progress.enter('preparing');
   const jobs: Array<SnapshotJob & { sourceBytes: number; label: string; component: Component }> = [];
+  const keepUnreadable = opts.preRestore !== undefined;
+  const keptRaw: Written['keptRaw'] = [];
   for (const name of Object.keys(DATABASE_FILES) as DatabaseComponent[]) {
     const source = locations[DATABASE_FILES[name]];
     if (!components.has(name) || !(await exists(source))) continue;
-    jobs.push({ source, target: path.join(staging, 'databases', `${name}.sqlite`), sourceBytes: await sqliteBytes(source), label: `${name}.sqlite`, component: name, queries: QUERIES[name] });
+    jobs.push({ source, target: path.join(staging, 'databases', `${name}.sqlite`), sourceBytes: await sqliteBytes(source), label: `${name}.sqlite`, component: name, queries: QUERIES[name], keepUnreadable });
   }
   const sizing = new StatBatch();
   const actorEntries: TarSource[] = [];
@@ -183,7 +194,7 @@ async function writeBackup(
       const archivePath = `actors/${file.rel}`;
       if (file.rel.endsWith('.sqlite')) {
         const target = path.join(staging, 'actors', file.rel);
-        const job = { source: file.abs, target, sourceBytes: 0, label: archivePath, component: 'actors' as const, queries: BLOB_REFERENCE_QUERIES };
+        const job = { source: file.abs, target, sourceBytes: 0, label: archivePath, component: 'actors' as const, queries: BLOB_REFERENCE_QUERIES, keepUnreadable };
         jobs.push(job);
         actorEntries.push({ archivePath, source: target });
         await sizing.add(sqliteBytes(file.abs).then((bytes) => (job.sourceBytes = bytes)));
@@ -279,7 +290,7 @@ async function writeBackup(
       onSnapshot: (index, result) => {
         const job = jobs[index]!;
         progress.add(job.sourceBytes, 1, job.label);
-        if (job.component === 'actors' && !result.vanished) references.push(...referencesFrom(result.answers, path.dirname(job.source)));
+        if (job.component === 'actors' && !result.vanished && !result.unreadable) references.push(...referencesFrom(result.answers, path.dirname(job.source)));
         results[index] = result;
         ready[index]!.resolve(result);
       },
@@ -293,7 +304,7 @@ async function writeBackup(
     const scale = (target: string) => {
       const i = jobIndex.get(target);
       const snapshot = i === undefined ? undefined : results[i];
-      return snapshot && !snapshot.vanished && snapshot.size > 0 ? jobs[i!]!.sourceBytes / snapshot.size : 1;
+      return snapshot && 'size' in snapshot && snapshot.size > 0 ? jobs[i!]!.sourceBytes / snapshot.size : 1;
     };
 
     const actorsFile = actorEntries.length > 0 ? archiveActors() : Promise.resolve(null);
@@ -310,12 +321,19 @@ async function writeBackup(
           }
           const snapshot = await ready[i]!.promise;
           if (snapshot.vanished) yield entry; // skipped by packTar: the staging file was never written
-          else yield { ...entry, data: snapshot.data, release: snapshot.release };
+          else if (snapshot.unreadable) {
+            // The live files as they are, each stored only if it still exists.
+            const live = jobs[i]!.source;
+            const files = await existingCompanions(live);
+            keptRaw.push({ path: live, files: files.map((f) => path.basename(f)), reason: snapshot.reason });
+            for (const file of files) yield { archivePath: `${path.posix.dirname(entry.archivePath)}/${path.basename(file)}`, source: file, rawStore: file === live };
+          } else yield { ...entry, data: snapshot.data, release: snapshot.release };
         }
       }
       const tar = packTar(whenSnapshotted(), {
         onBytes: (n, entry) => progress.add(n * scale(entry.source), 0, relative),
         onFile: (entry: ActorEntry, stored) => {
+          if (entry.rawStore && stored && path.basename(entry.archivePath) === 'store.sqlite') counts.actors++;
           if (!jobIndex.has(entry.source)) return progress.add(0, 1);
           if (stored && path.basename(entry.archivePath) === 'store.sqlite') counts.actors++;
           if (entry.data) entry.release?.();
@@ -327,6 +345,8 @@ async function writeBackup(
 
     const files: ManifestFile[] = [];
     const databases: ManifestDatabase[] = [];
+    const storeRaw = (source: string, relative: string) =>
+      writeCompressed(createReadStream(source, { highWaterMark: READ_BYTES }), path.join(workDir, relative), compression, { signal: innerSignal });
     let sequencerLastSeq: number | null = null;
     for (const [i, job] of jobs.entries()) {
       if (job.component === 'actors') continue;
@@ -335,6 +355,16 @@ async function writeBackup(
       const name = job.component as DatabaseComponent;
       await mkdir(path.join(workDir, 'databases'), { recursive: true });
       const relative = `databases/${name}.sqlite${ext}`;
+      if (snapshot.unreadable) {
+        files.push({ path: relative, component: name, ...(await storeRaw(job.source, relative)) });
+        const companions = [];
+        for (const file of (await existingCompanions(job.source)).slice(1)) {
+          const stored = `databases/${path.basename(file)}${ext}`;
+          companions.push({ path: stored, ...(await storeRaw(file, stored)) });
+        }
+        keptRaw.push({ path: job.source, files: [path.basename(job.source), ...companions.map((c) => path.basename(c.path, ext))], reason: snapshot.reason, companions });
+        continue;
+      }
       const k = scale(job.target);
       const source = snapshot.data ? Readable.from([snapshot.data], { objectMode: false }) : createReadStream(job.target, { highWaterMark: READ_BYTES });
       const stored = await writeCompressed(source, path.join(workDir, relative), compression, {
@@ -353,7 +383,8 @@ async function writeBackup(
 
     const directories: string[] = [];
     const blobs = await blobsFile;
-    if (components.has('blobs') && components.has('actors')) assertBlobsComplete(blobs?.path ?? null);
+    // A pre-restore backup keeps whatever there is: a restore is often what brings the missing blobs back.
+    if (components.has('blobs') && components.has('actors') && !opts.preRestore) assertBlobsComplete(blobs?.path ?? null);
     if (blobs) {
       files.push(blobs);
       directories.push('blobs');
@@ -366,7 +397,8 @@ async function writeBackup(
 
     progress.enter('finalizing');
     await rm(staging, { recursive: true, force: true });
-    return { files, databases, directories, counts, sequencerLastSeq, totalSize: files.reduce((sum, f) => sum + f.size, 0) };
+    const companionBytes = keptRaw.flatMap((k) => k.companions ?? []).reduce((sum, c) => sum + c.size, 0);
+    return { files, databases, directories, counts, sequencerLastSeq, totalSize: files.reduce((sum, f) => sum + f.size, companionBytes), keptRaw };
   }
 
   /** What the snapshots' records use must be in the blob archive: a backup that would restore posts without their images is not kept. */
@@ -397,7 +429,7 @@ const QUERIES: Partial<Record<DatabaseComponent, Record<string, string>>> = {
 
 // ---- Checks before anything is written ------------------------------------------------------------
 
-async function checkDataDir(locations: PdsLocations): Promise<void> {
+async function checkDataDir(locations: PdsLocations, opts: { partialIsFine: boolean }): Promise<void> {
   const { dataDir } = locations;
   const unreadable = () =>
     new EngineError(`The data directory ${dataDir} cannot be read (permission denied). Run the backup as the user the PDS runs as, or give this user read access.`, 'EACCES');
@@ -416,7 +448,7 @@ async function checkDataDir(locations: PdsLocations): Promise<void> {
     );
   }
   const present = await Promise.all([locations.accountDb, locations.actorsDir, locations.blobsDir].map(exists));
-  if (!present.some(Boolean)) {
+  if (!present.some(Boolean) && !opts.partialIsFine) {
     throw new EngineError(
       `${dataDir} does not look like a PDS data directory: it has no account.sqlite, actors/ or blobs/. ` +
         `Pass --data with the folder the PDS writes to (PDS_DATA_DIRECTORY in its .env).`,
@@ -568,6 +600,13 @@ async function fileSize(p: string): Promise<number> {
 /** A database's bytes on disk, its write-ahead log included (what SQLite reads to snapshot it). */
 async function sqliteBytes(p: string): Promise<number> {
   return (await fileSize(p)) + (await fileSize(`${p}-wal`));
+}
+
+/** A database and the -wal and -shm beside it, those that exist. */
+async function existingCompanions(database: string): Promise<string[]> {
+  const files = [database, `${database}-wal`, `${database}-shm`];
+  const present = await Promise.all(files.map(exists));
+  return files.filter((_, i) => present[i]);
 }
 
 async function* toAsync<T>(items: T[]): AsyncGenerator<T> {

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { closeSync, openSync, readSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { EngineError } from './errors.js';
 
@@ -34,6 +35,9 @@ export async function checkPdsRunning(opts: { databases: string[]; healthUrl?: s
 
 /** A description of why the database is busy, or null when no other process is using it (or it does not exist). */
 export function databaseInUse(file: string): string | null {
+  // A file that is not a database (overwritten with junk) is left alone: SQLite would delete the -wal
+  // beside it on close, and a restore keeps such files byte for byte in its pre-restore backup.
+  if (!looksLikeDatabase(file)) return null;
   let db: Database.Database;
   try {
     db = new Database(file, { fileMustExist: true, timeout: 0 });
@@ -50,6 +54,25 @@ export function databaseInUse(file: string): string | null {
     return isBusy(error) ? describe(error) : null;
   } finally {
     db.close();
+  }
+}
+
+const SQLITE_HEADER = Buffer.from('SQLite format 3\0', 'latin1');
+
+/** The file starts with SQLite's header, or is empty (a new database); false when it is missing or anything else. */
+export function looksLikeDatabase(file: string): boolean {
+  let fd: number;
+  try {
+    fd = openSync(file, 'r');
+  } catch {
+    return false;
+  }
+  try {
+    const head = Buffer.alloc(SQLITE_HEADER.length);
+    const bytesRead = readSync(fd, head, 0, head.length, 0);
+    return bytesRead === 0 || head.equals(SQLITE_HEADER);
+  } finally {
+    closeSync(fd);
   }
 }
 

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { lchown, lstat, mkdir, opendir, realpath, rm, rmdir, stat, statfs } from 'node:fs/promises';
 import path from 'node:path';
-import type { RestoreResult } from '../../shared/api.js';
+import type { KeptRawFile, RestoreResult } from '../../shared/api.js';
 import { COMPONENTS, DATABASE_COMPONENTS, type Component, type Compression, type DatabaseComponent } from '../../shared/components.js';
 import { formatBytes } from '../../shared/format.js';
 import type { Progress } from '../../shared/progress.js';
@@ -10,12 +10,12 @@ import { pumpFile, READ_BYTES } from './archive.js';
 import { CHECKSUM_PROBLEM, openBackupFolder, sizeProblem, type BackupFile, type BackupFolder } from './backup-folder.js';
 import { runBackup } from './backup.js';
 import { decompressor } from './compress.js';
-import { resolveConfig, type PdsLocations, type ResolvedConfig } from './config.js';
+import { DEFAULT_BACKUP_DIR, resolveConfig, type PdsLocations, type ResolvedConfig } from './config.js';
 import { EngineError } from './errors.js';
 import { faultPoint } from './fault-injection.js';
 import { withRoomyHeap } from './heap.js';
 import { IntegrityChecks } from './integrity.js';
-import { checkPdsRunning, runRequiredCommand } from './pds-running.js';
+import { checkPdsRunning, looksLikeDatabase, runRequiredCommand } from './pds-running.js';
 import { progressReporter, type ProgressReporter } from './progress.js';
 import { safeExtract } from './safe-extract.js';
 import { commitSwap, exists, journalPath, lockDataDir, recoverLocked, stagingRootFor, swapItemFor, STAGING_DIR_NAME, type SwapItem } from './staging.js';
@@ -71,6 +71,11 @@ export interface RestorePlan {
   components: PlannedComponent[];
   /** Where the current data of the replaced components will be backed up first; null when the target holds none of them. */
   preRestoreBackup: { backupDir: string; components: Component[] } | null;
+  /**
+   * Live databases that are not SQLite databases (junk, overwritten): the pre-restore backup keeps them
+   * byte for byte rather than refuse. Damage deeper inside a file is found while backing up, in the result.
+   */
+  keptRaw: KeptRawFile[];
   counts: { accounts: number; actors: number; blobs: number } | null;
   warnings: string[];
 }
@@ -132,6 +137,18 @@ async function makePlan(opts: RestoreOptions, config: ResolvedConfig, backup: Ba
   }
 
   const present = components.filter((c) => c.targetExists).map((c) => c.component);
+  const keptRaw: KeptRawFile[] = [];
+  for (const c of components.filter((c) => c.targetExists && c.component !== 'blobs')) {
+    const databases = c.component === 'actors' ? await actorStores(c.target) : [c.target];
+    for (const database of databases) {
+      if (!(await exists(database)) || looksLikeDatabase(database)) continue;
+      keptRaw.push({ path: database, files: await presentFiles(database), reason: 'it does not start with the SQLite header (overwritten, or not a database)' });
+    }
+  }
+  if (keptRaw.length > 0) {
+    const names = keptRaw.map((k) => path.relative(config.locations.dataDir, k.path) || k.path);
+    warnings.push(`${summarize(names)} ${keptRaw.length === 1 ? 'is not a' : 'are not'} SQLite database${keptRaw.length === 1 ? '' : 's'}; the pre-restore backup keeps ${keptRaw.length === 1 ? 'it' : 'them'} as ${keptRaw.length === 1 ? 'it is' : 'they are'}, byte for byte, with ${keptRaw.length === 1 ? 'its' : 'their'} -wal and -shm.`);
+  }
   return {
     backupPath: backup.path,
     backupName: backup.name,
@@ -141,7 +158,8 @@ async function makePlan(opts: RestoreOptions, config: ResolvedConfig, backup: Ba
     legacy: backup.legacy,
     dataDir: config.locations.dataDir,
     components,
-    preRestoreBackup: present.length > 0 ? { backupDir: config.backupDir, components: present } : null,
+    preRestoreBackup: present.length > 0 ? { backupDir: preRestoreDir(config, opts, backup), components: present } : null,
+    keptRaw,
     counts: backup.manifest?.aurora_backup.counts ?? null,
     warnings,
   };
@@ -197,7 +215,7 @@ async function restore(opts: RestoreOptions): Promise<RestoreResult> {
     createdDataDir = !(await exists(dataDir));
     await mkdir(dataDir, { recursive: true });
     const lock = await lockDataDir(dataDir);
-    let preRestoreBackup: string | null = null;
+    const preRestore: { backup: { path: string; keptRaw: KeptRawFile[] } | null } = { backup: null };
     try {
       // A swap cut off half-way is finished or undone with the PDS stopped; otherwise there are only leftovers to delete.
       if (await exists(journalPath(dataDir))) await stopPds();
@@ -209,13 +227,14 @@ async function restore(opts: RestoreOptions): Promise<RestoreResult> {
       faultPoint('locked');
       await stageAndSwap(backup, plan, progress, opts, async () => {
         await stopPds();
-        preRestoreBackup = await backUpCurrentData(opts, plan, progress);
+        preRestore.backup = await backUpCurrentData(opts, plan, progress);
         faultPoint('pre-restore:done');
       });
     } finally {
       await lock.release();
     }
-    outcome = { result: { restored: plan.components.map((c) => c.component), dataDir, preRestoreBackup, warnings, durationMs: 0 } };
+    const kept = preRestore.backup;
+    outcome = { result: { restored: plan.components.map((c) => c.component), dataDir, preRestoreBackup: kept?.path ?? null, keptRaw: kept?.keptRaw ?? [], warnings, durationMs: 0 } };
   } catch (error) {
     outcome = { error };
   }
@@ -303,6 +322,22 @@ async function assertPdsStopped(
   }
 }
 
+/**
+ * The pre-restore backup's folder: the configured backup folder (--out, BACKUP_DIR), else the folder the
+ * restored backup lives in; never the default ./backups below wherever the command happens to run.
+ */
+function preRestoreDir(config: ResolvedConfig, opts: RestoreOptions, backup: BackupFolder): string {
+  const unconfigured = config.backupDir === path.resolve(opts.cwd ?? process.cwd(), DEFAULT_BACKUP_DIR);
+  return unconfigured ? path.dirname(backup.path) : config.backupDir;
+}
+
+/** The database's file and its -wal and -shm, the names of those that exist. */
+async function presentFiles(database: string): Promise<string[]> {
+  const names: string[] = [];
+  for (const suffix of ['', '-wal', '-shm']) if (await exists(database + suffix)) names.push(path.basename(database + suffix));
+  return names;
+}
+
 function summarize(reasons: string[]): string {
   return reasons.length <= 3 ? reasons.join('; ') : `${reasons.slice(0, 3).join('; ')}; and ${reasons.length - 3} more`;
 }
@@ -314,7 +349,7 @@ async function actorStores(dir: string): Promise<string[]> {
 }
 
 /** The guide's pre-restore backup, through the same consistent path as any backup (so data living only in a -wal is kept). */
-async function backUpCurrentData(opts: RestoreOptions, plan: RestorePlan, progress: ProgressReporter): Promise<string | null> {
+async function backUpCurrentData(opts: RestoreOptions, plan: RestorePlan, progress: ProgressReporter): Promise<{ path: string; keptRaw: KeptRawFile[] } | null> {
   if (!plan.preRestoreBackup) return null;
   progress.phase('pre-restore-backup');
   try {
@@ -324,10 +359,11 @@ async function backUpCurrentData(opts: RestoreOptions, plan: RestorePlan, progre
       components: plan.preRestoreBackup.components,
       folderPrefix: 'pre-restore_',
       retention: null,
+      preRestore: { backupName: plan.backupName, backupPath: plan.backupPath },
       signal: opts.signal,
       onProgress: (p) => progress.forward(p, 'pre-restore-backup'),
     });
-    return result.path;
+    return { path: result.path, keptRaw: result.keptRaw };
   } catch (error) {
     throw new EngineError(`The backup of the current data (made before every restore) failed, so nothing was restored: ${(error as Error).message}`, (error as EngineError).code ?? 'PRE_RESTORE_FAILED');
   }

@@ -8,12 +8,19 @@ export interface SnapshotJob {
   target: string;
   /** Single-value SQL queries run on the copy, e.g. `{ lastSeq: 'SELECT max(seq) FROM repo_seq' }`. */
   queries?: Record<string, string>;
+  /**
+   * A database SQLite cannot read (not a database, or damaged) is reported as `unreadable` instead of
+   * failing the run: the pre-restore backup keeps such a file as it is rather than block the restore.
+   */
+  keepUnreadable?: boolean;
 }
 
 export type SnapshotResult =
   | { vanished: true }
+  | { vanished?: false; unreadable: true; reason: string }
   | {
       vanished?: false;
+      unreadable?: false;
       size: number;
       pageCount: number;
       answers: Record<string, number | string | null>;
@@ -70,8 +77,21 @@ export function snapshotDatabases(jobs: SnapshotJob[], opts: SnapshotOptions = {
     if (opts.signal?.aborted) return onAbort();
     opts.signal?.addEventListener('abort', onAbort, { once: true });
 
+    const deliver = (index: number, result: SnapshotResult) => {
+      results[index] = result;
+      finished++;
+      opts.onSnapshot?.(index, result);
+      if (finished === jobs.length) {
+        opts.signal?.removeEventListener('abort', onAbort);
+        void worker.terminate();
+        resolve(results);
+      }
+    };
     worker.on('message', (message: WorkerMessage) => {
       const job = jobs[message.index]!;
+      if ('error' in message && job.keepUnreadable && isUnreadable(message.code)) {
+        return deliver(message.index, { unreadable: true, reason: `SQLite cannot read it as a database (${message.code}: ${message.error})` });
+      }
       if ('error' in message) {
         if (message.code === 'SQLITE_FULL') {
           return fail(new EngineError(`No space left on the disk for the snapshot of ${job.source} (in ${job.target}). Free some space or choose another backup directory, then run the backup again.`, 'ENOSPC'));
@@ -79,22 +99,14 @@ export function snapshotDatabases(jobs: SnapshotJob[], opts: SnapshotOptions = {
         return fail(
           new EngineError(
             `Could not snapshot the database ${job.source}: ${message.error}. ` +
-              (message.code === 'SQLITE_CORRUPT' || message.code === 'SQLITE_NOTADB'
+              (isUnreadable(message.code)
                 ? 'The live database is damaged; repair it (sqlite3 .recover) before backing up.'
                 : 'Check that the file is readable by this user.'),
             message.code,
           ),
         );
       }
-      const result = toResult(message, inFlight);
-      results[message.index] = result;
-      finished++;
-      opts.onSnapshot?.(message.index, result);
-      if (finished === jobs.length) {
-        opts.signal?.removeEventListener('abort', onAbort);
-        void worker.terminate();
-        resolve(results);
-      }
+      deliver(message.index, toResult(message, inFlight));
     });
     worker.on('error', fail);
     worker.on('exit', (code) => {
@@ -102,6 +114,9 @@ export function snapshotDatabases(jobs: SnapshotJob[], opts: SnapshotOptions = {
     });
   });
 }
+
+/** Damage SQLite reports for a file it cannot read as a database, as opposed to a disk or permission problem. */
+const isUnreadable = (code: string) => /^SQLITE_(CORRUPT|NOTADB)/.test(code);
 
 function toResult(message: Exclude<WorkerMessage, { error: string }>, inFlight: Int32Array): SnapshotResult {
   if ('vanished' in message) return { vanished: true };

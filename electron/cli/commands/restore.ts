@@ -80,6 +80,7 @@ export function describePlan(plan: RestorePlan): string {
       ? `A pre-restore backup of the current ${plan.preRestoreBackup.components.join(', ')} will be written to ${plan.preRestoreBackup.backupDir}/pre-restore_….`
       : 'No pre-restore backup is needed: the target holds none of these components.',
   );
+  for (const kept of plan.keptRaw) lines.push(`  It keeps ${kept.path} as it is (${kept.files.join(', ')}): ${kept.reason}.`);
   for (const warning of plan.warnings) lines.push(`Warning: ${warning}`);
   return lines.join('\n');
 }
@@ -149,6 +150,7 @@ export const command: Command = {
       } else {
         console.log(`Restored ${result.restored.join(', ')} into ${result.dataDir} in ${formatDuration(result.durationMs)}.`);
         console.log(result.preRestoreBackup ? `The data it replaced is in ${result.preRestoreBackup}.` : 'There was no earlier data to keep.');
+        for (const kept of result.keptRaw) console.log(`Kept as it was (${kept.files.join(', ')}): ${kept.path}, because ${kept.reason}.`);
         for (const warning of result.warnings) console.log(`Warning: ${warning}`);
       }
       return 0;

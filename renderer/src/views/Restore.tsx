@@ -235,6 +235,18 @@ export function Restore({ dropped, running, now }: { dropped: DroppedFolder | nu
             Restored {outcome.result.restored.map((c) => COMPONENT_INFO[c].label).join(', ')} into {outcome.result.dataDir}.
           </p>
           <p>{outcome.result.preRestoreBackup ? `The data it replaced is kept in ${outcome.result.preRestoreBackup}.` : 'There was no earlier data to keep.'}</p>
+          {outcome.result.keptRaw.length ? (
+            <>
+              <p>These damaged databases could not be read, so the pre-restore backup keeps them exactly as they were:</p>
+              <ul className="plain-list" aria-label="Kept as they were">
+                {outcome.result.keptRaw.map((k) => (
+                  <li key={k.path}>
+                    <code>{k.path}</code> ({k.files.join(', ')}): {k.reason}
+                  </li>
+                ))}
+              </ul>
+            </>
+          ) : null}
         </Notice>
       ) : null}
       {outcome?.ok && outcome.result.warnings.length ? (

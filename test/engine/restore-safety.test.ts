@@ -1,0 +1,102 @@
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { Manifest } from '../../shared/manifest.js';
+import { runBackup } from '../../electron/engine/backup.js';
+import { actorDirFor, createFixture } from '../../electron/engine/fixture.js';
+import { planRestore, restoreBackup } from '../../electron/engine/restore.js';
+import { copyDir, digests } from '../helpers/restore-setup.js';
+import { makeTempDir } from '../helpers/tmp.js';
+
+let root: string;
+let source: string; // the PDS the backup was taken of
+let backups: string;
+let backupPath: string;
+let dids: string[];
+let n = 0;
+const fresh = (name: string) => path.join(root, `${name}-${n++}`);
+const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
+
+beforeAll(async () => {
+  root = makeTempDir('aurora-restore-safety');
+  source = path.join(root, 'source');
+  dids = (await createFixture(source, { accounts: 3, posts: 4, blobMB: 0.3, seed: 'safety' })).dids;
+  backups = path.join(root, 'backups');
+  backupPath = (await runBackup({ dataDir: source, backupDir: backups })).path;
+});
+
+/** The files of a tar.gz in a backup folder, by archive path, unpacked with the system's tar. */
+function filesInArchive(archive: string): Record<string, Buffer> {
+  const into = fresh('unpacked');
+  mkdirSync(into);
+  execFileSync('tar', ['-xzf', archive, '-C', into]);
+  const files: Record<string, Buffer> = {};
+  for (const e of readdirSync(into, { recursive: true, withFileTypes: true })) {
+    if (e.isFile()) files[path.relative(into, path.join(e.parentPath, e.name)).split(path.sep).join('/')] = readFileSync(path.join(e.parentPath, e.name));
+  }
+  return files;
+}
+
+describe('restore over a broken data directory', () => {
+  it('goes through a junk actor store, a missing account database and no blobs folder, keeping the damaged files byte for byte', async () => {
+    const target = copyDir(source, fresh('broken'));
+    const storeDir = path.join(target, actorDirFor(dids[0]!));
+    const junk = Buffer.from('this was overwritten by something that is not SQLite\n'.repeat(300));
+    const junkWal = Buffer.from('a log that belongs to the junk\n'.repeat(40));
+    writeFileSync(path.join(storeDir, 'store.sqlite'), junk);
+    writeFileSync(path.join(storeDir, 'store.sqlite-wal'), junkWal);
+    unlinkSync(path.join(target, 'account.sqlite'));
+    rmSync(path.join(target, 'blobs'), { recursive: true });
+
+    const plan = await planRestore({ backupPath, dataDir: target, backupDir: backups });
+    const companions = ['store.sqlite', 'store.sqlite-wal', 'store.sqlite-shm'].filter((f) => existsSync(path.join(storeDir, f)));
+    const before = Object.fromEntries(companions.map((f) => [f, sha256(readFileSync(path.join(storeDir, f)))]));
+    expect(plan.keptRaw).toEqual([{ path: path.join(storeDir, 'store.sqlite'), files: companions, reason: expect.stringMatching(/SQLite header/) }]);
+    expect(plan.warnings.join('\n')).toContain(`${path.join(actorDirFor(dids[0]!), 'store.sqlite')} is not a SQLite database`);
+    expect(plan.preRestoreBackup?.components).toEqual(['sequencer', 'did_cache', 'actors']);
+
+    const result = await restoreBackup({ backupPath, dataDir: target, backupDir: backups });
+    expect(digests(target)).toEqual(digests(source));
+    expect(result.keptRaw).toEqual([{ path: path.join(storeDir, 'store.sqlite'), files: companions, reason: expect.stringMatching(/SQLITE_NOTADB/) }]);
+
+    const pre = result.preRestoreBackup!;
+    const manifest = JSON.parse(readFileSync(path.join(pre, 'manifest.json'), 'utf8')) as Manifest;
+    expect(manifest.aurora_backup.kept_raw?.map((k) => k.path)).toEqual([path.join(storeDir, 'store.sqlite')]);
+    expect(manifest.aurora_backup.files.map((f) => f.component).sort()).toEqual(['actors', 'did_cache', 'sequencer']);
+    const kept = filesInArchive(path.join(pre, 'actors.tar.gz'));
+    const storeInArchive = `actors/${actorDirFor(dids[0]!).replace(/^actors\//, '')}/store.sqlite`;
+    expect(sha256(kept[storeInArchive]!)).toBe(sha256(junk));
+    expect(sha256(kept[`${storeInArchive}-wal`]!)).toBe(sha256(junkWal));
+    for (const f of companions) expect(sha256(kept[`${path.posix.dirname(storeInArchive)}/${f}`]!)).toBe(before[f]);
+    // The other stores are consistent snapshots as in any backup: no -wal beside them.
+    expect(Object.keys(kept).filter((f) => f.endsWith('-wal'))).toEqual([`${storeInArchive}-wal`]);
+  });
+
+  it('keeps an unreadable account database as it is, in the backup layout, with its -wal', async () => {
+    const target = copyDir(source, fresh('junk-account'));
+    const junk = Buffer.from('not a database at all '.repeat(500));
+    writeFileSync(path.join(target, 'account.sqlite'), junk);
+    writeFileSync(path.join(target, 'account.sqlite-wal'), 'wal bytes');
+
+    const companions = ['account.sqlite', 'account.sqlite-wal', 'account.sqlite-shm'].filter((f) => existsSync(path.join(target, f)));
+    const result = await restoreBackup({ backupPath, dataDir: target, backupDir: backups, components: ['account'] });
+    expect(result.keptRaw.map((k) => [k.path, k.files])).toEqual([[path.join(target, 'account.sqlite'), companions]]);
+    expect(digests(target).account).toBe(digests(source).account);
+    const pre = result.preRestoreBackup!;
+    expect(sha256(gunzipSync(readFileSync(path.join(pre, 'databases/account.sqlite.gz'))))).toBe(sha256(junk));
+    expect(gunzipSync(readFileSync(path.join(pre, 'databases/account.sqlite-wal.gz'))).toString()).toBe('wal bytes');
+  });
+
+  it('restores into an empty data directory without a pre-restore backup', async () => {
+    const target = fresh('empty');
+    mkdirSync(target);
+    const result = await restoreBackup({ backupPath, dataDir: target, backupDir: backups });
+    expect(result.preRestoreBackup).toBeNull();
+    expect(result.keptRaw).toEqual([]);
+    expect(digests(target)).toEqual(digests(source));
+    expect(existsSync(path.join(target, 'account.sqlite'))).toBe(true);
+  });
+});
