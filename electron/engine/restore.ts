@@ -288,10 +288,11 @@ function configOptions(opts: RestoreOptions) {
 }
 
 /**
- * Refuses while the PDS runs. The lock probe opens the databases about to be replaced; databases that
- * stay are not opened, so they keep every byte. Only a blobs-only restore probes account.sqlite (a
- * running PDS always holds it), where SQLite may fold a leftover -wal in: the same rows, other bytes.
- * After a stop command, the service gets up to 30 s to let go of its files.
+ * Refuses while the PDS runs. The lock probe opens the databases about to be replaced, and always
+ * account.sqlite and sequencer.sqlite: a running PDS holds those two open all the time, while it opens
+ * actor stores only per request, so whatever is restored they show it running. Of a database that stays,
+ * SQLite may fold a leftover -wal in: the same rows, other bytes. After a stop command, the service gets
+ * up to 30 s to let go of its files.
  */
 async function assertPdsStopped(
   plan: RestorePlan,
@@ -303,7 +304,7 @@ async function assertPdsStopped(
   if (opts.databases) {
     databases.push(...plan.components.filter((c) => isDatabase(c.component) && c.targetExists).map((c) => c.target));
     if (plan.components.some((c) => c.component === 'actors' && c.targetExists)) databases.push(...(await actorStores(locations.actorsDir)));
-    if (databases.length === 0) databases.push(locations.accountDb);
+    for (const held of [locations.accountDb, locations.sequencerDb]) if (!databases.includes(held)) databases.push(held);
   }
   const deadline = Date.now() + (opts.afterStop ? 30_000 : 0);
   for (;;) {

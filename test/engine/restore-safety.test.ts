@@ -8,6 +8,9 @@ import type { Manifest } from '../../shared/manifest.js';
 import { runBackup } from '../../electron/engine/backup.js';
 import { actorDirFor, createFixture } from '../../electron/engine/fixture.js';
 import { planRestore, restoreBackup } from '../../electron/engine/restore.js';
+import { STAGING_DIR_NAME } from '../../electron/engine/staging.js';
+import { holdDatabase } from '../helpers/db-holder.js';
+import { exactFiles } from '../helpers/digest.js';
 import { copyDir, digests } from '../helpers/restore-setup.js';
 import { makeTempDir } from '../helpers/tmp.js';
 
@@ -99,4 +102,23 @@ describe('restore over a broken data directory', () => {
     expect(digests(target)).toEqual(digests(source));
     expect(existsSync(path.join(target, 'account.sqlite'))).toBe(true);
   });
+});
+
+describe('a running PDS, whatever is restored', () => {
+  for (const held of ['account.sqlite', 'sequencer.sqlite']) {
+    it(`refuses --only actors while a process holds ${held} open the way a PDS does, and changes nothing`, async () => {
+      const target = copyDir(source, fresh(`held-${held}`));
+      const holder = await holdDatabase(path.join(target, held), 'idle');
+      const before = exactFiles(target, (rel) => /-(wal|shm)$/.test(rel));
+      try {
+        await expect(restoreBackup({ backupPath, dataDir: target, backupDir: backups, components: ['actors'] })).rejects.toThrow(
+          new RegExp(`PDS seems to be running, so nothing was restored: .*${held.replace('.', '\\.')} is open in another process`),
+        );
+      } finally {
+        await holder.stop();
+      }
+      expect(exactFiles(target, (rel) => /-(wal|shm)$/.test(rel))).toEqual(before);
+      expect(readdirSync(target)).not.toContain(STAGING_DIR_NAME);
+    });
+  }
 });

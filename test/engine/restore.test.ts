@@ -98,9 +98,9 @@ describe('restore', () => {
   for (const component of COMPONENTS) {
     it(`partial restore of ${component} alone leaves every other file byte-identical`, async () => {
       const target = copyDir(oldData, fresh(`only-${component}`));
-      // A blobs-only restore probes account.sqlite (which a running PDS always holds) for a lock, and SQLite
-      // then drops its empty -wal/-shm: the only files outside the component that may change, rows unchanged.
-      const probed = (rel: string) => component === 'blobs' && /^account\.sqlite-(wal|shm)$/.test(rel);
+      // Every restore probes account.sqlite and sequencer.sqlite (which a running PDS always holds) for a lock, and
+      // SQLite then drops their empty -wal/-shm: the only files outside the component that may change, rows unchanged.
+      const probed = (rel: string) => /^(account|sequencer)\.sqlite-(wal|shm)$/.test(rel);
       const inComponent = (rel: string) => rel === component || rel.startsWith(`${component}.sqlite`) || rel.startsWith(`${component}/`) || probed(rel);
       const others = exactFiles(target, inComponent);
 

@@ -19,8 +19,9 @@ once the backup is known to be sound:
      runs, its SHA-256 checked as it is read, refusing archives with links, devices, absolute or
      ".." paths or names Windows cannot store, and checked (integrity_check of every database,
      counts against manifest.json); it stops before leaving the PDS's disk short of free space;
-  3. --stop-command runs when given, and the PDS must not be running (no other process may have a
-     database open; the health URL, when given, must not answer);
+  3. --stop-command runs when given, and the PDS must not be running (no other process may have
+     account.sqlite, sequencer.sqlite or a database to be replaced open, whatever --only says; the
+     health URL, when given, must not answer);
   4. the current data of every component to be replaced is backed up to <out>/pre-restore_…;
   5. then swapped in by renames, journalled: if the process dies, the next restore (or --recover)
      finishes or undoes it first, so each component is always entirely old or entirely new.
