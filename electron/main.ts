@@ -14,6 +14,7 @@ import { describeError } from './app/log.js';
 import type { Platform } from './app/platform.js';
 import type { TrayAction } from './app/tray-model.js';
 import { forwardEvents, registerIpc } from './ipc.js';
+import { setApplicationMenu } from './menu.js';
 import { showNotice } from './notifications.js';
 import { createTray } from './tray.js';
 
@@ -24,6 +25,8 @@ const isOurPage = (url: string) => url.startsWith(`${ORIGIN}/`);
 protocol.registerSchemesAsPrivileged([{ scheme: SCHEME, privileges: { standard: true, secure: true, supportFetchAPI: true } }]);
 
 log.errorHandler.startCatching();
+// Windows shows notifications only for an app with an AppUserModelID: the installer's (electron-builder's appId).
+if (process.platform === 'win32') app.setAppUserModelId('dev.aurora-locus.backup');
 const startedHidden = process.argv.includes('--hidden');
 
 if (!app.requestSingleInstanceLock()) {
@@ -44,6 +47,7 @@ async function start(): Promise<void> {
   let quitting = false;
 
   lockDownSession(rendererDir);
+  setApplicationMenu(app.isPackaged);
 
   const tray = createTray(iconDir, (action) => void onTrayAction(action));
   const platform: Platform = {
@@ -62,7 +66,10 @@ async function start(): Promise<void> {
       return picked.canceled ? null : (picked.filePaths[0] ?? null);
     },
     setLaunchAtLogin: (enabled) => {
-      if (process.platform !== 'linux') return app.setLoginItemSettings({ openAtLogin: enabled, args: ['--hidden'] });
+      // macOS 13+: the app itself as a login item (SMAppService); it takes no arguments, so a start at login
+      // is recognised by wasOpenedAtLogin below. Windows: a Run key with --hidden.
+      if (process.platform === 'darwin') return app.setLoginItemSettings({ openAtLogin: enabled, type: 'mainAppService' });
+      if (process.platform === 'win32') return app.setLoginItemSettings({ openAtLogin: enabled, args: ['--hidden'] });
       // An AppImage is started through its own file, not the extracted binary.
       setLinuxAutostart(enabled, { exec: process.env.APPIMAGE ?? process.execPath }).catch((error: unknown) =>
         log.error('cannot change launch at login:', describeError(error)),
@@ -183,7 +190,7 @@ async function start(): Promise<void> {
     })();
   });
 
-  const openedAtLogin = process.platform === 'darwin' ? app.getLoginItemSettings().wasOpenedAtLogin : false;
+  const openedAtLogin = process.platform === 'darwin' ? app.getLoginItemSettings({ type: 'mainAppService' }).wasOpenedAtLogin : false;
   if (!startedHidden && !openedAtLogin) showWindow();
 }
 

@@ -13,6 +13,8 @@ function iconFile(iconDir: string, icon: TrayIcon): string {
 export function createTray(iconDir: string, onAction: (action: TrayAction) => void): { show(model: TrayModel): void } {
   let tray: Tray | null = null;
   let shownIcon: TrayIcon | null = null;
+  let shownTooltip: string | null = null;
+  let shownMenu: string | null = null;
   return {
     show(model) {
       const image = () => nativeImage.createFromPath(iconFile(iconDir, model.icon));
@@ -21,7 +23,12 @@ export function createTray(iconDir: string, onAction: (action: TrayAction) => vo
         tray.on('click', () => onAction('open'));
       } else if (shownIcon !== model.icon) tray.setImage(image());
       shownIcon = model.icon;
-      tray.setToolTip(model.tooltip);
+      if (shownTooltip !== model.tooltip) tray.setToolTip(model.tooltip);
+      shownTooltip = model.tooltip;
+      // The model is set on every progress event; the menu is rebuilt only when its items change.
+      const menu = JSON.stringify(model.menu);
+      if (menu === shownMenu) return;
+      shownMenu = menu;
       const items: MenuItemConstructorOptions[] = model.menu.map((item) =>
         item.type === 'separator'
           ? { type: 'separator' }
