@@ -1,8 +1,10 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --
 // Installed entry point. Checks the Node version before loading anything else (the engine needs Node 22:
 // better-sqlite3 13 and Promise.withResolvers; `engines` in package.json is not enforced by npm), then
 // runs the bundled CLI (dist/cli.mjs, from `npm run build`) or, in a clone without a build, the
 // TypeScript sources through tsx. Written for old Node versions too, so that they get the message.
+// `node --` in the first line: Node 22 reads --env-file (and --env-file-if-exists) anywhere on its command
+// line, even after the script, and would load or reject the PDS's .env itself; after `--` it is ours.
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { resolveConfig } from '../electron/engine/config.js';
 
 const cli = (...args: string[]) => {
-  const result = spawnSync(process.execPath, ['--import', 'tsx', join(import.meta.dirname, '../electron/cli/main.ts'), ...args], {
+  const result = spawnSync(process.execPath, ['--import', 'tsx', '--', join(import.meta.dirname, '../electron/cli/main.ts'), ...args], {
     stdio: 'inherit',
   });
   if (result.status !== 0) process.exit(result.status ?? 1);

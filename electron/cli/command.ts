@@ -1,3 +1,4 @@
+import { constants as osConstants } from 'node:os';
 import type { ParseArgsConfig } from 'node:util';
 
 export type OptionSpec = NonNullable<ParseArgsConfig['options']>;
@@ -23,6 +24,8 @@ export class CliError extends Error {
   constructor(
     message: string,
     readonly exitCode = 1,
+    /** For --json output: the EngineError's code, or USAGE for a mistyped command line. */
+    readonly code?: string,
   ) {
     super(message);
   }
@@ -36,27 +39,36 @@ export function wholeNumber(value: unknown, flag: string, min: number): number |
   return n;
 }
 
+/** The signals that cancel a running command: Ctrl+C, a service manager's stop, a closed terminal. */
+const CANCEL_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+let received: NodeJS.Signals | null = null;
+
+/** 128 + the number of the signal that cancelled the command (SIGINT 130, SIGTERM 143, SIGHUP 129), or null. */
+export function signalExitCode(): number | null {
+  return received === null ? null : 128 + osConstants.signals[received];
+}
+
 /**
- * Ctrl+C (or SIGTERM) cancels through the returned signal, so the engine can clean up; a second one
- * exits at once. Call `dispose` when the work is over.
+ * Ctrl+C, SIGTERM or SIGHUP cancels through the returned signal, so the engine can clean up; the process
+ * then exits with 128 + the signal's number (signalExitCode). A second one exits at once. Call `dispose`
+ * when the work is over.
  */
 export function cancelOnSignals(messages: { cancelling: string; stopped?: string }): { signal: AbortSignal; dispose(): void } {
   const controller = new AbortController();
-  const onSignal = () => {
+  const onSignal = (signal: NodeJS.Signals) => {
     if (controller.signal.aborted) {
       if (messages.stopped) process.stderr.write(`\n${messages.stopped}\n`);
-      process.exit(130);
+      process.exit(signalExitCode() ?? 130);
     }
+    received = signal;
     process.stderr.write(`\n${messages.cancelling}\n`);
     controller.abort();
   };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  for (const signal of CANCEL_SIGNALS) process.on(signal, onSignal);
   return {
     signal: controller.signal,
     dispose() {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
+      for (const signal of CANCEL_SIGNALS) process.off(signal, onSignal);
     },
   };
 }

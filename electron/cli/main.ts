@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
-import { CliError, type Command } from './command.js';
+import { CliError, signalExitCode, type Command } from './command.js';
 
 type Loader = () => Promise<{ command: Command }>;
 
@@ -28,21 +28,56 @@ async function overview(): Promise<string> {
   return lines.join('\n');
 }
 
+/** The closest of `candidates` to a mistyped `word` (at most two edits, or a prefix), for "did you mean". */
+export function closest(word: string, candidates: readonly string[]): string | null {
+  const distance = (a: string, b: string) => {
+    let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+    for (let i = 1; i <= a.length; i++) {
+      const next = [i];
+      for (let j = 1; j <= b.length; j++) next[j] = Math.min(row[j]! + 1, next[j - 1]! + 1, row[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+      row = next;
+    }
+    return row[b.length]!;
+  };
+  const scored = candidates.map((c) => ({ c, d: c.startsWith(word) && word.length >= 2 ? 0 : distance(word, c) })).sort((x, y) => x.d - y.d);
+  return scored[0] && scored[0].d <= Math.min(2, Math.floor(word.length / 2)) ? scored[0].c : null;
+}
+
+function commandNamed(name: string): CommandName {
+  if ((COMMANDS as string[]).includes(name)) return name as CommandName;
+  const guess = closest(name, COMMANDS);
+  throw new CliError(`Unknown command "${name}".${guess ? ` Did you mean "${guess}"?` : ''} Commands: ${COMMANDS.join(', ')}. See aurora-backup --help.`, 2, 'USAGE');
+}
+
+/** parseArgs's messages, in our words: the option, what is wrong, and the nearest real option. */
+function describeParseError(error: unknown, command: Command): string {
+  const { code, message } = error as { code?: string; message: string };
+  const option = /'(-[^' ]+)/.exec(message)?.[1];
+  if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && option) {
+    const guess = option.startsWith('--') ? closest(option.slice(2), Object.keys(command.options)) : null;
+    return `Unknown option ${option}.${guess ? ` Did you mean --${guess}?` : ''}`;
+  }
+  if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' && option && /argument missing/.test(message)) return `${option} needs a value.`;
+  if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' && option) return `${option} takes no value.`;
+  return message;
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
-  if (!name || name === '--help' || name === '-h' || name === 'help') {
+  if (!name || name === '--help' || name === '-h') {
     console.log(await overview());
     return name ? 0 : 2;
+  }
+  if (name === 'help') {
+    console.log(rest[0] ? (await load(commandNamed(rest[0]))).help : await overview());
+    return 0;
   }
   if (name === '--version' || name === '-v') {
     const { APP_VERSION } = await import('../engine/version.js');
     console.log(APP_VERSION);
     return 0;
   }
-  if (!(COMMANDS as string[]).includes(name)) {
-    throw new CliError(`Unknown command "${name}". Commands: ${COMMANDS.join(', ')}. See aurora-backup --help.`, 2);
-  }
-  const command = await load(name as CommandName);
+  const command = await load(commandNamed(name));
   if (rest.includes('--help') || rest.includes('-h')) {
     console.log(command.help);
     return 0;
@@ -51,22 +86,26 @@ export async function main(argv: string[]): Promise<number> {
   try {
     args = parseArgs({ args: rest, options: command.options, allowPositionals: true, strict: true });
   } catch (error) {
-    throw new CliError(`${(error as Error).message}\nSee aurora-backup ${name} --help.`, 2);
+    throw new CliError(`${describeParseError(error, command)}\nSee aurora-backup ${name} --help.`, 2, 'USAGE');
   }
   return command.run(args);
 }
 
-main(process.argv.slice(2)).then(
+const argv = process.argv.slice(2);
+main(argv).then(
   (code) => {
     process.exitCode = code;
   },
   (error: unknown) => {
-    if (error instanceof CliError) {
-      console.error(`aurora-backup: ${error.message}`);
-      process.exitCode = error.exitCode;
-    } else {
-      console.error('aurora-backup: unexpected error:', error);
-      process.exitCode = 70;
+    const known = error instanceof CliError;
+    // --json: the failure is JSON on stdout too, where a script reads the result.
+    if (argv.includes('--json')) {
+      const message = error instanceof Error ? error.message : String(error);
+      console.log(JSON.stringify({ ok: false, error: message, code: known ? (error.code ?? 'FAILED') : 'INTERNAL' }));
     }
+    if (known) console.error(`aurora-backup: ${error.message}`);
+    else console.error('aurora-backup: unexpected error:', error);
+    // Cancelled by a signal: 128 + its number, as a shell reports a process the signal ended.
+    process.exitCode = signalExitCode() ?? (known ? error.exitCode : 70);
   },
 );

@@ -8,7 +8,8 @@ export const ROOT = path.resolve(import.meta.dirname, '../..');
  * tsx is loaded with --import so that the child's pid is the CLI itself: signals and kill -9 reach it.
  */
 export const TSX_LOADER = pathToFileURL(path.join(ROOT, 'node_modules/tsx/dist/loader.mjs')).href;
-export const CLI_COMMAND = [process.execPath, '--import', TSX_LOADER, path.join(ROOT, 'electron/cli/main.ts')];
+// `--`: Node 22 would otherwise read the CLI's own --env-file itself (bin/aurora-backup.mjs does the same).
+export const CLI_COMMAND = [process.execPath, '--import', TSX_LOADER, '--', path.join(ROOT, 'electron/cli/main.ts')];
 
 export interface CliRun {
   code: number | null;

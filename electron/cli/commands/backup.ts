@@ -99,8 +99,7 @@ export const command: Command = {
     } catch (error) {
       bar.finish();
       if (!(error instanceof EngineError)) throw error;
-      if (values.json) console.log(JSON.stringify({ ok: false, error: error.message, code: error.code }));
-      throw new CliError(error.message, error.code === 'ABORTED' ? 130 : 1);
+      throw new CliError(error.message, error.code === 'ABORTED' ? 130 : 1, error.code);
     } finally {
       cancel.dispose();
     }

@@ -59,7 +59,7 @@ export const command: Command = {
         values.json || !process.stderr.isTTY ? undefined : (p) => bar.update(p),
       );
     } catch (error) {
-      if (error instanceof EngineError) throw new CliError(error.message);
+      if (error instanceof EngineError) throw new CliError(error.message, 1, error.code);
       throw error;
     } finally {
       bar.finish();

@@ -40,7 +40,7 @@ export async function backupDirFrom(values: Record<string, unknown>): Promise<{ 
     const config = await resolveConfig({ backupDir: values.out as string | undefined, envFile: values['env-file'] as string | undefined });
     return { backupDir: config.backupDir, retainDays: config.retainDays };
   } catch (error) {
-    if (error instanceof EngineError) throw new CliError(error.message, 2);
+    if (error instanceof EngineError) throw new CliError(error.message, 2, error.code);
     throw error;
   }
 }
@@ -75,7 +75,7 @@ export const command: Command = {
     try {
       backups = await listBackups(backupDir);
     } catch (error) {
-      if (error instanceof EngineError) throw new CliError(error.message);
+      if (error instanceof EngineError) throw new CliError(error.message, 1, error.code);
       throw error;
     }
     if (values.json) console.log(JSON.stringify({ backupDir, backups }, null, 2));

@@ -49,12 +49,12 @@ export const command: Command = {
     let result;
     // The lock keeps prune from deleting while a backup or restore works in the same directory.
     const lock = dryRun || !existsSync(backupDir) ? null : await acquireBackupLock(backupDir, 'prune').catch((error: unknown) => {
-      throw error instanceof EngineError ? new CliError(error.message) : error;
+      throw error instanceof EngineError ? new CliError(error.message, 1, error.code) : error;
     });
     try {
       result = await pruneBackups({ backupDir, retainDays: retainFlag ?? retainDays, keepLast, dryRun });
     } catch (error) {
-      if (error instanceof EngineError) throw new CliError(error.message);
+      if (error instanceof EngineError) throw new CliError(error.message, 1, error.code);
       throw error;
     } finally {
       await lock?.release();

@@ -158,8 +158,7 @@ export const command: Command = {
     } catch (error) {
       bar.finish();
       if (!(error instanceof EngineError)) throw error;
-      if (json) console.log(JSON.stringify({ ok: false, error: error.message, code: error.code }));
-      throw new CliError(error.message, error.code === 'CANCELLED' ? 130 : 1);
+      throw new CliError(error.message, error.code === 'CANCELLED' ? 130 : 1, error.code);
     } finally {
       cancel?.dispose();
     }
@@ -181,7 +180,6 @@ async function recover(values: ParsedArgs['values']): Promise<number> {
     return 0;
   } catch (error) {
     if (!(error instanceof EngineError)) throw error;
-    if (values.json) console.log(JSON.stringify({ ok: false, error: error.message, code: error.code }));
-    throw new CliError(error.message);
+    throw new CliError(error.message, 1, error.code);
   }
 }

@@ -7,7 +7,7 @@ import { createHandlers } from '../../app/handlers.js';
 import { stopJobWorker } from '../../app/job-runner.js';
 import { startHttpBridge } from '../../app/http-bridge.js';
 import { describeError } from '../../app/log.js';
-import { defaultUserDataDir, packageRoot } from '../../app/paths.js';
+import { defaultUserDataDir, packageRoot, PRODUCT_NAME } from '../../app/paths.js';
 import { headlessPlatform } from '../../app/platform.js';
 
 const help = `Usage: aurora-backup serve [--port N] [--data DIR] [--out DIR] [--user-data DIR]
@@ -78,6 +78,9 @@ export const command: Command = {
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CliError(`--port must be a number from 0 to 65535, not "${String(values.port)}".`, 2);
     const userDataDir = path.resolve(typeof values['user-data'] === 'string' ? values['user-data'] : defaultUserDataDir());
 
+    // Named here: electron-log otherwise looks for a package.json from the working directory, and a
+    // service starts in /.
+    log.transports.file.setAppName(PRODUCT_NAME);
     log.transports.file.resolvePathFn = () => path.join(userDataDir, 'logs', 'main.log');
     log.transports.console.writeFn = ({ message }) => console.error(...message.data);
     const logPath = log.transports.file.getFile().path;
@@ -105,8 +108,8 @@ export const command: Command = {
         log.info(`${signal}: stopping (a running backup is cancelled and cleaned up)`);
         void Promise.all([controller.shutdown().then(stopJobWorker), bridge.close()]).then(() => resolve());
       };
-      process.once('SIGINT', () => stop('SIGINT'));
-      process.once('SIGTERM', () => stop('SIGTERM'));
+      // A requested stop, from a terminal (SIGINT, SIGHUP) or a service manager (SIGTERM), ends with 0.
+      for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(signal, () => stop(signal));
     });
     await stopped;
     return 0;

@@ -36,7 +36,7 @@ export const command: Command = {
     try {
       report = await verifyBackup(backup, { deep: Boolean(values.deep), onProgress: values.json ? undefined : (p) => bar.update(p) });
     } catch (error) {
-      if (error instanceof EngineError) throw new CliError(error.message);
+      if (error instanceof EngineError) throw new CliError(error.message, 1, error.code);
       throw error;
     } finally {
       bar.finish();
