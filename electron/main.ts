@@ -10,7 +10,7 @@ import { Controller } from './app/controller.js';
 import { createHandlers } from './app/handlers.js';
 import { stopJobWorker } from './app/job-runner.js';
 import { CONTENT_SECURITY_POLICY, staticFilePath } from './app/http-bridge.js';
-import { describeError } from './app/log.js';
+import { describeError, PRIVATE_LOG_WRITE_OPTIONS } from './app/log.js';
 import type { Platform } from './app/platform.js';
 import type { TrayAction } from './app/tray-model.js';
 import { forwardEvents, registerIpc } from './ipc.js';
@@ -24,6 +24,7 @@ const ORIGIN = `${SCHEME}://renderer`;
 const isOurPage = (url: string) => url.startsWith(`${ORIGIN}/`);
 protocol.registerSchemesAsPrivileged([{ scheme: SCHEME, privileges: { standard: true, secure: true, supportFetchAPI: true } }]);
 
+log.transports.file.writeOptions = PRIVATE_LOG_WRITE_OPTIONS;
 log.errorHandler.startCatching();
 // Windows shows notifications only for an app with an AppUserModelID: the installer's (electron-builder's appId).
 if (process.platform === 'win32') app.setAppUserModelId('dev.aurora-locus.backup');

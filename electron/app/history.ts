@@ -75,8 +75,8 @@ export class History {
     else this.entries.push(entry);
     this.lines++;
     await this.enqueue(async () => {
-      await mkdir(path.dirname(this.file), { recursive: true });
-      await appendFile(this.file, `${JSON.stringify(entry)}\n`);
+      await mkdir(path.dirname(this.file), { recursive: true, mode: 0o700 });
+      await appendFile(this.file, `${JSON.stringify(entry)}\n`, { mode: 0o600 }); // names backups and paths: private, as the settings
     });
     if (this.lines > KEEP * 2) await this.compact();
   }

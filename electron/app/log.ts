@@ -5,6 +5,12 @@ export interface Logger {
   error(...args: unknown[]): void;
 }
 
+/**
+ * How the log file is written (electron-log's `transports.file.writeOptions`): readable by this user only,
+ * whatever the umask, as the settings and history are; it names paths, commands and errors.
+ */
+export const PRIVATE_LOG_WRITE_OPTIONS = { flag: 'a', mode: 0o600, encoding: 'utf8' } as const;
+
 /** Error message plus its chain of causes, for log lines. */
 export function describeError(error: unknown): string {
   const parts: string[] = [];

@@ -15,7 +15,7 @@ export interface LoadedSettings {
 
 /** Writes a file so that a crash leaves either the old or the new content, never half of one. */
 export async function writeFileAtomic(file: string, content: string): Promise<void> {
-  await mkdir(path.dirname(file), { recursive: true });
+  await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
   const temp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
   try {
     await writeFile(temp, content, { mode: 0o600, flush: true });

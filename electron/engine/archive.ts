@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { open, readdir, type FileHandle } from 'node:fs/promises';
+import { open, readdir, stat, type FileHandle } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import path from 'node:path';
 import { Readable, Transform, Writable } from 'node:stream';
@@ -48,6 +48,8 @@ export interface TarSource {
   source: string;
   /** The file's bytes when they are in memory already (a database snapshot): stored as they are, `source` is not read. */
   data?: Buffer;
+  /** The file whose mode, owner and time are recorded, when `source` is a copy (a snapshot of a live database). */
+  statFrom?: string;
 }
 
 export interface PackHooks {
@@ -66,16 +68,28 @@ export interface PackHooks {
  * archive stays valid.
  */
 export function packTar(files: AsyncIterable<TarSource>, hooks: PackHooks = {}, options: PackOptions = {}): Readable {
-  return Readable.from(generateTar(files, hooks, options.topDir, options.mtime ?? new Date()), { objectMode: false, highWaterMark: BUFFER_BYTES });
+  return Readable.from(generateTar(files, hooks, options), { objectMode: false, highWaterMark: BUFFER_BYTES });
 }
 
 export interface PackOptions {
   /** Written first, as `tar -c blobs` does: the archive of an empty folder still has an entry (node-tar calls one without any unreadable). */
   topDir?: string;
-  mtime?: Date;
+  /** The folder `topDir` stands for (`<data>/blobs`): each folder's mode, owner and time are recorded from it. */
+  topDirSource?: string;
 }
 
-async function* generateTar(files: AsyncIterable<TarSource>, hooks: PackHooks, topDir: string | undefined, mtime: Date): AsyncGenerator<Buffer> {
+/** Recorded for a folder or file whose own cannot be read: private, owned by whoever runs the backup. */
+const fallbackOwner = () => ({ uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 });
+
+async function* generateTar(files: AsyncIterable<TarSource>, hooks: PackHooks, { topDir, topDirSource }: PackOptions): AsyncGenerator<Buffer> {
+  const now = new Date();
+  /** A folder's header, with the mode, owner and time of the folder it stands for. */
+  const dirHeader = async (dir: string) => {
+    const relative = topDir && topDirSource ? path.posix.relative(topDir, dir.slice(0, -1)) : null;
+    const found = relative === null || relative.startsWith('..') ? null : await stat(path.join(topDirSource!, ...relative.split('/').filter(Boolean))).catch(() => null);
+    const owner = found ?? { mode: 0o700, ...fallbackOwner(), mtime: now };
+    return header({ path: dir, type: 'Directory', mode: owner.mode & 0o7777, uid: owner.uid, gid: owner.gid, size: 0, mtime: owner.mtime });
+  };
   const out = new BlockWriter();
   const dirsWritten = new Set<string>();
   // Each file is reported (onFile), in archive order, as soon as it and every file before it are read and
@@ -91,7 +105,7 @@ async function* generateTar(files: AsyncIterable<TarSource>, hooks: PackHooks, t
   try {
     if (topDir) {
       dirsWritten.add(`${topDir}/`);
-      yield* out.put(header({ path: `${topDir}/`, type: 'Directory', mode: 0o755, size: 0, mtime }));
+      yield* out.put(await dirHeader(`${topDir}/`));
     }
     for await (const { file, content } of openAhead(files)) {
       // Parent directories first, as `tar -c` writes them, so extraction recreates their modes.
@@ -100,13 +114,15 @@ async function* generateTar(files: AsyncIterable<TarSource>, hooks: PackHooks, t
         const dir = `${parts.slice(0, i).join('/')}/`;
         if (dirsWritten.has(dir)) continue;
         dirsWritten.add(dir);
-        yield* out.put(header({ path: dir, type: 'Directory', mode: 0o755, size: 0, mtime }));
+        yield* out.put(await dirHeader(dir));
       }
+      const recorded = file.statFrom ? await stat(file.statFrom).catch(() => null) : null;
       if (content.kind === 'vanished') {
         land(file, false, Promise.resolve());
       } else if (content.kind === 'memory') {
         const size = content.data.length;
-        yield* out.put(header({ path: file.archivePath, type: 'File', mode: 0o644, size, mtime }));
+        const owner = recorded ?? { mode: 0o600, ...fallbackOwner(), mtime: now };
+        yield* out.put(header({ path: file.archivePath, type: 'File', mode: owner.mode & 0o7777, uid: owner.uid, gid: owner.gid, size, mtime: owner.mtime }));
         if (size > 0) hooks.onBytes?.(size, file);
         yield* out.put(content.data);
         yield* out.zeros(paddingOf(size));
@@ -115,7 +131,8 @@ async function* generateTar(files: AsyncIterable<TarSource>, hooks: PackHooks, t
         const { stat, handle } = content;
         let read: Promise<void> | undefined;
         try {
-          yield* out.put(header({ path: file.archivePath, type: 'File', mode: stat.mode & 0o7777, size: stat.size, mtime: stat.mtime }));
+          const owner = recorded ?? stat;
+          yield* out.put(header({ path: file.archivePath, type: 'File', mode: owner.mode & 0o7777, uid: owner.uid, gid: owner.gid, size: stat.size, mtime: owner.mtime }));
           read = (yield* out.read(handle, stat.size, (bytes) => hooks.onBytes?.(bytes, file))).landed;
         } finally {
           if (!read) await handle.close(); // stopped half-way: close waits for the reads already started
@@ -266,11 +283,12 @@ async function load(file: TarSource): Promise<Content> {
   }
 }
 
-function header(fields: { path: string; type: 'File' | 'Directory'; mode: number; size: number; mtime: Date }): Buffer {
-  const h = new Header({ ...fields, uid: 0, gid: 0 });
+/** Mode, owner and group as the file has them, so `tar -x` as root (and our restore) give them back. */
+function header(fields: { path: string; type: 'File' | 'Directory'; mode: number; uid: number; gid: number; size: number; mtime: Date }): Buffer {
+  const h = new Header(fields);
   const needsPax = h.encode();
   if (!needsPax || !h.block) return h.block ?? Buffer.alloc(0);
-  return Buffer.concat([new Pax({ path: fields.path, size: fields.size, mtime: fields.mtime }).encode(), h.block]);
+  return Buffer.concat([new Pax({ path: fields.path, size: fields.size, mtime: fields.mtime, uid: fields.uid, gid: fields.gid }).encode(), h.block]);
 }
 
 export interface StoredFile {
@@ -314,7 +332,7 @@ class HashedFileSink extends Writable {
   }
 
   override _construct(callback: (error?: Error | null) => void): void {
-    open(this.target, 'wx').then((handle) => {
+    open(this.target, 'wx', 0o600).then((handle) => {
       this.handle = handle;
       callback();
     }, callback);

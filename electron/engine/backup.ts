@@ -97,7 +97,8 @@ export async function runBackup(opts: BackupOptions = {}): Promise<BackupResult>
     const stamp = await freeTimestamp(backupDir, prefix);
     const name = `${prefix}${stamp}`;
     workDir = path.join(backupDir, `.incomplete-${name}`);
-    await mkdir(path.join(workDir, STAGING), { recursive: true });
+    // Private whatever the umask (the guide's "chmod 700 backups/"): a backup holds signing keys and the account database.
+    await mkdir(path.join(workDir, STAGING), { recursive: true, mode: 0o700 });
     const written = await writeBackup({ ...opts, locations, compression: config.compression, workDir, progress });
 
     const manifest: Manifest = {
@@ -196,7 +197,7 @@ async function writeBackup(
         const target = path.join(staging, 'actors', file.rel);
         const job = { source: file.abs, target, sourceBytes: 0, label: archivePath, component: 'actors' as const, queries: BLOB_REFERENCE_QUERIES, keepUnreadable };
         jobs.push(job);
-        actorEntries.push({ archivePath, source: target });
+        actorEntries.push({ archivePath, source: target, statFrom: file.abs });
         await sizing.add(sqliteBytes(file.abs).then((bytes) => (job.sourceBytes = bytes)));
       } else {
         actorEntries.push({ archivePath, source: file.abs });
@@ -252,7 +253,7 @@ async function writeBackup(
         else archivedBlobs.delete(entry.archivePath.slice('blobs/'.length));
         progress.add(0, 1);
       },
-    }, { topDir: 'blobs' });
+    }, { topDir: 'blobs', topDirSource: locations.blobsDir });
     return { path: relative, component: 'blobs', ...(await writeCompressed(tar, path.join(workDir, relative), compression, { signal: innerSignal })) };
   }
 
@@ -339,7 +340,7 @@ async function writeBackup(
           if (entry.data) entry.release?.();
           else void unlink(entry.source).catch(() => undefined); // free the staging space as we go
         },
-      }, { topDir: 'actors' });
+      }, { topDir: 'actors', topDirSource: locations.actorsDir });
       return { path: relative, component: 'actors', ...(await writeCompressed(tar, path.join(workDir, relative), compression, { signal: innerSignal })) };
     }
 
@@ -353,7 +354,7 @@ async function writeBackup(
       const snapshot = await ready[i]!.promise;
       if (snapshot.vanished) continue;
       const name = job.component as DatabaseComponent;
-      await mkdir(path.join(workDir, 'databases'), { recursive: true });
+      await mkdir(path.join(workDir, 'databases'), { recursive: true, mode: 0o700 });
       const relative = `databases/${name}.sqlite${ext}`;
       if (snapshot.unreadable) {
         files.push({ path: relative, component: name, ...(await storeRaw(job.source, relative)) });
@@ -470,7 +471,7 @@ async function prepareBackupDir(backupDir: string, locations: PdsLocations): Pro
     }
   }
   try {
-    await mkdir(backupDir, { recursive: true });
+    await mkdir(backupDir, { recursive: true, mode: 0o700 });
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     const why = code === 'EACCES' || code === 'EPERM' ? 'permission denied' : code === 'EEXIST' || code === 'ENOTDIR' ? 'a file is in the way' : (error as Error).message;
@@ -519,7 +520,7 @@ async function freeTimestamp(backupDir: string, prefix: string): Promise<string>
 }
 
 async function writeFileSynced(file: string, text: string): Promise<number> {
-  const handle = await open(file, 'wx');
+  const handle = await open(file, 'wx', 0o600);
   try {
     await handle.writeFile(text);
     await handle.sync();

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { lchown, lstat, mkdir, opendir, realpath, rm, rmdir, stat, statfs } from 'node:fs/promises';
+import { chmod, lchown, lstat, mkdir, opendir, realpath, rm, rmdir, stat, statfs } from 'node:fs/promises';
 import path from 'node:path';
 import type { KeptRawFile, RestoreResult } from '../../shared/api.js';
 import { COMPONENTS, DATABASE_COMPONENTS, type Component, type Compression, type DatabaseComponent } from '../../shared/components.js';
@@ -540,7 +540,7 @@ async function unpackDatabase(source: string, staged: string, compression: Compr
     progress.add(chunk.length);
   };
   try {
-    await pumpFile(source, decompressor(compression), createWriteStream(staged, { flags: 'wx', flush: true }), onChunk, signal);
+    await pumpFile(source, decompressor(compression), createWriteStream(staged, { flags: 'wx', mode: 0o600, flush: true }), onChunk, signal);
   } catch (error) {
     const err = error as NodeJS.ErrnoException;
     if (err.code?.startsWith('Z_') || err.code?.startsWith('ERR_ZSTD') || /unexpected end of file/i.test(err.message)) {
@@ -614,13 +614,17 @@ async function checkStaged(backup: BackupFolder, items: SwapItem[], progress: Pr
 }
 
 /**
- * Restored files belong to whoever owned what they replace (or the data directory, on a new machine),
- * so a PDS running as its own user can write them after a restore run as root. Only root can give files
- * away; anyone else creates them as themselves, which is the owner already.
+ * Restored files belong to whoever owned what they replace, or (when that is root, or nothing is there)
+ * to the owner of the data directory, so a PDS running as its own user can write them after a restore
+ * run as root. Only root can give files away; anyone else creates them as themselves, the owner already.
+ * A restored database keeps the mode of the one it replaces (private, 0600, when there was none); the
+ * files and folders of an archive have their recorded modes already (safe-extract.ts).
  */
 async function takeOwnership(item: SwapItem, dataDir: string): Promise<void> {
+  const replaced = await stat(item.target).catch(() => null);
+  if (item.kind === 'database' && process.platform !== 'win32') await chmod(item.staged, (replaced?.mode ?? 0o600) & 0o777);
   if (process.platform === 'win32' || process.getuid?.() !== 0) return;
-  const reference = await stat(item.target).catch(() => stat(dataDir));
+  const reference = replaced && replaced.uid !== 0 ? replaced : await stat(dataDir);
   if (reference.uid === 0 && reference.gid === 0) return;
   await lchown(item.staged, reference.uid, reference.gid);
   if (item.kind === 'directory') for await (const entry of entriesBelow(item.staged)) await lchown(entry.path, reference.uid, reference.gid);

@@ -1,5 +1,5 @@
 import { mkdirSync } from 'node:fs';
-import { open, rm, type FileHandle } from 'node:fs/promises';
+import { chmod, open, rm, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { Parser, type ReadEntry } from 'tar';
@@ -95,6 +95,7 @@ export async function safeExtract(opts: SafeExtractOptions): Promise<SafeExtract
   mkdirSync(path.dirname(dest), { recursive: true });
   mkdirSync(dest); // throws EEXIST: staging must start empty
   const result: SafeExtractResult = { files: 0, directories: 0, bytes: 0 };
+  const folderModes = new Map<string, number>();
   const pendingWrites = new Set<Promise<void>>();
   // An entry cut off by a failure or a cancellation never ends by itself: its writer must be told.
   const entriesBeingWritten = new Set<ReadEntry>();
@@ -119,9 +120,12 @@ export async function safeExtract(opts: SafeExtractOptions): Promise<SafeExtract
       return refuse(refusalError(opts.archive, `the entry "${printable(entryName)}" ${problem}`));
     }
     const target = checked.relative === '' ? dest : path.join(dest, ...checked.relative.split('/'));
+    const mode = recordedMode(entry);
     try {
       if (entry.type === 'Directory') {
         mkdirSync(target, { recursive: true });
+        // Applied at the end: a folder recorded read-only must still take the files unpacked into it.
+        folderModes.set(target, mode);
         result.directories++;
         entry.resume();
         return;
@@ -133,7 +137,7 @@ export async function safeExtract(opts: SafeExtractOptions): Promise<SafeExtract
       return refuse(refusalError(opts.archive, `the entry "${printable(entryName)}" cannot be unpacked: ${(error as Error).message}`));
     }
     entriesBeingWritten.add(entry);
-    const written = writeEntry(entry, target).then(
+    const written = writeEntry(entry, target, mode).then(
       () => {
         entriesBeingWritten.delete(entry);
         result.files++;
@@ -200,6 +204,7 @@ export async function safeExtract(opts: SafeExtractOptions): Promise<SafeExtract
     await pumpFile(opts.archive, decompressor(opts.compression), sink, onChunk, opts.signal);
     await Promise.all([...pendingWrites]);
     if (refusal) throw refusal;
+    if (process.platform !== 'win32') for (const [folder, mode] of [...folderModes].sort(([a], [b]) => b.length - a.length)) await chmod(folder, mode);
     opts.onProgress?.(bytesRead, result.files);
     return result;
   } catch (error) {
@@ -222,8 +227,8 @@ export async function safeExtract(opts: SafeExtractOptions): Promise<SafeExtract
  * about 1 MiB, then fsyncs it: the staged copy must survive a power cut before it counts as written.
  * Reading the entry is what lets the parser go on, so a slow disk holds the archive back (backpressure).
  */
-async function writeEntry(entry: ReadEntry, target: string): Promise<void> {
-  const handle = await open(target, 'wx', 0o644);
+async function writeEntry(entry: ReadEntry, target: string, mode: number): Promise<void> {
+  const handle = await open(target, 'wx', 0o600);
   try {
     let batch: Buffer[] = [];
     let batchBytes = 0;
@@ -239,10 +244,20 @@ async function writeEntry(entry: ReadEntry, target: string): Promise<void> {
       batchBytes = 0;
     }
     if (batchBytes > 0) await writeAll(handle, batch);
+    if (process.platform !== 'win32') await handle.chmod(mode);
     await syncSlots.run(() => handle.sync());
   } finally {
     await handle.close();
   }
+}
+
+/**
+ * The permission bits the archive records (an actor's `key` stays 0600, its folder 0700), never the
+ * set-id or sticky bits; private (0600 / 0700) when an archive records none.
+ */
+function recordedMode(entry: ReadEntry): number {
+  const fallback = entry.type === 'Directory' ? 0o700 : 0o600;
+  return typeof entry.mode === 'number' && entry.mode > 0 ? entry.mode & 0o777 : fallback;
 }
 
 function assertNotStopped(entry: ReadEntry): void {

@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -122,3 +122,83 @@ describe('a running PDS, whatever is restored', () => {
     });
   }
 });
+
+describe('permissions and ownership', () => {
+  // As root (how restores on servers run) the data belongs to a service user; otherwise it is ours.
+  const asRoot = process.getuid?.() === 0;
+  const pdsUser = asRoot ? { uid: 1234, gid: 1234 } : { uid: process.getuid!(), gid: process.getgid!() };
+
+  /** A data directory as a PDS leaves it: owned by its user, keys 0600, actor folders 0700. */
+  async function privateData(name: string): Promise<{ dataDir: string; keys: string[] }> {
+    const dataDir = fresh(name);
+    const { dids: made } = await createFixture(dataDir, { accounts: 2, posts: 2, blobMB: 0.1, seed: name });
+    const keys = made.map((did) => path.join(dataDir, actorDirFor(did), 'key'));
+    for (const key of keys) {
+      chmodSync(key, 0o600);
+      chmodSync(path.dirname(key), 0o700);
+    }
+    for (const e of readdirSync(dataDir, { recursive: true, withFileTypes: true })) chownSync(path.join(e.parentPath, e.name), pdsUser.uid, pdsUser.gid);
+    chownSync(dataDir, pdsUser.uid, pdsUser.gid);
+    return { dataDir, keys };
+  }
+
+  it('writes backup folders 0700 and their files 0600 under umask 022', async () => {
+    const { dataDir } = await privateData('umask');
+    const previous = process.umask(0o022);
+    try {
+      const out = path.join(fresh('umask-backups'), 'backups');
+      const made = await runBackup({ dataDir, backupDir: out, env: {} });
+      expect(modeOf(out)).toBe(0o700);
+      expect(modeOf(made.path)).toBe(0o700);
+      for (const e of readdirSync(made.path, { recursive: true, withFileTypes: true })) {
+        const full = path.join(e.parentPath, e.name);
+        expect({ full, mode: modeOf(full) }).toEqual({ full, mode: e.isDirectory() ? 0o700 : 0o600 });
+      }
+    } finally {
+      process.umask(previous);
+    }
+  });
+
+  it('records modes and owners in its archives, which the system tar gives back as root', async () => {
+    const { dataDir, keys } = await privateData('recorded');
+    const made = await runBackup({ dataDir, backupDir: fresh('recorded-backups'), env: {} });
+    const into = fresh('tar-extracted');
+    mkdirSync(into);
+    execFileSync('tar', ['-xzf', path.join(made.path, 'actors.tar.gz'), '-C', into]);
+    for (const key of keys) {
+      const extracted = path.join(into, path.relative(dataDir, key));
+      expect(ownerOf(extracted)).toEqual({ ...pdsUser, mode: 0o600 });
+      expect(ownerOf(path.dirname(extracted))).toEqual({ ...pdsUser, mode: 0o700 });
+      expect(ownerOf(path.join(path.dirname(extracted), 'store.sqlite'))).toEqual({ ...pdsUser, mode: modeOf(path.join(path.dirname(key), 'store.sqlite')) });
+    }
+    expect(ownerOf(path.join(into, 'actors'))).toEqual({ ...pdsUser, mode: modeOf(path.join(dataDir, 'actors')) });
+  });
+
+  it('restores keys 0600 and actor folders 0700, owned by the user of the data directory it restores into', async () => {
+    const { dataDir, keys } = await privateData('keys');
+    const made = await runBackup({ dataDir, backupDir: fresh('keys-backups'), env: {} });
+    for (const target of [fresh('keys-new-machine'), copyDir(dataDir, fresh('keys-over-old'))]) {
+      mkdirSync(target, { recursive: true });
+      chownSync(target, pdsUser.uid, pdsUser.gid);
+      // Files a root-run restore.sh left root-owned and world-readable: they do not decide the owner.
+      if (existsSync(path.join(target, 'actors'))) for (const e of readdirSync(path.join(target, 'actors'), { recursive: true })) chmodSync(path.join(target, 'actors', String(e)), 0o755);
+      await restoreBackup({ backupPath: made.path, dataDir: target, backupDir: fresh('keys-pre') });
+      for (const key of keys) {
+        const restored = path.join(target, path.relative(dataDir, key));
+        expect(ownerOf(restored)).toEqual({ ...pdsUser, mode: 0o600 });
+        expect(ownerOf(path.dirname(restored))).toEqual({ ...pdsUser, mode: 0o700 });
+      }
+      expect(ownerOf(path.join(target, 'account.sqlite')).uid).toBe(pdsUser.uid);
+      expect(modeOf(path.join(target, 'account.sqlite')) & 0o077 & ~modeOf(path.join(dataDir, 'account.sqlite'))).toBe(0);
+    }
+  });
+});
+
+function modeOf(file: string): number {
+  return statSync(file).mode & 0o777;
+}
+
+function ownerOf(file: string): { uid: number; gid: number; mode: number } {
+  const s = statSync(file);
+  return { uid: s.uid, gid: s.gid, mode: s.mode & 0o777 };
+}

@@ -6,7 +6,7 @@ import { Controller } from '../../app/controller.js';
 import { createHandlers } from '../../app/handlers.js';
 import { stopJobWorker } from '../../app/job-runner.js';
 import { startHttpBridge } from '../../app/http-bridge.js';
-import { describeError } from '../../app/log.js';
+import { describeError, PRIVATE_LOG_WRITE_OPTIONS } from '../../app/log.js';
 import { defaultUserDataDir, packageRoot, PRODUCT_NAME } from '../../app/paths.js';
 import { headlessPlatform } from '../../app/platform.js';
 
@@ -82,6 +82,7 @@ export const command: Command = {
     // service starts in /.
     log.transports.file.setAppName(PRODUCT_NAME);
     log.transports.file.resolvePathFn = () => path.join(userDataDir, 'logs', 'main.log');
+    log.transports.file.writeOptions = PRIVATE_LOG_WRITE_OPTIONS;
     log.transports.console.writeFn = ({ message }) => console.error(...message.data);
     const logPath = log.transports.file.getFile().path;
 
