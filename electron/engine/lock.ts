@@ -1,13 +1,15 @@
 import { randomUUID } from 'node:crypto';
-import { open, readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { link, open, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { EngineError } from './errors.js';
 
 /** The lock file in the backup directory; the CLI and the desktop app both take it. */
 export const LOCK_FILE_NAME = '.aurora-backup.lock';
-/** The holder rewrites its heartbeat this often; a lock not refreshed for STALE_AFTER_MS is taken over. */
+/** The holder rewrites its heartbeat this often, and checks each time that the lock is still its own. */
 export const HEARTBEAT_MS = 10_000;
+/** A holder on another machine (a shared drive) whose heartbeat is this old is taken for gone. */
 export const STALE_AFTER_MS = 60_000;
 
 export interface LockHolder {
@@ -17,65 +19,113 @@ export interface LockHolder {
   since: string; // ISO 8601
   heartbeat: string; // ISO 8601
   token: string;
+  /** Linux: this boot's id, and the holder's start time in clock ticks, so a reused pid is not taken for the holder. */
+  bootId?: string;
+  processStart?: string;
 }
 
 export interface BackupLock {
+  /** Aborted, with an EngineError that says so, when the lock is found taken by another process. */
+  readonly signal: AbortSignal;
+  /** Throws that EngineError unless the lock file still names this holder. */
+  assertHeld(): Promise<void>;
   release(): Promise<void>;
 }
 
 /**
- * Takes the backup directory's lock, so that two backups (or a backup and a restore or prune) never
- * write the same folder at once. A lock whose holder has died, or whose heartbeat is older than
- * STALE_AFTER_MS, is taken over. Throws EngineError naming the live holder.
+ * Takes the directory's lock, so that two backups (or a backup and a restore or prune) never write the
+ * same folder at once. The lock file appears with its contents in one step (written aside, then hard
+ * linked into place, which fails when a lock is there), so no one ever reads a half-written lock.
+ * A holder on this machine is taken over only once its process is gone, however long it has been
+ * silent (a laptop asleep mid-backup); a holder on another machine once its heartbeat is older than
+ * STALE_AFTER_MS. Throws EngineError naming the live holder.
  */
 export async function acquireBackupLock(backupDir: string, purpose: string): Promise<BackupLock> {
   const lockPath = path.join(backupDir, LOCK_FILE_NAME);
   const since = new Date().toISOString();
-  const me: LockHolder = { pid: process.pid, host: os.hostname(), purpose, since, heartbeat: since, token: randomUUID() };
-
-  for (let attempt = 0; attempt < 5; attempt++) {
-    try {
-      const handle = await open(lockPath, 'wx');
-      try {
-        await handle.writeFile(JSON.stringify(me));
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
-      return startHolding(lockPath, me);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw lockError(lockPath, error);
-    }
-    const holder = await readBackupLock(backupDir);
-    if (holder && !isStale(holder)) {
-      throw new EngineError(
-        `Another ${holder.purpose} is running on ${backupDir} (process ${holder.pid} on ${holder.host}, since ${holder.since}). ` +
-          `Wait for it to finish; if that process is gone, delete ${lockPath}.`,
-        'LOCKED',
-      );
-    }
-    await takeOver(lockPath, holder);
-  }
-  throw new EngineError(`Could not take the lock ${lockPath}: other processes keep taking it. Try again.`, 'LOCKED');
-}
-
-/** The current holder of the lock, or null when there is none (or it is unreadable, i.e. half-written). */
-export async function readBackupLock(backupDir: string): Promise<LockHolder | null> {
+  const me: LockHolder = { pid: process.pid, host: os.hostname(), purpose, since, heartbeat: since, token: randomUUID(), ...processIdentity(process.pid) };
+  const prepared = `${lockPath}.${me.token}.tmp`;
   try {
-    return JSON.parse(await readFile(path.join(backupDir, LOCK_FILE_NAME), 'utf8')) as LockHolder;
-  } catch {
-    return null;
+    await writeWhole(prepared, JSON.stringify(me));
+  } catch (error) {
+    throw lockError(lockPath, error);
+  }
+  try {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      try {
+        await placeLock(prepared, lockPath, me);
+        return startHolding(lockPath, me);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw lockError(lockPath, error);
+      }
+      const found = await readLockFile(lockPath);
+      if (found === 'missing') continue;
+      if (found === 'unreadable') {
+        // Only an older version wrote locks in two steps; give a half-written one its heartbeat's time.
+        const age = await stat(lockPath).then((s) => Date.now() - s.mtimeMs, () => Infinity);
+        if (age < STALE_AFTER_MS) throw new EngineError(`Another process is taking the lock ${lockPath} right now. Wait for it to finish and try again.`, 'LOCKED');
+      } else if (!isStale(found)) {
+        throw new EngineError(
+          `Another ${found.purpose} is running on ${backupDir} (process ${found.pid} on ${found.host}, since ${found.since}). ` +
+            `Wait for it to finish; if that process is not this app's, delete ${lockPath}.`,
+          'LOCKED',
+        );
+      }
+      await takeOver(lockPath, found === 'unreadable' ? null : found);
+    }
+    throw new EngineError(`Could not take the lock ${lockPath}: other processes keep taking it. Try again.`, 'LOCKED');
+  } finally {
+    await unlink(prepared).catch(() => undefined);
   }
 }
 
-function isStale(holder: LockHolder): boolean {
-  if (Date.now() - Date.parse(holder.heartbeat) > STALE_AFTER_MS) return true;
-  if (holder.host !== os.hostname()) return false; // another machine (shared drive): only the heartbeat tells
+/** The current holder of the lock, or null when there is none (or it is unreadable). */
+export async function readBackupLock(backupDir: string): Promise<LockHolder | null> {
+  const found = await readLockFile(path.join(backupDir, LOCK_FILE_NAME));
+  return typeof found === 'string' ? null : found;
+}
+
+async function readLockFile(lockPath: string): Promise<LockHolder | 'missing' | 'unreadable'> {
+  let text: string;
+  try {
+    text = await readFile(lockPath, 'utf8');
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'missing' : 'unreadable';
+  }
+  try {
+    const holder = JSON.parse(text) as LockHolder;
+    return typeof holder.token === 'string' && typeof holder.pid === 'number' ? holder : 'unreadable';
+  } catch {
+    return 'unreadable';
+  }
+}
+
+/** Whether the holder is gone. On this machine only its process tells (never the clock); elsewhere only the heartbeat can. */
+export function isStale(holder: LockHolder): boolean {
+  if (holder.host !== os.hostname()) return Date.now() - Date.parse(holder.heartbeat) > STALE_AFTER_MS;
   try {
     process.kill(holder.pid, 0);
-    return false;
   } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'ESRCH';
+    if ((error as NodeJS.ErrnoException).code === 'ESRCH') return true;
+  }
+  // Alive (or someone else's, EPERM): the holder unless the pid has been reused since, after a reboot say.
+  const now = processIdentity(holder.pid);
+  if (holder.bootId && now.bootId && holder.bootId !== now.bootId) return true;
+  if (holder.processStart && now.processStart && holder.processStart !== now.processStart) return true;
+  return false;
+}
+
+/** Linux only: the boot id and a process's start time, which together name one process for good. */
+function processIdentity(pid: number): { bootId?: string; processStart?: string } {
+  if (process.platform !== 'linux') return {};
+  try {
+    const bootId = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Field 22 (starttime); fields from the 3rd on follow the ")" that ends the command name.
+    const processStart = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+    return processStart ? { bootId, processStart } : { bootId };
+  } catch {
+    return {};
   }
 }
 
@@ -91,15 +141,29 @@ async function takeOver(lockPath: string, stale: LockHolder | null): Promise<voi
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
     throw lockError(lockPath, error);
   }
-  const moved = await readFile(aside, 'utf8').then((text) => JSON.parse(text) as LockHolder, () => null);
-  if (moved && stale && moved.token !== stale.token) await rename(aside, lockPath).catch(() => undefined);
-  else await unlink(aside).catch(() => undefined);
+  const moved = await readLockFile(aside);
+  const replaced = typeof moved !== 'string' && moved.token !== stale?.token;
+  // Put back only where no one has taken the lock since (link never replaces a file).
+  if (replaced) await link(aside, lockPath).catch(() => undefined);
+  await unlink(aside).catch(() => undefined);
 }
 
 function startHolding(lockPath: string, me: LockHolder): BackupLock {
+  const lost = new AbortController();
+  const assertHeld = async () => {
+    if (lost.signal.aborted) throw lost.signal.reason;
+    const current = await readLockFile(lockPath);
+    if (typeof current !== 'string' && current.token === me.token) return;
+    const by = typeof current === 'string' ? (current === 'missing' ? 'was deleted' : 'was replaced') : `was taken by ${current.purpose} (process ${current.pid} on ${current.host})`;
+    const error = new EngineError(
+      `This ${me.purpose} lost its lock: ${lockPath} ${by} while it ran. It stopped rather than write beside another process; run it again.`,
+      'LOCK_LOST',
+    );
+    if (!lost.signal.aborted) lost.abort(error);
+    throw error;
+  };
   const beat = async () => {
-    const current = await readFile(lockPath, 'utf8').then((text) => JSON.parse(text) as LockHolder, () => null);
-    if (current?.token !== me.token) return;
+    await assertHeld();
     const next = `${lockPath}.${me.token}.tmp`;
     await writeFile(next, JSON.stringify({ ...me, heartbeat: new Date().toISOString() }));
     await rename(next, lockPath);
@@ -108,18 +172,45 @@ function startHolding(lockPath: string, me: LockHolder): BackupLock {
   timer.unref();
   let released = false;
   return {
+    signal: lost.signal,
+    assertHeld,
     async release() {
       if (released) return;
       released = true;
       clearInterval(timer);
-      const current = await readFile(lockPath, 'utf8').then((text) => JSON.parse(text) as LockHolder, () => null);
-      if (current?.token === me.token) await unlink(lockPath).catch(() => undefined);
+      const current = await readLockFile(lockPath);
+      if (typeof current !== 'string' && current.token === me.token) await unlink(lockPath).catch(() => undefined);
     },
   };
 }
 
+/**
+ * Links the prepared lock into place. Filesystems without hard links (FAT and exFAT drives) get it
+ * created with `wx` and written at once; a reader finding it still empty waits rather than take it.
+ */
+async function placeLock(prepared: string, lockPath: string, me: LockHolder): Promise<void> {
+  try {
+    await link(prepared, lockPath);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOSYS') throw error;
+    await writeWhole(lockPath, JSON.stringify(me));
+  }
+}
+
+async function writeWhole(file: string, text: string): Promise<void> {
+  const handle = await open(file, 'wx');
+  try {
+    await handle.writeFile(text);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
 function lockError(lockPath: string, error: unknown): EngineError {
   const code = (error as NodeJS.ErrnoException).code;
-  const why = code === 'EACCES' || code === 'EPERM' ? 'permission denied' : code === 'ENOENT' ? 'the folder does not exist' : (error as Error).message;
+  const why =
+    code === 'EACCES' || code === 'EPERM' ? 'permission denied' : code === 'EROFS' ? 'read-only filesystem' : code === 'ENOENT' ? 'the folder does not exist' : (error as Error).message;
   return new EngineError(`Cannot create the lock file ${lockPath} (${why}). Choose a backup directory you can write to.`, code ?? 'LOCK');
 }

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -60,7 +60,7 @@ describe('acquireBackupLock', () => {
     await lock.release();
   });
 
-  it('takes over a lock whose heartbeat is too old, even from a process that seems alive', async () => {
+  it('takes over a lock from another machine whose heartbeat is too old', async () => {
     const dir = makeTempDir();
     const old = new Date(Date.now() - STALE_AFTER_MS - 5000).toISOString();
     // pid 1 is always alive; a heartbeat this old means the holder is hung or on another machine and gone.
@@ -68,6 +68,111 @@ describe('acquireBackupLock', () => {
     const lock = await acquireBackupLock(dir, 'backup');
     expect(JSON.parse(readFileSync(path.join(dir, LOCK_FILE_NAME), 'utf8')).pid).toBe(process.pid);
     await lock.release();
+  });
+
+  it('never takes over a live holder on this machine, however long it has been silent (a laptop asleep mid-backup)', async () => {
+    const dir = makeTempDir();
+    const child = await holdLockInChild(dir);
+    try {
+      child.kill('SIGSTOP'); // paused: no heartbeat
+      const lockPath = path.join(dir, LOCK_FILE_NAME);
+      const held = JSON.parse(readFileSync(lockPath, 'utf8'));
+      const old = new Date(Date.now() - 10 * STALE_AFTER_MS).toISOString();
+      writeFileSync(lockPath, JSON.stringify({ ...held, heartbeat: old }));
+      await expect(acquireBackupLock(dir, 'backup')).rejects.toThrow(`Another restore is running on ${dir} (process ${child.pid} on ${os.hostname()}`);
+      expect(JSON.parse(readFileSync(lockPath, 'utf8')).token).toBe(held.token);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+
+  it('takes over a lock whose pid now belongs to another process (reused after a reboot or a crash)', async () => {
+    const dir = makeTempDir();
+    const now = new Date().toISOString();
+    const bootId = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+    // Our own pid is alive, but it was not this process that wrote the lock: its start time differs.
+    for (const identity of [{ bootId, processStart: '1' }, { bootId: 'another-boot', processStart: '1' }]) {
+      writeFileSync(path.join(dir, LOCK_FILE_NAME), JSON.stringify({ pid: process.pid, host: os.hostname(), purpose: 'backup', since: now, heartbeat: now, token: 't', ...identity }));
+      const lock = await acquireBackupLock(dir, 'prune');
+      expect((await readBackupLock(dir))?.purpose).toBe('prune');
+      await lock.release();
+    }
+  });
+
+  it('never takes a lock file that is still being written (empty), only one left empty for long', async () => {
+    const dir = makeTempDir();
+    const lockPath = path.join(dir, LOCK_FILE_NAME);
+    writeFileSync(lockPath, '');
+    await expect(acquireBackupLock(dir, 'backup')).rejects.toThrow(`Another process is taking the lock ${lockPath} right now`);
+    const past = new Date(Date.now() - 2 * STALE_AFTER_MS);
+    utimesSync(lockPath, past, past);
+    const lock = await acquireBackupLock(dir, 'backup');
+    expect((await readBackupLock(dir))?.pid).toBe(process.pid);
+    await lock.release();
+  });
+
+  it('is whole from the moment it exists: of 100 pairs of processes taking it at once, exactly one of each pair holds it', async () => {
+    const dir = makeTempDir();
+    const script = path.join(makeTempDir(), 'racer.mts');
+    // Each line on stdin is a folder: take its lock, say whether we got it, and keep it until told to let go.
+    writeFileSync(
+      script,
+      `import { createInterface } from 'node:readline';\n` +
+        `import { acquireBackupLock } from ${JSON.stringify(path.join(ROOT, 'electron/engine/lock.ts'))};\n` +
+        `let held = null;\n` +
+        `for await (const line of createInterface({ input: process.stdin })) {\n` +
+        `  if (line === 'release') { await held?.release(); held = null; console.log('released'); continue; }\n` +
+        `  held = await acquireBackupLock(line, 'backup').catch((e) => { if (e.code !== 'LOCKED') throw e; return null; });\n` +
+        `  console.log(held ? 'got' : 'locked');\n` +
+        `}\n`,
+    );
+    const racers = [0, 1].map(() => {
+      const child = spawn(process.execPath, ['--import', TSX_LOADER, script], { stdio: ['pipe', 'pipe', 'inherit'] });
+      const lines: string[] = [];
+      const waiting: Array<(line: string) => void> = [];
+      let buffer = '';
+      child.stdout!.on('data', (d: Buffer) => {
+        buffer += d.toString();
+        for (let i = buffer.indexOf('\n'); i >= 0; i = buffer.indexOf('\n')) {
+          const line = buffer.slice(0, i);
+          buffer = buffer.slice(i + 1);
+          const waiter = waiting.shift();
+          if (waiter) waiter(line);
+          else lines.push(line);
+        }
+      });
+      const ask = (line: string) => {
+        child.stdin!.write(`${line}\n`);
+        return new Promise<string>((resolve) => (lines.length ? resolve(lines.shift()!) : waiting.push(resolve)));
+      };
+      child.on('exit', () => waiting.splice(0).forEach((waiter) => waiter('exited')));
+      return { child, ask };
+    });
+    try {
+      const outcomes: string[] = [];
+      for (let pair = 0; pair < 100; pair++) {
+        const answers = await Promise.all(racers.map((r) => r.ask(dir)));
+        outcomes.push(answers.sort().join('+'));
+        await Promise.all(racers.map((r) => r.ask('release')));
+        expect(existsSync(path.join(dir, LOCK_FILE_NAME))).toBe(false);
+      }
+      expect(outcomes).toEqual(Array(100).fill('got+locked'));
+    } finally {
+      for (const r of racers) r.child.kill('SIGKILL');
+    }
+  }, 120_000);
+
+  it('tells a holder whose lock was taken, and leaves the new holder\'s lock alone', async () => {
+    const dir = makeTempDir();
+    const lock = await acquireBackupLock(dir, 'backup');
+    await lock.assertHeld();
+    const now = new Date().toISOString();
+    const other = { pid: 4242, host: 'nas', purpose: 'backup', since: now, heartbeat: now, token: 'theirs' };
+    writeFileSync(path.join(dir, LOCK_FILE_NAME), JSON.stringify(other));
+    await expect(lock.assertHeld()).rejects.toThrow(`This backup lost its lock: ${path.join(dir, LOCK_FILE_NAME)} was taken by backup (process 4242 on nas) while it ran.`);
+    expect(lock.signal.aborted).toBe(true);
+    await lock.release();
+    expect((await readBackupLock(dir))?.token).toBe('theirs');
   });
 
   it('says what to do when the lock cannot be created', async () => {
