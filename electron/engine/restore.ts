@@ -18,10 +18,8 @@ import { IntegrityChecks } from './integrity.js';
 import { checkPdsRunning, looksLikeDatabase, runRequiredCommand } from './pds-running.js';
 import { progressReporter, type ProgressReporter } from './progress.js';
 import { safeExtract } from './safe-extract.js';
-import { commitSwap, exists, journalPath, lockDataDir, recoverLocked, stagingRootFor, swapItemFor, STAGING_DIR_NAME, type SwapItem } from './staging.js';
+import { commitSwap, exists, lockDataDir, recoverInterruptedRestore, recoverLocked, removeStagingRoot, type RecoveryResult, stagingRootFor, swapItemFor, STAGING_DIR_NAME, type SwapItem } from './staging.js';
 
-/** For the backup engine and the app: finish or undo a restore that was killed, before touching the data directory. */
-export { recoverInterruptedRestore } from './staging.js';
 
 export interface RestoreOptions {
   /** The backup folder, `…/backup_YYYYMMDD_HHMMSS`. */
@@ -196,14 +194,14 @@ async function restore(opts: RestoreOptions): Promise<RestoreResult> {
 
   let stopped = false;
   let checkedStopped = false;
-  const stopPds = async () => {
+  const stopPds = async (alsoProbe: string[] = []) => {
     if (checkedStopped) return;
     if (opts.stopCommand) {
       progress.phase('preparing', 'stopping the PDS');
       await runRequiredCommand('stop', opts.stopCommand, opts.signal);
       stopped = true;
     }
-    await assertPdsStopped(plan, config.locations, opts.healthUrl, { databases: true, afterStop: stopped, signal: opts.signal });
+    await assertPdsStopped(plan, config.locations, opts.healthUrl, { databases: true, alsoProbe, afterStop: stopped, signal: opts.signal });
     opts.signal?.throwIfAborted();
     checkedStopped = true;
   };
@@ -218,8 +216,7 @@ async function restore(opts: RestoreOptions): Promise<RestoreResult> {
     const preRestore: { backup: { path: string; keptRaw: KeptRawFile[] } | null } = { backup: null };
     try {
       // A swap cut off half-way is finished or undone with the PDS stopped; otherwise there are only leftovers to delete.
-      if (await exists(journalPath(dataDir))) await stopPds();
-      const recovered = await recoverLocked(dataDir);
+      const recovered = await recoverLocked(dataDir, stopPds);
       if (recovered.outcome === 'completed' || recovered.outcome === 'rolled-back') {
         warnings.push(`An earlier restore (from ${recovered.backupPath}) had been interrupted; it was ${recovered.outcome === 'completed' ? 'finished' : 'undone'} first.`);
         plan = await makePlan(opts, config, backup);
@@ -298,21 +295,26 @@ async function assertPdsStopped(
   plan: RestorePlan,
   locations: PdsLocations,
   healthUrl: string | undefined,
-  opts: { databases: boolean; afterStop?: boolean; signal?: AbortSignal },
+  opts: { databases: boolean; alsoProbe?: string[]; afterStop?: boolean; signal?: AbortSignal },
 ): Promise<void> {
-  const databases: string[] = [];
+  const databases: string[] = [...(opts.alsoProbe ?? [])];
   if (opts.databases) {
     databases.push(...plan.components.filter((c) => isDatabase(c.component) && c.targetExists).map((c) => c.target));
     if (plan.components.some((c) => c.component === 'actors' && c.targetExists)) databases.push(...(await actorStores(locations.actorsDir)));
     for (const held of [locations.accountDb, locations.sequencerDb]) if (!databases.includes(held)) databases.push(held);
   }
+  await waitUntilPdsStopped([...new Set(databases)], healthUrl, { ...opts, refused: 'nothing was restored' });
+}
+
+/** Polls until the PDS is seen stopped: at once, or within 30 s after a stop command. */
+async function waitUntilPdsStopped(databases: string[], healthUrl: string | undefined, opts: { afterStop?: boolean; signal?: AbortSignal; refused: string }): Promise<void> {
   const deadline = Date.now() + (opts.afterStop ? 30_000 : 0);
   for (;;) {
     const check = await checkPdsRunning({ databases, healthUrl });
     if (!check.running) return;
     if (Date.now() >= deadline) {
       throw new EngineError(
-        `The PDS seems to be running, so nothing was restored: ${summarize(check.reasons)}. ` +
+        `The PDS seems to be running, so ${opts.refused}: ${summarize(check.reasons)}. ` +
           `Stop it first (e.g. systemctl stop aurora-locus, Stop-Service AuroraLocus, docker compose stop pds), ` +
           `or configure a stop command${opts.afterStop ? ' that really stops it' : ''}.`,
         'PDS_RUNNING',
@@ -337,6 +339,58 @@ async function presentFiles(database: string): Promise<string[]> {
   const names: string[] = [];
   for (const suffix of ['', '-wal', '-shm']) if (await exists(database + suffix)) names.push(path.basename(database + suffix));
   return names;
+}
+
+export interface RecoverOptions {
+  dataDir?: string;
+  envFile?: string;
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  healthUrl?: string;
+  /** Run before an interrupted swap is finished (to stop the PDS) … */
+  stopCommand?: string;
+  /** … and after it, whenever the stop command ran. */
+  startCommand?: string;
+  signal?: AbortSignal;
+}
+
+/**
+ * Finishes or undoes a restore that was killed half-way, treating the PDS exactly as a restore does:
+ * the stop command runs, and the PDS must be seen stopped, before any file is moved (finishing a swap
+ * under a running PDS would put aside everything it wrote since). Only leftovers are deleted otherwise.
+ */
+export async function recoverRestore(opts: RecoverOptions): Promise<RecoveryResult & { dataDir: string; warnings: string[] }> {
+  const { locations } = await resolveConfig({ dataDir: opts.dataDir, envFile: opts.envFile, env: opts.env, cwd: opts.cwd });
+  const warnings: string[] = [];
+  let stopped = false;
+  let outcome: { result: RecoveryResult } | { error: unknown };
+  try {
+    const result = await recoverInterruptedRestore(locations.dataDir, async (databases) => {
+      if (opts.stopCommand) {
+        await runRequiredCommand('stop', opts.stopCommand, opts.signal);
+        stopped = true;
+      }
+      await waitUntilPdsStopped([...new Set([...databases, locations.accountDb, locations.sequencerDb])], opts.healthUrl, {
+        afterStop: stopped,
+        signal: opts.signal,
+        refused: 'the interrupted restore was left as it is',
+      });
+    });
+    outcome = { result };
+  } catch (error) {
+    outcome = { error };
+  }
+  if (stopped && opts.startCommand) {
+    try {
+      await runRequiredCommand('start', opts.startCommand);
+    } catch (startError) {
+      const message = `${(startError as Error).message} Start the PDS by hand.`;
+      if ('result' in outcome) warnings.push(message);
+      else outcome = { error: new EngineError(`${(outcome.error as Error).message}\nAlso: ${message}`, (outcome.error as EngineError).code ?? 'START_FAILED') };
+    }
+  }
+  if ('error' in outcome) throw outcome.error;
+  return { ...outcome.result, dataDir: locations.dataDir, warnings };
 }
 
 function summarize(reasons: string[]): string {
@@ -378,7 +432,7 @@ async function backUpCurrentData(opts: RestoreOptions, plan: RestorePlan, progre
 async function stageAndSwap(backup: BackupFolder, plan: RestorePlan, progress: ProgressReporter, opts: RestoreOptions, beforeSwap: () => Promise<void>): Promise<void> {
   const items = plan.components.map((c) => swapItemFor(c.component, isDatabase(c.component) ? 'database' : 'directory', c.target));
   const stagingRoots = [...new Set([path.join(plan.dataDir, STAGING_DIR_NAME), ...plan.components.map((c) => stagingRootFor(c.target))])];
-  for (const root of stagingRoots) await rm(root, { recursive: true, force: true });
+  for (const root of stagingRoots) await removeStagingRoot(root);
   // Stopped by the first failure (the other archive need not go on), a cancel, or a disk filling up.
   const stopUnpacking = new AbortController();
   const signal = opts.signal ? AbortSignal.any([opts.signal, stopUnpacking.signal]) : stopUnpacking.signal;

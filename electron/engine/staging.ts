@@ -1,4 +1,4 @@
-import { lstat, mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { lstat, mkdir, open, opendir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Component } from '../../shared/components.js';
 import { EngineError } from './errors.js';
@@ -21,7 +21,8 @@ import { acquireBackupLock, type BackupLock } from './lock.js';
 
 export const STAGING_DIR_NAME = '.aurora-restore';
 const JOURNAL_FILE = 'journal.json';
-const JOURNAL_VERSION = 1;
+/** 2: paths inside the data directory relative to it, with the identity of the folders it swaps in. */
+const JOURNAL_VERSION = 2;
 /** Files SQLite keeps beside a database; they belong to it and move with it. */
 const DATABASE_COMPANIONS = ['-wal', '-shm', '-journal'] as const;
 
@@ -38,13 +39,23 @@ export interface SwapItem {
 
 export interface SwapJournal {
   version: number;
-  direction: 'forward' | 'back';
+  /** `finished`: every item is in place either way, only staging is left to delete. */
+  direction: 'forward' | 'back' | 'finished';
   startedAt: string;
   pid: number;
   backupPath: string;
   items: SwapItem[];
   /** Staging folders to delete once the swap is finished either way. */
   stagingRoots: string[];
+}
+
+/**
+ * The journal as stored: paths inside the data directory are relative to it, so a restore run through
+ * one path to it (a bind mount, a container's volume) is recovered through another; each folder it
+ * swaps in is recorded by device and inode, so a journal is never run against some other directory.
+ */
+interface StoredJournal extends SwapJournal {
+  folders?: Record<string, string>;
 }
 
 export interface RecoveryResult {
@@ -75,12 +86,19 @@ export function journalPath(dataDir: string): string {
 }
 
 /**
- * The lock that keeps two restores (or a restore and a recovery started by a backup) off the same
- * data directory at once; the lock file lives in the data directory while it is held.
+ * The data directory's lock. Restores and backups of the directory both take it, so a backup never
+ * copies it while a restore swaps it, and two restores never swap it at once.
  */
-export function lockDataDir(dataDir: string): Promise<BackupLock> {
-  return acquireBackupLock(dataDir, 'restore');
+export function lockDataDir(dataDir: string, purpose = 'restore'): Promise<BackupLock> {
+  return acquireBackupLock(dataDir, purpose);
 }
+
+/**
+ * Called before an interrupted swap is finished or undone, with the live databases it replaces: it
+ * must make sure the PDS is stopped (or throw). Finishing a swap under a running PDS would move aside
+ * everything it wrote since.
+ */
+export type EnsurePdsStopped = (databases: string[]) => Promise<void>;
 
 /**
  * Swaps every item in, as one journalled operation. On an error during the swap every item already
@@ -121,36 +139,69 @@ export async function commitSwap(dataDir: string, journal: Omit<SwapJournal, 've
 /**
  * Finishes or undoes a restore that was killed half-way, and deletes staging leftovers. Safe to call
  * at any time: returns `nothing` when there is nothing to do. Throws EngineError when a restore is
- * running on this data directory right now.
+ * running on this data directory right now, or when `ensurePdsStopped` refuses.
  */
-export async function recoverInterruptedRestore(dataDir: string): Promise<RecoveryResult> {
+export async function recoverInterruptedRestore(dataDir: string, ensurePdsStopped: EnsurePdsStopped): Promise<RecoveryResult> {
   const absolute = path.resolve(dataDir);
   if (!(await exists(absolute))) return { outcome: 'nothing', components: [], backupPath: null };
   const lock = await lockDataDir(absolute);
   try {
-    return await recoverLocked(absolute);
+    return await recoverLocked(absolute, ensurePdsStopped);
   } finally {
     await lock.release();
   }
 }
 
 /** `recoverInterruptedRestore` for a caller that already holds the data directory lock. */
-export async function recoverLocked(dataDir: string): Promise<RecoveryResult> {
+export async function recoverLocked(dataDir: string, ensurePdsStopped: EnsurePdsStopped): Promise<RecoveryResult> {
   const journal = await readJournal(dataDir);
   if (!journal) {
     const root = path.join(dataDir, STAGING_DIR_NAME);
     if (!(await exists(root))) return { outcome: 'nothing', components: [], backupPath: null };
-    await rm(root, { recursive: true, force: true });
+    await removeStagingRoot(root);
     return { outcome: 'cleaned', components: [], backupPath: null };
   }
+  if (journal.direction !== 'finished') await ensurePdsStopped(await liveDatabases(journal.items));
   if (journal.direction === 'forward') for (const item of journal.items) await swapIn(item);
-  else for (const item of [...journal.items].reverse()) await swapOut(item);
+  else if (journal.direction === 'back') for (const item of [...journal.items].reverse()) await swapOut(item);
   await finish(dataDir, journal);
   return {
-    outcome: journal.direction === 'forward' ? 'completed' : 'rolled-back',
+    outcome: journal.direction === 'back' ? 'rolled-back' : 'completed',
     components: journal.items.map((item) => item.component),
     backupPath: journal.backupPath,
   };
+}
+
+/**
+ * Deletes a staging folder that no journal accounts for. Its `new/` is only unpacked backup data, but
+ * anything in `old/` is live data a swap put aside: that is never deleted without a journal.
+ */
+export async function removeStagingRoot(root: string): Promise<void> {
+  const oldDir = path.join(root, 'old');
+  const putAside = await readdir(oldDir).catch(() => [] as string[]);
+  for (const name of putAside) {
+    if ((await readdir(path.join(oldDir, name)).catch(() => [])).length === 0) continue;
+    throw new EngineError(
+      `${path.join(oldDir, name)} holds data that an interrupted restore put aside, and no restore journal says where it belongs, so nothing was deleted. ` +
+        `Put back by hand what belongs in the data directory (with the PDS stopped), then delete ${root}.`,
+      'STAGING_HOLDS_DATA',
+    );
+  }
+  await rm(root, { recursive: true, force: true });
+}
+
+/** The live databases a swap replaces (the actor stores under a swapped actors folder included): what a running PDS has open. */
+async function liveDatabases(items: SwapItem[]): Promise<string[]> {
+  const databases: string[] = [];
+  for (const item of items) {
+    if (item.kind === 'database') databases.push(item.target);
+    else if (item.component === 'actors' && (await exists(item.target))) {
+      for await (const entry of await opendir(item.target, { recursive: true })) {
+        if (entry.isFile() && entry.name.endsWith('.sqlite')) databases.push(path.join(entry.parentPath, entry.name));
+      }
+    }
+  }
+  return databases;
 }
 
 /** The files that make up the live item, in the order they move aside (a database first, then its companions). */
@@ -200,9 +251,20 @@ async function swapOut(item: SwapItem): Promise<void> {
   await syncDir(path.dirname(item.target));
 }
 
-/** Journal gone first (from then on a leftover staging folder is just rubbish), then the staging folders. */
+/**
+ * Marked finished first (from then on recovery only deletes), then staging emptied, the journal
+ * removed, and the staging folders with it.
+ */
 async function finish(dataDir: string, journal: SwapJournal): Promise<void> {
-  await rm(journalPath(dataDir), { force: true });
+  if (journal.direction !== 'finished') await writeJournal(dataDir, { ...journal, direction: 'finished' });
+  const journalFile = journalPath(dataDir);
+  for (const root of journal.stagingRoots) {
+    for (const name of await readdir(root).catch(() => [] as string[])) {
+      const entry = path.join(root, name);
+      if (entry !== journalFile) await rm(entry, { recursive: true, force: true });
+    }
+  }
+  await rm(journalFile, { force: true });
   faultPoint('journal:removed');
   for (const root of journal.stagingRoots) await rm(root, { recursive: true, force: true });
 }
@@ -210,10 +272,26 @@ async function finish(dataDir: string, journal: SwapJournal): Promise<void> {
 async function writeJournal(dataDir: string, journal: SwapJournal): Promise<void> {
   const file = journalPath(dataDir);
   await mkdir(path.dirname(file), { recursive: true });
+  const stored: StoredJournal = {
+    ...journal,
+    version: JOURNAL_VERSION,
+    items: journal.items.map((item) => ({
+      ...item,
+      target: relativeTo(dataDir, item.target),
+      staged: relativeTo(dataDir, item.staged),
+      aside: relativeTo(dataDir, item.aside),
+    })),
+    stagingRoots: journal.stagingRoots.map((root) => relativeTo(dataDir, root)),
+    folders: {},
+  };
+  for (const folder of new Set(['.', ...stored.items.map((item) => path.dirname(item.target))])) {
+    const found = await identity(path.resolve(dataDir, folder)).catch(() => null); // a folder the swap creates has none yet
+    if (found) stored.folders![folder] = found;
+  }
   const temp = `${file}.tmp`;
   const handle = await open(temp, 'w');
   try {
-    await handle.writeFile(JSON.stringify(journal, null, 2));
+    await handle.writeFile(JSON.stringify(stored, null, 2));
     await handle.sync();
   } finally {
     await handle.close();
@@ -232,16 +310,42 @@ async function readJournal(dataDir: string): Promise<SwapJournal | null> {
     throw error;
   }
   // The journal is written whole and renamed into place, so it either parses or was tampered with.
-  let journal: SwapJournal;
+  let stored: StoredJournal;
   try {
-    journal = JSON.parse(text) as SwapJournal;
+    stored = JSON.parse(text) as StoredJournal;
   } catch {
     throw new EngineError(`The restore journal ${file} is damaged. Look at ${path.dirname(file)} (old data is under old/, new under new/) and remove the journal by hand.`, 'JOURNAL_DAMAGED');
   }
-  if (journal.version !== JOURNAL_VERSION) {
-    throw new EngineError(`The restore journal ${file} was written by another version of this app (format ${journal.version}). Finish the restore with that version.`, 'JOURNAL_VERSION');
+  if (stored.version !== JOURNAL_VERSION && stored.version !== 1) {
+    throw new EngineError(`The restore journal ${file} was written by another version of this app (format ${stored.version}). Finish the restore with that version.`, 'JOURNAL_VERSION');
   }
-  return journal;
+  for (const [folder, recorded] of Object.entries(stored.folders ?? {})) {
+    const now = await identity(path.resolve(dataDir, folder)).catch(() => 'missing');
+    if (now !== recorded) {
+      throw new EngineError(
+        `The restore journal ${file} was written for another folder than ${path.resolve(dataDir, folder)} (it is not the same directory on disk), so nothing was changed. ` +
+          `Run the recovery on the data directory the restore was started on.`,
+        'JOURNAL_ELSEWHERE',
+      );
+    }
+  }
+  const resolve = (p: string) => path.resolve(dataDir, p);
+  return {
+    ...stored,
+    items: stored.items.map((item) => ({ ...item, target: resolve(item.target), staged: resolve(item.staged), aside: resolve(item.aside) })),
+    stagingRoots: stored.stagingRoots.map(resolve),
+  };
+}
+
+/** Inside the data directory: relative to it. Elsewhere (a component kept on another disk through a symlink): absolute. */
+function relativeTo(dataDir: string, p: string): string {
+  const relative = path.relative(dataDir, p);
+  return relative === '' || (!relative.startsWith('..') && !path.isAbsolute(relative)) ? relative || '.' : p;
+}
+
+async function identity(folder: string): Promise<string> {
+  const info = await stat(folder, { bigint: true });
+  return `${info.dev}:${info.ino}`;
 }
 
 export async function exists(file: string): Promise<boolean> {

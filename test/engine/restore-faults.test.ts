@@ -7,9 +7,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { COMPONENTS, type Component } from '../../shared/components.js';
 import { runBackup } from '../../electron/engine/backup.js';
 import { createFixture } from '../../electron/engine/fixture.js';
-import { restoreBackup } from '../../electron/engine/restore.js';
-import { journalPath, recoverInterruptedRestore, STAGING_DIR_NAME } from '../../electron/engine/staging.js';
-import { copyDir, digests } from '../helpers/restore-setup.js';
+import { recoverRestore, restoreBackup } from '../../electron/engine/restore.js';
+import { journalPath, STAGING_DIR_NAME } from '../../electron/engine/staging.js';
+import Database from 'better-sqlite3';
+import { EngineError } from '../../electron/engine/errors.js';
+import { copyDir, digests, startWriter } from '../helpers/restore-setup.js';
+import { runCli } from '../helpers/run-cli.js';
 
 /**
  * Crash safety of the restore: the real CLI runs in a child process and kills itself (SIGKILL) at one
@@ -80,6 +83,15 @@ async function twoAtATime<T, R>(items: T[], fn: (item: T) => Promise<R>): Promis
   return results;
 }
 
+function countRows(file: string, table: string): number {
+  const db = new Database(file, { readonly: true, fileMustExist: true });
+  try {
+    return (db.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n;
+  } finally {
+    db.close();
+  }
+}
+
 function expectSettled(target: string, expected: 'old' | 'new') {
   const now = digests(target);
   for (const c of COMPONENTS) expect([oldDigests[c], newDigests[c]], `${c} is neither old nor new`).toContain(now[c]);
@@ -107,7 +119,7 @@ describe('restore killed at any point', () => {
       const run = runs[i]!;
       expect(run.exit.signal, `killed at ${point}: ${run.stderr}`).toBe('SIGKILL');
       expect(run.trace.at(-1)).toBe(point);
-      await recoverInterruptedRestore(run.target);
+      await recoverRestore({ dataDir: run.target, env: {} });
       expectSettled(run.target, i < before.length ? 'old' : 'new');
     }
   }, 900_000);
@@ -120,6 +132,38 @@ describe('restore killed at any point', () => {
     expectSettled(killed.target, 'new');
     expect(backup.manifest.aurora_backup.counts.accounts).toBe(3);
   });
+
+  it('is never finished under a running PDS, by --recover or by the next backup; --recover with a stop command finishes it', async () => {
+    const killed = await runRestore({ AURORA_FAULT_AT: 'swap:account:in' }); // account is new, the rest still old
+    expect(killed.exit.signal).toBe('SIGKILL');
+    const writer = await startWriter(killed.target, 100); // the operator started the PDS again
+    let stopped = false;
+    try {
+      const sequencer = path.join(killed.target, 'sequencer.sqlite');
+      const eventsBefore = countRows(sequencer, 'repo_seq');
+
+      const recover = await runCli(['restore', '--recover', '--data', killed.target]);
+      expect(recover.code, recover.stdout).toBe(1);
+      expect(recover.stderr).toContain('The PDS seems to be running, so the interrupted restore was left as it is');
+      const backupError = await runBackup({ dataDir: killed.target, backupDir: path.join(root, 'under-pds'), env: {} }).catch((e: unknown) => e);
+      expect((backupError as EngineError).code).toBe('INTERRUPTED_RESTORE');
+      expect((backupError as Error).message).toContain(`A restore into ${killed.target} was interrupted half-way, and the PDS is running on it`);
+
+      // Nothing was moved: the journal waits, and what the PDS writes stays in place.
+      expect(existsSync(journalPath(killed.target))).toBe(true);
+      expect(countRows(sequencer, 'repo_seq')).toBeGreaterThan(eventsBefore);
+
+      const finished = await runCli(['restore', '--recover', '--data', killed.target, '--stop-command', `kill ${writer.pid}`, '--json']);
+      stopped = true;
+      expect(finished.code, finished.stderr).toBe(0);
+      expect(JSON.parse(finished.stdout)).toMatchObject({ ok: true, outcome: 'completed' });
+      const now = digests(killed.target);
+      for (const c of ['sequencer', 'did_cache', 'actors', 'blobs'] as const) expect(now[c], c).toBe(newDigests[c]);
+      expect(readdirSync(killed.target)).not.toContain(STAGING_DIR_NAME);
+    } finally {
+      if (!stopped) await writer.stop();
+    }
+  }, 120_000);
 
   it('stops the PDS before it finishes a swap that was cut off, then restores as usual', async () => {
     const killed = await runRestore({ AURORA_FAULT_AT: 'journal:written' });
@@ -150,7 +194,7 @@ describe('restore killed at any point', () => {
     const runs = await twoAtATime(rollbackPoints, (point) => runRestore({ AURORA_FAULT_ERROR: 'swap:actors:in', AURORA_FAULT_AT: point }));
     for (const [i, point] of rollbackPoints.entries()) {
       expect(runs[i]!.exit.signal, `killed at ${point}`).toBe('SIGKILL');
-      await recoverInterruptedRestore(runs[i]!.target);
+      await recoverRestore({ dataDir: runs[i]!.target, env: {} });
       expectSettled(runs[i]!.target, 'old');
     }
   }, 600_000);

@@ -1,4 +1,5 @@
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
@@ -14,6 +15,9 @@ afterEach(() => {
   delete process.env.AURORA_FAULT_ERROR;
   rmSync(data, { recursive: true, force: true });
 });
+
+/** No PDS runs in these tests: recovery is told so (restore.ts and backup.ts check it for real). */
+const pdsStopped = async () => undefined;
 
 function rows(file: string): string[] {
   const db = new Database(file, { readonly: true, fileMustExist: true });
@@ -72,13 +76,75 @@ describe('journalled swap', () => {
     // As a kill right after writing the journal leaves it: nothing swapped yet.
     mkdirSync(path.dirname(journalPath(data)), { recursive: true });
     writeFileSync(journalPath(data), JSON.stringify({ version: 1, direction: 'forward', ...journal }));
-    expect(await recoverInterruptedRestore(data)).toEqual({ outcome: 'completed', components: ['sequencer', 'blobs'], backupPath: '/backups/backup_x' });
+    expect(await recoverInterruptedRestore(data, pdsStopped)).toEqual({ outcome: 'completed', components: ['sequencer', 'blobs'], backupPath: '/backups/backup_x' });
     expect(rows(dbItem.target)).toEqual(['new-1']);
     expect(existsSync(`${dbItem.target}-wal`)).toBe(false);
-    expect(await recoverInterruptedRestore(data)).toEqual({ outcome: 'nothing', components: [], backupPath: null });
+    expect(await recoverInterruptedRestore(data, pdsStopped)).toEqual({ outcome: 'nothing', components: [], backupPath: null });
 
     mkdirSync(path.join(data, STAGING_DIR_NAME, 'new', 'blobs'), { recursive: true });
-    expect((await recoverInterruptedRestore(data)).outcome).toBe('cleaned');
+    expect((await recoverInterruptedRestore(data, pdsStopped)).outcome).toBe('cleaned');
     expect(readdirSync(data).sort()).toEqual(['blobs', 'sequencer.sqlite']);
+  });
+
+  it('never deletes a staging folder holding put-aside data that no journal accounts for', async () => {
+    const putAside = path.join(data, STAGING_DIR_NAME, 'old', 'blobs', 'blobs', 'did:plc:a');
+    mkdirSync(putAside, { recursive: true });
+    writeFileSync(path.join(putAside, 'only-copy'), 'live data');
+    await expect(recoverInterruptedRestore(data, pdsStopped)).rejects.toThrow(
+      `${path.join(data, STAGING_DIR_NAME, 'old', 'blobs')} holds data that an interrupted restore put aside, and no restore journal says where it belongs, so nothing was deleted.`,
+    );
+    expect(readFileSync(path.join(putAside, 'only-copy'), 'utf8')).toBe('live data');
+  });
+
+  it('refuses a journal that was written for another directory (a copy of the data directory), changing nothing', async () => {
+    const { journal } = await prepare();
+    process.env.AURORA_FAULT_ERROR = 'journal:written'; // as if killed right after the journal was written
+    await expect(commitSwap(data, journal)).rejects.toThrow('injected failure at journal:written');
+    delete process.env.AURORA_FAULT_ERROR;
+    const copy = mkdtempSync(path.join(os.tmpdir(), 'aurora-staging-copy-'));
+    try {
+      cpSync(data, copy, { recursive: true });
+      await expect(recoverInterruptedRestore(copy, pdsStopped)).rejects.toThrow(/The restore journal .* was written for another folder than .*, so nothing was changed/);
+      expect(rows(path.join(copy, 'sequencer.sqlite'))).toEqual(['old-1', 'old-2']);
+      expect(existsSync(journalPath(copy))).toBe(true);
+    } finally {
+      rmSync(copy, { recursive: true, force: true });
+    }
+  });
+});
+
+const isRoot = process.getuid?.() === 0;
+
+describe.runIf(isRoot)('a restore journal recovered through another path (root: bind mounts)', () => {
+  it('finishes the swap through a bind mount of the data directory after the original path is gone, losing nothing', async () => {
+    // The data directory as a container sees it: the restore ran through one mount, recovery runs through another.
+    const parent = mkdtempSync(path.join(os.tmpdir(), 'aurora-bind-'));
+    const first = path.join(parent, 'host-view');
+    const second = path.join(parent, 'container-view');
+    mkdirSync(first);
+    mkdirSync(second);
+    execFileSync('mount', ['--bind', data, first]);
+    execFileSync('mount', ['--bind', data, second]);
+    try {
+      const dbItem = swapItemFor('sequencer', 'database', path.join(first, 'sequencer.sqlite'));
+      const dirItem = swapItemFor('blobs', 'directory', path.join(first, 'blobs'));
+      const { journal } = await prepare(); // the same files, seen through `data`
+      const through = { ...journal, items: [dbItem, dirItem], stagingRoots: [path.join(first, STAGING_DIR_NAME)] };
+      process.env.AURORA_FAULT_ERROR = 'journal:written'; // as if killed right after the journal was written
+      await expect(commitSwap(first, through)).rejects.toThrow('injected failure at journal:written');
+      delete process.env.AURORA_FAULT_ERROR;
+    } finally {
+      execFileSync('umount', [first]);
+    }
+    try {
+      expect(existsSync(path.join(first, 'sequencer.sqlite'))).toBe(false); // the path the journal was written through is gone
+      expect(await recoverInterruptedRestore(second, pdsStopped)).toMatchObject({ outcome: 'completed', components: ['sequencer', 'blobs'] });
+      expect(rows(path.join(data, 'sequencer.sqlite'))).toEqual(['new-1']);
+      expect(readdirSync(path.join(data, 'blobs', 'did:plc:a'))).toEqual(['new-blob']);
+      expect(readdirSync(data).sort()).toEqual(['blobs', 'sequencer.sqlite']);
+    } finally {
+      execFileSync('umount', [second]);
+      rmSync(parent, { recursive: true, force: true });
+    }
   });
 });

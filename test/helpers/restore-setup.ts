@@ -14,6 +14,7 @@ export async function startWriter(dataDir: string, rate = 100) {
   child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   while (!output.includes('ready')) await once(child.stdout!, 'data');
   return {
+    pid: child.pid!,
     /** SIGTERM: the writer closes its databases cleanly. */
     async stop() {
       child.kill('SIGTERM');

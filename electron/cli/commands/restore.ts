@@ -1,15 +1,14 @@
 import { createInterface } from 'node:readline/promises';
 import { COMPONENTS, type Component } from '../../../shared/components.js';
 import { EngineError } from '../../engine/errors.js';
-import { resolveConfig } from '../../engine/config.js';
 import { yieldCpuToPds } from '../../engine/priority.js';
-import { planRestore, recoverInterruptedRestore, restoreBackup, type RestoreOptions, type RestorePlan } from '../../engine/restore.js';
+import { planRestore, recoverRestore, restoreBackup, type RestoreOptions, type RestorePlan } from '../../engine/restore.js';
 import { cancelOnSignals, CliError, type Command, type ParsedArgs } from '../command.js';
 import { formatBytes } from '../../../shared/format.js';
 import { createProgressBar, formatDuration } from '../progress-bar.js';
 
 const help = `Usage: aurora-backup restore <backup> [--data DIR] [--only LIST] [--force] [--json] [--env-file FILE]
-       aurora-backup restore --recover [--data DIR] [--env-file FILE]
+       aurora-backup restore --recover [--data DIR] [--env-file FILE] [--stop-command CMD] [--start-command CMD] [--health-url URL]
 
 Restores a backup folder (backup_YYYYMMDD_HHMMSS, also one made by the original backup.sh) into the
 PDS data directory. Nothing changes until every check has passed, and the PDS is stopped only
@@ -45,7 +44,8 @@ Options:
   --start-command CMD   Run through the shell afterwards, e.g. "systemctl start aurora-locus"
   --full-priority       Run at normal CPU priority (by default unpacking yields the CPU to the PDS)
   --recover             Only finish (or undo) a restore that was interrupted, and clean its staging
-                        folders; every restore does this first anyway
+                        folders; every restore does this first anyway. As a restore, it runs
+                        --stop-command and refuses while the PDS is running before it moves anything
 
 Examples:
   aurora-backup restore backups/backup_20250322_143022
@@ -167,16 +167,24 @@ export const command: Command = {
 
 async function recover(values: ParsedArgs['values']): Promise<number> {
   try {
-    const { locations } = await resolveConfig({ dataDir: values.data as string | undefined, envFile: values['env-file'] as string | undefined });
-    const result = await recoverInterruptedRestore(locations.dataDir);
+    const result = await recoverRestore({
+      dataDir: values.data as string | undefined,
+      envFile: values['env-file'] as string | undefined,
+      healthUrl: values['health-url'] as string | undefined,
+      stopCommand: values['stop-command'] as string | undefined,
+      startCommand: values['start-command'] as string | undefined,
+    });
     const words = {
-      nothing: `Nothing to recover in ${locations.dataDir}.`,
-      cleaned: `Removed the staging folder of a restore that stopped before changing anything in ${locations.dataDir}.`,
-      completed: `Finished the interrupted restore of ${result.components.join(', ')} (from ${result.backupPath}) in ${locations.dataDir}.`,
-      'rolled-back': `Undid the interrupted restore of ${result.components.join(', ')} in ${locations.dataDir}: the old data is back.`,
+      nothing: `Nothing to recover in ${result.dataDir}.`,
+      cleaned: `Removed the staging folder of a restore that stopped before changing anything in ${result.dataDir}.`,
+      completed: `Finished the interrupted restore of ${result.components.join(', ')} (from ${result.backupPath}) in ${result.dataDir}.`,
+      'rolled-back': `Undid the interrupted restore of ${result.components.join(', ')} in ${result.dataDir}: the old data is back.`,
     };
     if (values.json) console.log(JSON.stringify({ ok: true, ...result }));
-    else console.log(words[result.outcome]);
+    else {
+      console.log(words[result.outcome]);
+      for (const warning of result.warnings) console.log(`Warning: ${warning}`);
+    }
     return 0;
   } catch (error) {
     if (!(error instanceof EngineError)) throw error;
