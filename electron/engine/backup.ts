@@ -19,11 +19,12 @@ import { blobPath, BLOB_REFERENCE_QUERIES, describeMissing, missingBlobs, refere
 import { assertSupportedCompression } from './compress.js';
 import { resolveConfig, type PdsLocations } from './config.js';
 import { EngineError } from './errors.js';
-import { acquireBackupLock } from './lock.js';
+import { acquireBackupLock, readBackupLock, isStale, type BackupLock } from './lock.js';
+import { checkPdsRunning } from './pds-running.js';
 import { progressReporter, type ProgressReporter } from './progress.js';
 import { pruneBackups } from './prune.js';
 import { snapshotDatabases, type SnapshotJob, type SnapshotResult } from './snapshot.js';
-import { recoverInterruptedRestore, STAGING_DIR_NAME } from './staging.js';
+import { lockDataDir, recoverLocked, STAGING_DIR_NAME } from './staging.js';
 import { APP_VERSION } from './version.js';
 
 export interface BackupOptions {
@@ -82,24 +83,30 @@ export async function runBackup(opts: BackupOptions = {}): Promise<BackupResult>
   await prepareBackupDir(backupDir, locations);
 
   const prefix = opts.folderPrefix ?? 'backup_';
-  // A restore killed half-way is finished first, so the backup never copies a half-swapped data directory.
-  // Only looked for (read-only) otherwise: a backup user may not be allowed to write to the data directory.
-  // The pre-restore backup runs inside a restore, which holds that directory's lock and has recovered already.
-  if (prefix !== 'pre-restore_' && (await exists(path.join(locations.dataDir, STAGING_DIR_NAME)))) {
-    await recoverInterruptedRestore(locations.dataDir);
-  }
-  const lock = await acquireBackupLock(backupDir, prefix === 'backup_' ? 'backup' : `${prefix.replace(/_$/, '')} backup`);
+  const purpose = prefix === 'backup_' ? 'backup' : `${prefix.replace(/_$/, '')} backup`;
+  // The pre-restore backup runs inside a restore, which holds the data directory's lock and has recovered already.
+  const dataDirLock = prefix === 'pre-restore_' ? null : await lockDataDirForBackup(locations.dataDir, purpose);
+  let lock: BackupLock | undefined;
   let workDir: string | undefined;
   let result: BackupResult;
   const progress = progressReporter('backup', opts.onProgress, { phase: 'preparing', startedAt });
   try {
+    // A restore killed half-way is finished first (only with the PDS stopped), so the backup never copies a half-swapped data directory.
+    if (prefix !== 'pre-restore_' && (await exists(path.join(locations.dataDir, STAGING_DIR_NAME)))) {
+      if (!dataDirLock) throw interruptedRestoreUnwritable(locations.dataDir);
+      await recoverLocked(locations.dataDir, (databases) => refuseIfPdsRunning(locations, databases));
+    }
+    const components = await watchComponents(locations, { restoreMayStart: !dataDirLock && prefix !== 'pre-restore_' });
+    lock = await acquireBackupLock(backupDir, purpose);
+    const signal = AbortSignal.any([opts.signal, lock.signal, dataDirLock?.signal].filter((s): s is AbortSignal => s !== undefined));
     await removeLeftovers(backupDir);
     const stamp = await freeTimestamp(backupDir, prefix);
     const name = `${prefix}${stamp}`;
     workDir = path.join(backupDir, `.incomplete-${name}`);
     // Private whatever the umask (the guide's "chmod 700 backups/"): a backup holds signing keys and the account database.
-    await mkdir(path.join(workDir, STAGING), { recursive: true, mode: 0o700 });
-    const written = await writeBackup({ ...opts, locations, compression: config.compression, workDir, progress });
+    await mkdir(workDir, { mode: 0o700 }); // never shares a folder: fails when another run made it
+    await mkdir(path.join(workDir, STAGING), { mode: 0o700 });
+    const written = await writeBackup({ ...opts, signal, locations, compression: config.compression, workDir, progress });
 
     const manifest: Manifest = {
       backup_timestamp: startedAt.toISOString().replace(/\.\d{3}Z$/, 'Z'),
@@ -134,6 +141,8 @@ export async function runBackup(opts: BackupOptions = {}): Promise<BackupResult>
     await syncDir(workDir);
     const finalPath = path.join(backupDir, name);
     opts.signal?.throwIfAborted(); // a cancel up to this moment still leaves no backup
+    await assertFolderIntact(workDir, written.files, lock, dataDirLock);
+    await components.assertUnchanged();
     await rename(workDir, finalPath);
     workDir = undefined;
     await syncDir(backupDir);
@@ -149,9 +158,11 @@ export async function runBackup(opts: BackupOptions = {}): Promise<BackupResult>
     }
   } catch (error) {
     if (workDir) await rm(workDir, { recursive: true, force: true }).catch(() => undefined);
-    throw toEngineError(error, backupDir, opts.signal);
+    const lost = [lock?.signal, dataDirLock?.signal].find((s) => s?.aborted);
+    throw toEngineError(lost ? lost.reason : error, backupDir, opts.signal);
   } finally {
-    await lock.release();
+    await lock?.release();
+    await dataDirLock?.release();
   }
   progress.done(result.name);
   return result;
@@ -488,6 +499,86 @@ async function realpathOfNearest(p: string): Promise<string> {
     } catch {
       if (path.dirname(current) === current) return path.resolve(p);
       rest.push(path.basename(current));
+    }
+  }
+}
+
+// ---- Never beside a restore ------------------------------------------------------------------------
+
+/**
+ * The data directory's lock, which a restore takes too, so a backup never copies a data directory
+ * while a restore swaps it. A backup user who may only read the data directory cannot take it: then
+ * a restore holding it is refused here, and `watchComponents` catches one that starts later.
+ */
+async function lockDataDirForBackup(dataDir: string, purpose: string): Promise<BackupLock | null> {
+  try {
+    return await lockDataDir(dataDir, purpose);
+  } catch (error) {
+    const code = (error as EngineError).code;
+    if (code !== 'EACCES' && code !== 'EPERM' && code !== 'EROFS') throw error;
+    const holder = await readBackupLock(dataDir);
+    if (holder && !isStale(holder)) {
+      throw new EngineError(`A ${holder.purpose} is running on ${dataDir} (process ${holder.pid} on ${holder.host}, since ${holder.since}). Back up once it has finished.`, 'LOCKED');
+    }
+    return null;
+  }
+}
+
+function interruptedRestoreUnwritable(dataDir: string): EngineError {
+  return new EngineError(
+    `A restore into ${dataDir} was interrupted (its staging folder ${path.join(dataDir, STAGING_DIR_NAME)} is still there), and this user cannot write to the data directory to finish it. ` +
+      `Stop the PDS and run aurora-backup restore --recover as the user the PDS runs as, then back up. No backup was made.`,
+    'INTERRUPTED_RESTORE',
+  );
+}
+
+/** A backup finishes an interrupted restore on its own only when no process has the databases open. */
+async function refuseIfPdsRunning(locations: PdsLocations, databases: string[]): Promise<void> {
+  const check = await checkPdsRunning({ databases: [...new Set([locations.accountDb, ...databases])] });
+  if (!check.running) return;
+  throw new EngineError(
+    `A restore into ${locations.dataDir} was interrupted half-way, and the PDS is running on it (${check.reasons[0]}${check.reasons.length > 1 ? `; and ${check.reasons.length - 1} more` : ''}). ` +
+      `A backup does not finish that restore under a running PDS, and a half-swapped data directory is not worth backing up. ` +
+      `Stop the PDS, then run aurora-backup restore --recover (with --stop-command to let it stop the PDS), and back up again. No backup was made.`,
+    'INTERRUPTED_RESTORE',
+  );
+}
+
+/**
+ * The identity (device and inode) of every component when the backup starts: a restore replaces them
+ * by rename, so a component that is another file or folder by the end was swapped during the backup.
+ * Without the data directory's lock, a restore's staging folder appearing says the same sooner.
+ */
+async function watchComponents(locations: PdsLocations, opts: { restoreMayStart: boolean }): Promise<{ assertUnchanged(): Promise<void> }> {
+  const paths = [locations.accountDb, locations.sequencerDb, locations.didCacheDb, locations.actorsDir, locations.blobsDir];
+  const identity = (p: string) => stat(p).then((s) => `${s.dev}:${s.ino}`, () => 'missing');
+  const before = await Promise.all(paths.map(identity));
+  return {
+    async assertUnchanged() {
+      const after = await Promise.all(paths.map(identity));
+      const changed = paths.filter((_p, i) => before[i] !== after[i] && before[i] !== 'missing');
+      const restoring = opts.restoreMayStart && (await exists(path.join(locations.dataDir, STAGING_DIR_NAME)));
+      if (changed.length === 0 && !restoring) return;
+      throw new EngineError(
+        `${changed.length > 0 ? `${changed.join(', ')} ${changed.length === 1 ? 'was' : 'were'} replaced` : `A restore started in ${locations.dataDir}`} while this backup ran, so it would mix old and new data. ` +
+          `No backup was made; run it again once the restore has finished.`,
+        'DATA_DIR_CHANGED',
+      );
+    },
+  };
+}
+
+/** Before the folder is sealed: still this run's, with every file it wrote at the size it wrote. */
+async function assertFolderIntact(workDir: string, files: ManifestFile[], lock: BackupLock, dataDirLock: BackupLock | null): Promise<void> {
+  await lock.assertHeld();
+  await dataDirLock?.assertHeld();
+  for (const file of files) {
+    const size = await stat(path.join(workDir, file.path)).then((s) => s.size, () => -1);
+    if (size !== file.size) {
+      throw new EngineError(
+        `${path.join(workDir, file.path)} ${size < 0 ? 'vanished' : `changed (${size} bytes, ${file.size} written)`} while this backup ran: another process wrote into its folder. No backup was made; run it again.`,
+        'FOLDER_CHANGED',
+      );
     }
   }
 }

@@ -91,7 +91,8 @@ describe('aurora-backup fixture and backup', () => {
     try {
       const second = await runCli(['backup', '--data', dataDir, '--out', backupDir]);
       expect(second.code).toBe(1);
-      expect(second.stderr).toContain(`aurora-backup: Another backup is running on ${backupDir} (process ${first.pid} on `);
+      // The data directory is locked first: a backup of it into any folder waits for this one.
+      expect(second.stderr).toContain(`aurora-backup: Another backup is running on ${dataDir} (process ${first.pid} on `);
     } finally {
       first.kill('SIGCONT');
     }
