@@ -100,7 +100,7 @@ export async function runBackup(opts: BackupOptions = {}): Promise<BackupResult>
     lock = await acquireBackupLock(backupDir, purpose);
     const signal = AbortSignal.any([opts.signal, lock.signal, dataDirLock?.signal].filter((s): s is AbortSignal => s !== undefined));
     await removeLeftovers(backupDir);
-    const stamp = await freeTimestamp(backupDir, prefix);
+    const { stamp, at: stampedAt } = await freeTimestamp(backupDir, prefix);
     const name = `${prefix}${stamp}`;
     workDir = path.join(backupDir, `.incomplete-${name}`);
     // Private whatever the umask (the guide's "chmod 700 backups/"): a backup holds signing keys and the account database.
@@ -109,7 +109,7 @@ export async function runBackup(opts: BackupOptions = {}): Promise<BackupResult>
     const written = await writeBackup({ ...opts, signal, locations, compression: config.compression, workDir, progress });
 
     const manifest: Manifest = {
-      backup_timestamp: startedAt.toISOString().replace(/\.\d{3}Z$/, 'Z'),
+      backup_timestamp: stampedAt.toISOString().replace(/\.\d{3}Z$/, 'Z'), // the moment the folder is named after, as backup.sh records it
       backup_version: BACKUP_SCRIPT_VERSION,
       pds_version: config.pdsVersion,
       hostname: config.hostname,
@@ -601,11 +601,12 @@ export function formatTimestamp(date: Date): string {
 }
 
 /** Two backups in the same second: the second one waits for the next second rather than overwrite or rename. */
-async function freeTimestamp(backupDir: string, prefix: string): Promise<string> {
+async function freeTimestamp(backupDir: string, prefix: string): Promise<{ stamp: string; at: Date }> {
   for (;;) {
-    const stamp = formatTimestamp(new Date());
+    const at = new Date();
+    const stamp = formatTimestamp(at);
     const taken = (await exists(path.join(backupDir, `${prefix}${stamp}`))) || (await exists(path.join(backupDir, `.incomplete-${prefix}${stamp}`)));
-    if (!taken) return stamp;
+    if (!taken) return { stamp, at };
     await sleep(1000 - (Date.now() % 1000) + 5);
   }
 }
