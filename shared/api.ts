@@ -91,6 +91,8 @@ export interface RestoreResult {
   preRestoreBackup: string | null;
   /** Damaged databases the pre-restore backup kept as they were, byte for byte. */
   keptRaw: KeptRawFile[];
+  /** Blobs uploaded since the backup that a merging blobs restore kept (0 when blobs were replaced or not restored). */
+  newerBlobsKept: number;
   warnings: string[];
   durationMs: number;
 }

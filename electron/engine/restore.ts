@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { chmod, lchown, lstat, mkdir, opendir, realpath, rm, rmdir, stat, statfs } from 'node:fs/promises';
+import { constants as fsConstants, createReadStream, createWriteStream } from 'node:fs';
+import { chmod, copyFile, lchown, link, lstat, mkdir, opendir, realpath, rm, rmdir, stat, statfs } from 'node:fs/promises';
 import path from 'node:path';
 import type { KeptRawFile, RestoreResult } from '../../shared/api.js';
 import { COMPONENTS, DATABASE_COMPONENTS, type Component, type Compression, type DatabaseComponent } from '../../shared/components.js';
@@ -32,6 +32,12 @@ export interface RestoreOptions {
   backupDir?: string;
   /** Default: every component the backup holds. */
   components?: Component[];
+  /**
+   * A restore of blobs without the rest of the backup merges them: missing blobs are added, differing ones
+   * repaired, and blobs newer than the backup kept. This makes the blob folder exactly the backup's instead.
+   * A full restore always does.
+   */
+  replaceBlobs?: boolean;
   /** The PDS version the target runs; default PDS_VERSION from the environment or .env. */
   expectedPdsVersion?: string;
   /** Probed before the restore: when it answers, the PDS is running and the restore is refused. */
@@ -74,6 +80,8 @@ export interface RestorePlan {
    * byte for byte rather than refuse. Damage deeper inside a file is found while backing up, in the result.
    */
   keptRaw: KeptRawFile[];
+  /** How blobs are restored, when they are: `merge` keeps blobs newer than the backup, `replace` makes the folder exactly the backup's. */
+  blobs: { mode: 'merge' | 'replace'; description: string } | null;
   counts: { accounts: number; actors: number; blobs: number } | null;
   warnings: string[];
 }
@@ -135,6 +143,12 @@ async function makePlan(opts: RestoreOptions, config: ResolvedConfig, backup: Ba
   }
 
   const present = components.filter((c) => c.targetExists).map((c) => c.component);
+  const full = available.every((c) => selected.includes(c));
+  const blobs: RestorePlan['blobs'] = !selected.includes('blobs')
+    ? null
+    : full || opts.replaceBlobs
+      ? { mode: 'replace', description: `Blobs are replaced: the blob folder will hold exactly the backup's blobs (${full ? 'a full restore' : '--replace-blobs'}); blobs uploaded since the backup are removed (kept in the pre-restore backup).` }
+      : { mode: 'merge', description: "Blobs are merged: missing blobs are added, blobs that differ from the backup's are repaired, and blobs uploaded since the backup are kept (--replace-blobs replaces the folder instead)." };
   const keptRaw: KeptRawFile[] = [];
   for (const c of components.filter((c) => c.targetExists && c.component !== 'blobs')) {
     const databases = c.component === 'actors' ? await actorStores(c.target) : [c.target];
@@ -158,6 +172,7 @@ async function makePlan(opts: RestoreOptions, config: ResolvedConfig, backup: Ba
     components,
     preRestoreBackup: present.length > 0 ? { backupDir: preRestoreDir(config, opts, backup), components: present } : null,
     keptRaw,
+    blobs,
     counts: backup.manifest?.aurora_backup.counts ?? null,
     warnings,
   };
@@ -214,6 +229,7 @@ async function restore(opts: RestoreOptions): Promise<RestoreResult> {
     await mkdir(dataDir, { recursive: true });
     const lock = await lockDataDir(dataDir);
     const preRestore: { backup: { path: string; keptRaw: KeptRawFile[] } | null } = { backup: null };
+    let newerBlobsKept = 0;
     try {
       // A swap cut off half-way is finished or undone with the PDS stopped; otherwise there are only leftovers to delete.
       const recovered = await recoverLocked(dataDir, stopPds);
@@ -226,12 +242,15 @@ async function restore(opts: RestoreOptions): Promise<RestoreResult> {
         await stopPds();
         preRestore.backup = await backUpCurrentData(opts, plan, progress);
         faultPoint('pre-restore:done');
+        // With the PDS stopped, so every upload up to now is kept.
+        const blobs = plan.components.find((c) => c.component === 'blobs');
+        if (blobs?.targetExists && plan.blobs?.mode === 'merge') newerBlobsKept = await keepNewerBlobs(blobs.target, swapItemFor('blobs', 'directory', blobs.target).staged);
       });
     } finally {
       await lock.release();
     }
     const kept = preRestore.backup;
-    outcome = { result: { restored: plan.components.map((c) => c.component), dataDir, preRestoreBackup: kept?.path ?? null, keptRaw: kept?.keptRaw ?? [], warnings, durationMs: 0 } };
+    outcome = { result: { restored: plan.components.map((c) => c.component), dataDir, preRestoreBackup: kept?.path ?? null, keptRaw: kept?.keptRaw ?? [], newerBlobsKept, warnings, durationMs: 0 } };
   } catch (error) {
     outcome = { error };
   }
@@ -682,6 +701,28 @@ async function takeOwnership(item: SwapItem, dataDir: string): Promise<void> {
   if (reference.uid === 0 && reference.gid === 0) return;
   await lchown(item.staged, reference.uid, reference.gid);
   if (item.kind === 'directory') for await (const entry of entriesBelow(item.staged)) await lchown(entry.path, reference.uid, reference.gid);
+}
+
+/**
+ * Adds to the staged blob folder (the backup's blobs, checked) every live blob it lacks: those uploaded
+ * since the backup. Blobs are named by content, so one the backup holds is never newer; a live copy that
+ * differs is damaged and the backup's replaces it. Hard links (staging is beside the live folder, on the
+ * same disk), copies where links are not possible. Returns how many were kept.
+ */
+async function keepNewerBlobs(live: string, staged: string): Promise<number> {
+  let kept = 0;
+  for await (const entry of entriesBelow(live)) {
+    if (!entry.isFile) continue;
+    const into = path.join(staged, path.relative(live, entry.path));
+    if (await exists(into)) continue;
+    await mkdir(path.dirname(into), { recursive: true, mode: 0o700 });
+    await link(entry.path, into).catch(async (error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EXDEV' && error.code !== 'EPERM' && error.code !== 'ENOTSUP') throw error;
+      await copyFile(entry.path, into, fsConstants.COPYFILE_EXCL);
+    });
+    kept++;
+  }
+  return kept;
 }
 
 /** Every entry below `dir`, streamed (a blob store can hold millions of files). */

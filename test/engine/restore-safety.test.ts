@@ -26,7 +26,7 @@ const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex
 beforeAll(async () => {
   root = makeTempDir('aurora-restore-safety');
   source = path.join(root, 'source');
-  dids = (await createFixture(source, { accounts: 3, posts: 4, blobMB: 0.3, seed: 'safety' })).dids;
+  dids = (await createFixture(source, { accounts: 3, posts: 4, blobMB: 1.5, seed: 'safety' })).dids;
   backups = path.join(root, 'backups');
   backupPath = (await runBackup({ dataDir: source, backupDir: backups })).path;
 });
@@ -202,3 +202,45 @@ function ownerOf(file: string): { uid: number; gid: number; mode: number } {
   const s = statSync(file);
   return { uid: s.uid, gid: s.gid, mode: s.mode & 0o777 };
 }
+
+describe('blobs', () => {
+  /** Every blob by its path below blobs/, with its content hash. */
+  const blobHashes = (dataDir: string) => exactFiles(path.join(dataDir, 'blobs'));
+
+  /** A blob store that moved on since the backup: one upload more, one blob damaged, one lost. */
+  function movedOn(name: string) {
+    const target = copyDir(source, fresh(name));
+    const before = blobHashes(target);
+    const [damaged, lost] = Object.keys(before);
+    const upload = `${dids[1]}/bafkreinewuploadsincethebackup`;
+    mkdirSync(path.dirname(path.join(target, 'blobs', upload)), { recursive: true });
+    writeFileSync(path.join(target, 'blobs', upload), 'an image uploaded after the backup');
+    writeFileSync(path.join(target, 'blobs', damaged!), 'bit rot');
+    unlinkSync(path.join(target, 'blobs', lost!));
+    return { target, before, upload };
+  }
+
+  it('restore --only blobs merges: adds what is missing, repairs what differs, keeps newer blobs', async () => {
+    const { target, before, upload } = movedOn('merge');
+    const plan = await planRestore({ backupPath, dataDir: target, backupDir: backups, components: ['blobs'] });
+    expect(plan.blobs?.mode).toBe('merge');
+    const result = await restoreBackup({ backupPath, dataDir: target, backupDir: backups, components: ['blobs'] });
+    expect(result.newerBlobsKept).toBe(1);
+    expect(blobHashes(target)).toEqual({ ...before, [upload]: sha256(Buffer.from('an image uploaded after the backup')) });
+    expect(readdirSync(target)).not.toContain(STAGING_DIR_NAME);
+  });
+
+  it('--replace-blobs and a full restore make the blob folder exactly the backup’s', async () => {
+    const replaced = movedOn('replace');
+    const plan = await planRestore({ backupPath, dataDir: replaced.target, backupDir: backups, components: ['blobs'], replaceBlobs: true });
+    expect(plan.blobs?.mode).toBe('replace');
+    const result = await restoreBackup({ backupPath, dataDir: replaced.target, backupDir: backups, components: ['blobs'], replaceBlobs: true });
+    expect(result.newerBlobsKept).toBe(0);
+    expect(blobHashes(replaced.target)).toEqual(replaced.before);
+
+    const full = movedOn('full');
+    expect((await planRestore({ backupPath, dataDir: full.target, backupDir: backups })).blobs?.mode).toBe('replace');
+    await restoreBackup({ backupPath, dataDir: full.target, backupDir: backups });
+    expect(blobHashes(full.target)).toEqual(full.before);
+  });
+});

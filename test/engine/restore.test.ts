@@ -104,7 +104,8 @@ describe('restore', () => {
       const inComponent = (rel: string) => rel === component || rel.startsWith(`${component}.sqlite`) || rel.startsWith(`${component}/`) || probed(rel);
       const others = exactFiles(target, inComponent);
 
-      const result = await restoreBackup({ backupPath, dataDir: target, backupDir: backups, components: [component] });
+      // Blobs replaced exactly (a blobs-only restore otherwise merges: restore-safety.test.ts).
+      const result = await restoreBackup({ backupPath, dataDir: target, backupDir: backups, components: [component], replaceBlobs: true });
       expect(result.restored).toEqual([component]);
       expect(result.warnings.join(' ')).toMatch(/Partial restore/);
       expectClean(target, [component]);
@@ -120,7 +121,7 @@ describe('restore', () => {
     renameSync(path.join(target, 'blobs'), elsewhere);
     symlinkSync(elsewhere, path.join(target, 'blobs'));
 
-    await restoreBackup({ backupPath, dataDir: target, backupDir: backups, components: ['blobs'] });
+    await restoreBackup({ backupPath, dataDir: target, backupDir: backups, components: ['blobs'], replaceBlobs: true });
     expect(lstatSync(path.join(target, 'blobs')).isSymbolicLink()).toBe(true);
     expect(digests(target).blobs).toBe(expected.blobs);
     expect(readdirSync(path.dirname(elsewhere))).toEqual(['blobs']);
@@ -132,7 +133,7 @@ describe('restore', () => {
     const owner = process.getuid?.() === 0 ? { uid: 4321, gid: 4321 } : { uid: statSync(target).uid, gid: statSync(target).gid };
     for (const rel of ['', 'account.sqlite', 'blobs']) chownSync(path.join(target, rel), owner.uid, owner.gid);
 
-    await restoreBackup({ backupPath, dataDir: target, backupDir: backups, components: ['account', 'blobs'] });
+    await restoreBackup({ backupPath, dataDir: target, backupDir: backups, components: ['account', 'blobs'], replaceBlobs: true });
     const restored = ['account.sqlite', 'blobs', ...readdirSync(path.join(target, 'blobs'), { recursive: true }).map((f) => path.join('blobs', String(f)))];
     for (const rel of restored) expect({ rel, uid: statSync(path.join(target, rel)).uid, gid: statSync(path.join(target, rel)).gid }).toEqual({ rel, ...owner });
   });

@@ -25,7 +25,8 @@ once the backup is known to be sound:
   5. then swapped in by renames, journalled: if the process dies, the next restore (or --recover)
      finishes or undoes it first, so each component is always entirely old or entirely new.
 A restored database never keeps the old -wal/-shm beside it; a restored folder holds exactly what
-the backup holds. --start-command runs at the end whenever --stop-command ran.
+the backup holds, except blobs restored without the rest of the backup: those are merged (missing
+blobs added, damaged ones repaired, blobs uploaded since the backup kept) unless --replace-blobs. --start-command runs at the end whenever --stop-command ran.
 
 Options:
   --data DIR            PDS data directory (default: PDS_DATA_DIRECTORY, else ./data); it may be
@@ -42,6 +43,8 @@ Options:
   --stop-command CMD    Run through the shell once the backup is unpacked and checked, before the
                         swap, e.g. "systemctl stop aurora-locus"
   --start-command CMD   Run through the shell afterwards, e.g. "systemctl start aurora-locus"
+  --replace-blobs       Make the blob folder exactly the backup's even when restoring only some
+                        components (a full restore always does)
   --full-priority       Run at normal CPU priority (by default unpacking yields the CPU to the PDS)
   --recover             Only finish (or undo) a restore that was interrupted, and clean its staging
                         folders; every restore does this first anyway. As a restore, it runs
@@ -74,6 +77,7 @@ export function describePlan(plan: RestorePlan): string {
     'Components (stored size → replaces):',
     ...plan.components.map((c) => `  ${c.component.padEnd(10)} ${formatBytes(c.size).padStart(9)}  → ${c.target}${c.targetExists ? '' : ' (nothing there now)'}`),
   ];
+  if (plan.blobs) lines.push(`  ${plan.blobs.description}`);
   if (plan.counts) lines.push(`  The backup holds ${plan.counts.accounts} accounts, ${plan.counts.actors} actor stores, ${plan.counts.blobs} blobs.`);
   lines.push('');
   lines.push(
@@ -101,6 +105,7 @@ export const command: Command = {
     'stop-command': { type: 'string' },
     'start-command': { type: 'string' },
     'full-priority': { type: 'boolean' },
+    'replace-blobs': { type: 'boolean' },
     recover: { type: 'boolean' },
   },
   async run({ values, positionals }) {
@@ -120,6 +125,7 @@ export const command: Command = {
       healthUrl: values['health-url'] as string | undefined,
       stopCommand: values['stop-command'] as string | undefined,
       startCommand: values['start-command'] as string | undefined,
+      replaceBlobs: values['replace-blobs'] === true,
     };
 
     if (!values['full-priority']) yieldCpuToPds(); // unpacking runs beside the live PDS
@@ -151,6 +157,7 @@ export const command: Command = {
       } else {
         console.log(`Restored ${result.restored.join(', ')} into ${result.dataDir} in ${formatDuration(result.durationMs)}.`);
         console.log(result.preRestoreBackup ? `The data it replaced is in ${result.preRestoreBackup}.` : 'There was no earlier data to keep.');
+        if (result.newerBlobsKept > 0) console.log(`Kept ${result.newerBlobsKept} blob${result.newerBlobsKept === 1 ? '' : 's'} uploaded since the backup.`);
         for (const kept of result.keptRaw) console.log(`Kept as it was (${kept.files.join(', ')}): ${kept.path}, because ${kept.reason}.`);
         for (const warning of result.warnings) console.log(`Warning: ${warning}`);
       }
