@@ -114,11 +114,37 @@ export interface HistoryEntry {
 
 export type AppState = 'idle' | 'running' | 'failed' | 'stale';
 
+/** The job this app runs now, known from its start (its first progress event may come later). */
+export interface RunningJob {
+  kind: 'backup' | 'restore';
+  startedAt: string;
+  /** The backup being restored. */
+  backupPath?: string;
+  components?: Component[];
+}
+
+/** The latest restore this app ran, kept so every view (and a reloaded window) can show how it went. */
+export interface RestoreOutcome {
+  entry: HistoryEntry;
+  backupPath: string;
+  components: Component[];
+  result: RestoreResult | null;
+  error: string | null;
+}
+
 export interface AppStatus {
   state: AppState;
+  job: RunningJob | null;
   running: Progress | null;
+  /** The latest restore since the app started, running or finished. */
+  lastRestore: RestoreOutcome | null;
+  /** Why the backup folder cannot be read (then lastBackup is null: nothing there can be counted on). */
+  backupDirProblem: string | null;
   lastBackup: { name: string; createdAt: string; size: number } | null;
+  /** The latest backup or restore, running or finished. */
   lastRun: HistoryEntry | null;
+  /** The latest restore in the history: a failed one leaves the PDS unprotected until the next backup. */
+  lastRestoreRun: HistoryEntry | null;
   nextRunAt: string | null;
   paused: boolean;
   scheduleEnabled: boolean;
@@ -127,6 +153,23 @@ export interface AppStatus {
 }
 
 export type View = 'overview' | 'backups' | 'restore' | 'settings' | 'history';
+
+export const LOG_LEVELS = ['error', 'warn', 'info'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export interface FolderListing {
+  path: string;
+  /** null at the top of the filesystem. */
+  parent: string | null;
+  folders: { name: string; path: string; /** Holds a manifest.json: a backup that can be restored. */ backup: boolean }[];
+}
+
+export interface LogLines {
+  path: string;
+  lines: { level: LogLevel | 'other'; text: string }[];
+  /** The file holds older lines than these. */
+  more: boolean;
+}
 
 // ---- The API: every request, its validated input and its output ---------------------------------
 
@@ -158,6 +201,10 @@ export const apiInputs = {
   getLogPath: none,
   openFolder: z.object({ target: z.enum(['backups', 'log', 'data', 'backup']), path: path.optional() }),
   pickFolder: z.object({ purpose: z.enum(['dataDir', 'backupDir', 'restore', 'envFile']) }),
+  /** The sub-folders of a folder on the machine running the app (the browser's folder chooser); default: the backup folder. */
+  listFolders: z.object({ path: path.optional() }),
+  /** The last lines of the log file, newest last, optionally only those of a level and above. */
+  readLog: z.object({ lines: z.number().int().min(1).max(2000), level: z.enum(LOG_LEVELS).optional() }),
 } as const;
 
 export interface ApiOutputs {
@@ -177,6 +224,8 @@ export interface ApiOutputs {
   openFolder: { opened: boolean; error?: string };
   /** null when the user cancelled, or when the transport has no native dialog (the browser bridge). */
   pickFolder: string | null;
+  listFolders: FolderListing;
+  readLog: LogLines;
 }
 
 export type ApiName = keyof typeof apiInputs;

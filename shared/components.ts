@@ -9,6 +9,8 @@ export type Component = (typeof COMPONENTS)[number];
 
 export const COMPRESSIONS = ['gzip', 'zstd', 'bzip2', 'xz', 'none'] as const;
 export type Compression = (typeof COMPRESSIONS)[number];
+/** What a backup can be written with: bzip2 and xz (the guide's) are only read. */
+export const WRITABLE_COMPRESSIONS = ['gzip', 'zstd', 'none'] as const satisfies readonly Compression[];
 
 /** File extension each compression adds: `databases/account.sqlite.gz`, `blobs.tar.zst`, … */
 export const COMPRESSION_EXTENSION: Record<Compression, string> = {

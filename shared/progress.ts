@@ -7,7 +7,9 @@ export type Phase =
   | 'pre-restore-backup'
   | 'unpacking'
   | 'checking'
+  | 'stopping-pds' // a restore runs the stop command and waits until the PDS has let go of its files
   | 'swapping'
+  | 'starting-pds' // a restore runs the start command
   | 'pruning'
   | 'done';
 
@@ -22,4 +24,6 @@ export interface Progress {
   /** What is being worked on now, e.g. `actors.tar.gz` or `account.sqlite`. */
   current?: string;
   startedAt: string; // ISO 8601
+  /** When the current phase began (its byte counts start from zero then), for its speed and time left. */
+  phaseStartedAt?: string;
 }

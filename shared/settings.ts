@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { COMPRESSIONS } from './components.js';
+import { COMPRESSIONS, WRITABLE_COMPRESSIONS } from './components.js';
 
 /** "HH:MM", 24-hour clock, local time. */
 const timeOfDay = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'Use a 24-hour time like 02:00');
@@ -60,4 +60,15 @@ export function validateSettings(input: unknown): { ok: true; settings: Settings
   const errors: FieldErrors = {};
   for (const issue of parsed.error.issues) errors[issue.path.join('.') || '(settings)'] ??= issue.message;
   return { ok: false, errors };
+}
+
+/**
+ * Values the schema reads (a settings file or a PDS .env may hold them) but a backup cannot be made with.
+ * The window shows them next to their field; saving them is refused.
+ */
+export function unsupportedSettings(settings: Pick<Settings, 'compression'>): FieldErrors {
+  if ((WRITABLE_COMPRESSIONS as readonly string[]).includes(settings.compression)) return {};
+  return {
+    compression: `Backups cannot be written with ${settings.compression}: Node has no streaming ${settings.compression}, and it is many times slower than gzip on media. Choose ${WRITABLE_COMPRESSIONS.join(', ')}.`,
+  };
 }

@@ -6,15 +6,21 @@ import type {
   ApiEvents,
   AppStatus,
   BackupSummary,
+  FolderListing,
   HistoryEntry,
   InspectResult,
+  LogLevel,
+  LogLines,
+  RestoreOutcome,
   RestoreResult,
+  RunningJob,
   RunTrigger,
   VerifyReport,
 } from '../../shared/api.js';
 import type { Component } from '../../shared/components.js';
 import type { Progress } from '../../shared/progress.js';
 import type { Settings } from '../../shared/settings.js';
+import { forApp } from '../../shared/advice.js';
 import { EngineError } from '../engine/errors.js';
 import { inspectBackup } from '../engine/inspect.js';
 import { listBackups } from '../engine/list.js';
@@ -48,8 +54,7 @@ export type ApiEventMap = { [E in keyof ApiEvents]: [ApiEvents[E]] };
 
 type StartResult = { started: true; done: Promise<HistoryEntry> } | { started: false; reason: string; busy: boolean };
 
-interface Job {
-  kind: 'backup' | 'restore';
+interface Job extends RunningJob {
   abort: AbortController;
   progress: Progress | null;
   done: Promise<unknown>;
@@ -70,6 +75,8 @@ export class Controller extends EventEmitter<ApiEventMap> {
   private settings!: Settings;
   private job: Job | null = null;
   private lastBackup: BackupSummary | null = null;
+  private backupDirProblem: string | null = null;
+  private lastRestore: RestoreOutcome | null = null;
   private freeSpace: AppStatus['freeSpace'] = null;
   private memory: PolicyMemory | null = null;
   private ticker: NodeJS.Timeout | null = null;
@@ -180,11 +187,16 @@ export class Controller extends EventEmitter<ApiEventMap> {
         : lastAt === null || this.clock.now().getTime() - lastAt > staleHours * 3_600_000
           ? 'stale'
           : 'idle';
+    const job = this.job;
     return {
       state,
-      running: this.job?.progress ?? null,
+      job: job ? { kind: job.kind, startedAt: job.startedAt, backupPath: job.backupPath, components: job.components } : null,
+      running: job?.progress ?? null,
+      lastRestore: this.lastRestore,
+      backupDirProblem: this.backupDirProblem,
       lastBackup: this.lastBackup ? { name: this.lastBackup.name, createdAt: this.lastBackup.createdAt, size: this.lastBackup.size } : null,
-      lastRun,
+      lastRun: latestOf(lastRun, this.history.latest('restore')),
+      lastRestoreRun: this.history.latest('restore'),
       nextRunAt: this.scheduler.nextRunAt()?.toISOString() ?? null,
       paused: this.scheduler.isPaused(),
       scheduleEnabled: this.settings.schedule.enabled,
@@ -210,15 +222,17 @@ export class Controller extends EventEmitter<ApiEventMap> {
     // Checked again: another start may have begun while the lock was probed.
     if (this.job) return { started: false, busy: true, reason: `A ${(this.job as Job).kind} is already running in this app.` };
     const abort = new AbortController();
-    const job: Job = { kind: 'backup', abort, progress: null, done: Promise.resolve() };
+    const job: Job = { kind: 'backup', startedAt: this.clock.now().toISOString(), abort, progress: null, done: Promise.resolve() };
     this.job = job;
     const done = this.runBackupJob(job, trigger);
     job.done = done;
     return { started: true, done };
   }
 
+  /** Refused once a restore has begun to swap the data in: from there it must run to its end. */
   cancel(): { cancelled: boolean } {
     if (!this.job) return { cancelled: false };
+    if (this.job.kind === 'restore' && !restoreCancellable(this.job.progress)) return { cancelled: false };
     this.job.abort.abort(new EngineError('Cancelled by the user.', 'CANCELLED'));
     return { cancelled: true };
   }
@@ -240,9 +254,11 @@ export class Controller extends EventEmitter<ApiEventMap> {
   async restore(backupPath: string, components: Component[]): Promise<{ ok: true; result: RestoreResult } | { ok: false; error: string }> {
     if (this.job) return { ok: false, error: `A ${this.job.kind} is running; wait for it to finish or cancel it first.` };
     const abort = new AbortController();
-    const job: Job = { kind: 'restore', abort, progress: null, done: Promise.resolve() };
+    const job: Job = { kind: 'restore', startedAt: this.clock.now().toISOString(), backupPath, components, abort, progress: null, done: Promise.resolve() };
     this.job = job;
-    const entry = await this.history.start('restore', 'manual', this.clock.now());
+    let entry = await this.history.start('restore', 'manual', this.clock.now());
+    entry = { ...entry, backupName: path.basename(backupPath) };
+    this.lastRestore = { entry, backupPath, components, result: null, error: null };
     this.publish();
     const run = (async (): Promise<{ ok: true; result: RestoreResult } | { ok: false; error: string }> => {
       const s = this.settings;
@@ -262,12 +278,16 @@ export class Controller extends EventEmitter<ApiEventMap> {
           },
           { signal: abort.signal, onProgress: (p: Progress) => this.onProgress(job, p) },
         );
-        await this.history.update({ ...entry, endedAt: this.clock.now().toISOString(), result: 'success', backupName: path.basename(backupPath) });
+        const ended: HistoryEntry = { ...entry, endedAt: this.clock.now().toISOString(), result: 'success' };
+        this.lastRestore = { entry: ended, backupPath, components, result, error: null };
+        await this.history.update(ended);
         return { ok: true, result };
       } catch (error) {
         const message = userMessage(error);
         this.opts.log.error(`restore of ${backupPath} failed:`, describeError(error));
-        await this.history.update({ ...entry, endedAt: this.clock.now().toISOString(), result: abort.signal.aborted ? 'cancelled' : 'failed', error: message });
+        const ended: HistoryEntry = { ...entry, endedAt: this.clock.now().toISOString(), result: abort.signal.aborted ? 'cancelled' : 'failed', error: message };
+        this.lastRestore = { entry: ended, backupPath, components, result: null, error: message };
+        await this.history.update(ended);
         return { ok: false, error: message };
       } finally {
         this.job = null;
@@ -377,7 +397,11 @@ export class Controller extends EventEmitter<ApiEventMap> {
     try {
       const backups = await this.listBackups();
       this.lastBackup = backups.find((b) => b.status === 'complete') ?? null;
+      this.backupDirProblem = null;
     } catch (error) {
+      // What an unreadable folder held earlier cannot be counted on.
+      this.lastBackup = null;
+      this.backupDirProblem = userMessage(error);
       this.opts.log.warn(`cannot list backups in ${this.backupDir}:`, describeError(error));
     }
     this.freeSpace = await freeSpaceOf(this.backupDir);
@@ -396,6 +420,16 @@ export class Controller extends EventEmitter<ApiEventMap> {
   }
 }
 
+/** A restore can be cancelled, with nothing changed, until it starts to swap the data in. */
+export function restoreCancellable(progress: Progress | null): boolean {
+  return !progress || !['swapping', 'starting-pds', 'done'].includes(progress.phase);
+}
+
+function latestOf(a: HistoryEntry | null, b: HistoryEntry | null): HistoryEntry | null {
+  if (!a || !b) return a ?? b;
+  return a.startedAt >= b.startedAt ? a : b;
+}
+
 /** Free space on the volume that holds `dir` (or its nearest existing parent). */
 async function freeSpaceOf(dir: string): Promise<AppStatus['freeSpace']> {
   let probe = dir;
@@ -410,6 +444,5 @@ async function freeSpaceOf(dir: string): Promise<AppStatus['freeSpace']> {
 
 /** The message a user sees: engine errors are written for them; anything else gets its cause chain. */
 function userMessage(error: unknown): string {
-  if (error instanceof EngineError) return error.message;
-  return describeError(error);
+  return forApp(error instanceof EngineError ? error.message : describeError(error));
 }

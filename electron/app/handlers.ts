@@ -1,12 +1,15 @@
-import { realpath, stat } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { readdir, realpath, stat } from 'node:fs/promises';
+import { homedir } from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
-import { apiInputs, type ApiName, type ApiOutputs } from '../../shared/api.js';
+import { apiInputs, type ApiName, type ApiOutputs, type FolderListing } from '../../shared/api.js';
 import type { BridgeResponse } from '../../shared/http-bridge.js';
-import { validateSettings, type FieldErrors, type Settings } from '../../shared/settings.js';
+import { unsupportedSettings, validateSettings, type FieldErrors, type Settings } from '../../shared/settings.js';
 import { EngineError } from '../engine/errors.js';
 import { describeError, type Logger } from './log.js';
 import type { Controller } from './controller.js';
+import { readLogTail } from './log-tail.js';
 import { importEnvFile } from './settings-store.js';
 
 /** Bad input from the renderer (or an HTTP client): reported as is, nothing was done. */
@@ -49,14 +52,30 @@ async function requirePath(p: string, kind: Kind): Promise<string> {
   return path.resolve(p);
 }
 
-/** Field errors for the paths in otherwise valid settings. The backup folder may be new, but its parent must exist. */
+/** What a PDS data directory holds; an empty folder is accepted too (a restore onto a new machine). */
+const PDS_ENTRIES = ['account.sqlite', 'actors', 'blobs'];
+
+/**
+ * Field errors for the paths in otherwise valid settings. The data directory must exist and look like a
+ * PDS's (or be empty, for a restore onto a new machine); the backup folder may be new, but its parent
+ * must exist and nothing that is not a folder may be in its place.
+ */
 async function settingsPathErrors(s: Settings): Promise<FieldErrors> {
   const errors: FieldErrors = {};
   const dataProblem = await pathProblem(s.dataDir, 'directory');
   if (dataProblem) errors.dataDir = dataProblem;
+  else if (!s.envFile) {
+    const entries = await readdir(s.dataDir).catch(() => null);
+    if (entries === null) errors.dataDir = `${s.dataDir} cannot be read. Give this user read access, or choose the folder the PDS writes to.`;
+    else if (entries.length > 0 && !PDS_ENTRIES.some((name) => entries.includes(name))) {
+      errors.dataDir = `${s.dataDir} does not look like a PDS data directory: it has no account.sqlite, actors/ or blobs/. Choose the folder the PDS writes to (PDS_DATA_DIRECTORY in its .env).`;
+    }
+  }
   if (!path.isAbsolute(s.backupDir)) errors.backupDir = `"${s.backupDir}" is not a full path; choose the folder again.`;
-  else if ((await pathProblem(s.backupDir, 'directory')) && (await pathProblem(path.dirname(s.backupDir), 'directory'))) {
-    errors.backupDir = `Neither ${s.backupDir} nor its parent folder exists.`;
+  else {
+    const existing = await stat(s.backupDir).catch(() => null);
+    if (existing && !existing.isDirectory()) errors.backupDir = `${s.backupDir} is a file, not a folder. Choose a folder to keep backups in.`;
+    else if (!existing && (await pathProblem(path.dirname(s.backupDir), 'directory'))) errors.backupDir = `Neither ${s.backupDir} nor its parent folder exists.`;
   }
   if (s.envFile) {
     const envProblem = await pathProblem(s.envFile, 'file');
@@ -81,6 +100,23 @@ async function isInside(inner: string, outer: string): Promise<boolean> {
   return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
 }
 
+/** The folders in `dir` (hidden ones left out), each marked when it holds a backup's manifest.json. */
+async function listFolders(dir: string): Promise<FolderListing> {
+  let entries;
+  try {
+    entries = await readdir(dir, { withFileTypes: true });
+  } catch (error) {
+    throw new InputError(`${dir} cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}).`);
+  }
+  const folders = entries
+    .filter((e) => e.isDirectory() && !e.name.startsWith('.'))
+    .map((e) => ({ name: e.name, path: path.join(dir, e.name) }))
+    .sort((a, b) => a.name.localeCompare(b.name));
+  const marked = await Promise.all(folders.map(async (f) => ({ ...f, backup: existsSync(path.join(f.path, 'manifest.json')) })));
+  const parent = path.dirname(dir);
+  return { path: dir, parent: parent === dir ? null : parent, folders: marked };
+}
+
 /** The API's requests, shared by Electron IPC (electron/ipc.ts) and the HTTP bridge (http-bridge.ts). */
 export function createHandlers(controller: Controller): Handlers {
   return {
@@ -91,7 +127,7 @@ export function createHandlers(controller: Controller): Handlers {
       if (!checked.ok) return checked;
       const unknown = unknownFields(input, checked.settings);
       if (unknown.length) return { ok: false, errors: Object.fromEntries(unknown.map((field) => [field, 'Unknown setting'])) };
-      const errors = await settingsPathErrors(checked.settings);
+      const errors = { ...unsupportedSettings(checked.settings), ...(await settingsPathErrors(checked.settings)) };
       if (Object.keys(errors).length) return { ok: false, errors };
       const settings = { ...checked.settings, dataDir: path.resolve(checked.settings.dataDir), backupDir: path.resolve(checked.settings.backupDir) };
       await controller.updateSettings(settings);
@@ -141,6 +177,15 @@ export function createHandlers(controller: Controller): Handlers {
       return error ? { opened: false, error } : { opened: true };
     },
     pickFolder: async (input) => controller.platform.pickFolder(parse('pickFolder', input).purpose),
+    listFolders: async (input) => {
+      const { path: given } = parse('listFolders', input);
+      const start = given ?? (existsSync(controller.backupDir) ? controller.backupDir : homedir());
+      return listFolders(await requirePath(start, 'directory'));
+    },
+    readLog: async (input) => {
+      const { lines, level } = parse('readLog', input);
+      return readLogTail(controller.logPath, lines, level);
+    },
   };
 }
 

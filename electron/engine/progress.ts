@@ -31,6 +31,7 @@ export function progressReporter(
     filesDone: 0,
     filesTotal: initial.filesTotal ?? 0,
     startedAt: (initial.startedAt ?? new Date()).toISOString(),
+    phaseStartedAt: (initial.startedAt ?? new Date()).toISOString(),
   };
   let last = 0;
   const emit = (force: boolean) => {
@@ -43,11 +44,12 @@ export function progressReporter(
   };
   return {
     phase(phase, current) {
-      Object.assign(state, { phase, current, bytesDone: 0, bytesTotal: 0, filesDone: 0, filesTotal: 0 });
+      Object.assign(state, { phase, current, bytesDone: 0, bytesTotal: 0, filesDone: 0, filesTotal: 0, phaseStartedAt: new Date().toISOString() });
       emit(true);
     },
     enter(phase) {
       state.phase = phase;
+      state.phaseStartedAt = new Date().toISOString();
       emit(true);
     },
     totals(bytes, files) {
@@ -70,6 +72,7 @@ export function progressReporter(
     },
     forward(p, phase) {
       if (p.phase === 'done') return;
+      if (state.phase !== phase) state.phaseStartedAt = new Date().toISOString();
       Object.assign(state, { phase, bytesDone: p.bytesDone, bytesTotal: p.bytesTotal, filesDone: p.filesDone, filesTotal: p.filesTotal, current: p.current });
       emit(false);
     },

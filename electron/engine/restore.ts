@@ -212,7 +212,7 @@ async function restore(opts: RestoreOptions): Promise<RestoreResult> {
   const stopPds = async (alsoProbe: string[] = []) => {
     if (checkedStopped) return;
     if (opts.stopCommand) {
-      progress.phase('preparing', 'stopping the PDS');
+      progress.phase('stopping-pds');
       await runRequiredCommand('stop', opts.stopCommand, opts.signal);
       stopped = true;
     }
@@ -257,6 +257,7 @@ async function restore(opts: RestoreOptions): Promise<RestoreResult> {
 
   // The PDS goes back up with whatever is now in place: the restored data, or the untouched old data.
   if (stopped && opts.startCommand) {
+    progress.phase('starting-pds');
     try {
       await runRequiredCommand('start', opts.startCommand);
     } catch (startError) {

@@ -85,7 +85,9 @@ const PHASES: Record<Progress['phase'], string> = {
   'pre-restore-backup': 'Saving the current data first',
   unpacking: 'Unpacking',
   checking: 'Checking the restored data',
+  'stopping-pds': 'Stopping the PDS',
   swapping: 'Putting the restored data in place',
+  'starting-pds': 'Starting the PDS',
   pruning: 'Removing old backups',
   done: 'Done',
 };

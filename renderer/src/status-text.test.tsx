@@ -5,7 +5,11 @@ import { describeNextRun, describeStatus } from './status-text.js';
 const now = new Date('2026-03-22T14:30:00Z');
 const status = (over: Partial<AppStatus>): AppStatus => ({
   state: 'idle',
+  job: null,
   running: null,
+  lastRestore: null,
+  backupDirProblem: null,
+  lastRestoreRun: null,
   lastBackup: { name: 'backup_20260322_123000', createdAt: '2026-03-22T12:30:00Z', size: 5 * 1024 * 1024 },
   lastRun: null,
   nextRunAt: '2026-03-23T02:00:00Z',

@@ -99,11 +99,18 @@ describe('controller', () => {
     expect(progress.some((p) => p.operation === 'verify')).toBe(true);
     expect(await handlers.inspectBackup({ path: backupPath })).toMatchObject({ ok: true, components: expect.arrayContaining([{ component: 'account', present: true, size: expect.any(Number) }]) });
 
+    const statuses: AppStatus[] = [];
+    controller.on('status', (s) => statuses.push(s));
     const restored = await handlers.restore({ path: backupPath, components: ['account'] });
     expect(restored).toMatchObject({ ok: true, result: { restored: ['account'], dataDir } });
     expect(progress.some((p) => p.operation === 'restore')).toBe(true);
+    const phases = progress.filter((p) => p.operation === 'restore').map((p) => p.phase);
+    expect(phases.indexOf('unpacking')).toBeLessThan(phases.indexOf('swapping'));
     expect(controller.history.list()[0]).toMatchObject({ kind: 'restore', result: 'success', backupName: path.basename(backupPath) });
-    expect(controller.getStatus().lastRun?.kind).toBe('backup'); // the status is about backups
+    // From its first status on, the restore is known as one (before any progress), and it stays known after.
+    expect(statuses[0]).toMatchObject({ state: 'running', job: { kind: 'restore', backupPath, components: ['account'] }, lastRestore: { entry: { result: 'running' } } });
+    const after = controller.getStatus();
+    expect(after).toMatchObject({ state: 'idle', job: null, lastRun: { kind: 'restore', result: 'success' }, lastRestore: { result: { restored: ['account'] }, error: null } });
   });
 
   it('runs retention after a successful backup, with the settings\' days and floor', async () => {

@@ -55,6 +55,18 @@ const badInputs: Record<ApiName, Array<[input: () => unknown, message: string | 
     [() => ({ paused: true, until: 'tomorrow' }), 'until'],
   ],
   listBackups: [[() => ({ dir: backupDir }), 'Invalid input for listBackups']],
+  listFolders: [
+    [() => ({ path: 'backups' }), 'is not a full path'],
+    [() => ({ path: missing() }), 'does not exist'],
+    [() => ({ path: envFile }), 'is not a folder'],
+    [() => ({ path: root.dir, hidden: true }), 'hidden'],
+  ],
+  readLog: [
+    [() => ({}), 'lines'],
+    [() => ({ lines: 0 }), 'lines'],
+    [() => ({ lines: 5000 }), 'lines'],
+    [() => ({ lines: 10, level: 'debug' }), 'level'],
+  ],
   verifyBackup: [
     [() => ({ path: aBackup }), 'deep'],
     [() => ({ path: aBackup, deep: 'yes' }), 'deep'],
@@ -137,6 +149,17 @@ describe('API handlers reject bad input', () => {
     expect(await handlers.setSettings('everything')).toMatchObject({ ok: false });
     expect(controller.getSettings()).toEqual(before);
   });
+
+  it('setSettings refuses a file as the backup folder, a folder that is not a PDS as the data directory, and a compression backups cannot be written with', async () => {
+    const before = controller.getSettings();
+    expect(await handlers.setSettings({ ...before, backupDir: envFile })).toEqual({ ok: false, errors: { backupDir: `${envFile} is a file, not a folder. Choose a folder to keep backups in.` } });
+    const photos = path.join(root.dir, 'photos');
+    await mkdir(photos, { recursive: true });
+    await writeFile(path.join(photos, 'beach.jpg'), 'not a PDS');
+    expect(await handlers.setSettings({ ...before, dataDir: photos })).toEqual({ ok: false, errors: { dataDir: expect.stringContaining('does not look like a PDS data directory') } });
+    expect(await handlers.setSettings({ ...before, compression: 'xz' })).toEqual({ ok: false, errors: { compression: expect.stringContaining('Choose gzip, zstd, none') } });
+    expect(controller.getSettings()).toEqual(before);
+  });
 });
 
 describe('API handlers accept good input', () => {
@@ -145,6 +168,31 @@ describe('API handlers accept good input', () => {
     expect(await handlers.setSettings(next)).toEqual({ ok: true, settings: next });
     expect(await handlers.getSettings(undefined)).toEqual(next);
     await handlers.setSettings({ ...next, backupDir });
+  });
+
+  it('listFolders lists the sub-folders of a folder, marks backups, and names the parent', async () => {
+    await writeFile(path.join(aBackup, 'manifest.json'), '{}');
+    await mkdir(path.join(backupDir, '.hidden'), { recursive: true });
+    const listing = await handlers.listFolders({});
+    expect(listing).toEqual({ path: backupDir, parent: root.dir, folders: [{ name: 'backup_20250322_143022', path: aBackup, backup: true }] });
+    expect((await handlers.listFolders({ path: '/' })).parent).toBeNull();
+  });
+
+  it('readLog answers with the last lines of the log file, of a level and above', async () => {
+    await mkdir(path.dirname(controller.logPath), { recursive: true });
+    await writeFile(
+      controller.logPath,
+      ['[2025-03-22 14:30:00.000] [info]  started', '[2025-03-22 14:31:00.000] [error] backup failed:', '  caused by: disk full', '[2025-03-22 14:32:00.000] [warn]  slow'].join('\n') + '\n',
+    );
+    expect(await handlers.readLog({ lines: 2 })).toEqual({
+      path: controller.logPath,
+      more: true,
+      lines: [
+        { level: 'error', text: '[2025-03-22 14:31:00.000] [error] backup failed:\n  caused by: disk full' },
+        { level: 'warn', text: '[2025-03-22 14:32:00.000] [warn]  slow' },
+      ],
+    });
+    expect((await handlers.readLog({ lines: 10, level: 'error' })).lines.map((l) => l.level)).toEqual(['error']);
   });
 
   it('importEnv returns the implied settings without saving them', async () => {

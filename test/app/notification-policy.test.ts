@@ -12,7 +12,11 @@ const GB = 1024 ** 3;
 function status(overrides: Partial<AppStatus>): AppStatus {
   return {
     state: 'idle',
+    job: null,
     running: null,
+    lastRestore: null,
+    backupDirProblem: null,
+    lastRestoreRun: null,
     lastBackup: { name: 'backup_a', createdAt: t0.toISOString(), size: 10 },
     lastRun: null,
     nextRunAt: null,

@@ -8,7 +8,11 @@ const hoursAgo = (h: number) => new Date(now.getTime() - h * 3_600_000).toISOStr
 function status(overrides: Partial<AppStatus>): AppStatus {
   return {
     state: 'idle',
+    job: null,
     running: null,
+    lastRestore: null,
+    backupDirProblem: null,
+    lastRestoreRun: null,
     lastBackup: { name: 'backup_20250322_020000', createdAt: hoursAgo(12.5), size: 1234 },
     lastRun: null,
     nextRunAt: new Date('2025-03-23T02:00:00').toISOString(),
