@@ -24,6 +24,6 @@ export interface Progress {
   /** What is being worked on now, e.g. `actors.tar.gz` or `account.sqlite`. */
   current?: string;
   startedAt: string; // ISO 8601
-  /** When the current phase began (its byte counts start from zero then), for its speed and time left. */
+  /** When the byte counts last started from zero (a new phase of a restore), for speed and time left. */
   phaseStartedAt?: string;
 }

@@ -49,7 +49,6 @@ export function progressReporter(
     },
     enter(phase) {
       state.phase = phase;
-      state.phaseStartedAt = new Date().toISOString();
       emit(true);
     },
     totals(bytes, files) {

@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import type { AppStatus } from '../../shared/api.js';
 import type { Progress } from '../../shared/progress.js';
 import { useConnection } from './api/client.js';
@@ -15,12 +15,13 @@ import { Restore, type DroppedFolder } from './views/Restore.js';
 import { SettingsView } from './views/Settings.js';
 
 export function App() {
-  const { api, pathForFile } = useConnection();
+  const { api, pathForFile, watch } = useConnection();
   const view = useView();
   const [status, setStatus] = useState<AppStatus | null>(null);
   const [progress, setProgress] = useState<Progress | null>(null);
   const [verifyProgress, setVerifyProgress] = useState<Progress | null>(null);
   const [connectionError, setConnectionError] = useState<string | null>(null);
+  const [lostConnection, setLostConnection] = useState<string | null>(null);
   const [dropped, setDropped] = useState<DroppedFolder | null>(null);
   const [focusBackup, setFocusBackup] = useState<string | null>(null);
   const now = useNow(progress ? 1000 : 15_000);
@@ -57,6 +58,7 @@ export function App() {
     const unsubscribe = [
       api.on('status', (next) => {
         setStatus(next);
+        setConnectionError(null);
         if (next.state !== 'running') setProgress(null);
       }),
       // Verification runs beside the app's one job (backup or restore), and shows in Backups.
@@ -66,15 +68,33 @@ export function App() {
         showView(target.view);
       }),
     ];
+    // The event stream tells within seconds when the bridge goes away; on its return, the status is asked again.
+    if (watch)
+      unsubscribe.push(
+        watch((problem) => {
+          setLostConnection(problem);
+          if (!problem) void refresh();
+        }),
+      );
     return () => {
       clearInterval(timer);
       unsubscribe.forEach((off) => off());
     };
-  }, [api]);
+  }, [api, watch]);
+
+  // A new view: its name in the window's title, and focus on its heading (not left on a link that is gone).
+  const heading = useRef<HTMLHeadingElement>(null);
+  const firstView = useRef(true);
+  useEffect(() => {
+    document.title = `${VIEWS.find((v) => v.id === view)!.label} — Aurora Locus Backup`;
+    if (firstView.current) firstView.current = false;
+    else heading.current?.focus();
+  }, [view]);
 
   // The status says whether a job runs; its live progress comes as events (status.running is the
   // fallback right after a reload).
-  const running = status?.state === 'running' ? (progress ?? status.running) : null;
+  const running = status?.job ? (progress && progress.operation === status.job.kind ? progress : status.running) : null;
+  const problem = lostConnection ?? connectionError;
   const summary = status ? describeStatus(status, now) : null;
   const title = VIEWS.find((v) => v.id === view)!.label;
 
@@ -107,13 +127,25 @@ export function App() {
         ) : null}
       </nav>
       <main className="content" aria-labelledby="view-title">
-        <h1 id="view-title" className="view-title">
+        <h1 id="view-title" className="view-title" tabIndex={-1} ref={heading}>
           {title}
         </h1>
-        {connectionError ? <Notice tone="error" title="Not connected">{connectionError}</Notice> : null}
-        {view === 'overview' ? <Overview status={status} running={running} now={now} /> : null}
-        {view === 'backups' ? <Backups status={status} running={running} verifyProgress={verifyProgress} focus={focusBackup} now={now} /> : null}
-        {view === 'restore' ? <Restore dropped={dropped} running={running} now={now} /> : null}
+        {problem ? <Notice tone="error" title="Not connected">{problem}</Notice> : null}
+        {view === 'overview' ? <Overview status={status} running={running} now={now} connectionError={problem} /> : null}
+        {view === 'backups' ? (
+          <Backups
+            status={status}
+            running={running}
+            verifyProgress={verifyProgress}
+            focus={focusBackup}
+            now={now}
+            onRestore={(path) => {
+              setDropped({ path, at: Date.now() });
+              showView('restore');
+            }}
+          />
+        ) : null}
+        {view === 'restore' ? <Restore dropped={dropped} onDroppedTaken={() => setDropped(null)} status={status} running={running} now={now} /> : null}
         {view === 'settings' ? <SettingsView /> : null}
         {view === 'history' ? <History status={status} now={now} /> : null}
       </main>

@@ -1,6 +1,8 @@
 import type { Progress } from '../../shared/progress.js';
 
-export { formatBytes } from '../../shared/format.js';
+import { formatBytes } from '../../shared/format.js';
+
+export { formatBytes };
 
 /** "just now" → "Just now", for a value that starts a line. */
 export const capitalize = (text: string): string => text.charAt(0).toUpperCase() + text.slice(1);
@@ -62,12 +64,25 @@ export function formatDateTime(iso: string, now = new Date()): string {
  * (the first second, or nothing done yet), so the window does not show a wildly wrong guess.
  */
 export function formatEta(progress: Progress, now: Date): string | null {
-  const elapsed = now.getTime() - new Date(progress.startedAt).getTime();
+  const elapsed = now.getTime() - new Date(countedSince(progress)).getTime();
   if (progress.bytesTotal <= 0 || progress.bytesDone <= 0 || elapsed < 1000) return null;
   if (progress.bytesDone >= progress.bytesTotal) return 'almost done';
   const remaining = (elapsed / progress.bytesDone) * (progress.bytesTotal - progress.bytesDone);
   return remaining < 5000 ? 'a few seconds left' : `about ${formatDuration(remaining)} left`;
 }
+
+/** When the byte counts started: the current phase's start when the engine says, else the operation's. */
+const countedSince = (progress: Progress): string => progress.phaseStartedAt ?? progress.startedAt;
+
+/** Bytes per second over what is counted so far: "45 MB/s". Null in the first second. */
+export function formatSpeed(progress: Progress, now: Date): string | null {
+  const elapsed = now.getTime() - new Date(countedSince(progress)).getTime();
+  if (elapsed < 1000 || progress.bytesDone <= 0) return null;
+  return `${formatBytes(Math.round((progress.bytesDone / elapsed) * 1000))}/s`;
+}
+
+/** How long the whole operation has run: "1 min 5 s". */
+export const formatElapsed = (progress: Progress, now: Date): string => formatDuration(now.getTime() - new Date(progress.startedAt).getTime());
 
 /** Fraction done, 0…1, from bytes (or files when the byte total is not known yet). */
 export function progressFraction(progress: Progress): number {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { AppStatus } from '../../shared/api.js';
-import { describeNextRun, describeStatus } from './status-text.js';
+import type { Progress } from '../../shared/progress.js';
+import { describeNextRun, describeStatus, partialRestoreRisks, restoreCancellable } from './status-text.js';
 
 const now = new Date('2026-03-22T14:30:00Z');
 const status = (over: Partial<AppStatus>): AppStatus => ({
@@ -35,6 +36,55 @@ describe('describeStatus', () => {
     });
     expect(describeStatus(failed, now)).toMatchObject({ tone: 'failed', title: 'The last backup failed' });
     expect(describeStatus(failed, now).detail).toMatch(/^\/mnt\/usb is not writable\. The newest backup/);
+  });
+});
+
+describe('describeStatus while a restore runs', () => {
+  const restoring = (phase: Progress['phase'] | null) =>
+    status({
+      state: 'running',
+      job: { kind: 'restore', startedAt: '2026-03-22T14:29:00Z', backupPath: '/b/backup_1', components: ['account'] },
+      running: phase ? { operation: 'restore', phase, bytesDone: 0, bytesTotal: 0, filesDone: 0, filesTotal: 0, startedAt: '2026-03-22T14:29:00Z' } : null,
+    });
+
+  it('says "Restoring", the step, and that the PDS will be stopped, from the first status on', () => {
+    expect(describeStatus(restoring(null), now)).toMatchObject({ tone: 'running', title: 'Restoring', detail: expect.stringMatching(/^Check the backup\. .*will be stopped/) });
+    expect(describeStatus(restoring('unpacking'), now).detail).toMatch(/^Unpack beside the live data\./);
+    expect(describeStatus(restoring('swapping'), now).detail).toMatch(/^Put the restored data in place\. The PDS is stopped/);
+  });
+
+  it('can be cancelled until the data is swapped in', () => {
+    expect(restoreCancellable(restoring('pre-restore-backup').running)).toBe(true);
+    expect(restoreCancellable(restoring('swapping').running)).toBe(false);
+    expect(restoreCancellable(restoring('starting-pds').running)).toBe(false);
+  });
+});
+
+describe('describeStatus: unprotected is a warning with its reason and its fix', () => {
+  it('while the schedule is off or paused', () => {
+    expect(describeStatus(status({ scheduleEnabled: false }), now)).toMatchObject({ tone: 'stale', title: 'Unprotected: automatic backups are off', action: { label: 'Turn on the schedule', view: 'settings' } });
+    expect(describeStatus(status({ paused: true }), now)).toMatchObject({ tone: 'stale', title: 'Unprotected: the schedule is paused', action: { label: 'Resume schedule', resume: true } });
+  });
+
+  it('while the backup folder cannot be read', () => {
+    const unreadable = status({ lastBackup: null, backupDirProblem: 'Cannot read the backup directory /mnt/usb: EACCES.' });
+    expect(describeStatus(unreadable, now)).toMatchObject({ tone: 'stale', title: 'Unprotected: the backup folder cannot be read', detail: 'Cannot read the backup directory /mnt/usb: EACCES.' });
+  });
+
+  it('after a failed restore, until a newer backup exists', () => {
+    const restore = { id: 'r', kind: 'restore' as const, trigger: 'manual' as const, startedAt: '2026-03-22T13:00:00Z', endedAt: '2026-03-22T13:05:00Z', result: 'failed' as const, error: 'The PDS seems to be running.' };
+    expect(describeStatus(status({ lastRestoreRun: restore }), now)).toMatchObject({ tone: 'stale', title: 'Unprotected: the last restore failed', detail: expect.stringContaining('The PDS seems to be running.') });
+    expect(describeStatus(status({ lastRestoreRun: restore, lastBackup: { name: 'backup_20260322_140000', createdAt: '2026-03-22T14:00:00Z', size: 1 } }), now).tone).toBe('ok');
+  });
+});
+
+describe('partialRestoreRisks', () => {
+  const all = ['account', 'sequencer', 'did_cache', 'blobs', 'actors'] as const;
+  it('names what a partial restore leaves inconsistent, and nothing for a whole one', () => {
+    expect(partialRestoreRisks([...all], [...all])).toEqual([]);
+    expect(partialRestoreRisks(['account'], [...all])).toEqual([expect.stringMatching(/^Accounts without their repositories/)]);
+    expect(partialRestoreRisks(['did_cache'], [...all])).toEqual([]);
+    expect(partialRestoreRisks(['account'], ['account'])).toEqual([]); // nothing else in the backup
   });
 });
 

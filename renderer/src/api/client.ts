@@ -1,7 +1,7 @@
 import { createContext, useContext } from 'react';
 import type { ApiClient } from '../../../shared/api.js';
 import { electronClient } from './electron-client.js';
-import { createHttpClient, takeToken } from './http-client.js';
+import { createHttpClient, takeToken, type ConnectionListener } from './http-client.js';
 
 export interface Connection {
   api: ApiClient;
@@ -9,6 +9,8 @@ export interface Connection {
   pathForFile: ((file: File) => string) | null;
   /** True inside Electron; false in a browser through the HTTP bridge (no native dialogs there). */
   native: boolean;
+  /** Reports a lost or refused connection (the HTTP bridge); Electron's IPC cannot be lost. */
+  watch?: (listener: ConnectionListener) => () => void;
 }
 
 /** Electron's preload bridge when present, otherwise the HTTP bridge this page was served from. */
@@ -16,7 +18,8 @@ export function connect(): Connection {
   const aurora = electronClient();
   if (aurora) return { api: aurora, pathForFile: aurora.pathForFile ?? null, native: true };
   const token = takeToken(window.location, window.history, window.sessionStorage);
-  return { api: createHttpClient(token), pathForFile: null, native: false };
+  const client = createHttpClient(token);
+  return { api: client, pathForFile: null, native: false, watch: client.watch };
 }
 
 export const ConnectionContext = createContext<Connection | null>(null);

@@ -23,9 +23,34 @@ export function takeToken(location: Location, history: History, storage: Storage
 const EXPIRED =
   'The connection to Aurora Locus Backup was refused: the address has no valid token. Open the URL that `aurora-backup serve` printed again.';
 
-/** The ApiClient of the local HTTP bridge (see shared/api.ts): POST /api/<name> and Server-Sent Events. */
-export function createHttpClient(token: string | null): ApiClient {
+const LOST = 'The connection to Aurora Locus Backup was lost; trying again. Is `aurora-backup serve` still running?';
+
+/** Told null when the event stream is open, or what is wrong when it is not. */
+export type ConnectionListener = (problem: string | null) => void;
+
+/**
+ * The ApiClient of the local HTTP bridge (see shared/api.ts): POST /api/<name> and Server-Sent Events.
+ * `watch` reports the event stream's state: its error comes within seconds of the server going away.
+ */
+export function createHttpClient(token: string | null): ApiClient & { watch(listener: ConnectionListener): () => void } {
   let events: EventSource | null = null;
+  const watchers = new Set<ConnectionListener>();
+  const tell = (problem: string | null) => watchers.forEach((w) => w(problem));
+  const open = (): EventSource => {
+    if (events) return events;
+    const source = new EventSource(`${EVENTS_PATH}?${TOKEN_QUERY}=${encodeURIComponent(token ?? '')}`);
+    source.addEventListener('open', () => tell(null));
+    source.addEventListener('error', () => {
+      // A refused token closes the stream for good; anything else is retried by the browser.
+      if (source.readyState !== EventSource.CLOSED) return tell(LOST);
+      call('getStatus', undefined).then(
+        () => tell(LOST),
+        (error: unknown) => tell(error instanceof Error ? error.message : LOST),
+      );
+    });
+    events = source;
+    return source;
+  };
 
   const call = async (name: string, input: unknown): Promise<unknown> => {
     let response: Response;
@@ -46,11 +71,17 @@ export function createHttpClient(token: string | null): ApiClient {
   };
 
   const on = <E extends ApiEventName>(event: E, listener: (payload: ApiEvents[E]) => void): (() => void) => {
-    events ??= new EventSource(`${EVENTS_PATH}?${TOKEN_QUERY}=${encodeURIComponent(token ?? '')}`);
+    const source = open();
     const handler = (message: MessageEvent<string>) => listener(JSON.parse(message.data) as ApiEvents[E]);
-    events.addEventListener(event, handler);
-    return () => events?.removeEventListener(event, handler);
+    source.addEventListener(event, handler);
+    return () => source.removeEventListener(event, handler);
   };
 
-  return { ...apiFromCall(call), on };
+  const watch = (listener: ConnectionListener): (() => void) => {
+    watchers.add(listener);
+    open();
+    return () => watchers.delete(listener);
+  };
+
+  return { ...apiFromCall(call), on, watch };
 }

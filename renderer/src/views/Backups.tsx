@@ -1,7 +1,7 @@
 import { Fragment, useCallback, useEffect, useState } from 'react';
 import type { AppStatus, BackupSummary, VerifyReport } from '../../../shared/api.js';
 import type { Progress } from '../../../shared/progress.js';
-import { useApi } from '../api/client.js';
+import { useApi, useConnection } from '../api/client.js';
 import { Icon } from '../components/Icon.js';
 import { Notice } from '../components/Notice.js';
 import { ProgressPanel } from '../components/ProgressPanel.js';
@@ -15,9 +15,17 @@ type Verification = { state: 'running'; deep: boolean; since: Date } | { state: 
 
 const STATUS_TEXT = { complete: 'Complete', incomplete: 'Incomplete', corrupt: 'Corrupt' } as const;
 
-export function Backups(props: { status: AppStatus | null; running: Progress | null; verifyProgress: Progress | null; focus: string | null; now: Date }) {
-  const { status, running, verifyProgress, focus, now } = props;
+export function Backups(props: {
+  status: AppStatus | null;
+  running: Progress | null;
+  verifyProgress: Progress | null;
+  focus: string | null;
+  now: Date;
+  onRestore: (path: string) => void;
+}) {
+  const { status, running, verifyProgress, focus, now, onRestore } = props;
   const api = useApi();
+  const { native } = useConnection();
   const [backups, setBackups] = useState<BackupSummary[] | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [verifications, setVerifications] = useState<Record<string, Verification>>({});
@@ -158,17 +166,28 @@ export function Backups(props: { status: AppStatus | null; running: Progress | n
                                 >
                                   {verification?.state === 'running' && verification.deep ? 'Checking…' : 'Deep verify'}
                                 </button>
+                                <button
+                                  type="button"
+                                  className="button small"
+                                  onClick={() => onRestore(backup.path)}
+                                  disabled={status?.job !== null && status?.job !== undefined}
+                                  aria-label={`Restore from ${backup.name}…`}
+                                >
+                                  Restore…
+                                </button>
                               </>
                             ) : null}
-                            <button
-                              type="button"
-                              className="button small icon-only"
-                              onClick={() => openFolder(backup)}
-                              aria-label={`Open the folder of ${backup.name}`}
-                              title="Open folder"
-                            >
-                              <Icon name="folder" size={16} />
-                            </button>
+                            {native ? (
+                              <button
+                                type="button"
+                                className="button small icon-only"
+                                onClick={() => openFolder(backup)}
+                                aria-label={`Open the folder of ${backup.name}`}
+                                title="Open folder"
+                              >
+                                <Icon name="folder" size={16} />
+                              </button>
+                            ) : null}
                           </div>
                         </td>
                       </tr>

@@ -1,6 +1,6 @@
-import { useEffect, useState } from 'react';
-import type { AppStatus, HistoryEntry } from '../../../shared/api.js';
-import { useApi } from '../api/client.js';
+import { useEffect, useId, useState } from 'react';
+import type { AppStatus, HistoryEntry, LogLevel, LogLines } from '../../../shared/api.js';
+import { useApi, useConnection } from '../api/client.js';
 import { Icon } from '../components/Icon.js';
 import { Notice } from '../components/Notice.js';
 import { StatusBadge } from '../components/StatusBadge.js';
@@ -16,19 +16,19 @@ const RESULT = {
   running: { tone: 'running', text: 'Running' },
 } as const;
 
+const LOG_LINES = 200;
+const LEVEL_TEXT: Record<LogLevel | 'all', string> = { all: 'Everything', info: 'Information and up', warn: 'Warnings and errors', error: 'Errors only' };
+
 export function History({ status, now }: { status: AppStatus | null; now: Date }) {
   const api = useApi();
+  const { native } = useConnection();
   const [entries, setEntries] = useState<HistoryEntry[] | null>(null);
-  const [logPath, setLogPath] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
 
   // Reload whenever the status changes (a run started or ended).
   useEffect(() => {
     api.getHistory().then(setEntries, (failure: unknown) => setError(errorText(failure)));
   }, [api, status?.lastRun?.id, status?.lastRun?.result]);
-  useEffect(() => {
-    api.getLogPath().then(setLogPath, () => setLogPath(null));
-  }, [api]);
 
   const openLog = async () => {
     try {
@@ -41,15 +41,6 @@ export function History({ status, now }: { status: AppStatus | null; now: Date }
 
   return (
     <div className="stack">
-      <section className="card log-card">
-        <div>
-          <h2 className="card-title">Log file</h2>
-          <p className="muted small-path">{logPath ?? 'Not known yet'}</p>
-        </div>
-        <button type="button" className="button" onClick={openLog}>
-          Open log file
-        </button>
-      </section>
       {error ? <Notice tone="error">{error}</Notice> : null}
       {entries === null ? (
         <p className="muted">Loading history…</p>
@@ -104,6 +95,71 @@ export function History({ status, now }: { status: AppStatus | null; now: Date }
           </table>
         </section>
       )}
+      <LogViewer refreshKey={`${status?.lastRun?.id}-${status?.lastRun?.result}`} onOpen={native ? openLog : null} />
     </div>
+  );
+}
+
+/** The end of the log file, filterable by level; "Open log file" only where a program can open it (the desktop). */
+function LogViewer({ refreshKey, onOpen }: { refreshKey: string; onOpen: (() => Promise<void>) | null }) {
+  const api = useApi();
+  const levelId = useId();
+  const [level, setLevel] = useState<LogLevel | 'all'>('all');
+  const [log, setLog] = useState<LogLines | null>(null);
+  const [problem, setProblem] = useState<string | null>(null);
+  const load = () =>
+    api.readLog({ lines: LOG_LINES, ...(level === 'all' ? {} : { level }) }).then(
+      (lines) => {
+        setLog(lines);
+        setProblem(null);
+      },
+      (failure: unknown) => setProblem(errorText(failure)),
+    );
+  useEffect(() => {
+    void load();
+  }, [api, level, refreshKey]);
+
+  return (
+    <section className="card log-card" aria-labelledby="log-title">
+      <div className="card-head">
+        <h2 id="log-title" className="card-title">
+          Log
+        </h2>
+        <div className="log-controls">
+          <label htmlFor={levelId}>Show</label>
+          <select id={levelId} value={level} onChange={(e) => setLevel(e.target.value as LogLevel | 'all')}>
+            {(Object.keys(LEVEL_TEXT) as (LogLevel | 'all')[]).map((l) => (
+              <option key={l} value={l}>
+                {LEVEL_TEXT[l]}
+              </option>
+            ))}
+          </select>
+          <button type="button" className="button small" onClick={() => void load()}>
+            Refresh
+          </button>
+          {onOpen ? (
+            <button type="button" className="button small" onClick={() => void onOpen()}>
+              Open log file
+            </button>
+          ) : null}
+        </div>
+      </div>
+      <p className="muted small-path">{log?.path ?? ''}</p>
+      {problem ? <Notice tone="error">{problem}</Notice> : null}
+      {log && log.lines.length === 0 ? <p className="muted">{level === 'all' ? 'The log is empty.' : 'No lines of this level.'}</p> : null}
+      {log && log.lines.length > 0 ? (
+        <>
+          {log.more ? <p className="muted">The last {log.lines.length} lines; older ones are in the file.</p> : null}
+          <pre className="log-lines" tabIndex={0} aria-label="Last lines of the log">
+            {log.lines.map((line, i) => (
+              <span key={i} className={`log-line log-${line.level}`}>
+                {line.text}
+                {'\n'}
+              </span>
+            ))}
+          </pre>
+        </>
+      ) : null}
+    </section>
   );
 }

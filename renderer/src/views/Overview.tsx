@@ -5,6 +5,7 @@ import { useApi } from '../api/client.js';
 import { Icon } from '../components/Icon.js';
 import { Notice } from '../components/Notice.js';
 import { ProgressPanel } from '../components/ProgressPanel.js';
+import { RestoreProgress } from '../components/RestoreProgress.js';
 import { StatusBadge } from '../components/StatusBadge.js';
 import { errorText } from '../errors.js';
 import { capitalize, formatAge, formatBytes, formatDateTime } from '../format.js';
@@ -14,7 +15,9 @@ import { describeNextRun, describeStatus } from '../status-text.js';
 const RESULT_TEXT = { success: 'Succeeded', failed: 'Failed', cancelled: 'Cancelled', running: 'Running' } as const;
 const RESULT_TONE = { success: 'ok', failed: 'failed', cancelled: 'stale', running: 'running' } as const;
 
-export function Overview({ status, running, now }: { status: AppStatus | null; running: Progress | null; now: Date }) {
+const KIND_TEXT = { backup: 'Backup', restore: 'Restore', verify: 'Verification', prune: 'Clean-up' } as const;
+
+export function Overview({ status, running, now, connectionError }: { status: AppStatus | null; running: Progress | null; now: Date; connectionError: string | null }) {
   const api = useApi();
   const [message, setMessage] = useState<string | null>(null);
   const [starting, setStarting] = useState(false);
@@ -38,13 +41,15 @@ export function Overview({ status, running, now }: { status: AppStatus | null; r
   const cancel = () => act(async () => ((await api.cancel()).cancelled ? null : 'There was nothing to cancel.'));
   const togglePause = () => act(async () => (await api.pauseSchedule({ paused: !status?.paused }), null));
 
-  if (!status) return <p className="muted">Connecting…</p>;
+  if (!status) return connectionError ? null : <p className="muted">Connecting…</p>;
   const summary = describeStatus(status, now);
   const next = describeNextRun(status, now);
   const free = status.freeSpace;
   const usedFraction = free && free.totalBytes > 0 ? 1 - free.freeBytes / free.totalBytes : 0;
   const busy = status.state === 'running';
-  const job = running?.operation ?? status.lastRun?.kind;
+  const job = status.job;
+  const action = summary.action;
+  const fix = !action || 'backUp' in action ? null : 'view' in action ? () => showView(action.view) : () => act(async () => (await api.pauseSchedule({ paused: false }), null));
 
   return (
     <div className="stack">
@@ -59,14 +64,20 @@ export function Overview({ status, running, now }: { status: AppStatus | null; r
           <p className="hero-detail">{summary.detail}</p>
         </div>
         <div className="hero-actions">
+          {fix && action ? (
+            <button type="button" className="button" onClick={fix}>
+              {action.label}
+            </button>
+          ) : null}
           <button type="button" className="button primary" onClick={backUpNow} disabled={busy || starting}>
-            {!busy ? 'Back up now' : job === 'restore' ? 'Restore running…' : 'Backup running…'}
+            {!busy ? 'Back up now' : job?.kind === 'restore' ? 'Restore running…' : 'Backup running…'}
           </button>
         </div>
       </section>
 
       {message ? <Notice tone="error">{message}</Notice> : null}
-      {busy ? <ProgressPanel progress={running} now={now} title={job === 'restore' ? 'Restore' : 'Backup'} onCancel={cancel} /> : null}
+      {busy && job?.kind === 'restore' ? <RestoreProgress job={job} progress={running} now={now} onCancel={cancel} /> : null}
+      {busy && job?.kind !== 'restore' ? <ProgressPanel progress={running} now={now} title="Backup" onCancel={cancel} /> : null}
 
       <div className="stats">
         <section className="card stat" aria-labelledby="stat-last">
@@ -86,9 +97,9 @@ export function Overview({ status, running, now }: { status: AppStatus | null; r
               <p className="stat-detail">Your first backup will show here.</p>
             </>
           )}
-          {status.lastRun && status.lastRun.kind === 'backup' ? (
-            <p className="stat-detail">
-              Last run: <StatusBadge tone={RESULT_TONE[status.lastRun.result]}>{RESULT_TEXT[status.lastRun.result]}</StatusBadge>
+          {status.lastRun ? (
+            <p className="stat-detail" data-testid="last-run">
+              Last run: {KIND_TEXT[status.lastRun.kind]} <StatusBadge tone={RESULT_TONE[status.lastRun.result]}>{RESULT_TEXT[status.lastRun.result]}</StatusBadge>
             </p>
           ) : null}
         </section>

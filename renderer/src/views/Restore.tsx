@@ -1,26 +1,31 @@
-import { useEffect, useId, useState, type FormEvent } from 'react';
-import type { InspectResult, RestoreResult } from '../../../shared/api.js';
+import { useEffect, useId, useRef, useState, type FormEvent } from 'react';
+import type { AppStatus, InspectResult, RestoreOutcome } from '../../../shared/api.js';
 import type { Component } from '../../../shared/components.js';
 import type { Progress } from '../../../shared/progress.js';
 import type { Settings } from '../../../shared/settings.js';
 import { useApi, useConnection } from '../api/client.js';
+import { FolderBrowser } from '../components/FolderBrowser.js';
 import { Icon } from '../components/Icon.js';
+import { Modal } from '../components/Modal.js';
 import { Notice } from '../components/Notice.js';
-import { ProgressPanel } from '../components/ProgressPanel.js';
+import { RestoreProgress } from '../components/RestoreProgress.js';
 import { COMPONENT_INFO } from '../components-info.js';
 import { errorText } from '../errors.js';
 import { formatAge, formatBytes, formatDateTime } from '../format.js';
+import { partialRestoreRisks } from '../status-text.js';
 
-/** A folder dropped anywhere on the window (App catches the drop); `at` makes a second drop of the same folder count. */
+/** A folder to open in Restore: dropped anywhere on the window, or chosen in Backups; `at` makes a second one of the same folder count. */
 export interface DroppedFolder {
   path: string | null;
   at: number;
 }
 
 type Found = Extract<InspectResult, { ok: true }>;
-type Outcome = { ok: true; result: RestoreResult } | { ok: false; error: string };
 
-export function Restore({ dropped, running, now }: { dropped: DroppedFolder | null; running: Progress | null; now: Date }) {
+/** The restore whose outcome the user has put away ("Restore something else"); kept for a reload of the tab. */
+const DISMISSED_KEY = 'aurora-backup-dismissed-restore';
+
+export function Restore({ dropped, onDroppedTaken, status, running, now }: { dropped: DroppedFolder | null; onDroppedTaken: () => void; status: AppStatus | null; running: Progress | null; now: Date }) {
   const api = useApi();
   const { native } = useConnection();
   const fieldId = useId();
@@ -30,10 +35,11 @@ export function Restore({ dropped, running, now }: { dropped: DroppedFolder | nu
   const [problem, setProblem] = useState<string | null>(null);
   const [selected, setSelected] = useState<Component[]>([]);
   const [confirming, setConfirming] = useState(false);
-  const [restoring, setRestoring] = useState(false);
-  const [outcome, setOutcome] = useState<Outcome | null>(null);
+  const [browsing, setBrowsing] = useState(false);
+  const [starting, setStarting] = useState(false);
   const [settings, setSettings] = useState<Settings | null>(null);
   const [dragging, setDragging] = useState(false);
+  const [dismissed, setDismissed] = useState(() => sessionStorage.getItem(DISMISSED_KEY));
 
   useEffect(() => {
     api.getSettings().then(setSettings, () => setSettings(null));
@@ -44,7 +50,6 @@ export function Restore({ dropped, running, now }: { dropped: DroppedFolder | nu
     setProblem(null);
     setInspection(null);
     setConfirming(false);
-    setOutcome(null);
     setInspecting(true);
     try {
       const result = await api.inspectBackup({ path });
@@ -56,15 +61,24 @@ export function Restore({ dropped, running, now }: { dropped: DroppedFolder | nu
     setInspecting(false);
   };
 
-  // Only a new drop starts an inspection (not a re-render).
+  const dismiss = () => {
+    const id = status?.lastRestore?.entry.id ?? null;
+    if (id) sessionStorage.setItem(DISMISSED_KEY, id);
+    setDismissed(id);
+  };
+
+  // A folder handed over (dropped, or "Restore…" in Backups) is inspected once, then let go of.
   useEffect(() => {
     if (!dropped) return;
+    dismiss();
     if (dropped.path) void inspect(dropped.path);
     else setProblem('What was dropped is not a folder on this computer. Drag the backup folder itself from your file manager, or type its path below.');
+    onDroppedTaken();
   }, [dropped]);
 
   const choose = async () => {
     setProblem(null);
+    if (!native) return setBrowsing(true);
     try {
       const path = await api.pickFolder({ purpose: 'restore' });
       if (path) await inspect(path);
@@ -80,23 +94,47 @@ export function Restore({ dropped, running, now }: { dropped: DroppedFolder | nu
 
   const restore = async (backup: Found) => {
     setConfirming(false);
-    setRestoring(true);
+    setInspection(null);
+    setProblem(null);
+    const before = status?.lastRestore?.entry.id;
+    setStarting(true);
     try {
-      setOutcome(await api.restore({ path: backup.path, components: selected }));
+      const answer = await api.restore({ path: backup.path, components: selected });
+      // A restore that ran reports through the status; one refused before it began only here.
+      if (!answer.ok && latestRestoreId.current === before) setProblem(answer.error);
     } catch (error) {
-      setOutcome({ ok: false, error: errorText(error) });
+      setProblem(errorText(error));
     }
-    setRestoring(false);
+    setStarting(false);
   };
+  const latestRestoreId = useRef(status?.lastRestore?.entry.id);
+  latestRestoreId.current = status?.lastRestore?.entry.id;
 
   const reset = () => {
     setInspection(null);
-    setOutcome(null);
     setProblem(null);
     setPathText('');
   };
 
+  const job = status?.job?.kind === 'restore' ? status.job : null;
+  if (job) {
+    const cancel = () => void api.cancel().catch((error: unknown) => setProblem(errorText(error)));
+    return (
+      <div className="stack">
+        <RestoreProgress job={job} progress={running} now={now} onCancel={cancel} />
+        {problem ? <Notice tone="error">{problem}</Notice> : null}
+      </div>
+    );
+  }
+
+  if (starting) return <p className="muted" role="status">Starting the restore…</p>;
+
+  const outcome = status?.lastRestore && status.lastRestore.entry.result !== 'running' && status.lastRestore.entry.id !== dismissed ? status.lastRestore : null;
+  if (outcome) return <RestoreOutcomeView outcome={outcome} now={now} onDone={dismiss} />;
+
   const found = inspection?.ok ? inspection : null;
+  const present = found ? found.components.filter((c) => c.present).map((c) => c.component) : [];
+  const risks = partialRestoreRisks(selected, present);
 
   return (
     <div className="stack">
@@ -111,12 +149,10 @@ export function Restore({ dropped, running, now }: { dropped: DroppedFolder | nu
           >
             <Icon name="folder" size={40} />
             <p className="dropzone-title">Drop a backup folder here</p>
-            <p className="muted">A folder named like backup_20250322_143022, with a manifest.json inside.</p>
-            {native ? (
-              <button type="button" className="button" onClick={choose}>
-                Choose folder…
-              </button>
-            ) : null}
+            <p className="muted">A folder named like backup_20250322_143022, with a manifest.json inside. Backups also has a Restore… button on each backup.</p>
+            <button type="button" className="button" onClick={choose}>
+              Choose folder…
+            </button>
           </div>
           <form className="path-form" onSubmit={submitPath}>
             <label htmlFor={fieldId}>Or type the path of a backup folder</label>
@@ -129,6 +165,15 @@ export function Restore({ dropped, running, now }: { dropped: DroppedFolder | nu
           </form>
         </section>
       ) : null}
+      {browsing ? (
+        <FolderBrowser
+          onClose={() => setBrowsing(false)}
+          onChoose={(path) => {
+            setBrowsing(false);
+            void inspect(path);
+          }}
+        />
+      ) : null}
 
       {problem ? <Notice tone="error">{problem}</Notice> : null}
       {inspection && !inspection.ok ? (
@@ -138,19 +183,19 @@ export function Restore({ dropped, running, now }: { dropped: DroppedFolder | nu
         </Notice>
       ) : null}
 
-      {found && !outcome ? (
+      {found ? (
         <section className="card" aria-labelledby="backup-title">
           <div className="card-head">
             <h2 id="backup-title" className="card-title">
               Backup from {formatDateTime(found.createdAt)}
             </h2>
-            <button type="button" className="button small" onClick={reset} disabled={restoring}>
+            <button type="button" className="button small" onClick={reset}>
               Choose another
             </button>
           </div>
           <p className="lead">
             Made {formatAge(found.createdAt, now)}
-            {found.hostname ? ` on ${found.hostname}` : ''}
+            {found.hostname && found.hostname !== 'unknown' ? ` on ${found.hostname}` : ''}
             {found.pdsVersion && found.pdsVersion !== 'unknown' ? `, by PDS version ${found.pdsVersion}` : ''}.{' '}
             {found.counts ? `It holds ${found.counts.accounts} accounts, ${found.counts.actors} repositories and ${found.counts.blobs} media files; ` : 'It holds '}
             {formatBytes(found.size)} stored{found.compression ? ` with ${found.compression}` : ''}.
@@ -158,7 +203,7 @@ export function Restore({ dropped, running, now }: { dropped: DroppedFolder | nu
           {found.legacy ? <Notice tone="warning">Made by the original backup.sh: it has no checksums, so damage inside a file can only be found by unpacking it.</Notice> : null}
           <p className="muted small-path">{found.path}</p>
 
-          <fieldset className="components" disabled={restoring || confirming}>
+          <fieldset className="components">
             <legend>What to restore</legend>
             {found.components.map((part) => {
               const info = COMPONENT_INFO[part.component];
@@ -182,64 +227,91 @@ export function Restore({ dropped, running, now }: { dropped: DroppedFolder | nu
               );
             })}
           </fieldset>
+          {risks.length ? <RisksNotice risks={risks} /> : null}
 
-          {!confirming ? (
-            <div className="button-row">
-              <button type="button" className="button primary" disabled={selected.length === 0 || restoring} onClick={() => setConfirming(true)}>
-                {selected.length === found.components.filter((c) => c.present).length ? 'Restore everything…' : `Restore ${selected.length} of ${found.components.length} parts…`}
-              </button>
-            </div>
-          ) : (
-            <div className="confirm" role="alertdialog" aria-labelledby="confirm-title" aria-describedby="confirm-text">
-              <h3 id="confirm-title">Replace this data{settings ? ` in ${settings.dataDir}` : ''}?</h3>
-              <div id="confirm-text">
-                <p>These parts of the PDS will be replaced with the copy from {formatDateTime(found.createdAt)}:</p>
-                <ul>
-                  {selected.map((c) => (
-                    <li key={c}>
-                      <strong>{COMPONENT_INFO[c].label}</strong>: {COMPONENT_INFO[c].description}
-                    </li>
-                  ))}
-                </ul>
-                <p>
-                  First, the current data is saved as a <strong>pre-restore backup</strong>
-                  {settings ? ` in ${settings.backupDir}` : ''}, so you can go back if this was a mistake.
-                </p>
-                {settings?.pds.stopCommand ? (
-                  <p>
-                    The backup is unpacked and checked while the PDS still runs; only then is it stopped with <code>{settings.pds.stopCommand}</code>, and
-                    started again afterwards.
-                  </p>
-                ) : (
-                  <p>No PDS stop command is set in Settings: make sure the PDS is stopped before you continue.</p>
-                )}
-              </div>
-              <div className="button-row">
-                <button type="button" className="button danger" onClick={() => restore(found)} autoFocus>
-                  Replace and restore
-                </button>
-                <button type="button" className="button" onClick={() => setConfirming(false)}>
-                  Go back
-                </button>
-              </div>
-            </div>
-          )}
+          <div className="button-row">
+            <button type="button" className="button primary" disabled={selected.length === 0} onClick={() => setConfirming(true)}>
+              {selected.length === present.length ? 'Restore everything…' : `Restore ${selected.length} of ${found.components.length} parts…`}
+            </button>
+          </div>
+          {confirming ? <ConfirmRestore found={found} selected={selected} risks={risks} settings={settings} onConfirm={() => void restore(found)} onCancel={() => setConfirming(false)} /> : null}
         </section>
       ) : null}
+    </div>
+  );
+}
 
-      {restoring ? <ProgressPanel progress={running} now={now} title="Restoring" /> : null}
+function RisksNotice({ risks }: { risks: string[] }) {
+  return (
+    <Notice tone="warning" title="A partial restore leaves the PDS inconsistent">
+      <ul className="plain-list">
+        {risks.map((risk) => (
+          <li key={risk}>{risk}</li>
+        ))}
+      </ul>
+    </Notice>
+  );
+}
 
-      {outcome?.ok ? (
-        <Notice tone="success" title="Restore complete">
+function ConfirmRestore(props: { found: Found; selected: Component[]; risks: string[]; settings: Settings | null; onConfirm: () => void; onCancel: () => void }) {
+  const { found, selected, risks, settings, onConfirm, onCancel } = props;
+  const cancelButton = useRef<HTMLButtonElement>(null);
+  return (
+    <Modal role="alertdialog" labelledBy="confirm-title" describedBy="confirm-text" onClose={onCancel} initialFocus={cancelButton} className="confirm">
+      <h2 id="confirm-title" className="card-title">
+        Replace this data{settings ? ` in ${settings.dataDir}` : ''}?
+      </h2>
+      <div id="confirm-text">
+        <p>These parts of the PDS will be replaced with the copy from {formatDateTime(found.createdAt)}:</p>
+        <ul>
+          {selected.map((c) => (
+            <li key={c}>
+              <strong>{COMPONENT_INFO[c].label}</strong>: {COMPONENT_INFO[c].description}
+            </li>
+          ))}
+        </ul>
+        {risks.length ? <RisksNotice risks={risks} /> : null}
+        <p>
+          First, the current data is saved as a <strong>pre-restore backup</strong>
+          {settings ? ` in ${settings.backupDir}` : ''}, so you can go back if this was a mistake.
+        </p>
+        {settings?.pds.stopCommand ? (
           <p>
-            Restored {outcome.result.restored.map((c) => COMPONENT_INFO[c].label).join(', ')} into {outcome.result.dataDir}.
+            The backup is unpacked and checked while the PDS still runs; only then is it stopped with <code>{settings.pds.stopCommand}</code>, and started again
+            afterwards.
           </p>
-          <p>{outcome.result.preRestoreBackup ? `The data it replaced is kept in ${outcome.result.preRestoreBackup}.` : 'There was no earlier data to keep.'}</p>
-          {outcome.result.keptRaw.length ? (
+        ) : (
+          <p>No PDS stop command is set in Settings: make sure the PDS is stopped before you continue.</p>
+        )}
+      </div>
+      <div className="button-row">
+        <button type="button" className="button" ref={cancelButton} onClick={onCancel}>
+          Cancel
+        </button>
+        <button type="button" className="button danger" onClick={onConfirm}>
+          Replace and restore
+        </button>
+      </div>
+    </Modal>
+  );
+}
+
+function RestoreOutcomeView({ outcome, now, onDone }: { outcome: RestoreOutcome; now: Date; onDone: () => void }) {
+  const { entry, result } = outcome;
+  const when = entry.endedAt ? ` ${formatAge(entry.endedAt, now)}` : '';
+  return (
+    <div className="stack" data-testid="restore-outcome">
+      {entry.result === 'success' && result ? (
+        <Notice tone="success" title={`Restore complete${when}`}>
+          <p>
+            Restored {result.restored.map((c) => COMPONENT_INFO[c].label).join(', ')} from {entry.backupName} into {result.dataDir}.
+          </p>
+          <p>{result.preRestoreBackup ? `The data it replaced is kept in ${result.preRestoreBackup}.` : 'There was no earlier data to keep.'}</p>
+          {result.keptRaw.length ? (
             <>
               <p>These damaged databases could not be read, so the pre-restore backup keeps them exactly as they were:</p>
               <ul className="plain-list" aria-label="Kept as they were">
-                {outcome.result.keptRaw.map((k) => (
+                {result.keptRaw.map((k) => (
                   <li key={k.path}>
                     <code>{k.path}</code> ({k.files.join(', ')}): {k.reason}
                   </li>
@@ -249,23 +321,22 @@ export function Restore({ dropped, running, now }: { dropped: DroppedFolder | nu
           ) : null}
         </Notice>
       ) : null}
-      {outcome?.ok && outcome.result.warnings.length ? (
+      {result?.warnings.length ? (
         <Notice tone="warning" title="Worth checking">
           <ul className="plain-list">
-            {outcome.result.warnings.map((w) => (
+            {result.warnings.map((w) => (
               <li key={w}>{w}</li>
             ))}
           </ul>
         </Notice>
       ) : null}
-      {outcome && !outcome.ok ? <Notice tone="error" title="The restore did not complete">{outcome.error}</Notice> : null}
-      {outcome ? (
-        <div className="button-row">
-          <button type="button" className="button" onClick={reset}>
-            Restore something else
-          </button>
-        </div>
-      ) : null}
+      {entry.result === 'cancelled' ? <Notice tone="info" title={`Restore cancelled${when}`}>{outcome.error}</Notice> : null}
+      {entry.result === 'failed' ? <Notice tone="error" title="The restore did not complete">{outcome.error}</Notice> : null}
+      <div className="button-row">
+        <button type="button" className="button" onClick={onDone}>
+          Restore something else
+        </button>
+      </div>
     </div>
   );
 }

@@ -1,6 +1,6 @@
 import { createContext, useContext, useEffect, useState, type FormEvent, type ReactNode } from 'react';
-import { COMPRESSIONS } from '../../../shared/components.js';
-import type { FieldErrors, Settings } from '../../../shared/settings.js';
+import { WRITABLE_COMPRESSIONS } from '../../../shared/components.js';
+import { unsupportedSettings, type FieldErrors, type Settings } from '../../../shared/settings.js';
 import { useApi, useConnection } from '../api/client.js';
 import { Notice } from '../components/Notice.js';
 import { errorText } from '../errors.js';
@@ -15,13 +15,12 @@ const FormContext = createContext<Form | null>(null);
 const useForm = () => useContext(FormContext)!;
 const fieldId = (path: string) => `field-${path.replaceAll('.', '-')}`;
 
-const COMPRESSION_TEXT: Record<(typeof COMPRESSIONS)[number], string> = {
+const COMPRESSION_TEXT: Record<(typeof WRITABLE_COMPRESSIONS)[number], string> = {
   gzip: 'gzip — works everywhere (default)',
-  zstd: 'zstd — faster and smaller, needs zstd to open by hand',
-  bzip2: 'bzip2 — small, slow',
-  xz: 'xz — smallest, slowest',
+  zstd: 'zstd — smaller, needs zstd to open by hand',
   none: 'none — fastest, largest',
 };
+const isWritable = (c: string): c is (typeof WRITABLE_COMPRESSIONS)[number] => (WRITABLE_COMPRESSIONS as readonly string[]).includes(c);
 
 export function SettingsView() {
   const api = useApi();
@@ -37,6 +36,8 @@ export function SettingsView() {
       (settings) => {
         setSaved(settings);
         setValues(formFromSettings(settings));
+        // A value saved earlier (or imported) that backups cannot use is marked at once, not at the next backup.
+        setErrors(unsupportedSettings(settings));
       },
       (error: unknown) => setNotice({ tone: 'error', text: errorText(error) }),
     );
@@ -82,7 +83,7 @@ export function SettingsView() {
       const answer = await api.importEnv({ path });
       if (!answer.ok) return setErrors((all) => ({ ...all, envFile: answer.error }));
       setValues({ ...formFromSettings(answer.settings), envFile: path });
-      setErrors({});
+      setErrors(unsupportedSettings(answer.settings));
       setNotice({
         tone: 'info',
         text: answer.imported.length
@@ -173,10 +174,17 @@ export function SettingsView() {
         <Section title="Keeping backups">
           <TextField path="retainDays" label="Delete backups older than" unit="days" numeric hint="Checked after each successful backup. (BACKUP_RETAIN_DAYS)" />
           <TextField path="keepLast" label="But always keep the newest" unit="backups" numeric hint="However old they are, so an outage never leaves you with none." />
-          <div className="field">
+          <div className={`field${errors.compression ? ' invalid' : ''}`}>
             <label htmlFor={fieldId('compression')}>Compression</label>
-            <select id={fieldId('compression')} value={String(values.compression)} onChange={(e) => set('compression', e.target.value)}>
-              {COMPRESSIONS.map((c) => (
+            <select
+              id={fieldId('compression')}
+              value={String(values.compression)}
+              onChange={(e) => set('compression', e.target.value)}
+              aria-invalid={errors.compression ? true : undefined}
+              aria-describedby={errors.compression ? `${fieldId('compression')}-error` : undefined}
+            >
+              {isWritable(String(values.compression)) ? null : <option value={String(values.compression)}>{String(values.compression)} — cannot be used</option>}
+              {WRITABLE_COMPRESSIONS.map((c) => (
                 <option key={c} value={c}>
                   {COMPRESSION_TEXT[c]}
                 </option>
