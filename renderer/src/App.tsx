@@ -95,7 +95,9 @@ export function App() {
   // fallback right after a reload).
   const running = status?.job ? (progress && progress.operation === status.job.kind ? progress : status.running) : null;
   const problem = lostConnection ?? connectionError;
-  const summary = status ? describeStatus(status, now) : null;
+  // The live progress, not the one in the last status event, says which step a restore is in.
+  const live = status && running ? { ...status, running } : status;
+  const summary = live ? describeStatus(live, now) : null;
   const title = VIEWS.find((v) => v.id === view)!.label;
 
   return (
@@ -131,7 +133,7 @@ export function App() {
           {title}
         </h1>
         {problem ? <Notice tone="error" title="Not connected">{problem}</Notice> : null}
-        {view === 'overview' ? <Overview status={status} running={running} now={now} connectionError={problem} /> : null}
+        {view === 'overview' ? <Overview status={live} running={running} now={now} connectionError={problem} /> : null}
         {view === 'backups' ? (
           <Backups
             status={status}

@@ -51,7 +51,8 @@ export const restoreCancellable = (progress: Progress | null): boolean => {
 export function restorePdsText(step: RestoreStep): string {
   const index = RESTORE_STEPS.findIndex((s) => s.id === step);
   if (index < 3) return 'The PDS still runs while the backup is unpacked and checked; it will be stopped before the restored data is put in place, then started again.';
-  if (index < 6) return 'The PDS is stopped (or must be) while its data is saved and replaced; it is started again at the end.';
+  if (index === 3) return 'The PDS is being stopped: it must not write while its data is replaced. It is started again at the end.';
+  if (index < 6) return 'The PDS is stopped while its data is saved and replaced; it is started again at the end.';
   return 'The restored data is in place; the PDS is being started again.';
 }
 

@@ -110,7 +110,8 @@ export interface App {
   pageErrors: string[];
   /** Calls the real API the window uses, for setting up a test (not for what the test checks). */
   api<N extends ApiName>(name: N, input?: unknown): Promise<ApiOutputs[N]>;
-  screenshot(name: string): Promise<string>;
+  /** Into test-results/screenshots/; `fullPage` takes the whole page rather than the window. */
+  screenshot(name: string, opts?: { fullPage?: boolean }): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -172,10 +173,10 @@ export async function startApp(opts: { accounts?: number; blobMB?: number } = {}
       if (!body.ok) throw new Error(`${name}: ${body.error}`);
       return body.value;
     },
-    async screenshot(name) {
+    async screenshot(name, opts) {
       await mkdir(SCREENSHOTS, { recursive: true });
       const file = path.join(SCREENSHOTS, `${name}.png`);
-      await page.screenshot({ path: file });
+      await page.screenshot({ path: file, fullPage: opts?.fullPage ?? false });
       return file;
     },
     async stop() {

@@ -61,7 +61,9 @@ export function RestoreProgress({ job, progress, now, onCancel }: { job: Running
           </>
         ) : (
           <p className="cancel-closed" role="status">
-            The restore can no longer be cancelled: the restored data is being put in place, and stopping half-way would leave the PDS half old, half new.
+            {step === 'swap'
+              ? 'The restore can no longer be cancelled: the restored data is being put in place, and stopping half-way would leave the PDS half old, half new.'
+              : 'The restore can no longer be cancelled: the restored data is in place, and the PDS is being started again.'}
           </p>
         )}
       </div>
