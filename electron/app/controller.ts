@@ -174,6 +174,14 @@ export class Controller extends EventEmitter<ApiEventMap> {
     return this.getStatus();
   }
 
+  /** The status after a fresh look at the backup folder: a window that opens (or reloads) sees what is there now. */
+  async currentStatus(): Promise<AppStatus> {
+    const before = JSON.stringify(this.getStatus());
+    await this.refresh();
+    if (JSON.stringify(this.getStatus()) !== before) this.publish();
+    return this.getStatus();
+  }
+
   getStatus(): AppStatus {
     const lastRun = this.history.latest('backup');
     const staleHours = this.settings.notifications.staleHours;

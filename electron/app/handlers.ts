@@ -120,7 +120,7 @@ async function listFolders(dir: string): Promise<FolderListing> {
 /** The API's requests, shared by Electron IPC (electron/ipc.ts) and the HTTP bridge (http-bridge.ts). */
 export function createHandlers(controller: Controller): Handlers {
   return {
-    getStatus: async (input) => (parse('getStatus', input), controller.getStatus()),
+    getStatus: async (input) => (parse('getStatus', input), controller.currentStatus()),
     getSettings: async (input) => (parse('getSettings', input), controller.getSettings()),
     setSettings: async (input) => {
       const checked = validateSettings(parse('setSettings', input));

@@ -112,6 +112,8 @@ export interface App {
   api<N extends ApiName>(name: N, input?: unknown): Promise<ApiOutputs[N]>;
   /** Into test-results/screenshots/; `fullPage` takes the whole page rather than the window. */
   screenshot(name: string, opts?: { fullPage?: boolean }): Promise<string>;
+  /** Stops `aurora-backup serve` only, as when the server goes away under an open window. */
+  stopServer(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -179,6 +181,10 @@ export async function startApp(opts: { accounts?: number; blobMB?: number } = {}
       await page.screenshot({ path: file, fullPage: opts?.fullPage ?? false });
       return file;
     },
+    async stopServer() {
+      stopping = true;
+      await stopProcessGroup(server);
+    },
     async stop() {
       stopping = true;
       await browser.close().catch(() => {});
@@ -206,7 +212,7 @@ function firstUrl(server: ChildProcess, stderr: () => string): Promise<string> {
 }
 
 async function stopProcessGroup(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.pid === undefined) return;
+  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
   const group = -child.pid;
   const signal = (name: NodeJS.Signals) => {
     try {
