@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { setting } from '../../shared/advice.js';
+import { advice } from '../../shared/advice.js';
 import type { BackupResult, KeptRawFile } from '../../shared/api.js';
 import {
   COMPONENTS,
@@ -448,7 +448,7 @@ async function checkDataDir(locations: PdsLocations, opts: { partialIsFine: bool
     new EngineError(`The data directory ${dataDir} cannot be read (permission denied). Run the backup as the user the PDS runs as, or give this user read access.`, 'EACCES');
   try {
     if (!(await stat(dataDir)).isDirectory()) {
-      throw new EngineError(`${dataDir} is a file, not a directory. Set ${setting('dataDir')} to the PDS data directory (the folder holding account.sqlite, actors/ and blobs/).`, 'NOT_A_DIRECTORY');
+      throw new EngineError(`${dataDir} is a file, not a directory. ${advice('passDataDir')} the PDS data directory (the folder holding account.sqlite, actors/ and blobs/).`, 'NOT_A_DIRECTORY');
     }
     await readdir(dataDir);
   } catch (error) {
@@ -456,7 +456,7 @@ async function checkDataDir(locations: PdsLocations, opts: { partialIsFine: bool
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'EACCES' || code === 'EPERM') throw unreadable();
     throw new EngineError(
-      `The data directory ${dataDir} does not exist. Set ${setting('dataDirEnv')} to the PDS data directory (the folder holding account.sqlite, actors/ and blobs/).`,
+      `The data directory ${dataDir} does not exist. ${advice('passDataDir')} the PDS data directory (the folder holding account.sqlite, actors/ and blobs/)${advice('orSetDataDirEnv')}.`,
       'NO_DATA_DIR',
     );
   }
@@ -464,7 +464,7 @@ async function checkDataDir(locations: PdsLocations, opts: { partialIsFine: bool
   if (!present.some(Boolean) && !opts.partialIsFine) {
     throw new EngineError(
       `${dataDir} does not look like a PDS data directory: it has no account.sqlite, actors/ or blobs/. ` +
-        `Set ${setting('dataDir')} to the folder the PDS writes to (PDS_DATA_DIRECTORY in its .env).`,
+        `${advice('passDataDir')} the folder the PDS writes to (PDS_DATA_DIRECTORY in its .env).`,
       'NOT_A_PDS',
     );
   }
@@ -477,7 +477,7 @@ async function prepareBackupDir(backupDir: string, locations: PdsLocations): Pro
     const relative = path.relative(await realpath(dir), realBackup);
     if (relative === '' || (!relative.startsWith('..') && !path.isAbsolute(relative))) {
       throw new EngineError(
-        `The backup directory ${backupDir} is inside the data directory ${dir}: each backup would contain the ones before it. Choose a backup directory outside it (${setting('backupDir')}).`,
+        `The backup directory ${backupDir} is inside the data directory ${dir}: each backup would contain the ones before it. Choose a backup directory outside it (${advice('backupDir')}).`,
         'BACKUP_INSIDE_DATA',
       );
     }
@@ -487,7 +487,7 @@ async function prepareBackupDir(backupDir: string, locations: PdsLocations): Pro
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     const why = code === 'EACCES' || code === 'EPERM' ? 'permission denied' : code === 'EEXIST' || code === 'ENOTDIR' ? 'a file is in the way' : (error as Error).message;
-    throw new EngineError(`Cannot create the backup directory ${backupDir} (${why}). Choose a folder you can write to (${setting('backupDir')}).`, code ?? 'BACKUP_DIR');
+    throw new EngineError(`Cannot create the backup directory ${backupDir} (${why}). Choose a folder you can write to ${advice('withBackupDir')}.`, code ?? 'BACKUP_DIR');
   }
 }
 
@@ -644,7 +644,7 @@ function toEngineError(error: unknown, backupDir: string, signal?: AbortSignal):
   const { code, path: where } = error as NodeJS.ErrnoException;
   if (code === 'ENOSPC') {
     return new EngineError(
-      `No space left on the disk holding ${backupDir}${where ? ` (while writing ${where})` : ''}. Free some space, keep fewer backups (${setting('retainDays')}) or choose another backup directory (${setting('backupDirFlag')}), then run the backup again. The unfinished backup was removed.`,
+      `No space left on the disk holding ${backupDir}${where ? ` (while writing ${where})` : ''}. Free some space, keep fewer backups (${advice('retainDays')}) or choose another backup directory (${advice('backupDirFlag')}), then run the backup again. The unfinished backup was removed.`,
       'ENOSPC',
     );
   }

@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { PassThrough, Transform, type TransformCallback } from 'node:stream';
 import zlib from 'node:zlib';
-import { setting } from '../../shared/advice.js';
+import { advice } from '../../shared/advice.js';
 import type { Compression } from '../../shared/components.js';
 import { releaseWhenWritten } from './blocks.js';
 import { Semaphore } from './semaphore.js';
@@ -13,7 +13,7 @@ export function assertSupportedCompression(compression: Compression): void {
   if (compression === 'bzip2' || compression === 'xz') {
     throw new UnsupportedCompressionError(
       `Compression "${compression}" is not supported: use gzip (the default) or zstd (smaller). ` +
-        `Set ${setting('compression')} to gzip.`,
+        `${advice('compression')}.`,
     );
   }
 }

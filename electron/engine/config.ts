@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseEnv } from 'node:util';
-import { setting } from '../../shared/advice.js';
+import { advice } from '../../shared/advice.js';
 import { COMPRESSIONS, type Compression } from '../../shared/components.js';
 import { EngineError } from './errors.js';
 
@@ -104,7 +104,7 @@ async function loadEnvFile(explicit: string | undefined, cwd: string): Promise<{
     const code = (error as NodeJS.ErrnoException).code;
     if (!explicit && code === 'ENOENT') return { file: {}, envFile: null };
     const why = code === 'ENOENT' ? 'does not exist' : code === 'EACCES' ? 'cannot be read (permission denied)' : `cannot be read (${code})`;
-    throw new EngineError(`The .env file ${candidate} ${why}. Check the path given with ${setting('envFile')}.`, 'ENV_FILE');
+    throw new EngineError(`The .env file ${candidate} ${why}. Check the path ${advice('envFile')}.`, 'ENV_FILE');
   }
   return { file: parseEnvFile(text), envFile: candidate };
 }
