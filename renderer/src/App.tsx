@@ -95,6 +95,25 @@ export function App() {
   // fallback right after a reload).
   const running = status?.job ? (progress && progress.operation === status.job.kind ? progress : status.running) : null;
   const problem = lostConnection ?? connectionError;
+  // Focus is never left on the page's body: when the focused control goes away (the button that was
+  // pressed is replaced by the result of pressing it), the view's heading takes focus.
+  useEffect(() => {
+    let focused: Element | null = null;
+    const track = (event: FocusEvent) => (focused = event.target as Element);
+    const observer = new MutationObserver(() => {
+      if (focused && !focused.isConnected && (document.activeElement === document.body || document.activeElement === null)) {
+        focused = null;
+        heading.current?.focus();
+      }
+    });
+    document.addEventListener('focusin', track);
+    observer.observe(document.body, { childList: true, subtree: true });
+    return () => {
+      document.removeEventListener('focusin', track);
+      observer.disconnect();
+    };
+  }, []);
+
   // The live progress, not the one in the last status event, says which step a restore is in.
   const live = status && running ? { ...status, running } : status;
   const summary = live ? describeStatus(live, now) : null;

@@ -59,6 +59,7 @@ export function restorePdsText(step: RestoreStep): string {
 /**
  * What a partial restore leaves inconsistent: parts of a PDS refer to each other (an account has a
  * repository, a repository its media), so restoring one without the other mixes two points in time.
+ * Media restored on their own are merged (uploads since the backup are kept), so they risk nothing.
  */
 export function partialRestoreRisks(selected: Component[], available: Component[]): string[] {
   const has = (c: Component) => selected.includes(c);
@@ -68,7 +69,6 @@ export function partialRestoreRisks(selected: Component[], available: Component[
   if (has('actors') && left('account')) risks.push('Repositories without their accounts: accounts created after the backup lose their posts, and repositories may belong to accounts that no longer exist.');
   if (has('actors') && left('blobs')) risks.push('Repositories without their media: posts from the backup may point to images that are no longer there.');
   if (has('actors') && left('sequencer')) risks.push('The event sequence is not restored: servers that follow this PDS may miss or repeat events.');
-  if (has('blobs') && left('actors')) risks.push('Media without their repositories: images uploaded after the backup disappear while posts still point to them.');
   return risks;
 }
 

@@ -29,6 +29,8 @@ describe('the window tells the truth about protection, settings and the connecti
     await app.screenshot('overview-paused');
     await hero().getByRole('button', { name: 'Resume schedule' }).click(); // the fix is right there
     await hero().getByRole('heading', { name: 'Everything is backed up' }).waitFor();
+    // The pressed button is gone with the warning; focus went to the view's heading, not the page's body.
+    await page.waitForFunction(() => document.activeElement?.id === 'view-title');
 
     // A restore that fails (its stop command does) leaves the PDS unprotected until the next backup.
     await app.api('setSettings', { ...(await app.api('getSettings')), pds: { ...settings.pds, stopCommand: 'exit 3' } });
