@@ -30,7 +30,7 @@ function standInElectron(dir: string): string {
   mkdirSync(dir, { recursive: true });
   // Fuse wire v1, 8 fuses at Electron's defaults: '1' enabled, '0' disabled.
   const binary = path.join(dir, 'electron');
-  writeFileSync(binary, `#!/bin/sh\n# stand-in for Electron: ${FUSE_SENTINEL}\x01\x0810110000\nexit 0\n`);
+  writeFileSync(binary, `#!/bin/sh\n# stand-in for Electron: ${FUSE_SENTINEL}\x01\x0810110001\nexit 0\n`);
   chmodSync(binary, 0o755);
   return dir;
 }
@@ -125,6 +125,7 @@ describe('the packaged app (electron-builder --dir, stand-in Electron)', () => {
     expect(wire[FuseV1Options.EnableNodeCliInspectArguments]).toBe(FuseState.DISABLE);
     expect(wire[FuseV1Options.OnlyLoadAppFromAsar]).toBe(FuseState.ENABLE);
     expect(wire[FuseV1Options.EnableEmbeddedAsarIntegrityValidation]).toBe(FuseState.ENABLE);
+    expect(wire[FuseV1Options.GrantFileProtocolExtraPrivileges]).toBe(FuseState.DISABLE);
   });
 
   it('runs a backup and a restore through the extracted job worker on Node 22', async () => {
