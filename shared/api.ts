@@ -59,6 +59,8 @@ export interface BackupResult {
   pruned: string[];
   /** Only a pre-restore backup keeps unreadable databases as they are; a backup refuses them. */
   keptRaw: KeptRawFile[];
+  /** What the user should know about a backup that succeeded: a component not found, no accounts. */
+  warnings?: string[];
 }
 
 export interface ComponentInBackup {

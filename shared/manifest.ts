@@ -45,6 +45,11 @@ export interface Manifest {
     database_snapshots: ManifestDatabase[];
     counts: { accounts: number; actors: number; blobs: number };
     sequencer_last_seq: number | null;
+    /**
+     * Where each component was, relative to the data directory ('/'-separated; absolute when outside it):
+     * `{"blobs": "blocks", "account": "account.sqlite", …}`. Absent in backups of versions before it.
+     */
+    locations?: Partial<Record<Component, string>>;
     duration_ms: number;
     total_size: number; // bytes of all stored files
     /**

@@ -344,6 +344,7 @@ export class Controller extends EventEmitter<ApiEventMap> {
           envFile: s.envFile ? this.resolve(s.envFile) : undefined,
           compression: s.compression,
           env: s.pds.version ? { ...process.env, PDS_VERSION: s.pds.version } : { ...process.env },
+          healthUrl: s.pds.healthUrl || undefined,
           retention: { retainDays: s.retainDays, keepLast: s.keepLast },
         },
         { signal: job.abort.signal, onProgress: (p: Progress) => this.onProgress(job, p) },

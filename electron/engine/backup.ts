@@ -49,6 +49,8 @@ export interface BackupOptions {
    * only some components is fine. Recorded in the manifest, so `list` can say which restore it preceded.
    */
   preRestore?: { backupName: string; backupPath: string };
+  /** The PDS's health URL: when PDS_VERSION is not set, the version its /xrpc/_health reports is recorded. */
+  healthUrl?: string;
 }
 
 /** An actor store's snapshot held in memory goes back to the snapshot budget once it is packed. */
@@ -81,6 +83,7 @@ export async function runBackup(opts: BackupOptions = {}): Promise<BackupResult>
   }
   const { locations, backupDir } = config;
   await checkDataDir(locations, { partialIsFine: opts.preRestore !== undefined });
+  const pdsVersion = config.pdsVersion !== 'unknown' || !opts.healthUrl ? config.pdsVersion : await versionFromHealth(opts.healthUrl);
   await prepareBackupDir(backupDir, locations);
 
   const prefix = opts.folderPrefix ?? 'backup_';
@@ -112,7 +115,7 @@ export async function runBackup(opts: BackupOptions = {}): Promise<BackupResult>
     const manifest: Manifest = {
       backup_timestamp: stampedAt.toISOString().replace(/\.\d{3}Z$/, 'Z'), // the moment the folder is named after, as backup.sh records it
       backup_version: BACKUP_SCRIPT_VERSION,
-      pds_version: config.pdsVersion,
+      pds_version: pdsVersion,
       hostname: config.hostname,
       service_did: config.serviceDid,
       compression: config.compression,
@@ -131,6 +134,7 @@ export async function runBackup(opts: BackupOptions = {}): Promise<BackupResult>
         database_snapshots: written.databases,
         counts: written.counts,
         sequencer_last_seq: written.sequencerLastSeq,
+        locations: written.locations,
         duration_ms: Date.now() - startedAt.getTime(),
         total_size: written.totalSize,
         ...(written.keptRaw.length > 0 && { kept_raw: written.keptRaw }),
@@ -147,7 +151,16 @@ export async function runBackup(opts: BackupOptions = {}): Promise<BackupResult>
     await rename(workDir, finalPath);
     workDir = undefined;
     await syncDir(backupDir);
-    result = { name, path: finalPath, manifest, durationMs: Date.now() - startedAt.getTime(), size: written.totalSize + manifestBytes, pruned: [], keptRaw: written.keptRaw.map(({ path: live, files, reason }) => ({ path: live, files, reason })) };
+    result = {
+      name,
+      path: finalPath,
+      manifest,
+      durationMs: Date.now() - startedAt.getTime(),
+      size: written.totalSize + manifestBytes,
+      pruned: [],
+      keptRaw: written.keptRaw.map(({ path: live, files, reason }) => ({ path: live, files, reason })),
+      warnings: written.warnings,
+    };
     // Still under the lock: pruneBackups leaves locking to its caller.
     if (opts.retention) {
       progress.enter('pruning');
@@ -170,6 +183,10 @@ export async function runBackup(opts: BackupOptions = {}): Promise<BackupResult>
 }
 
 interface Written {
+  /** Where each component was found, relative to the data directory ('/'-separated) or absolute when outside it. */
+  locations: Partial<Record<Component, string>>;
+  /** Components not found, an account database without accounts. */
+  warnings: string[];
   files: ManifestFile[];
   databases: ManifestDatabase[];
   directories: string[];
@@ -192,16 +209,26 @@ async function writeBackup(
   const jobs: Array<SnapshotJob & { sourceBytes: number; label: string; component: Component }> = [];
   const keepUnreadable = opts.preRestore !== undefined;
   const keptRaw: Written['keptRaw'] = [];
+  const found: Partial<Record<Component, string>> = {};
+  const warnings: string[] = [];
+  const place = (component: Component, where: string) => (found[component] = relativeToData(locations.dataDir, where));
   for (const name of Object.keys(DATABASE_FILES) as DatabaseComponent[]) {
     const source = locations[DATABASE_FILES[name]];
-    if (!components.has(name) || !(await exists(source))) continue;
+    if (!components.has(name)) continue;
+    if (!(await exists(source))) {
+      warnings.push(`No ${name} database at ${source}: the backup holds none.`);
+      continue;
+    }
+    place(name, source);
     jobs.push({ source, target: path.join(staging, 'databases', `${name}.sqlite`), sourceBytes: await sqliteBytes(source), label: `${name}.sqlite`, component: name, queries: QUERIES[name], keepUnreadable });
   }
   const sizing = new StatBatch();
   const actorEntries: TarSource[] = [];
   let otherBytes = 0;
   let otherFiles = 0;
+  if (components.has('actors') && !(await exists(locations.actorsDir))) warnings.push(`No actor store folder at ${locations.actorsDir}: the backup holds no actor stores.`);
   if (components.has('actors') && (await exists(locations.actorsDir))) {
+    place('actors', locations.actorsDir);
     for await (const file of walkFiles(locations.actorsDir)) {
       if (/-(wal|shm|journal)$/.test(file.rel)) continue; // belong to the live database, never copied
       const archivePath = `actors/${file.rel}`;
@@ -221,7 +248,9 @@ async function writeBackup(
   let blobBytes = 0;
   let blobFiles = 0;
   const includeBlobs = components.has('blobs') && (await exists(locations.blobsDir));
+  if (components.has('blobs') && !includeBlobs) warnings.push(`No blob folder at ${locations.blobsDir}: the backup holds no blobs.`);
   if (includeBlobs) {
+    place('blobs', locations.blobsDir);
     for await (const file of walkFiles(locations.blobsDir)) {
       await sizing.add(fileSize(file.abs).then((bytes) => (blobBytes += bytes)));
       blobFiles++;
@@ -396,8 +425,10 @@ async function writeBackup(
 
     const directories: string[] = [];
     const blobs = await blobsFile;
+    const gap = components.has('blobs') && components.has('actors') ? blobGap(blobs?.path ?? null) : null;
     // A pre-restore backup keeps whatever there is: a restore is often what brings the missing blobs back.
-    if (components.has('blobs') && components.has('actors') && !opts.preRestore) assertBlobsComplete(blobs?.path ?? null);
+    if (gap && opts.preRestore) warnings.push(gap);
+    else if (gap) throw new EngineError(`${gap} No backup was kept.`, 'BLOBS_MISSING');
     if (blobs) {
       files.push(blobs);
       directories.push('blobs');
@@ -408,28 +439,31 @@ async function writeBackup(
       directories.push('actors');
     }
 
+    if (databases.some((d) => d.name === 'account') && counts.accounts === 0) {
+      warnings.push(`${locations.accountDb} holds no accounts: check that this is the PDS's data directory.`);
+    }
+    const locationsHeld = Object.fromEntries(Object.entries(found).filter(([c]) => files.some((f) => f.component === c)));
+
     progress.enter('finalizing');
     await rm(staging, { recursive: true, force: true });
     const companionBytes = keptRaw.flatMap((k) => k.companions ?? []).reduce((sum, c) => sum + c.size, 0);
-    return { files, databases, directories, counts, sequencerLastSeq, totalSize: files.reduce((sum, f) => sum + f.size, companionBytes), keptRaw };
+    return { locations: locationsHeld, warnings, files, databases, directories, counts, sequencerLastSeq, totalSize: files.reduce((sum, f) => sum + f.size, companionBytes), keptRaw };
   }
 
   /** What the snapshots' records use must be in the blob archive: a backup that would restore posts without their images is not kept. */
-  function assertBlobsComplete(archive: string | null): void {
+  function blobGap(archive: string | null): string | null {
     const missing = missingBlobs(references, archivedBlobs);
-    if (missing.length === 0) return;
+    if (missing.length === 0) return null;
     if (missing.length === references.length) {
-      throw new EngineError(
+      return (
         `The actor stores use ${references.length} blob${references.length === 1 ? '' : 's'}, but ${archive ? `none of them is in ${locations.blobsDir}` : `${locations.blobsDir} does not exist`}: ` +
-          `that is where this backup looked for blobs. If the PDS keeps them elsewhere (the official installer uses <data>/blocks), set PDS_BLOBSTORE_DISK_LOCATION ` +
-          `in the environment or in the .env file given with --env-file. No backup was kept.`,
-        'BLOBS_MISSING',
+        `that is where this backup looked for blobs. If the PDS keeps them elsewhere (the official installer uses <data>/blocks), set PDS_BLOBSTORE_DISK_LOCATION ` +
+        `in the environment or in the .env file given with --env-file.`
       );
     }
-    throw new EngineError(
-      `The backup was not kept: ${describeMissing(missing, archive ?? 'the backup')}. Their files are not in ${locations.blobsDir}: ` +
-        `deleted while the backup ran (run it again), or lost from the blob store.`,
-      'BLOBS_MISSING',
+    return (
+      `${describeMissing(missing, archive ?? 'the backup')}. Their files are not in ${locations.blobsDir}: ` +
+      `deleted while the backup ran (run it again), or lost from the blob store.`
     );
   }
 }
@@ -439,6 +473,25 @@ const QUERIES: Partial<Record<DatabaseComponent, Record<string, string>>> = {
   account: { accounts: 'SELECT count(*) FROM account', actors: 'SELECT count(*) FROM actor' },
   sequencer: { lastSeq: 'SELECT max(seq) FROM repo_seq' },
 };
+
+/** `blocks`, `db/account.sqlite`; absolute when outside the data directory. */
+function relativeToData(dataDir: string, where: string): string {
+  const relative = path.relative(dataDir, where);
+  return relative !== '' && !relative.startsWith('..') && !path.isAbsolute(relative) ? relative.split(path.sep).join('/') : where;
+}
+
+/** The version a running PDS reports at /xrpc/_health ({"version":"0.4.…"}); 'unknown' when it does not answer. */
+async function versionFromHealth(healthUrl: string): Promise<string> {
+  try {
+    const url = new URL(healthUrl);
+    if (!url.pathname.endsWith('/xrpc/_health')) url.pathname = '/xrpc/_health';
+    const response = await fetch(url, { signal: AbortSignal.timeout(3000) });
+    const body = (await response.json()) as { version?: unknown };
+    return response.ok && typeof body.version === 'string' && body.version.trim() !== '' ? body.version.trim() : 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
 
 // ---- Checks before anything is written ------------------------------------------------------------
 

@@ -25,12 +25,17 @@ export interface ResolvedConfig {
   serviceDid: string;
   /** The .env file that was read, or null when none was. */
   envFile: string | null;
+  /** What the user should be told about where settings came from: a settings file found in the data directory, a location not followed. */
+  notes: string[];
 }
 
 export interface ConfigOptions {
   dataDir?: string;
   backupDir?: string;
-  /** A PDS .env file. Without it, `<cwd>/.env` is read when it exists. */
+  /**
+   * A PDS .env file. Without it: with a data directory flag, its `pds.env` (the official installer's) or
+   * `.env`; else `<cwd>/.env`; else those of the data directory the environment names.
+   */
   envFile?: string;
   compression?: Compression;
   retainDays?: number;
@@ -51,13 +56,16 @@ export function parseEnvFile(text: string): Record<string, string> {
  * Where the PDS keeps its data and where backups go. Flags win over the environment, the environment
  * over the .env file, then the guide's defaults. Relative paths from flags and the environment are taken
  * from `cwd`; relative paths in a .env file from the file's own folder (where the PDS runs).
- * An explicit `dataDir` flag also decides every database and folder location: the PDS_*_LOCATION
- * variables describe the data directory they came with, not the one asked for.
+ * The PDS_*_LOCATION variables are honoured with a `dataDir` flag too (the official installer keeps blobs
+ * in `<data>/blocks`). They describe the data directory they came with (PDS_DATA_DIRECTORY): a location
+ * inside it moves with the flag's directory (`/pds/blocks` → `<flag>/blocks`); one outside it is kept
+ * only when the flag names that same directory, since it belongs to another PDS otherwise.
  */
 export async function resolveConfig(opts: ConfigOptions = {}): Promise<ResolvedConfig> {
   const cwd = opts.cwd ?? process.cwd();
   const env = opts.env ?? process.env;
-  const { file, envFile } = await loadEnvFile(opts.envFile, cwd);
+  const notes: string[] = [];
+  const { file, envFile } = await findEnvFile(opts, cwd, env, notes);
   const fileBase = envFile ? path.dirname(envFile) : cwd;
 
   /** A setting from the environment (paths relative to cwd) or else the .env file (relative to it). */
@@ -73,8 +81,15 @@ export async function resolveConfig(opts: ConfigOptions = {}): Promise<ResolvedC
   };
 
   const dataDir = pathSetting(opts.dataDir, ['PDS_DATA_DIRECTORY'], () => path.resolve(cwd, DEFAULT_DATA_DIR));
-  const location = (name: string, relative: string) =>
-    opts.dataDir ? path.join(dataDir, relative) : pathSetting(undefined, [name], () => path.join(dataDir, relative));
+  const configuredDataDir = pathSetting(undefined, ['PDS_DATA_DIRECTORY'], () => dataDir);
+  const location = (name: string, relative: string) => {
+    const configured = pathSetting(undefined, [name], () => path.join(configuredDataDir, relative));
+    if (configuredDataDir === dataDir) return configured;
+    const inside = path.relative(configuredDataDir, configured);
+    if (inside !== '' && !inside.startsWith('..') && !path.isAbsolute(inside)) return path.join(dataDir, inside);
+    notes.push(`${name}=${configured} is outside ${configuredDataDir}, the PDS_DATA_DIRECTORY it was set with, so ${path.join(dataDir, relative)} is used for the data directory ${dataDir}.`);
+    return path.join(dataDir, relative);
+  };
 
   return {
     locations: {
@@ -92,17 +107,50 @@ export async function resolveConfig(opts: ConfigOptions = {}): Promise<ResolvedC
     hostname: lookup('PDS_HOSTNAME')?.value ?? 'unknown', // as backup.sh: the PDS's public name, not this machine's
     serviceDid: lookup('PDS_SERVICE_DID')?.value ?? 'unknown',
     envFile,
+    notes,
   };
 }
 
-async function loadEnvFile(explicit: string | undefined, cwd: string): Promise<{ file: Record<string, string>; envFile: string | null }> {
-  const candidate = path.resolve(cwd, explicit ?? '.env');
+/** Settings files a data directory may hold: the official installer's, then a plain one. */
+const DATA_DIR_ENV_FILES = ['pds.env', '.env'];
+
+type LoadedEnv = { file: Record<string, string>; envFile: string | null };
+
+async function findEnvFile(opts: ConfigOptions, cwd: string, env: NodeJS.ProcessEnv, notes: string[]): Promise<LoadedEnv> {
+  if (opts.envFile) return loadEnvFile(path.resolve(cwd, opts.envFile), true);
+  // The data directory named on the command line has its own settings: they describe it better than the working folder's.
+  if (opts.dataDir) {
+    const found = await loadFromDataDir(path.resolve(cwd, opts.dataDir), notes);
+    if (found.envFile) return found;
+  }
+  const local = await loadEnvFile(path.resolve(cwd, '.env'), false);
+  if (local.envFile || opts.dataDir) return local;
+  const named = env.PDS_DATA_DIRECTORY?.trim();
+  return named ? loadFromDataDir(path.resolve(cwd, named), notes) : local;
+}
+
+async function loadFromDataDir(dataDir: string, notes: string[]): Promise<LoadedEnv> {
+  for (const name of DATA_DIR_ENV_FILES) {
+    const candidate = path.join(dataDir, name);
+    try {
+      const loaded = await loadEnvFile(candidate, false);
+      if (!loaded.envFile) continue;
+      notes.push(`Settings read from ${candidate}, found in the data directory (choose another file with --env-file).`);
+      return loaded;
+    } catch {
+      notes.push(`${candidate} cannot be read by this user, so its settings were not used: pass the settings with --env-file or in the environment.`);
+    }
+  }
+  return { file: {}, envFile: null };
+}
+
+async function loadEnvFile(candidate: string, explicit: boolean): Promise<LoadedEnv> {
   let text: string;
   try {
     text = await readFile(candidate, 'utf8');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    if (!explicit && code === 'ENOENT') return { file: {}, envFile: null };
+    if (!explicit && (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR')) return { file: {}, envFile: null };
     const why = code === 'ENOENT' ? 'does not exist' : code === 'EACCES' ? 'cannot be read (permission denied)' : `cannot be read (${code})`;
     throw new EngineError(`The .env file ${candidate} ${why}. Check the path ${advice('envFile')}.`, 'ENV_FILE');
   }

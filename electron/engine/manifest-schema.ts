@@ -67,6 +67,7 @@ const ourManifestSchema = z.looseObject({
       blobs: z.number().int().nonnegative(),
     }),
     sequencer_last_seq: z.number().int().nullable(),
+    locations: z.partialRecord(z.enum(COMPONENTS), z.string().min(1)).optional(),
     duration_ms: z.number().nonnegative(),
     total_size: z.number().int().nonnegative(),
   }),

@@ -142,6 +142,8 @@ async function makePlan(opts: RestoreOptions, config: ResolvedConfig, backup: Ba
     warnings.push(`Partial restore${why}: ${kept.join(', ')} stay as they are now and may not match the restored ${selected.join(', ')}.`);
   }
 
+  warnings.push(...layoutDifferences(backup, config.locations, selected));
+
   const present = components.filter((c) => c.targetExists).map((c) => c.component);
   const full = available.every((c) => selected.includes(c));
   const blobs: RestorePlan['blobs'] = !selected.includes('blobs')
@@ -176,6 +178,36 @@ async function makePlan(opts: RestoreOptions, config: ResolvedConfig, backup: Ba
     counts: backup.manifest?.aurora_backup.counts ?? null,
     warnings,
   };
+}
+
+/**
+ * Each component goes where the target's configuration puts it; when the backup recorded another place
+ * (a PDS keeping blobs in `blocks/` restored into one that uses `blobs/`), the user is told. Our backups
+ * record the path relative to the data directory, the original scripts the folder's name.
+ */
+function layoutDifferences(backup: BackupFolder, locations: PdsLocations, selected: Component[]): string[] {
+  const raw = backup.rawManifest;
+  const legacyNames = (key: 'databases' | 'data_directories') => {
+    const value = raw[key];
+    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
+  };
+  const recordedFor = (c: Component): string | undefined => {
+    if (backup.manifest) return backup.manifest.aurora_backup.locations?.[c];
+    const value = isDatabase(c) ? legacyNames('databases')[c] : legacyNames('data_directories')[c === 'blobs' ? 'blob_store' : 'actor_store'];
+    return typeof value === 'string' && value !== '' ? value : undefined;
+  };
+  const notes: string[] = [];
+  for (const c of selected) {
+    const recorded = recordedFor(c);
+    if (recorded === undefined) continue;
+    const target = targetOf(locations, c);
+    const relative = path.relative(locations.dataDir, target);
+    const inside = relative !== '' && !relative.startsWith('..') && !path.isAbsolute(relative);
+    const here = backup.manifest ? (inside ? relative.split(path.sep).join('/') : target) : path.basename(target);
+    if (here === recorded) continue;
+    notes.push(`The backup's ${c} came from ${recorded} in its data directory; this PDS's configuration keeps ${c} at ${target}, so ${isDatabase(c) ? 'it is' : 'they are'} restored there.`);
+  }
+  return notes;
 }
 
 /**
@@ -583,7 +615,7 @@ async function stage(backup: BackupFolder, file: BackupFile, item: SwapItem, { p
       await safeExtract({
         archive: source,
         compression: backup.compression,
-        topDir: item.component,
+        topDir: backup.legacy ? null : item.component, // backup.sh names the archive's folder after the configured one
         dest: item.staged,
         signal,
         onRead,

@@ -15,9 +15,10 @@ export interface SafeExtractOptions {
   compression: Compression;
   /**
    * The one folder every entry must live under (`blobs` for blobs.tar.gz, as `tar -C data blobs` writes
-   * it). Its contents land directly in `dest`.
+   * it). Its contents land directly in `dest`. Null: whatever folder the first entry is in (the original
+   * backup.sh archives the configured folder under its own name, `blobstore/` say).
    */
-  topDir: string;
+  topDir: string | null;
   /** Must not exist yet: it is created, and removed again when the archive is refused. */
   dest: string;
   /** Called with compressed bytes read so far and files written so far. */
@@ -110,10 +111,12 @@ export async function safeExtract(opts: SafeExtractOptions): Promise<SafeExtract
     parser.abort(error);
   };
 
+  let topDir = opts.topDir;
   parser.on('entry', (entry: ReadEntry) => {
     if (refusal) return entry.resume();
     const entryName = entry.path;
-    const checked = checkEntryPath(entryName, opts.topDir);
+    topDir ??= entryName.split('/').find((s) => s !== '' && s !== '.') ?? '';
+    const checked = checkEntryPath(entryName, topDir);
     const problem = !checked.ok ? checked.reason : entryTypeProblem(entry.type);
     if (problem !== null || !checked.ok) {
       entry.resume();
@@ -130,7 +133,7 @@ export async function safeExtract(opts: SafeExtractOptions): Promise<SafeExtract
         entry.resume();
         return;
       }
-      if (checked.relative === '') throw new Error(`is a file where the folder ${opts.topDir}/ belongs`);
+      if (checked.relative === '') throw new Error(`is a file where the folder ${topDir}/ belongs`);
       mkdirSync(path.dirname(target), { recursive: true });
     } catch (error) {
       entry.resume();

@@ -1,4 +1,5 @@
-import { COMPRESSIONS, type Compression } from '../../../shared/components.js';
+import { COMPONENTS, COMPRESSIONS, type Component, type Compression } from '../../../shared/components.js';
+import type { Manifest } from '../../../shared/manifest.js';
 import { DEFAULT_SETTINGS } from '../../../shared/settings.js';
 import { cancelOnSignals, CliError, wholeNumber, type Command } from '../command.js';
 import { runBackup } from '../../engine/backup.js';
@@ -19,10 +20,13 @@ Then, as the original backup.sh does, backups older than BACKUP_RETAIN_DAYS (def
 but never the newest ${DEFAULT_SETTINGS.keepLast} (--keep-last) and never anything that is not a backup.
 
 Options:
-  --data DIR          PDS data directory (default: PDS_DATA_DIRECTORY, else ./data). When given, the
-                      PDS_*_LOCATION variables are ignored: every database is looked for inside DIR.
+  --data DIR          PDS data directory (default: PDS_DATA_DIRECTORY, else ./data). The PDS_*_LOCATION
+                      variables still apply: one inside the PDS_DATA_DIRECTORY they came with is taken
+                      inside DIR (PDS_BLOBSTORE_DISK_LOCATION=/pds/blocks → DIR/blocks).
   --out DIR           Backup directory (default: BACKUP_DIR, else ./backups)
-  --env-file FILE     The PDS's .env file to read settings from (default: ./.env when it exists)
+  --env-file FILE     The PDS's .env file to read settings from (default: DIR/pds.env or DIR/.env when
+                      --data DIR holds one, as the official installer's does; else ./.env when it exists)
+  --health-url URL    The PDS's health URL: when PDS_VERSION is not set, the version it reports is recorded
   --compression C     ${COMPRESSIONS.join(' | ')} (default: BACKUP_COMPRESSION or COMPRESSION, else gzip);
                       bzip2 and xz are refused: use gzip or zstd
   --retain-days N     Remove backups older than N days (default: BACKUP_RETAIN_DAYS, else 30)
@@ -48,6 +52,7 @@ export const command: Command = {
     data: { type: 'string' },
     out: { type: 'string' },
     'env-file': { type: 'string' },
+    'health-url': { type: 'string' },
     compression: { type: 'string' },
     'retain-days': { type: 'string' },
     'keep-last': { type: 'string' },
@@ -76,8 +81,10 @@ export const command: Command = {
     const bar = createProgressBar();
     try {
       const config = await resolveConfig(opts);
+      if (!values.json) for (const note of config.notes) console.error(note);
       const result = await runBackup({
         ...opts,
+        healthUrl: values['health-url'] as string | undefined,
         signal: cancel.signal,
         onProgress: values.json ? undefined : (p) => bar.update(p),
         retention: values['no-prune'] ? null : { retainDays: config.retainDays, keepLast },
@@ -86,13 +93,10 @@ export const command: Command = {
       if (values.json) {
         console.log(JSON.stringify({ ok: true, ...result }));
       } else {
-        const { counts, sequencer_last_seq: lastSeq, files } = result.manifest.aurora_backup;
         console.log(`Backup complete: ${result.path}`);
-        console.log(
-          `  ${files.length} files, ${formatBytes(result.size)}, ${formatDuration(result.durationMs)}; ` +
-            `${counts.accounts} accounts, ${counts.actors} actors, ${counts.blobs} blobs` +
-            (lastSeq === null ? '' : `; sequencer at ${lastSeq}`),
-        );
+        console.log(`  ${result.manifest.aurora_backup.files.length} files, ${formatBytes(result.size)}, ${formatDuration(result.durationMs)}`);
+        console.log(`  Held: ${describeHeld(result.manifest)}`);
+        for (const warning of result.warnings ?? []) console.log(`  Warning: ${warning}`);
         if (result.pruned.length) console.log(`  Removed old backups: ${result.pruned.join(', ')}`);
       }
       return 0;
@@ -105,3 +109,25 @@ export const command: Command = {
     }
   },
 };
+
+/** What each component held, named by where it was found: `account.sqlite 3 accounts; …; blocks/ 40 blobs`. */
+export function describeHeld(manifest: Manifest): string {
+  const { counts, sequencer_last_seq: lastSeq, database_snapshots: snapshots, files, locations = {} } = manifest.aurora_backup;
+  const where = (component: Component, fallback: string) => locations[component] ?? fallback;
+  return COMPONENTS.map((component) => {
+    const folder = `${where(component, component)}/`;
+    if (!files.some((f) => f.component === component)) return `${component === 'blobs' || component === 'actors' ? folder : where(component, `${component}.sqlite`)} not backed up`;
+    switch (component) {
+      case 'account':
+        return `${where(component, 'account.sqlite')} ${counts.accounts} accounts`;
+      case 'sequencer':
+        return `${where(component, 'sequencer.sqlite')} ${lastSeq === null ? 'no events' : `events up to ${lastSeq}`}`;
+      case 'did_cache':
+        return `${where(component, 'did_cache.sqlite')} ${formatBytes(snapshots.find((d) => d.name === 'did_cache')?.snapshot_size ?? 0)}`;
+      case 'actors':
+        return `${folder} ${counts.actors} actor stores`;
+      case 'blobs':
+        return `${folder} ${counts.blobs} blobs`;
+    }
+  }).join('; ');
+}
