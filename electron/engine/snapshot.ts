@@ -1,3 +1,5 @@
+import { accessSync, constants } from 'node:fs';
+import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { EngineError } from './errors.js';
 
@@ -101,7 +103,11 @@ export function snapshotDatabases(jobs: SnapshotJob[], opts: SnapshotOptions = {
             `Could not snapshot the database ${job.source}: ${message.error}. ` +
               (isUnreadable(message.code)
                 ? 'The live database is damaged; repair it (sqlite3 .recover) before backing up.'
-                : 'Check that the file is readable by this user.'),
+                : needsWriteAccess(message.code) && readable(job.source)
+                  ? `The file is readable, but SQLite must create or update ${path.basename(job.source)}-shm beside a database in WAL mode, even only to read it: ` +
+                    `give this user write access to the folder ${path.dirname(job.source)} (and to that -shm file if it exists), for example by running ` +
+                    `the backup as the user the PDS runs as, or by adding this user to the PDS's group with group write access on the folder.`
+                  : 'Check that the file is readable by this user.'),
             message.code,
           ),
         );
@@ -117,6 +123,18 @@ export function snapshotDatabases(jobs: SnapshotJob[], opts: SnapshotOptions = {
 
 /** Damage SQLite reports for a file it cannot read as a database, as opposed to a disk or permission problem. */
 const isUnreadable = (code: string) => /^SQLITE_(CORRUPT|NOTADB)/.test(code);
+
+/** SQLite opened the file read-only but could not create or write its -shm (the folder or the -shm is not writable). */
+const needsWriteAccess = (code: string) => code.startsWith('SQLITE_READONLY') || code.startsWith('SQLITE_CANTOPEN');
+
+function readable(file: string): boolean {
+  try {
+    accessSync(file, constants.R_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 function toResult(message: Exclude<WorkerMessage, { error: string }>, inFlight: Int32Array): SnapshotResult {
   if ('vanished' in message) return { vanished: true };

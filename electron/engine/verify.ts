@@ -177,6 +177,8 @@ function contentCheck(backup: BackupFolder, file: BackupFile, tempDir: string, c
 
   let done: Promise<void>;
   let afterwards: () => Promise<void>;
+  /** Ends what a damaged archive left half-written: an entry cut off never ends by itself, and would keep the process alive. */
+  let stopUnpacking = async () => undefined as void;
   if (isDatabaseFile(file)) {
     const temp = path.join(tempDir, `${file.component}.sqlite`);
     const out = createWriteStream(temp);
@@ -194,6 +196,7 @@ function contentCheck(backup: BackupFolder, file: BackupFile, tempDir: string, c
     };
   } else {
     const stores = archivedDatabases(path.join(tempDir, file.component), checker, problems, file.component === 'actors' ? blobUse.references : null);
+    stopUnpacking = () => stores.abandon();
     const blobFiles = file.component === 'blobs' ? new Set<string>() : null;
     let entries = 0;
     let regularFiles = 0;
@@ -240,12 +243,15 @@ function contentCheck(backup: BackupFolder, file: BackupFile, tempDir: string, c
     },
     abandon() {
       head.destroy();
+      void stopUnpacking();
     },
     async finish() {
       if (!failure) head.end();
       await settled;
-      if (failure) problems.push(describeStreamError(failure, backup.compression));
-      else {
+      if (failure) {
+        problems.push(describeStreamError(failure, backup.compression));
+        await stopUnpacking();
+      } else {
         notes.push(backup.compression === 'none' ? 'readable' : 'decompresses');
         await afterwards();
       }
@@ -263,6 +269,7 @@ const SQLITE_ENTRY = /^[^/\\]+\.sqlite(-wal)?$/;
  */
 function archivedDatabases(tempRoot: string, checker: IntegrityChecks, problems: string[], references: BlobReference[] | null) {
   let folder: { name: string; temp: string; databases: string[]; writes: Promise<void>[] } | null = null;
+  const unpacking = new Set<ReadEntry>();
   let folders = 0;
   let passed = 0;
   const checks: Promise<void>[] = [];
@@ -302,8 +309,17 @@ function archivedDatabases(tempRoot: string, checker: IntegrityChecks, problems:
         mkdirSync(folder.temp, { recursive: true });
       }
       if (name.endsWith('.sqlite')) folder.databases.push(entry.path);
-      folder.writes.push(pipeline(entry, createWriteStream(path.join(folder.temp, name))));
+      unpacking.add(entry);
+      folder.writes.push(pipeline(entry, createWriteStream(path.join(folder.temp, name))).finally(() => unpacking.delete(entry)));
       return true;
+    },
+    /** The archive is damaged: stops the files being written (their streams close) and waits for every check begun. */
+    async abandon(): Promise<void> {
+      for (const entry of unpacking) entry.destroy(new Error('The archive ended early.'));
+      const cutOff = folder; // its last file is incomplete: nothing there to check
+      folder = null;
+      if (cutOff) checks.push(Promise.allSettled(cutOff.writes).then(() => rm(cutOff.temp, { recursive: true, force: true })));
+      await Promise.allSettled(checks);
     },
     /** Waits for the last checks; resolves to how many databases passed. */
     async finish(): Promise<number> {

@@ -1,0 +1,49 @@
+import { chmodSync, mkdirSync, statSync, truncateSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { createFixture } from '../../electron/engine/fixture.js';
+import { makeLegacyBackup } from '../helpers/legacy-backup.js';
+import { collect, ROOT, runCli, startCli } from '../helpers/run-cli.js';
+import { makeTempDir } from '../helpers/tmp.js';
+
+describe('verify on a damaged backup made by backup.sh', () => {
+  it('ends with exit 1 when actors.tar.gz is cut short, instead of hanging on the file it was unpacking', async () => {
+    const root = makeTempDir('damaged');
+    const dataDir = path.join(root, 'data');
+    await createFixture(dataDir, { accounts: 3, posts: 5, blobMB: 1, seed: 'truncated' });
+    const backup = makeLegacyBackup(dataDir, path.join(root, 'backups'));
+    const archive = path.join(backup, 'actors.tar.gz');
+    truncateSync(archive, Math.floor(statSync(archive).size / 2));
+
+    for (const args of [['verify', backup], ['verify', backup, '--deep']]) {
+      const run = await runCli(args); // a hang fails the test by its timeout
+      expect(run.code).toBe(1);
+      expect(run.stdout).toContain('actors.tar.gz: truncated gzip stream (unexpected end of file).');
+      expect(run.stdout).toMatch(/Backup has 1 problem:/);
+    }
+  }, 60_000);
+});
+
+describe('a backup user who may read the data directory but not write to it', () => {
+  it('is told that SQLite needs write access to the folder for the -shm, not that the file is unreadable', async () => {
+    const root = makeTempDir('readonly');
+    chmodSync(root, 0o755);
+    const dataDir = path.join(root, 'data');
+    await createFixture(dataDir, { accounts: 1, posts: 1, blobMB: 0, seed: 'readonly' });
+    const out = path.join(root, 'out');
+    mkdirSync(out, { mode: 0o777 });
+    chmodSync(out, 0o777);
+    chmodSync(dataDir, 0o555); // readable and listable, not writable: SQLite cannot create account.sqlite-shm
+    try {
+      const asOtherUser = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
+      const run = await collect(startCli(['backup', '--data', dataDir, '--out', out], { cwd: ROOT, env: { PATH: process.env.PATH, HOME: '/tmp' }, ...asOtherUser }));
+      expect(run.code).toBe(1);
+      expect(run.stderr).toContain(
+        `The file is readable, but SQLite must create or update account.sqlite-shm beside a database in WAL mode, even only to read it: give this user write access to the folder ${dataDir}`,
+      );
+      expect(run.stderr).not.toContain('Check that the file is readable');
+    } finally {
+      chmodSync(dataDir, 0o755);
+    }
+  }, 60_000);
+});
