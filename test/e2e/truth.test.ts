@@ -104,6 +104,18 @@ describe('the window tells the truth about protection, settings and the connecti
     await app.screenshot('settings-bad-folders');
     expect((await app.api('getSettings')).backupDir).toBe(app.backupDir);
     await page.getByRole('button', { name: 'Undo changes' }).click();
+
+    // In the browser, a folder is chosen through the API, as a desktop dialog would.
+    await page.getByRole('button', { name: 'Choose a folder for backupDir' }).click();
+    const chooser = page.getByRole('dialog', { name: 'Choose the backup folder' });
+    await chooser.getByText(app.backupDir, { exact: true }).waitFor();
+    await chooser.getByRole('button', { name: `Up to ${app.dir}` }).click();
+    await chooser.getByText(app.dir, { exact: true }).waitFor();
+    await app.screenshot('settings-folder-chooser');
+    await chooser.getByRole('button', { name: 'Choose this folder' }).click();
+    await chooser.waitFor({ state: 'detached' });
+    expect(await page.getByLabel('Backup folder').inputValue()).toBe(app.dir);
+    await page.getByRole('button', { name: 'Undo changes' }).click();
     expect(app.pageErrors).toEqual([]);
   });
 

@@ -7,11 +7,12 @@ import { Modal } from './Modal.js';
 import { Notice } from './Notice.js';
 
 /**
- * Chooses a backup folder on the machine the app runs on, through the API (the browser has no dialog
- * that can show that machine's folders). Starts in the backup folder; folders holding a manifest.json
- * are backups and can be opened.
+ * Chooses a folder on the machine the app runs on, through the API (the browser has no dialog that can
+ * show that machine's folders). For a backup (`title` default), folders holding a manifest.json can be
+ * opened; otherwise (`folder`) the folder shown is chosen with a button. Starts at `start` when it can be
+ * read, else in the backup folder.
  */
-export function FolderBrowser({ onChoose, onClose }: { onChoose: (path: string) => void; onClose: () => void }) {
+export function FolderBrowser({ onChoose, onClose, folder: pickAny, title = 'Choose a backup folder', start }: { onChoose: (path: string) => void; onClose: () => void; folder?: boolean; title?: string; start?: string }) {
   const api = useApi();
   const [listing, setListing] = useState<FolderListing | null>(null);
   const [problem, setProblem] = useState<string | null>(null);
@@ -21,12 +22,16 @@ export function FolderBrowser({ onChoose, onClose }: { onChoose: (path: string) 
     setProblem(null);
     api.listFolders(path === undefined ? {} : { path }).then(setListing, (error: unknown) => setProblem(errorText(error)));
   };
-  useEffect(() => go(), []);
+  useEffect(() => {
+    // A folder typed before may not exist yet: then the browser starts where it can.
+    if (start) api.listFolders({ path: start }).then(setListing, () => go());
+    else go();
+  }, []);
 
   return (
     <Modal labelledBy="folder-browser-title" onClose={onClose} initialFocus={closeButton} className="folder-browser">
       <h2 id="folder-browser-title" className="card-title">
-        Choose a backup folder
+        {title}
       </h2>
       <p className="muted small-path" aria-live="polite">
         {listing?.path ?? 'Reading…'}
@@ -42,7 +47,7 @@ export function FolderBrowser({ onChoose, onClose }: { onChoose: (path: string) 
         ) : null}
         {listing?.folders.map((folder) => (
           <li key={folder.path}>
-            {folder.backup ? (
+            {folder.backup && !pickAny ? (
               <button type="button" className="folder-entry backup" onClick={() => onChoose(folder.path)}>
                 <Icon name="backups" size={16} /> {folder.name} <span className="muted">— open this backup</span>
               </button>
@@ -59,6 +64,11 @@ export function FolderBrowser({ onChoose, onClose }: { onChoose: (path: string) 
         <button type="button" className="button" ref={closeButton} onClick={onClose}>
           Cancel
         </button>
+        {pickAny && listing ? (
+          <button type="button" className="button primary" onClick={() => onChoose(listing.path)}>
+            Choose this folder
+          </button>
+        ) : null}
       </div>
     </Modal>
   );

@@ -2,6 +2,7 @@ import { createContext, useContext, useEffect, useState, type FormEvent, type Re
 import { WRITABLE_COMPRESSIONS } from '../../../shared/components.js';
 import { unsupportedSettings, type FieldErrors, type Settings } from '../../../shared/settings.js';
 import { useApi, useConnection } from '../api/client.js';
+import { FolderBrowser } from '../components/FolderBrowser.js';
 import { Notice } from '../components/Notice.js';
 import { errorText } from '../errors.js';
 import { formFromSettings, settingsFromForm, unplacedErrors, type FormValues } from '../settings-form.js';
@@ -30,6 +31,7 @@ export function SettingsView() {
   const [errors, setErrors] = useState<FieldErrors>({});
   const [notice, setNotice] = useState<{ tone: 'success' | 'error' | 'info'; text: string } | null>(null);
   const [saving, setSaving] = useState(false);
+  const [browsing, setBrowsing] = useState<string | null>(null);
 
   useEffect(() => {
     api.getSettings().then(
@@ -105,7 +107,12 @@ export function SettingsView() {
   const changed = JSON.stringify(values) !== JSON.stringify(formFromSettings(saved));
   const stray = unplacedErrors(errors, values);
   const picker = (path: string, purpose: 'dataDir' | 'backupDir' | 'envFile') =>
-    native ? (
+    // In the browser, folders are chosen through the API (a .env file is typed: the chooser lists folders only).
+    !native && purpose !== 'envFile' ? (
+      <button type="button" className="button" onClick={() => setBrowsing(path)} aria-label={`Choose a folder for ${path}`}>
+        Choose…
+      </button>
+    ) : native ? (
       <button
         type="button"
         className="button"
@@ -121,6 +128,18 @@ export function SettingsView() {
 
   return (
     <FormContext.Provider value={{ values, errors, set }}>
+      {browsing ? (
+        <FolderBrowser
+          folder
+          title={browsing === 'dataDir' ? 'Choose the PDS data directory' : 'Choose the backup folder'}
+          start={String(values[browsing] ?? '') || undefined}
+          onClose={() => setBrowsing(null)}
+          onChoose={(chosen) => {
+            set(browsing, chosen);
+            setBrowsing(null);
+          }}
+        />
+      ) : null}
       <form className="settings" onSubmit={save} noValidate>
         {stray.length ? (
           <Notice tone="error">
