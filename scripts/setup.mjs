@@ -10,7 +10,7 @@ import { join } from 'node:path';
 
 const root = join(import.meta.dirname, '..');
 const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
-const run = (args) => execFileSync(npm, args, { cwd: root, stdio: 'inherit', shell: process.platform === 'win32' });
+const run = (/** @type {string[]} */ args) => execFileSync(npm, args, { cwd: root, stdio: 'inherit', shell: process.platform === 'win32' });
 const pinnedNode = join(root, 'node_modules', '.bin', process.platform === 'win32' ? 'node.cmd' : 'node');
 const lock = join(root, 'package-lock.json');
 const installed = join(root, 'node_modules', '.package-lock.json');

@@ -15,7 +15,7 @@ import { parseArgs } from 'node:util';
 import Database from 'better-sqlite3';
 
 const { positionals, values } = parseArgs({ allowPositionals: true, options: { rate: { type: 'string', default: '200' }, images: { type: 'string', default: '0' } } });
-const dataDir = positionals[0];
+const dataDir = positionals[0] ?? '';
 if (!dataDir || !existsSync(path.join(dataDir, 'account.sqlite'))) {
   console.error('usage: simulate-pds-writer.mjs <dataDir with account.sqlite> [--rate N]');
   process.exit(2);
@@ -23,13 +23,14 @@ if (!dataDir || !existsSync(path.join(dataDir, 'account.sqlite'))) {
 const rate = Number(values.rate);
 const imageRate = Number(values.images);
 
-const open = (file) => {
+const open = (/** @type {string} */ file) => {
   const db = new Database(file, { timeout: 5000 });
   db.pragma('journal_mode = WAL');
   return db;
 };
 const account = open(path.join(dataDir, 'account.sqlite'));
 const sequencer = open(path.join(dataDir, 'sequencer.sqlite'));
+/** @type {Array<{ did: string, db: Database.Database }>} */
 const actors = [];
 const actorsDir = path.join(dataDir, 'actors');
 for (const shard of existsSync(actorsDir) ? readdirSync(actorsDir) : []) {
@@ -53,6 +54,7 @@ let writes = 0;
 let images = 0;
 let busyErrors = 0;
 const started = Date.now();
+/** @type {string[]} */
 const myBlobs = [];
 
 function writeOnce() {
@@ -63,8 +65,8 @@ function writeOnce() {
   try {
     account.transaction(() => addToken.run(id, did, now))();
     if (actors.length) {
-      const { db } = actors[actorIndex];
-      const s = actorStatements[actorIndex];
+      const { db } = /** @type {(typeof actors)[number]} */ (actors[actorIndex]);
+      const s = /** @type {(typeof actorStatements)[number]} */ (actorStatements[actorIndex]);
       // A commit touches several rows and a few KB, like a post with its MST nodes.
       db.transaction(() => {
         const content = randomBytes(2000 + (writes % 4000));
@@ -75,7 +77,7 @@ function writeOnce() {
     }
     sequencer.transaction(() => addEvent.run(did, 'append', randomBytes(300), now))();
     writes++;
-  } catch (error) {
+  } catch (/** @type {any} */ error) {
     if (error.code === 'SQLITE_BUSY' || error.code === 'SQLITE_LOCKED') busyErrors++;
     else throw error;
   }
@@ -83,13 +85,15 @@ function writeOnce() {
 }
 
 /** A new blob appears (written to a temp name, then renamed, as the PDS blob store does); an old one goes. */
+/** @param {string} did */
 function churnBlobs(did) {
   const dir = path.join(dataDir, 'blobs', did);
   mkdirSync(dir, { recursive: true });
   const file = path.join(dir, `bafkreiwriter${randomBytes(8).toString('hex')}`);
   writeFileSync(file, randomBytes(20_000));
   myBlobs.push(file);
-  if (myBlobs.length > 5) unlinkSync(myBlobs.shift());
+  const oldest = myBlobs.length > 5 ? myBlobs.shift() : undefined;
+  if (oldest) unlinkSync(oldest);
 }
 
 const BASE32 = 'abcdefghijklmnopqrstuvwxyz234567';
@@ -100,8 +104,8 @@ const uploads = path.join(dataDir, '.writer-uploads');
 function postImage() {
   if (actors.length === 0) return;
   const actorIndex = images % actors.length;
-  const { did, db } = actors[actorIndex];
-  const s = actorStatements[actorIndex];
+  const { did, db } = /** @type {(typeof actors)[number]} */ (actors[actorIndex]);
+  const s = /** @type {(typeof actorStatements)[number]} */ (actorStatements[actorIndex]);
   const cid = `bafkrei${Array.from(randomBytes(52), (b) => BASE32[b & 31]).join('')}`;
   const content = randomBytes(4000 + Math.floor(Math.random() * 12_000));
   mkdirSync(uploads, { recursive: true });
@@ -123,7 +127,7 @@ function postImage() {
       s.root.run(`bafyrei${id}`, id, now);
     })();
     images++;
-  } catch (error) {
+  } catch (/** @type {any} */ error) {
     if (error.code === 'SQLITE_BUSY' || error.code === 'SQLITE_LOCKED') busyErrors++;
     else throw error;
   }

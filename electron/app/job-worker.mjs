@@ -2,7 +2,9 @@
 // main process, or `serve`) only relays progress: its event loop stays free whatever the engine does
 // synchronously. One worker serves every job (started once, its modules loaded once). Plain .mjs so that
 // it loads the same way under vitest and tsx; `npm run build` bundles it with the engine (dist/job-worker.mjs).
-import { parentPort } from 'node:worker_threads';
+import { parentPort as maybeParentPort } from 'node:worker_threads';
+
+const parentPort = /** @type {import('node:worker_threads').MessagePort} */ (maybeParentPort);
 
 if (!globalThis.AURORA_BUNDLED) {
   // Running from the TypeScript sources (development, tests): load them through tsx. The build defines
@@ -11,13 +13,23 @@ if (!globalThis.AURORA_BUNDLED) {
   register();
 }
 
-/** An error as plain data: message, EngineError code, and the chain of causes for the log. */
+/**
+ * An error as plain data: message, EngineError code, and the chain of causes for the log.
+ * @param {any} error
+ */
 function describe(error) {
+  /** @type {string[]} */
   const causes = [];
   for (let e = error?.cause; e && causes.length < 5; e = e.cause) causes.push(e instanceof Error ? e.message : String(e));
   return { message: error instanceof Error ? error.message : String(error), code: error?.code ?? null, isEngineError: error?.constructor?.name === 'EngineError', causes };
 }
 
+/**
+ * @param {string} kind
+ * @param {any} options the job's options, checked by the caller (job-runner.ts)
+ * @param {(progress: unknown) => void} onProgress
+ * @param {AbortSignal} signal
+ */
 async function run(kind, options, onProgress, signal) {
   if (kind === 'backup') {
     const { runBackup } = await import('../engine/backup.js');
@@ -34,6 +46,7 @@ async function run(kind, options, onProgress, signal) {
 const { yieldWorkerCpuToPds } = await import('../engine/priority.js');
 yieldWorkerCpuToPds();
 
+/** @type {Map<number, AbortController>} */
 const running = new Map();
 parentPort.on('message', async (message) => {
   if (message.type === 'abort') return running.get(message.id)?.abort(new Error(message.reason));
@@ -41,7 +54,7 @@ parentPort.on('message', async (message) => {
   const { id, kind, options } = message;
   const abort = new AbortController();
   running.set(id, abort);
-  const onProgress = (progress) => parentPort.postMessage({ id, type: 'progress', progress });
+  const onProgress = (/** @type {unknown} */ progress) => parentPort.postMessage({ id, type: 'progress', progress });
   try {
     parentPort.postMessage({ id, type: 'done', result: await run(kind, options, onProgress, abort.signal) });
   } catch (error) {

@@ -624,12 +624,12 @@ async function stage(backup: BackupFolder, file: BackupFile, item: SwapItem, { p
           counted = bytes;
         },
         onFile: (written) => {
-          if (item.component === 'actors' && written.endsWith('.sqlite')) checks.check(written);
+          if (item.component === 'actors' && written.endsWith('.sqlite')) void checks.check(written); // awaited in checkStaged
         },
       });
     } else {
       await unpackDatabase(source, item.staged, backup.compression, onRead, progress, signal);
-      checks.check(item.staged);
+      void checks.check(item.staged); // awaited in checkStaged
     }
   } catch (error) {
     // A damaged file usually fails to decompress first; its checksum says why.

@@ -1,5 +1,5 @@
 import { mkdirSync } from 'node:fs';
-import { chmod, open, rm, type FileHandle } from 'node:fs/promises';
+import { chmod, open, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { Parser, type ReadEntry } from 'tar';

@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort as maybeParentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 
 // serialize()'s buffers are freed by finalizers after this thread's GC notices them, and a thread that
@@ -18,13 +18,19 @@ const collectGarbage = runInNewContext('gc');
 const GC_EVERY_BYTES = 8 * 1024 * 1024;
 let copiedSinceGc = 0;
 
-const { jobs, inMemoryMax, inMemoryBudget, inFlightBuffer } = workerData;
+/**
+ * @typedef {{ source: string, target: string, queries?: Record<string, string> }} Job
+ * @typedef {{ size: number, pageCount: number, answers: Record<string, unknown>, data?: Uint8Array, kib?: number }
+ *   | { vanished: true } | { error: string, code: string }} Result
+ */
+const parentPort = /** @type {import('node:worker_threads').MessagePort} */ (maybeParentPort);
+const { jobs, inMemoryMax, inMemoryBudget, inFlightBuffer } = /** @type {{ jobs: Job[], inMemoryMax: number, inMemoryBudget: number, inFlightBuffer: SharedArrayBuffer }} */ (workerData);
 /** KiB of in-memory snapshots posted and not yet released by the main thread. */
 const inFlight = new Int32Array(inFlightBuffer);
 
 for (const [index, job] of jobs.entries()) {
   const result = await snapshot(job);
-  copiedSinceGc += result.data?.length ?? 0;
+  copiedSinceGc += ('data' in result && result.data?.length) || 0;
   // Copied by the message rather than transferred: a transferred buffer is freed by the main thread's
   // GC into this thread's malloc arena, which then stays fragmented at tens of MB (measured).
   parentPort.postMessage({ index, ...result });
@@ -36,6 +42,10 @@ for (const [index, job] of jobs.entries()) {
   await new Promise((resolve) => setImmediate(resolve));
 }
 
+/**
+ * @param {Job} job
+ * @returns {Promise<Result>}
+ */
 async function snapshot(job) {
   // An actor deleted while the backup runs: nothing to copy, not an error.
   if (!existsSync(job.source)) return { vanished: true };
@@ -44,12 +54,13 @@ async function snapshot(job) {
     if (bytes > inMemoryMax) return toFile(job);
     await waitForRoom(kib(bytes));
     return inMemory(job);
-  } catch (error) {
+  } catch (/** @type {any} */ error) {
     if (error.code === 'SQLITE_CANTOPEN' && !existsSync(job.source)) return { vanished: true };
     return { error: error.message, code: error.code ?? 'SQLITE_ERROR' };
   }
 }
 
+/** @param {Job} job */
 function inMemory({ source, queries }) {
   const db = open(source);
   try {
@@ -63,12 +74,13 @@ function inMemory({ source, queries }) {
     // A copy Node can transfer to the main thread (SQLite's own buffer cannot be).
     const dataKib = kib(serialized.length);
     Atomics.add(inFlight, 0, dataKib);
-    return { size: serialized.length, pageCount: serialized.length / db.pragma('page_size', { simple: true }), answers, data: serialized, kib: dataKib };
+    return { size: serialized.length, pageCount: serialized.length / /** @type {number} */ (db.pragma('page_size', { simple: true })), answers, data: serialized, kib: dataKib };
   } finally {
     db.close();
   }
 }
 
+/** @param {Job} job */
 function toFile({ source, target, queries }) {
   mkdirSync(path.dirname(target), { recursive: true });
   const db = open(source);
@@ -81,13 +93,14 @@ function toFile({ source, target, queries }) {
   }
   const copy = new Database(target, { readonly: true, fileMustExist: true });
   try {
-    return { size: statSync(target).size, pageCount: copy.pragma('page_count', { simple: true }), answers: ask(copy, queries) };
+    return { size: statSync(target).size, pageCount: /** @type {number} */ (copy.pragma('page_count', { simple: true })), answers: ask(copy, queries) };
   } finally {
     copy.close();
   }
 }
 
 /** Waits until the main thread has released enough earlier snapshots (never for the first one). */
+/** @param {number} needKib */
 async function waitForRoom(needKib) {
   for (;;) {
     const current = Atomics.load(inFlight, 0);
@@ -99,7 +112,12 @@ async function waitForRoom(needKib) {
   }
 }
 
+/**
+ * @param {Database.Database} db
+ * @param {Record<string, string> | undefined} queries
+ */
 function ask(db, queries) {
+  /** @type {Record<string, unknown>} */
   const answers = {};
   for (const [name, sql] of Object.entries(queries ?? {})) {
     try {
@@ -111,6 +129,7 @@ function ask(db, queries) {
   return answers;
 }
 
+/** @param {string} source */
 function open(source) {
   const db = new Database(source, { readonly: true, fileMustExist: true, timeout: 30_000 });
   // Every page is read once: SQLite's default 16 MB cache (per database, VACUUM INTO's target too) would only hold memory.
@@ -118,6 +137,7 @@ function open(source) {
   return db;
 }
 
+/** @param {string} file */
 function sizeOf(file) {
   try {
     return statSync(file).size;
@@ -126,6 +146,7 @@ function sizeOf(file) {
   }
 }
 
+/** @param {number} bytes */
 function kib(bytes) {
   return Math.ceil(bytes / 1024);
 }
