@@ -20,6 +20,7 @@ import { blobPath, BLOB_REFERENCE_QUERIES, describeMissing, missingBlobs, refere
 import { assertSupportedCompression } from './compress.js';
 import { resolveConfig, type PdsLocations } from './config.js';
 import { EngineError } from './errors.js';
+import { faultPoint } from './fault-injection.js';
 import { acquireBackupLock, readBackupLock, isStale, type BackupLock } from './lock.js';
 import { checkPdsRunning } from './pds-running.js';
 import { progressReporter, type ProgressReporter } from './progress.js';
@@ -422,6 +423,7 @@ async function writeBackup(
     }
     await snapshotted;
     progress.enter('archiving');
+    faultPoint('backup:archiving');
 
     const directories: string[] = [];
     const blobs = await blobsFile;

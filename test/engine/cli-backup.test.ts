@@ -7,6 +7,7 @@ import { createFixture } from '../../electron/engine/fixture.js';
 import { listBackups } from '../../electron/engine/list.js';
 import { LOCK_FILE_NAME } from '../../electron/engine/lock.js';
 import { CLI_COMMAND, collect, ROOT, runCli, startCli } from '../helpers/run-cli.js';
+import { FaultPause } from '../helpers/fault-pause.js';
 import { makeTempDir } from '../helpers/tmp.js';
 import { createProgressBar, formatDuration } from '../../electron/cli/progress-bar.js';
 
@@ -17,20 +18,20 @@ async function fixture(blobMB = 2) {
   return { root, dataDir, backupDir: path.join(root, 'backups') };
 }
 
-/** Resolves when the child's stderr has printed `text` (the CLI prints one line per phase when not on a terminal). */
-function waitForStderr(child: ReturnType<typeof startCli>, text: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let seen = '';
-    child.stderr!.on('data', (d: Buffer) => {
-      seen += d;
-      if (seen.includes(text)) resolve();
-    });
-    child.on('exit', () => reject(new Error(`exited before printing "${text}": ${seen}`)));
-  });
+/**
+ * A backup started and held mid-run, once its databases are archived (the fault point
+ * `backup:archiving`), until `release()`: what the test does meanwhile happens while it runs.
+ */
+async function heldBackup(dataDir: string, backupDir: string, extra: string[] = []) {
+  const pause = new FaultPause('backup:archiving', path.dirname(backupDir));
+  pause.hold();
+  const child = startCli(['backup', '--data', dataDir, '--out', backupDir, ...extra], { env: { ...process.env, ...pause.env } });
+  const ended = collect(child);
+  const { release } = await pause.reached(child);
+  return { child, ended, release };
 }
 
-/** Big enough that archiving lasts far longer than it takes to react to its first line (then SIGSTOP holds it). */
-const MID_RUN_BLOB_MB = 30;
+const MID_RUN_BLOB_MB = 2;
 
 const backupsIn = (dir: string) => readdirSync(dir).filter((name) => name.startsWith('backup_'));
 
@@ -84,19 +85,16 @@ describe('aurora-backup fixture and backup', () => {
 
   it('refuses a second backup while one runs, naming the running one', async () => {
     const { dataDir, backupDir } = await fixture(MID_RUN_BLOB_MB);
-    const first = startCli(['backup', '--data', dataDir, '--out', backupDir]);
-    const firstDone = collect(first);
-    await waitForStderr(first, 'backup: archiving');
-    first.kill('SIGSTOP'); // hold it mid-run, alive
+    const first = await heldBackup(dataDir, backupDir);
     try {
       const second = await runCli(['backup', '--data', dataDir, '--out', backupDir]);
       expect(second.code).toBe(1);
       // The data directory is locked first: a backup of it into any folder waits for this one.
-      expect(second.stderr).toContain(`aurora-backup: Another backup is running on ${dataDir} (process ${first.pid} on `);
+      expect(second.stderr).toContain(`aurora-backup: Another backup is running on ${dataDir} (process ${first.child.pid} on `);
     } finally {
-      first.kill('SIGCONT');
+      await first.release();
     }
-    expect((await firstDone).code).toBe(0);
+    expect((await first.ended).code).toBe(0);
     expect(backupsIn(backupDir)).toHaveLength(1);
   });
 
@@ -104,13 +102,10 @@ describe('aurora-backup fixture and backup', () => {
     const { dataDir, backupDir } = await fixture(MID_RUN_BLOB_MB);
     /** The nice value of each thread of a running backup, read while it archives. */
     const threadNiceness = async (extra: string[]) => {
-      const child = startCli(['backup', '--data', dataDir, '--out', backupDir, '--no-prune', ...extra]);
-      const ended = collect(child);
-      await waitForStderr(child, 'backup: archiving');
-      child.kill('SIGSTOP');
+      const { child, ended, release } = await heldBackup(dataDir, backupDir, ['--no-prune', ...extra]);
       const tasks = readdirSync(`/proc/${child.pid}/task`);
       const nice = tasks.map((tid) => Number(readFileSync(`/proc/${child.pid}/task/${tid}/stat`, 'utf8').split(') ')[1]!.split(' ')[16]));
-      child.kill('SIGCONT');
+      await release();
       expect((await ended).code).toBe(0);
       return { threads: tasks.length, nice: [...new Set(nice)] };
     };
@@ -122,12 +117,11 @@ describe('aurora-backup fixture and backup', () => {
 
   it('after kill -9 mid-run leaves nothing that looks complete, and the next run cleans up', async () => {
     const { dataDir, backupDir } = await fixture(MID_RUN_BLOB_MB);
-    const victim = startCli(['backup', '--data', dataDir, '--out', backupDir]);
-    const ended = collect(victim);
-    await waitForStderr(victim, 'backup: archiving');
-    victim.kill('SIGSTOP');
-    victim.kill('SIGKILL');
-    expect((await ended).signal).toBe('SIGKILL');
+    // Killed by the fault hook once the databases are archived: kill -9 with no chance to clean up.
+    const victim = startCli(['backup', '--data', dataDir, '--out', backupDir], { env: { ...process.env, AURORA_FAULT_AT: 'backup:archiving' } });
+    const ended = await collect(victim);
+    expect(ended.signal, ended.stderr).toBe('SIGKILL');
+    expect(ended.stderr).toContain('backup: archiving');
     expect(backupsIn(backupDir)).toEqual([]);
     expect(readdirSync(backupDir).some((name) => name.startsWith('.incomplete-backup_'))).toBe(true);
     expect((await listBackups(backupDir)).filter((b) => b.status === 'complete')).toEqual([]);
@@ -140,12 +134,9 @@ describe('aurora-backup fixture and backup', () => {
 
   it('cancels on Ctrl+C with exit code 130 and removes the unfinished backup', async () => {
     const { dataDir, backupDir } = await fixture(MID_RUN_BLOB_MB);
-    const child = startCli(['backup', '--data', dataDir, '--out', backupDir]);
-    const ended = collect(child);
-    await waitForStderr(child, 'backup: archiving');
-    child.kill('SIGSTOP');
-    child.kill('SIGINT'); // delivered when it resumes, mid-archive
-    child.kill('SIGCONT');
+    const { child, ended, release } = await heldBackup(dataDir, backupDir);
+    child.kill('SIGINT'); // handled once it goes on, mid-run
+    await release();
     const run = await ended;
     expect(run.code).toBe(130);
     expect(run.stderr).toContain('Backup cancelled');
