@@ -758,10 +758,6 @@ async function existingCompanions(database: string): Promise<string[]> {
   return files.filter((_, i) => present[i]);
 }
 
-async function* toAsync<T>(items: T[]): AsyncGenerator<T> {
-  yield* items;
-}
-
 /** Like `du -sh`: 512K, 3.4M, 12G. */
 export function humanSize(bytes: number): string {
   const units = ['B', 'K', 'M', 'G', 'T'];
