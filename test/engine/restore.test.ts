@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statfsSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
@@ -14,6 +14,7 @@ import { actorDirFor, createFixture } from '../../electron/engine/fixture.js';
 import { planRestore, restoreBackup } from '../../electron/engine/restore.js';
 import { STAGING_DIR_NAME } from '../../electron/engine/staging.js';
 import { holdDatabase } from '../helpers/db-holder.js';
+import { onSmallDisk } from '../helpers/small-disk.js';
 import { exactFiles } from '../helpers/digest.js';
 import { goodBlobsEntries, tarGzOf } from '../helpers/hostile-archives.js';
 import { makeLegacyBackup } from '../helpers/legacy-backup.js';
@@ -277,21 +278,35 @@ describe('restore', () => {
     writeFileSync(path.join(source, 'actors', 'padding.bin'), Buffer.alloc(48 << 20)); // unpacks to far more than it takes in the backup
     const roomy = (await runBackup({ dataDir: source, backupDir: fresh('roomy-backups'), env: {} })).path;
     const compressed = (JSON.parse(readFileSync(path.join(roomy, 'manifest.json'), 'utf8')) as Manifest).aurora_backup.files.reduce((sum, f) => sum + f.size, 0);
-    const target = copyDir(oldData, fresh('roomy-target'));
     const marker = path.join(root, `roomy-stop-${n}`);
-    const free = () => {
-      const { bavail, bsize } = statfsSync(target);
-      return bavail * bsize;
-    };
-    // Room for the backup's files as they are, but not for what they unpack to.
-    const keepFreeBytes = free() - compressed - (16 << 20);
-    const error = await restoreBackup({ backupPath: roomy, dataDir: target, backupDir: backups, stopCommand: `touch "${marker}"`, keepFreeBytes }).catch((e: Error) => e);
-    expect((error as Error).message).toMatch(/^There is not enough free space beside .*roomy-target.* to unpack the backup \(.*keeping .* free for the running PDS\)\. Free some space and try again; nothing was changed\.$/);
+    // The target on a disk of its own, whose free space only this restore changes (the system's temporary
+    // folder is filled and emptied by other tests); large enough that it never actually runs full.
+    const found = await onSmallDisk<{ first: string; second: string; changedByFirst: boolean; changedBySecond: boolean }>(
+      96,
+      fresh('small-disk'),
+      `import { cpSync, statfsSync } from 'node:fs';
+       import path from 'node:path';
+       import { restoreBackup } from ${JSON.stringify(path.resolve('electron/engine/restore.ts'))};
+       import { exactFiles } from ${JSON.stringify(path.resolve('test/helpers/digest.ts'))};
+       const [disk, oldData, backupPath, backupDir, marker, compressed] = process.argv.slice(1);
+       const target = path.join(disk, 'roomy-target');
+       cpSync(oldData, target, { recursive: true });
+       const free = () => statfsSync(target).bavail * statfsSync(target).bsize;
+       const before = JSON.stringify(exactFiles(oldData));
+       const attempt = (keepFreeBytes) => restoreBackup({ backupPath, dataDir: target, backupDir, stopCommand: 'touch "' + marker + '"', keepFreeBytes }).then(() => 'restored', (e) => e.message);
+       // Room for the backup's files as they are, but not for what they unpack to.
+       const first = await attempt(free() - Number(compressed) - (16 << 20));
+       const changedByFirst = JSON.stringify(exactFiles(target)) !== before;
+       const second = await attempt(free());
+       const changedBySecond = JSON.stringify(exactFiles(target)) !== before;
+       console.log(JSON.stringify({ first, second, changedByFirst, changedBySecond }));`,
+      [oldData, roomy, backups, marker, String(compressed)],
+    );
+    expect(found.first).toMatch(/^There is not enough free space beside .*roomy-target.* to unpack the backup \(.*keeping .* free for the running PDS\)\. Free some space and try again; nothing was changed\.$/);
+    expect(found.changedByFirst).toBe(false);
     expect(existsSync(marker)).toBe(false);
-    expect(exactFiles(target)).toEqual(exactFiles(oldData));
-
-    await expect(restoreBackup({ backupPath: roomy, dataDir: target, backupDir: backups, keepFreeBytes: free() })).rejects.toThrow(/not enough free space/);
-    expect(exactFiles(target)).toEqual(exactFiles(oldData));
+    expect(found.second).toMatch(/not enough free space/);
+    expect(found.changedBySecond).toBe(false);
   });
 
   it('restores a backup made by the original backup.sh, saying that checksums were not available', async () => {
