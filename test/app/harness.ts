@@ -44,10 +44,14 @@ export async function tempDir(prefix: string): Promise<{ dir: string; cleanup():
   return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
 }
 
+/**
+ * A started controller on `userDataDir`. Relative paths in its settings (the defaults ./data and ./backups)
+ * resolve inside that folder, never against the working directory, whatever it holds.
+ */
 export async function startController(userDataDir: string, extra: Partial<ControllerOptions> = {}) {
   const platform = new RecordingPlatform();
   const log = new RecordingLog();
-  const controller = new Controller({ userDataDir, platform, log, logPath: path.join(userDataDir, 'logs', 'main.log'), checkEveryMs: 0, ...extra });
+  const controller = new Controller({ userDataDir, platform, log, logPath: path.join(userDataDir, 'logs', 'main.log'), checkEveryMs: 0, baseDir: userDataDir, ...extra });
   await controller.start();
   return { controller, platform, log };
 }

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { CLI_COMMAND } from '../helpers/run-cli.js';
 import { tempDir } from './harness.js';
 
 describe('aurora-backup serve', () => {
@@ -9,7 +10,9 @@ describe('aurora-backup serve', () => {
     const { dir, cleanup } = await tempDir('serve');
     const data = path.join(dir, 'data');
     await mkdir(data);
-    const child = spawn(process.execPath, ['--import', 'tsx', 'electron/cli/main.ts', 'serve', '--user-data', path.join(dir, 'ud'), '--data', data, '--out', path.join(dir, 'out')], {
+    const [node, ...cli] = CLI_COMMAND;
+    const child = spawn(node!, [...cli, 'serve', '--user-data', path.join(dir, 'ud'), '--data', data, '--out', path.join(dir, 'out')], {
+      cwd: dir,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
