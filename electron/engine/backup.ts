@@ -5,7 +5,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { advice } from '../../shared/advice.js';
-import type { BackupResult, KeptRawFile } from '../../shared/api.js';
+import type { BackupResult } from '../../shared/api.js';
 import {
   COMPONENTS,
   COMPRESSION_EXTENSION,
