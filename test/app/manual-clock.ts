@@ -31,9 +31,14 @@ export class ManualClock implements Clock {
     await settle();
   }
 
-  /** Jumps without firing timers, like a computer that sleeps: timers are late and only a check notices. */
+  /**
+   * The computer sleeps for `ms`: the wall clock jumps, but the clock timers count on (Node's setTimeout,
+   * under node-schedule too: libuv's monotonic clock) stood still, so every pending timer now fires `ms`
+   * later than it was set for. Only a check on waking (Electron's powerMonitor 'resume') notices.
+   */
   sleep(ms: number): void {
     this.current = new Date(this.current.getTime() + ms);
+    for (const timer of this.timers) timer.at += ms;
   }
 
   pendingTimers(): number {

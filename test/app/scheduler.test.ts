@@ -93,14 +93,25 @@ describe('Scheduler', () => {
     expect(scheduler.nextRunAt()).toEqual(new Date(2025, 2, 23, 2, 0));
   });
 
-  it('catch-up after sleep: the timer slept through 02:00; waking up runs it', async () => {
+  it('catch-up after sleep: the timer slept through 02:00; waking up runs it, a minute later', async () => {
     const { clock, runs, scheduler } = setup(new Date(2025, 2, 22, 23, 0), new Date(2025, 2, 22, 2, 0));
     scheduler.configure(daily, false);
-    clock.sleep(8 * HOUR); // 07:00, the 02:00 timer never fired
+    clock.sleep(8 * HOUR); // 07:00; the 02:00 timer, which counted 3 hours of awake time, is now due at 10:00
     expect(runs).toEqual([]);
     scheduler.resumed();
     await clock.advance(MINUTE);
     expect(runs).toEqual([{ at: new Date(2025, 2, 23, 7, 1), trigger: 'catch-up' }]);
+  });
+
+  it('after sleep, without the wake-up call, the slept-through run would wait for the late timer', async () => {
+    // What the wake-up check is for: the same night, with nobody calling resumed(), runs at 10:00.
+    const { clock, runs, scheduler } = setup(new Date(2025, 2, 22, 23, 0), new Date(2025, 2, 22, 2, 0));
+    scheduler.configure(daily, false);
+    clock.sleep(8 * HOUR);
+    await clock.advance(3 * HOUR - 1);
+    expect(runs).toEqual([]);
+    await clock.advance(1);
+    expect(runs.map((r) => r.at)).toEqual([new Date(2025, 2, 23, 10, 0)]);
   });
 
   it('pause: nothing runs while paused; resuming catches up the missed run', async () => {
