@@ -240,6 +240,20 @@ describe('restore', () => {
     expect(existsSync(target)).toBe(false);
   });
 
+  it('refuses an uncompressed backup with one byte of a blob changed, which only its SHA-256 shows, and writes nothing', async () => {
+    // No gzip CRC to trip over and a tar whose headers are intact: every other check passes.
+    const plain = (await runBackup({ dataDir: oldData, backupDir: fresh('plain-backups'), env: {}, compression: 'none' })).path;
+    const archive = path.join(plain, 'blobs.tar');
+    const bytes = readFileSync(archive);
+    bytes[firstFileContentOffset(bytes) + 100]! ^= 0x01;
+    writeFileSync(archive, bytes);
+    const target = fresh('plain-target');
+    const marker = path.join(root, `plain-stop-${n}`);
+    await expect(restoreBackup({ backupPath: plain, dataDir: target, backupDir: backups, stopCommand: `touch "${marker}"` })).rejects.toThrow(/blobs\.tar: SHA-256 does not match/);
+    expect(existsSync(marker)).toBe(false);
+    expect(existsSync(target) ? readdirSync(target) : []).toEqual([]);
+  });
+
   it('refuses a backup with a file cut short before stopping the PDS or writing anything', async () => {
     const cut = copyDir(backupPath, path.join(fresh('cut-backups'), path.basename(backupPath)));
     const file = path.join(cut, 'blobs.tar.gz');
@@ -392,3 +406,15 @@ describe('restore', () => {
     expect(samePlan.warnings).toEqual([]);
   });
 });
+
+/** Where the contents of the first regular file of at least 200 bytes start in a tar archive. */
+function firstFileContentOffset(tar: Buffer): number {
+  for (let at = 0; at + 512 <= tar.length; ) {
+    const size = parseInt(tar.subarray(at + 124, at + 136).toString('ascii').replace(/\0/g, '').trim() || '0', 8);
+    const type = String.fromCharCode(tar[at + 156]!);
+    if ((type === '0' || type === '\0') && size >= 200) return at + 512;
+    if (tar.subarray(at, at + 512).every((b) => b === 0)) break;
+    at += 512 + Math.ceil(size / 512) * 512;
+  }
+  throw new Error('no regular file of 200 bytes or more in the archive');
+}
