@@ -26,7 +26,7 @@ function percent(status: AppStatus): number | null {
 
 /** The running job in words: a restore (or its verification) is not a backup. */
 function doing(status: AppStatus): string {
-  return status.running?.operation === 'restore' ? 'restoring' : 'backing up';
+  return status.job?.kind === 'restore' || status.running?.operation === 'restore' ? 'restoring' : 'backing up';
 }
 
 const capitalise = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
@@ -45,7 +45,7 @@ export function trayModel(status: AppStatus, now: Date): TrayModel {
       break;
     }
     case 'failed':
-      tooltip = `${APP}: last backup failed${lastRun?.error ? ` (${lastRun.error})` : ''}`;
+      tooltip = `${APP}: last backup failed${lastRun?.kind === 'backup' && lastRun.error ? ` (${lastRun.error})` : ''}`;
       break;
     case 'stale':
       tooltip = last ? `${APP}: last backup ${lastAge}, older than ${status.staleHours} h` : `${APP}: no backup yet`;

@@ -76,6 +76,11 @@ describe('tray model', () => {
     expect(action(model.menu, 'backup-now')).toMatchObject({ label: 'Restoring… 25%', enabled: false });
   });
 
+  it('a restore is a restore from its start, before its first progress event', () => {
+    const model = trayModel(status({ state: 'running', job: { kind: 'restore', startedAt: hoursAgo(0) } }), now);
+    expect(model.tooltip).toBe('Aurora Locus Backup: restoring…');
+  });
+
   it('failed: failure icon, reason in the tooltip, failure in the menu', () => {
     const model = trayModel(status({ state: 'failed', lastRun: failedRun }), now);
     expect(model.icon).toBe('failed');

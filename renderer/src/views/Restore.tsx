@@ -307,6 +307,7 @@ function RestoreOutcomeView({ outcome, now, onDone }: { outcome: RestoreOutcome;
             Restored {result.restored.map((c) => COMPONENT_INFO[c].label).join(', ')} from {entry.backupName} into {result.dataDir}.
           </p>
           <p>{result.preRestoreBackup ? `The data it replaced is kept in ${result.preRestoreBackup}.` : 'There was no earlier data to keep.'}</p>
+          {result.newerBlobsKept > 0 ? <p>{result.newerBlobsKept === 1 ? 'One media file' : `${result.newerBlobsKept} media files`} uploaded since the backup {result.newerBlobsKept === 1 ? 'was' : 'were'} kept.</p> : null}
           {result.keptRaw.length ? (
             <>
               <p>These damaged databases could not be read, so the pre-restore backup keeps them exactly as they were:</p>
