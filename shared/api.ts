@@ -21,6 +21,12 @@ export interface BackupSummary {
   pdsVersion: string | null;
   /** Made by the original backup.sh: no checksums in its manifest. */
   legacy: boolean;
+  /** `pre-restore`: the data a restore replaced, saved just before it (its undo). */
+  kind: 'backup' | 'pre-restore';
+  /** For a pre-restore backup: the restore it came before. */
+  preRestoreOf: { backupName: string; dataDir: string } | null;
+  /** What it holds, as its manifest lists it (empty when that cannot be read). */
+  components: Component[];
 }
 
 export interface VerifyFileResult {

@@ -24,3 +24,5 @@ export const COMPRESSION_EXTENSION: Record<Compression, string> = {
 /** Folder names: a finished backup, and one still being written (never taken for a good backup). */
 export const BACKUP_NAME_PATTERN = /^backup_(\d{8})_(\d{6})$/;
 export const INCOMPLETE_BACKUP_PREFIX = '.incomplete-backup_';
+/** What a restore saves of the data it replaces, before replacing it. */
+export const PRE_RESTORE_NAME_PATTERN = /^pre-restore_(\d{8})_(\d{6})$/;

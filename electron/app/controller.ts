@@ -402,7 +402,7 @@ export class Controller extends EventEmitter<ApiEventMap> {
   private async refresh(): Promise<void> {
     try {
       const backups = await this.listBackups();
-      this.lastBackup = backups.find((b) => b.status === 'complete') ?? null;
+      this.lastBackup = backups.find((b) => b.status === 'complete' && b.kind === 'backup') ?? null;
       this.backupDirProblem = null;
     } catch (error) {
       // What an unreadable folder held earlier cannot be counted on.

@@ -2,6 +2,7 @@ import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import {
   BACKUP_NAME_PATTERN,
+  PRE_RESTORE_NAME_PATTERN,
   COMPRESSION_EXTENSION,
   COMPRESSIONS,
   DATABASE_COMPONENTS,
@@ -56,7 +57,8 @@ export const isDatabaseFile = (file: BackupFile) => (DATABASE_COMPONENTS as read
 
 /** `backup_20250322_143022` → that local time, or null for other names. */
 export function timeFromFolderName(name: string): Date | null {
-  const match = BACKUP_NAME_PATTERN.exec(name.replace(/^\.incomplete-/, ''));
+  const bare = name.replace(/^\.incomplete-/, '');
+  const match = BACKUP_NAME_PATTERN.exec(bare) ?? PRE_RESTORE_NAME_PATTERN.exec(bare);
   if (!match) return null;
   const [d, t] = [match[1]!, match[2]!];
   const date = new Date(+d.slice(0, 4), +d.slice(4, 6) - 1, +d.slice(6, 8), +t.slice(0, 2), +t.slice(2, 4), +t.slice(4, 6));

@@ -1,19 +1,33 @@
+import { existsSync } from 'node:fs';
 import { lstat, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { BackupStatus, BackupSummary } from '../../shared/api.js';
-import { BACKUP_NAME_PATTERN, INCOMPLETE_BACKUP_PREFIX } from '../../shared/components.js';
+import { BACKUP_NAME_PATTERN, INCOMPLETE_BACKUP_PREFIX, PRE_RESTORE_NAME_PATTERN } from '../../shared/components.js';
 import { readBackupFolder, timeFromFolderName } from './backup-folder.js';
 import { EngineError } from './errors.js';
 
 /** Folder names list and prune consider: finished backups (ours and legacy) and leftovers of unfinished ones. */
-export const isBackupFolderName = (name: string) => BACKUP_NAME_PATTERN.test(name) || name.startsWith(INCOMPLETE_BACKUP_PREFIX);
+export const isBackupFolderName = (name: string) => BACKUP_NAME_PATTERN.test(name) || PRE_RESTORE_NAME_PATTERN.test(name) || name.startsWith(INCOMPLETE_BACKUP_PREFIX);
+
+/**
+ * A backup named as `list` prints it (`backup_20250322_143022`, `pre-restore_…`) is looked for in the
+ * backup folder; anything else is a path, as given.
+ */
+export function resolveBackupPath(given: string, backupDir: string): string {
+  if (BACKUP_NAME_PATTERN.test(given) || PRE_RESTORE_NAME_PATTERN.test(given)) {
+    const inBackupDir = path.join(backupDir, given);
+    if (existsSync(inBackupDir) || !existsSync(given)) return inBackupDir;
+  }
+  return path.resolve(given);
+}
 
 /**
  * Every backup folder in `backupDir`, newest first, with a quick status (no hashing):
  * complete = manifest valid and every listed file present with the recorded size;
  * incomplete = an unfinished run's leftover, no manifest, or files missing;
  * corrupt = manifest does not parse (or is from a newer format), or a file has the wrong size.
- * Anything else in the folder (other files, symlinks, pre-restore backups) is left out.
+ * Pre-restore backups are listed too, marked (`kind`) with the restore they came before. Anything else in
+ * the folder (other files, symlinks) is left out.
  */
 export async function listBackups(backupDir: string): Promise<BackupSummary[]> {
   const dir = path.resolve(backupDir);
@@ -37,6 +51,9 @@ async function summarize(folder: string): Promise<BackupSummary> {
     compression: null,
     pdsVersion: null,
     legacy: false,
+    kind: PRE_RESTORE_NAME_PATTERN.test(name) ? ('pre-restore' as const) : ('backup' as const),
+    preRestoreOf: null,
+    components: [],
   };
   const fallbackTime = async () => (timeFromFolderName(name) ?? (await stat(folder)).mtime).toISOString();
   const unusable = async (status: BackupStatus, statusDetail: string): Promise<BackupSummary> => ({
@@ -74,6 +91,7 @@ async function summarize(folder: string): Promise<BackupSummary> {
     }
   }
   const pdsVersion = backup.rawManifest.pds_version;
+  const before = backup.manifest?.aurora_backup.pre_restore_of;
   return {
     ...base,
     createdAt: backup.createdAt.toISOString(),
@@ -83,6 +101,8 @@ async function summarize(folder: string): Promise<BackupSummary> {
     compression: backup.compression,
     pdsVersion: typeof pdsVersion === 'string' ? pdsVersion : null,
     legacy: backup.legacy,
+    preRestoreOf: before && typeof before.backup_name === 'string' ? { backupName: before.backup_name, dataDir: String(before.data_dir) } : null,
+    components: backup.files.map((f) => f.component),
   };
 }
 

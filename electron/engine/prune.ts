@@ -1,6 +1,8 @@
 import { lstat, readdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { BACKUP_NAME_PATTERN } from '../../shared/components.js';
+import { BACKUP_NAME_PATTERN, PRE_RESTORE_NAME_PATTERN } from '../../shared/components.js';
+
+const isPrunable = (name: string) => BACKUP_NAME_PATTERN.test(name) || PRE_RESTORE_NAME_PATTERN.test(name);
 import { listBackups } from './list.js';
 import { selectBackupsToPrune } from './retention.js';
 
@@ -50,7 +52,7 @@ export async function pruneBackups(opts: PruneOptions): Promise<PruneResult> {
 
 /** Renames, then deletes. Re-checks that it is still a real folder with a backup name, not a symlink. */
 async function removeBackupFolder(backupDir: string, name: string): Promise<boolean> {
-  if (!BACKUP_NAME_PATTERN.test(name)) return false;
+  if (!isPrunable(name)) return false;
   const folder = path.join(backupDir, name);
   const info = await lstat(folder).catch(() => null);
   if (!info?.isDirectory()) return false;
@@ -64,7 +66,7 @@ async function removeBackupFolder(backupDir: string, name: string): Promise<bool
 async function finishInterruptedDeletions(backupDir: string): Promise<void> {
   const entries = await readdir(backupDir, { withFileTypes: true }).catch(() => []);
   for (const entry of entries) {
-    if (entry.isDirectory() && entry.name.startsWith(DELETING_PREFIX) && BACKUP_NAME_PATTERN.test(entry.name.slice(DELETING_PREFIX.length))) {
+    if (entry.isDirectory() && entry.name.startsWith(DELETING_PREFIX) && isPrunable(entry.name.slice(DELETING_PREFIX.length))) {
       await rm(path.join(backupDir, entry.name), { recursive: true, force: true });
     }
   }

@@ -1,5 +1,5 @@
 import type { BackupSummary } from '../../shared/api.js';
-import { BACKUP_NAME_PATTERN, INCOMPLETE_BACKUP_PREFIX } from '../../shared/components.js';
+import { BACKUP_NAME_PATTERN, INCOMPLETE_BACKUP_PREFIX, PRE_RESTORE_NAME_PATTERN } from '../../shared/components.js';
 import { EngineError } from './errors.js';
 
 export interface RetentionPolicy {
@@ -17,6 +17,8 @@ export interface PruneSelection {
 }
 
 const DAY_MS = 24 * 60 * 60 * 1000;
+/** Pre-restore backups always kept, newest first, whatever their age: the undo of the latest restores. */
+export const PRE_RESTORE_KEEP_LAST = 3;
 
 export function assertRetentionPolicy(policy: RetentionPolicy): void {
   if (!Number.isInteger(policy.retainDays) || policy.retainDays < 0) {
@@ -43,6 +45,11 @@ export function selectBackupsToPrune(backups: BackupSummary[], policy: Retention
     .slice(0, policy.keepLast)
     .map((b) => b.name);
   const cutoff = now.getTime() - policy.retainDays * DAY_MS;
+  const newestPreRestores = backups
+    .filter((b) => PRE_RESTORE_NAME_PATTERN.test(b.name))
+    .sort((a, b) => Date.parse(b.createdAt) - Date.parse(a.createdAt) || b.name.localeCompare(a.name))
+    .slice(0, PRE_RESTORE_KEEP_LAST)
+    .map((b) => b.name);
 
   const selection: PruneSelection = { remove: [], keep: [], reasons: {} };
   const decide = (backup: BackupSummary, remove: boolean, reason: string) => {
@@ -54,7 +61,12 @@ export function selectBackupsToPrune(backups: BackupSummary[], policy: Retention
     const days = Math.floor((now.getTime() - created) / DAY_MS);
     const age = `${days} day${days === 1 ? '' : 's'} old`;
     const rank = newestComplete.indexOf(backup.name);
-    if (!finished(backup)) {
+    if (PRE_RESTORE_NAME_PATTERN.test(backup.name)) {
+      // Their own rule: the undo of a restore is never the only copy of what it replaced, so the newest are kept.
+      if (newestPreRestores.includes(backup.name)) decide(backup, false, `one of the ${PRE_RESTORE_KEEP_LAST} newest pre-restore backups (${age})`);
+      else if (Number.isNaN(created) || created >= cutoff) decide(backup, false, `pre-restore backup, ${age}, within the ${policy.retainDays}-day retention`);
+      else decide(backup, true, `pre-restore backup, ${age}, older than the ${policy.retainDays}-day retention and not one of the ${PRE_RESTORE_KEEP_LAST} newest`);
+    } else if (!finished(backup)) {
       decide(backup, false, backup.name.startsWith(INCOMPLETE_BACKUP_PREFIX)
         ? 'unfinished backup: left for the next backup run to clean up (it may be running now)'
         : 'not a backup folder');

@@ -29,10 +29,10 @@ beforeAll(async () => {
   mkdirSync(path.join(backupDir, 'backup_20250615_020000', 'databases'), { recursive: true }); // no manifest: incomplete
   cpSync(cut, path.join(backupDir, '.incomplete-backup_20250621_020000'), { recursive: true }); // unfinished run
 
+  mkdirSync(path.join(backupDir, 'pre-restore_20250610_020000')); // no manifest: incomplete, listed as a pre-restore backup
   // Things that are not backups and must not appear.
   writeFileSync(path.join(backupDir, 'notes.txt'), 'hello');
   mkdirSync(path.join(backupDir, 'photos'));
-  mkdirSync(path.join(backupDir, 'pre-restore_20250610_020000'));
   mkdirSync(path.join(backupDir, '.deleting-backup_20250601_020000'));
   symlinkSync(cut, path.join(backupDir, 'backup_20250630_020000'));
 });
@@ -49,7 +49,9 @@ describe('listBackups', () => {
       ['backup_20250617_020000', 'corrupt'],
       ['backup_20250616_020000', 'corrupt'],
       ['backup_20250615_020000', 'incomplete'],
+      ['pre-restore_20250610_020000', 'incomplete'],
     ]);
+    expect(list.map((b) => b.kind)).toEqual([...Array(7).fill('backup'), 'pre-restore']);
     // The legacy log files beside the folders, symlinks and other folders are left out.
     expect(readdirSync(backupDir)).toContain('backup_20250620_020000.log');
   });

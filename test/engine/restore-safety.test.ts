@@ -11,7 +11,9 @@ import { planRestore, restoreBackup } from '../../electron/engine/restore.js';
 import { STAGING_DIR_NAME } from '../../electron/engine/staging.js';
 import { holdDatabase } from '../helpers/db-holder.js';
 import { exactFiles } from '../helpers/digest.js';
-import { copyDir, digests } from '../helpers/restore-setup.js';
+import { listBackups } from '../../electron/engine/list.js';
+import { copyDir, digests, startWriter } from '../helpers/restore-setup.js';
+import { runCli } from '../helpers/run-cli.js';
 import { makeTempDir } from '../helpers/tmp.js';
 
 let root: string;
@@ -242,5 +244,60 @@ describe('blobs', () => {
     expect((await planRestore({ backupPath, dataDir: full.target, backupDir: backups })).blobs?.mode).toBe('replace');
     await restoreBackup({ backupPath, dataDir: full.target, backupDir: backups });
     expect(blobHashes(full.target)).toEqual(full.before);
+  });
+});
+
+describe('undo, and pre-restore backups you can see', () => {
+  it('undoing a restore gives back the data as it was: database dumps and blob hashes identical', async () => {
+    const target = fresh('undo');
+    await createFixture(target, { accounts: 2, posts: 3, blobMB: 0.4, seed: 'before-the-restore' });
+    const writer = await startWriter(target);
+    await writer.crash(); // rows that live only in -wal files are part of "as it was"
+    const before = digests(target);
+    const out = fresh('undo-backups');
+
+    const restored = await restoreBackup({ backupPath, dataDir: target, backupDir: out });
+    expect(digests(target)).toEqual(digests(source));
+    expect(path.dirname(restored.preRestoreBackup!)).toBe(out);
+
+    const listed = await listBackups(out);
+    expect(listed.map((b) => [b.name, b.kind, b.preRestoreOf])).toEqual([[path.basename(restored.preRestoreBackup!), 'pre-restore', { backupName: path.basename(backupPath), dataDir: target }]]);
+
+    const undo = await runCli(['restore', '--undo', '--data', target, '--out', out, '--force', '--json']);
+    expect(undo.code).toBe(0);
+    expect(JSON.parse(undo.stdout)).toMatchObject({ ok: true, restored: ['account', 'sequencer', 'did_cache', 'blobs', 'actors'] });
+    expect(digests(target)).toEqual(before);
+    // The undo is undoable too: it kept what the restore had put in place.
+    expect((await listBackups(out)).filter((b) => b.kind === 'pre-restore')).toHaveLength(2);
+  });
+
+  it('puts the pre-restore backup beside the restored backup when no backup folder is configured, never in the working directory', async () => {
+    const target = copyDir(source, fresh('no-config'));
+    const cwd = fresh('somewhere');
+    mkdirSync(cwd);
+    const result = await restoreBackup({ backupPath, dataDir: target, cwd, env: {} });
+    expect(path.dirname(result.preRestoreBackup!)).toBe(path.dirname(backupPath));
+    expect(readdirSync(cwd)).toEqual([]);
+    rmSync(result.preRestoreBackup!, { recursive: true });
+  });
+
+  it('list marks pre-restore backups; verify and restore take a name as list prints it', async () => {
+    const out = fresh('named');
+    const target = copyDir(source, fresh('named-target'));
+    const made = await runBackup({ dataDir: source, backupDir: out, env: {} });
+    const restored = await restoreBackup({ backupPath: made.path, dataDir: target, backupDir: out, components: ['account'] });
+    const pre = path.basename(restored.preRestoreBackup!);
+
+    const listed = await runCli(['list', '--out', out]);
+    expect(listed.stdout).toMatch(new RegExp(`${pre} .* complete \\(pre-restore\\)\\n    pre-restore backup: the data the restore of ${made.name} into ${target.replace(/[/\\\\]/g, '.')} replaced`));
+
+    const elsewhere = fresh('elsewhere');
+    mkdirSync(elsewhere);
+    const verified = await runCli(['verify', pre, '--out', out], { cwd: elsewhere });
+    expect(verified.stdout).toContain(`Quick check of ${path.join(out, pre)}`);
+    expect(verified.code).toBe(0);
+    const again = await runCli(['restore', made.name, '--out', out, '--data', target, '--only', 'account', '--force', '--json'], { cwd: elsewhere });
+    expect(JSON.parse(again.stdout)).toMatchObject({ ok: true, restored: ['account'] });
+    expect(readdirSync(elsewhere)).toEqual([]);
   });
 });

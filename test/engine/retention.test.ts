@@ -19,6 +19,9 @@ function backup(days: number, status: BackupStatus = 'complete', name?: string):
     compression: 'gzip',
     pdsVersion: '0.1.0',
     legacy: false,
+    kind: name?.startsWith('pre-restore_') ? 'pre-restore' : 'backup',
+    preRestoreOf: null,
+    components: [],
   };
 }
 
@@ -76,11 +79,28 @@ const cases: Case[] = [
     removed: [],
   },
   {
-    title: 'names that are not backups (pre-restore, anything else) are never removed',
+    title: 'names that are not backups are never removed, and a lone old pre-restore backup is kept',
     backups: [backup(1), backup(90, 'complete', 'pre-restore_20250401_000000'), backup(90, 'complete', 'my-notes')],
     retainDays: 30,
     keepLast: 1,
     removed: [],
+  },
+  {
+    title: 'pre-restore backups by their own rule: the 3 newest and any within retention kept, whatever the backups',
+    backups: [
+      backup(2),
+      ...[1, 10, 40, 50, 60, 70].map((days) => backup(days, 'complete', `pre-restore_202504${String(days).padStart(2, '0')}_000000`)),
+    ],
+    retainDays: 30,
+    keepLast: 1,
+    removed: [4, 5, 6],
+  },
+  {
+    title: 'pre-restore backups never count as the newest complete backup',
+    backups: [backup(50), backup(1, 'complete', 'pre-restore_20250629_000000'), backup(60)],
+    retainDays: 30,
+    keepLast: 1,
+    removed: [2],
   },
   { title: 'a backup dated in the future (clock skew) is kept', backups: [backup(-2), backup(40)], retainDays: 30, keepLast: 1, removed: [1] },
   {

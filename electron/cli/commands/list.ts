@@ -8,8 +8,9 @@ import { formatBytes } from '../../../shared/format.js';
 const help = `Usage: aurora-backup list [--out DIR] [--env-file FILE] [--json]
 
 Lists the backups in the backup directory, newest first: every backup_YYYYMMDD_HHMMSS folder (ours and
-those made by the original scripts/backup.sh) and leftovers of unfinished runs, with time, age, size
-and status:
+those made by the original scripts/backup.sh), every pre-restore_YYYYMMDD_HHMMSS folder (the data a
+restore replaced, marked with the restore it came before) and leftovers of unfinished runs, with time,
+age, size and status:
   complete     manifest.json is valid and every file it lists is there with the recorded size
   incomplete   an unfinished run, no manifest.json, or files missing
   corrupt      manifest.json does not parse, or a file has the wrong size
@@ -51,7 +52,7 @@ function table(backups: BackupSummary[], now: number): string {
     new Date(b.createdAt).toLocaleString('sv-SE').slice(0, 16),
     formatAge(now - Date.parse(b.createdAt)),
     formatBytes(b.size),
-    b.status + (b.legacy ? ' (original backup.sh)' : ''),
+    b.status + (b.legacy ? ' (original backup.sh)' : '') + (b.kind === 'pre-restore' ? ' (pre-restore)' : ''),
   ]);
   const head = ['NAME', 'CREATED', 'AGE', 'SIZE', 'STATUS'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
@@ -59,6 +60,10 @@ function table(backups: BackupSummary[], now: number): string {
   const out = [line(head)];
   backups.forEach((b, i) => {
     out.push(line(rows[i]!));
+    if (b.kind === 'pre-restore') {
+      const before = b.preRestoreOf ? `the restore of ${b.preRestoreOf.backupName} into ${b.preRestoreOf.dataDir}` : 'a restore';
+      out.push(`    pre-restore backup: the data ${before} replaced; restore it to undo that restore`);
+    }
     if (b.statusDetail) out.push(`    ${b.statusDetail}`);
   });
   return out.join('\n');

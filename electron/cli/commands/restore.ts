@@ -2,16 +2,21 @@ import { createInterface } from 'node:readline/promises';
 import { COMPONENTS, type Component } from '../../../shared/components.js';
 import { EngineError } from '../../engine/errors.js';
 import { yieldCpuToPds } from '../../engine/priority.js';
+import { resolveConfig } from '../../engine/config.js';
+import { listBackups, resolveBackupPath } from '../../engine/list.js';
+import { backupDirFrom } from './list.js';
 import { planRestore, recoverRestore, restoreBackup, type RestoreOptions, type RestorePlan } from '../../engine/restore.js';
 import { cancelOnSignals, CliError, type Command, type ParsedArgs } from '../command.js';
 import { formatBytes } from '../../../shared/format.js';
 import { createProgressBar, formatDuration } from '../progress-bar.js';
 
 const help = `Usage: aurora-backup restore <backup> [--data DIR] [--only LIST] [--force] [--json] [--env-file FILE]
+       aurora-backup restore --undo [--data DIR] [--out DIR] [--force] [--json]
        aurora-backup restore --recover [--data DIR] [--env-file FILE] [--stop-command CMD] [--start-command CMD] [--health-url URL]
 
-Restores a backup folder (backup_YYYYMMDD_HHMMSS, also one made by the original backup.sh) into the
-PDS data directory. Nothing changes until every check has passed, and the PDS is stopped only
+Restores a backup folder (backup_YYYYMMDD_HHMMSS, also one made by the original backup.sh; a path,
+or a name as \`list\` prints it, looked for in the backup directory) into the PDS data directory.
+--undo restores the newest pre-restore backup of the data directory: the data the last restore replaced. Nothing changes until every check has passed, and the PDS is stopped only
 once the backup is known to be sound:
   1. every file must have the size manifest.json records;
   2. each component is unpacked next to where it lives (in .aurora-restore/) while the PDS still
@@ -36,7 +41,9 @@ Options:
   --force               Do not ask for confirmation (needed when stdin is not a terminal)
   --json                Print the result as JSON on stdout (the plan and prompt go to stderr)
   --env-file FILE       The PDS's .env file (default: ./.env when it exists)
-  --out DIR             Where the pre-restore backup goes (default: BACKUP_DIR, else ./backups)
+  --out DIR             Backup directory: where a backup given by name is looked for, and where the
+                        pre-restore backup goes (default: BACKUP_DIR, else the folder of the backup
+                        being restored)
   --pds-version V       The PDS version of the target (default: PDS_VERSION); a backup made by
                         another version restores with a warning
   --health-url URL      The PDS's health endpoint, e.g. http://localhost:2583/xrpc/_health
@@ -46,6 +53,7 @@ Options:
   --replace-blobs       Make the blob folder exactly the backup's even when restoring only some
                         components (a full restore always does)
   --full-priority       Run at normal CPU priority (by default unpacking yields the CPU to the PDS)
+  --undo                Undo the last restore: restore the newest pre-restore backup of --data
   --recover             Only finish (or undo) a restore that was interrupted, and clean its staging
                         folders; every restore does this first anyway. As a restore, it runs
                         --stop-command and refuses while the PDS is running before it moves anything
@@ -107,16 +115,21 @@ export const command: Command = {
     'full-priority': { type: 'boolean' },
     'replace-blobs': { type: 'boolean' },
     recover: { type: 'boolean' },
+    undo: { type: 'boolean' },
   },
   async run({ values, positionals }) {
     if (values.recover) return recover(values);
-    if (positionals.length !== 1) {
+    const undo = values.undo === true;
+    if (positionals.length !== (undo ? 0 : 1)) {
+      if (undo) throw new CliError(`--undo restores the newest pre-restore backup; it takes no backup ("${positionals[0]}").`, 2);
       throw new CliError(positionals.length ? `Unexpected argument "${positionals[1]}".` : 'Name the backup folder to restore. See aurora-backup restore --help.', 2);
     }
+    const { backupDir } = await backupDirFrom(values);
+    const backupPath = undo ? await lastPreRestoreBackup(backupDir, values) : resolveBackupPath(positionals[0]!, backupDir);
     const json = values.json === true;
     const say = (text: string) => (json ? process.stderr : process.stdout).write(`${text}\n`);
     const opts: RestoreOptions = {
-      backupPath: positionals[0]!,
+      backupPath,
       dataDir: values.data as string | undefined,
       envFile: values['env-file'] as string | undefined,
       backupDir: values.out as string | undefined,
@@ -171,6 +184,14 @@ export const command: Command = {
     }
   },
 };
+
+/** The newest complete pre-restore backup of this data directory: what the last restore replaced. */
+async function lastPreRestoreBackup(backupDir: string, values: ParsedArgs['values']): Promise<string> {
+  const { locations } = await resolveConfig({ dataDir: values.data as string | undefined, envFile: values['env-file'] as string | undefined });
+  const undoable = (await listBackups(backupDir)).find((b) => b.kind === 'pre-restore' && b.status === 'complete' && b.preRestoreOf?.dataDir === locations.dataDir);
+  if (!undoable) throw new CliError(`There is no pre-restore backup of ${locations.dataDir} in ${backupDir}, so there is no restore to undo.`, 1);
+  return undoable.path;
+}
 
 async function recover(values: ParsedArgs['values']): Promise<number> {
   try {

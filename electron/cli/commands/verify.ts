@@ -2,10 +2,14 @@ import { CliError, type Command } from '../command.js';
 import { EngineError } from '../../engine/errors.js';
 import { LEGACY_NOTE, verifyBackup } from '../../engine/verify.js';
 import { createProgressBar } from '../progress-bar.js';
+import { resolveBackupPath } from '../../engine/list.js';
+import { backupDirFrom } from './list.js';
 
 const help = `Usage: aurora-backup verify <backup> [--deep] [--json]
 
-Checks a backup folder (backup_YYYYMMDD_HHMMSS) without changing it.
+Checks a backup folder without changing it: a path, or a name as \`list\` prints it
+(backup_YYYYMMDD_HHMMSS, pre-restore_…), looked for in the backup directory (--out, else BACKUP_DIR
+from the environment or the PDS's .env file, else ./backups).
 
 Quick (default): manifest.json is present and every file has the size and SHA-256 it records.
 Deep: also decompresses everything, lists every archive and runs PRAGMA integrity_check on every
@@ -19,6 +23,8 @@ Exit code 0 when the backup is good, 1 when anything is wrong (each problem is n
 Options:
   --deep   Also decompress, list archives and integrity-check databases
   --json   Print the report as JSON on stdout
+  --out DIR         Backup directory, where a backup given by name is looked for
+  --env-file FILE   The PDS's .env file (default ./.env when it exists)
 
 Examples:
   aurora-backup verify backups/backup_20250322_143022
@@ -27,14 +33,14 @@ Examples:
 export const command: Command = {
   summary: 'Check a backup: sizes and SHA-256 (quick) or also every archive and database (--deep)',
   help,
-  options: { deep: { type: 'boolean' }, json: { type: 'boolean' } },
+  options: { deep: { type: 'boolean' }, json: { type: 'boolean' }, out: { type: 'string' }, 'env-file': { type: 'string' } },
   async run({ values, positionals }) {
     const [backup, ...extra] = positionals;
     if (!backup || extra.length) throw new CliError('Give exactly one backup folder: aurora-backup verify <backup>. See --help.', 2);
     const bar = createProgressBar();
     let report;
     try {
-      report = await verifyBackup(backup, { deep: Boolean(values.deep), onProgress: values.json ? undefined : (p) => bar.update(p) });
+      report = await verifyBackup(resolveBackupPath(backup, (await backupDirFrom(values)).backupDir), { deep: Boolean(values.deep), onProgress: values.json ? undefined : (p) => bar.update(p) });
     } catch (error) {
       if (error instanceof EngineError) throw new CliError(error.message, 1, error.code);
       throw error;
