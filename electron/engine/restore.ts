@@ -1,12 +1,13 @@
 import { createHash } from 'node:crypto';
-import { constants as fsConstants, createReadStream, createWriteStream } from 'node:fs';
-import { chmod, copyFile, lchown, link, lstat, mkdir, opendir, realpath, rm, rmdir, stat, statfs } from 'node:fs/promises';
+import { constants as fsConstants, createReadStream } from 'node:fs';
+import { Writable } from 'node:stream';
+import { chmod, copyFile, lchown, link, lstat, mkdir, open, opendir, realpath, rm, rmdir, stat, statfs, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { KeptRawFile, RestoreResult } from '../../shared/api.js';
 import { COMPONENTS, DATABASE_COMPONENTS, type Component, type Compression, type DatabaseComponent } from '../../shared/components.js';
 import { formatBytes } from '../../shared/format.js';
 import type { Progress } from '../../shared/progress.js';
-import { pumpFile, READ_BYTES } from './archive.js';
+import { pumpFile, READ_BYTES, writeAll } from './archive.js';
 import { CHECKSUM_PROBLEM, openBackupFolder, sizeProblem, type BackupFile, type BackupFolder } from './backup-folder.js';
 import { runBackup } from './backup.js';
 import { decompressor } from './compress.js';
@@ -500,7 +501,7 @@ async function stageAndSwap(backup: BackupFolder, plan: RestorePlan, progress: P
   };
   let swapping = false;
   const checks = new IntegrityChecks();
-  const space = new FreeSpaceGuard(plan, opts.keepFreeBytes, stopUnpacking);
+  const space = new FreeSpaceGuard(plan, opts.keepFreeBytes, (component) => expandedSize(backup, plan, component));
   try {
     await space.checkBefore();
     progress.phase('unpacking');
@@ -511,7 +512,6 @@ async function stageAndSwap(backup: BackupFolder, plan: RestorePlan, progress: P
     for (const i of indices.filter((i) => isDatabase(plan.components[i]!.component))) await unpack(i).catch(stopOnFailure);
     await Promise.allSettled(indices.filter((i) => !isDatabase(plan.components[i]!.component)).map((i) => unpack(i).catch(stopOnFailure)));
     if (stopUnpacking.signal.aborted) throw stopUnpacking.signal.reason;
-    await space.check();
     progress.phase('checking');
     await checkStaged(backup, items, progress, checks);
     await checks.close();
@@ -529,68 +529,124 @@ async function stageAndSwap(backup: BackupFolder, plan: RestorePlan, progress: P
     await checks.close();
     if (!swapping) for (const root of stagingRoots) await rm(root, { recursive: true, force: true });
     if (opts.signal?.aborted && !swapping) throw new EngineError('The restore was cancelled; nothing was changed.', 'CANCELLED');
-    if ((error as NodeJS.ErrnoException).code === 'ENOSPC' && !(error instanceof EngineError)) throw noSpaceError(plan);
+    if ((error as NodeJS.ErrnoException).code === 'ENOSPC' && !(error instanceof NoSpaceError)) throw noSpaceError(plan);
     throw error;
   }
 }
 
-/** How much of the backup is read between two looks at the free space. */
+/** Most bytes written between two looks at the free space (less when the space kept free is small). */
 const FREE_SPACE_CHECK_BYTES = 16 << 20;
+
+/** The guard's refusal; any ENOSPC from the disk itself is worded the same. */
+class NoSpaceError extends EngineError {}
+
+interface DiskBudget {
+  folder: string;
+  reserve: number;
+  /** Bytes that may still be written before the free space must be looked at again. */
+  left: number;
+  writtenSinceCheck: number;
+  step: number;
+}
 
 /**
  * Unpacking runs beside a live PDS, so it must not take the last free space the PDS writes into. The
- * free space of every disk that receives staged data is looked at before unpacking, every 16 MiB read
- * and at the end; when less than `keepFree` is left (default: 5 % of the disk, at most 1 GiB),
- * unpacking stops and everything staged is deleted.
+ * unpacked (expanded) size that manifest.json records is checked against each receiving disk before
+ * anything is written; then every write asks first: the bytes written are counted, and the free space
+ * is looked at again before a write that could cross the limit (and after every few MiB, since the PDS
+ * writes too). When less than `keepFree` would be left (default: 5 % of the disk, at most 1 GiB),
+ * unpacking stops with a clear message and everything staged is deleted. A decompression bomb ends
+ * the same way.
  */
 class FreeSpaceGuard {
-  private readSinceCheck = 0;
+  private readonly disks = new Map<bigint, DiskBudget>();
+  private readonly diskOf = new Map<Component, bigint>();
 
   constructor(
     private readonly plan: RestorePlan,
     private readonly keepFree: number | undefined,
-    private readonly stopUnpacking: AbortController,
+    /** The unpacked size manifest.json records for a component, or its stored size when it records none. */
+    private readonly expandedSize: (component: Component) => number,
   ) {}
 
-  /** Refuses at once when not even the compressed size of what lands on a disk fits there. */
+  /** Refuses at once when what manifest.json says the components unpack to does not fit. */
   async checkBefore(): Promise<void> {
-    const byDevice = new Map<number, { folder: string; bytes: number }>();
+    const needed = new Map<bigint, number>();
     for (const c of this.plan.components) {
-      const folder = path.dirname(c.target);
-      const device = (await stat(folder).catch(() => null))?.dev ?? -1;
-      byDevice.set(device, { folder, bytes: c.size + (byDevice.get(device)?.bytes ?? 0) });
+      const folder = await nearestExisting(path.dirname(c.target));
+      const device = (await stat(folder, { bigint: true })).dev;
+      this.diskOf.set(c.component, device);
+      needed.set(device, (needed.get(device) ?? 0) + this.expandedSize(c.component));
+      if (!this.disks.has(device)) this.disks.set(device, { folder, reserve: 0, left: 0, writtenSinceCheck: 0, step: 0 });
     }
-    for (const { folder, bytes } of byDevice.values()) await this.checkFolder(folder, bytes);
+    for (const [device, disk] of this.disks) {
+      await this.look(disk);
+      if (needed.get(device)! > disk.left) throw noSpaceError(this.plan, disk.reserve);
+    }
   }
 
-  /** Counts bytes read from the backup; now and then looks at the free space, stopping unpacking when it is short. */
-  read(bytes: number): void {
-    this.readSinceCheck += bytes;
-    if (this.readSinceCheck < FREE_SPACE_CHECK_BYTES) return;
-    this.readSinceCheck = 0;
-    this.check().catch((error: unknown) => {
-      if (!this.stopUnpacking.signal.aborted) this.stopUnpacking.abort(error);
-    });
+  /** Waits for room for `bytes` more on the component's disk, or throws. */
+  async beforeWrite(component: Component, bytes: number): Promise<void> {
+    const disk = this.disks.get(this.diskOf.get(component)!)!;
+    if (bytes > disk.left || disk.writtenSinceCheck >= disk.step) {
+      await this.look(disk);
+      if (bytes > disk.left) throw noSpaceError(this.plan, disk.reserve);
+    }
+    disk.left -= bytes;
+    disk.writtenSinceCheck += bytes;
   }
 
-  async check(): Promise<void> {
-    for (const folder of new Set(this.plan.components.map((c) => path.dirname(c.target)))) await this.checkFolder(folder, 0);
+  private async look(disk: DiskBudget): Promise<void> {
+    const info = await statfs(disk.folder);
+    disk.reserve = this.keepFree ?? Math.min(2 ** 30, 0.05 * info.blocks * info.bsize);
+    disk.left = info.bavail * info.bsize - disk.reserve;
+    disk.writtenSinceCheck = 0;
+    disk.step = Math.max(64 << 10, Math.min(FREE_SPACE_CHECK_BYTES, disk.reserve / 4));
   }
+}
 
-  private async checkFolder(folder: string, stillToCome: number): Promise<void> {
-    const info = await statfs(folder).catch(() => null);
-    if (!info) return; // not there yet: it is created below the data directory, which was checked
-    const reserve = this.keepFree ?? Math.min(2 ** 30, 0.05 * info.blocks * info.bsize);
-    if (info.bavail * info.bsize - stillToCome < reserve) throw noSpaceError(this.plan, reserve);
+async function nearestExisting(folder: string): Promise<string> {
+  for (let current = folder; ; current = path.dirname(current)) {
+    if ((await exists(current)) || path.dirname(current) === current) return current;
   }
 }
 
 function noSpaceError(plan: RestorePlan, reserve?: number): EngineError {
   const kept = reserve === undefined ? '' : `, keeping ${formatBytes(reserve)} free for the running PDS`;
-  return new EngineError(
+  return new NoSpaceError(
     `There is not enough free space beside ${plan.dataDir} to unpack the backup (it is unpacked there before it replaces anything${kept}). Free some space and try again; nothing was changed.`,
     'ENOSPC',
   );
+}
+
+/**
+ * A new file (never following or overwriting anything) that asks `beforeWrite` before each write, and
+ * is flushed to disk before it counts as written.
+ */
+function guardedFile(file: string, beforeWrite: (bytes: number) => Promise<void>): Writable {
+  let handle: FileHandle | undefined;
+  return new Writable({
+    highWaterMark: READ_BYTES,
+    construct(callback) {
+      open(file, 'wx', 0o600).then((h) => {
+        handle = h;
+        callback();
+      }, callback);
+    },
+    writev(chunks, callback) {
+      const buffers = chunks.map((c) => c.chunk as Buffer);
+      beforeWrite(buffers.reduce((sum, b) => sum + b.length, 0))
+        .then(() => writeAll(handle!, buffers))
+        .then(() => callback(), callback);
+    },
+    final(callback) {
+      handle!.sync().then(() => callback(), callback);
+    },
+    destroy(error, callback) {
+      if (!handle) return callback(error);
+      handle.close().then(() => callback(error), () => callback(error));
+    },
+  });
 }
 
 interface Staging {
@@ -605,10 +661,8 @@ async function stage(backup: BackupFolder, file: BackupFile, item: SwapItem, { p
   progress.file(file.path);
   await mkdir(path.dirname(item.staged), { recursive: true });
   const hash = createHash('sha256');
-  const onRead = (chunk: Buffer) => {
-    hash.update(chunk);
-    space.read(chunk.length);
-  };
+  const onRead = (chunk: Buffer) => hash.update(chunk);
+  const beforeWrite = (bytes: number) => space.beforeWrite(item.component, bytes);
   try {
     if (item.kind === 'directory') {
       let counted = 0;
@@ -619,6 +673,7 @@ async function stage(backup: BackupFolder, file: BackupFile, item: SwapItem, { p
         dest: item.staged,
         signal,
         onRead,
+        beforeWrite,
         onProgress: (bytes) => {
           progress.add(bytes - counted);
           counted = bytes;
@@ -628,7 +683,7 @@ async function stage(backup: BackupFolder, file: BackupFile, item: SwapItem, { p
         },
       });
     } else {
-      await unpackDatabase(source, item.staged, backup.compression, onRead, progress, signal);
+      await unpackDatabase(source, guardedFile(item.staged, beforeWrite), backup.compression, onRead, progress, signal);
       void checks.check(item.staged); // awaited in checkStaged
     }
   } catch (error) {
@@ -640,13 +695,13 @@ async function stage(backup: BackupFolder, file: BackupFile, item: SwapItem, { p
   progress.fileDone();
 }
 
-async function unpackDatabase(source: string, staged: string, compression: Compression, onRead: (chunk: Buffer) => void, progress: ProgressReporter, signal: AbortSignal): Promise<void> {
+async function unpackDatabase(source: string, staged: Writable, compression: Compression, onRead: (chunk: Buffer) => void, progress: ProgressReporter, signal: AbortSignal): Promise<void> {
   const onChunk = (chunk: Buffer) => {
     onRead(chunk);
     progress.add(chunk.length);
   };
   try {
-    await pumpFile(source, decompressor(compression), createWriteStream(staged, { flags: 'wx', mode: 0o600, flush: true }), onChunk, signal);
+    await pumpFile(source, decompressor(compression), staged, onChunk, signal);
   } catch (error) {
     const err = error as NodeJS.ErrnoException;
     if (err.code?.startsWith('Z_') || err.code?.startsWith('ERR_ZSTD') || /unexpected end of file/i.test(err.message)) {
@@ -654,6 +709,13 @@ async function unpackDatabase(source: string, staged: string, compression: Compr
     }
     throw error;
   }
+}
+
+/** What a component unpacks to: the snapshot size manifest.json records for a database, at least its stored size. */
+function expandedSize(backup: BackupFolder, plan: RestorePlan, component: Component): number {
+  const stored = plan.components.find((c) => c.component === component)!.size;
+  const recorded = backup.manifest?.aurora_backup.database_snapshots.find((s) => s.name === component)?.snapshot_size;
+  return Math.max(stored, typeof recorded === 'number' ? recorded : 0);
 }
 
 function checksumError(backup: BackupFolder, file: BackupFile): EngineError {

@@ -27,6 +27,8 @@ export interface SafeExtractOptions {
   onFile?: (file: string) => void;
   /** Sees every byte of the archive file as it is read (for a checksum without a second read). */
   onRead?: (chunk: Buffer) => void;
+  /** Awaited before each write with the (unpacked) bytes about to be written; throws to stop (the disk is filling, say). */
+  beforeWrite?: (bytes: number) => Promise<void>;
   signal?: AbortSignal;
 }
 
@@ -140,7 +142,7 @@ export async function safeExtract(opts: SafeExtractOptions): Promise<SafeExtract
       return refuse(refusalError(opts.archive, `the entry "${printable(entryName)}" cannot be unpacked: ${(error as Error).message}`));
     }
     entriesBeingWritten.add(entry);
-    const written = writeEntry(entry, target, mode).then(
+    const written = writeEntry(entry, target, mode, opts.beforeWrite).then(
       () => {
         entriesBeingWritten.delete(entry);
         result.files++;
@@ -154,7 +156,9 @@ export async function safeExtract(opts: SafeExtractOptions): Promise<SafeExtract
         refuse(
           error.code === 'EEXIST'
             ? refusalError(opts.archive, `the entry "${printable(entryName)}" appears twice in the archive`)
-            : new EngineError(`Unpacking ${opts.archive} failed while writing ${target}: ${error.message}.`, error.code ?? 'EXTRACT_FAILED'),
+            : error instanceof EngineError
+              ? error
+              : new EngineError(`Unpacking ${opts.archive} failed while writing ${target}: ${error.message}.`, error.code ?? 'EXTRACT_FAILED'),
         );
       },
     );
@@ -230,7 +234,7 @@ export async function safeExtract(opts: SafeExtractOptions): Promise<SafeExtract
  * about 1 MiB, then fsyncs it: the staged copy must survive a power cut before it counts as written.
  * Reading the entry is what lets the parser go on, so a slow disk holds the archive back (backpressure).
  */
-async function writeEntry(entry: ReadEntry, target: string, mode: number): Promise<void> {
+async function writeEntry(entry: ReadEntry, target: string, mode: number, beforeWrite?: (bytes: number) => Promise<void>): Promise<void> {
   const handle = await open(target, 'wx', 0o600);
   try {
     let batch: Buffer[] = [];
@@ -241,12 +245,16 @@ async function writeEntry(entry: ReadEntry, target: string, mode: number): Promi
       batch.push(chunk);
       batchBytes += chunk.length;
       if (batchBytes < WRITE_BATCH_BYTES) continue;
+      await beforeWrite?.(batchBytes);
       await writeAll(handle, batch);
       assertNotStopped(entry);
       batch = [];
       batchBytes = 0;
     }
-    if (batchBytes > 0) await writeAll(handle, batch);
+    if (batchBytes > 0) {
+      await beforeWrite?.(batchBytes);
+      await writeAll(handle, batch);
+    }
     if (process.platform !== 'win32') await handle.chmod(mode);
     await syncSlots.run(() => handle.sync());
   } finally {

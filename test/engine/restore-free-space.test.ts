@@ -1,0 +1,122 @@
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readdirSync, rmSync, statfsSync } from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runBackup } from '../../electron/engine/backup.js';
+import { createFixture } from '../../electron/engine/fixture.js';
+import { restoreBackup } from '../../electron/engine/restore.js';
+import { STAGING_DIR_NAME } from '../../electron/engine/staging.js';
+import { makeLegacyBackup } from '../helpers/legacy-backup.js';
+import { copyDir, startWriter } from '../helpers/restore-setup.js';
+import { makeTempDir } from '../helpers/tmp.js';
+
+const NO_SPACE = /^There is not enough free space beside .* to unpack the backup \(it is unpacked there before it replaces anything, keeping .* free for the running PDS\)\. Free some space and try again; nothing was changed\.$/;
+
+/**
+ * The least free space seen on `dir`'s disk while `run` runs (sampled; a sample may miss the lowest
+ * point, never invent one).
+ */
+async function leastFreeDuring<T>(dir: string, run: () => Promise<T>): Promise<{ result: T; leastFree: number }> {
+  const free = () => statfsSync(dir).bavail * statfsSync(dir).bsize;
+  let leastFree = free();
+  const sampler = setInterval(() => (leastFree = Math.min(leastFree, free())), 5);
+  try {
+    const result = await run();
+    return { result, leastFree: Math.min(leastFree, free()) };
+  } finally {
+    clearInterval(sampler);
+  }
+}
+
+/** Other programs write to the same disk while the tests run: allow them this much. */
+const SLACK = 16 << 20;
+
+let root: string;
+let data: string;
+/** A backup whose sequencer database unpacks to 80 MiB but is stored in a few hundred KB (as event logs compress). */
+let compressible: string;
+/** A backup made by backup.sh (so no sizes are recorded) whose blob archive unpacks to 1 GiB of zeros. */
+let bomb: string;
+
+beforeAll(async () => {
+  root = makeTempDir('aurora-space');
+  data = path.join(root, 'data');
+  await createFixture(data, { accounts: 2, posts: 3, blobMB: 0.2, seed: 'space' });
+
+  const big = copyDir(data, path.join(root, 'big'));
+  const db = new Database(path.join(big, 'sequencer.sqlite'));
+  db.exec('CREATE TABLE padding (data BLOB)');
+  const add = db.prepare('INSERT INTO padding VALUES (zeroblob(1048576))');
+  for (let i = 0; i < 80; i++) add.run();
+  db.close();
+  compressible = (await runBackup({ dataDir: big, backupDir: path.join(root, 'backups'), env: {} })).path;
+
+  bomb = makeLegacyBackup(data, path.join(root, 'legacy'));
+  const bombSource = path.join(root, 'bomb-source');
+  mkdirSync(path.join(bombSource, 'blobs', 'did:plc:bomb'), { recursive: true });
+  execFileSync('truncate', ['-s', '1G', path.join(bombSource, 'blobs', 'did:plc:bomb', 'bafkreibomb')]);
+  execFileSync('sh', ['-c', `tar -C "${bombSource}" -cf - blobs | gzip -1 > "${path.join(bomb, 'blobs.tar.gz')}"`]);
+  rmSync(bombSource, { recursive: true });
+}, 300_000);
+
+describe('the free-space guard counts what unpacking writes', () => {
+  it('refuses up front a database whose recorded size does not fit, however small it is stored', async () => {
+    const target = copyDir(data, path.join(root, 'target-compressible'));
+    const free = statfsSync(target).bavail * statfsSync(target).bsize;
+    // Room for the stored files many times over, but not for the 80 MiB the database unpacks to.
+    const keepFreeBytes = free - (40 << 20);
+    const { result: error, leastFree } = await leastFreeDuring(target, () =>
+      restoreBackup({ backupPath: compressible, dataDir: target, backupDir: path.join(root, 'pre'), env: {}, keepFreeBytes }).catch((e: Error) => e),
+    );
+    expect((error as Error).message).toMatch(NO_SPACE);
+    expect(leastFree).toBeGreaterThan(keepFreeBytes - SLACK);
+    expect(readdirSync(target)).not.toContain(STAGING_DIR_NAME);
+  });
+
+  it('stops a decompression bomb with the same message, before it takes the space kept free', async () => {
+    const target = copyDir(data, path.join(root, 'target-bomb'));
+    const free = statfsSync(target).bavail * statfsSync(target).bsize;
+    const keepFreeBytes = free - (64 << 20);
+    const { result: error, leastFree } = await leastFreeDuring(target, () =>
+      restoreBackup({ backupPath: bomb, dataDir: target, backupDir: path.join(root, 'pre'), env: {}, keepFreeBytes }).catch((e: Error) => e),
+    );
+    expect((error as Error).message).toMatch(NO_SPACE);
+    expect(leastFree).toBeGreaterThan(keepFreeBytes - SLACK);
+    expect(readdirSync(target)).not.toContain(STAGING_DIR_NAME);
+  }, 120_000);
+});
+
+const isRoot = process.getuid?.() === 0;
+
+describe.runIf(isRoot)('on a small disk the PDS is writing to (root: a 64 MiB tmpfs)', () => {
+  let disk: string;
+  beforeAll(() => {
+    disk = path.join(root, 'small-disk');
+    mkdirSync(disk);
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64m', 'tmpfs', disk]);
+  });
+  afterAll(() => {
+    execFileSync('umount', [disk]);
+  });
+
+  it('neither the compressible backup nor the bomb takes the running PDS\'s last free space', async () => {
+    const target = copyDir(data, path.join(disk, 'data'));
+    const writer = await startWriter(target, 100);
+    let stats = '';
+    try {
+      for (const backupPath of [compressible, bomb]) {
+        const error = await restoreBackup({ backupPath, dataDir: target, backupDir: path.join(root, 'pre-small'), env: {} }).catch((e: Error) => e);
+        expect((error as Error).message).toMatch(NO_SPACE);
+        expect(readdirSync(target)).not.toContain(STAGING_DIR_NAME);
+        const { bavail, bsize, blocks } = statfsSync(target);
+        expect(bavail * bsize).toBeGreaterThan(0.04 * blocks * bsize); // about the 5 % kept free, less what the writer took since
+      }
+    } finally {
+      stats = await writer.stop();
+    }
+    // The writer throws on SQLITE_FULL or ENOSPC; it ran to the end and says how much it wrote.
+    const last = JSON.parse(stats.trim().split('\n').pop()!) as { writes: number };
+    expect(last.writes).toBeGreaterThan(0);
+  }, 300_000);
+});
