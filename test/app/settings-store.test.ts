@@ -1,7 +1,7 @@
-import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_SETTINGS } from '../../shared/settings.js';
 import { importEnvFile, SettingsStore } from '../../electron/app/settings-store.js';
 
@@ -9,6 +9,7 @@ let dir: string;
 beforeEach(async () => {
   dir = await mkdtemp(path.join(os.tmpdir(), 'aurora-settings-'));
 });
+afterEach(() => rm(dir, { recursive: true, force: true }));
 
 describe('settings store', () => {
   it('no file yet: the guide\'s defaults (appendix A, daily 02:00)', async () => {
