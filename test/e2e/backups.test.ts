@@ -12,20 +12,23 @@ const luminance = (rgb: string) => {
 
 describe('the window: backing up and verifying', () => {
   let app: App;
-  // Big enough that the backup takes a moment, so its progress is on screen long enough to see.
-  beforeAll(async () => (app = await startApp({ blobMB: 40 })));
+  beforeAll(async () => (app = await startApp({ blobMB: 10 })));
   afterAll(async () => app?.stop());
 
   it('Back up now shows progress, then the new backup is in the list and on disk', async () => {
     const { page } = app;
     await page.getByRole('heading', { name: 'No backup yet' }).waitFor();
+    app.backupPause.hold();
     await page.getByRole('button', { name: 'Back up now' }).click();
 
+    // The backup waits, its databases archived, until the window has shown its progress: no race with a fast run.
+    const { release } = await app.backupPause.reached();
     const progress = page.getByTestId('progress');
-    await progress.getByText(/\d+ of \d+ files/).waitFor({ timeout: 15_000 });
+    await progress.getByText(/\d+ of \d+ files/).waitFor({ timeout: 0 });
     await app.screenshot('backup-running');
     expect(await page.getByRole('progressbar').getAttribute('aria-valuenow')).toMatch(/^\d+$/);
     expect(await page.getByRole('button', { name: 'Cancel' }).isVisible()).toBe(true);
+    await release();
 
     // Backed up, but with the schedule off (the guide's default) nothing new will be: a warning, with its fix.
     await page.getByRole('heading', { name: 'Unprotected: automatic backups are off' }).waitFor({ timeout: 90_000 });
@@ -95,9 +98,12 @@ describe('the window: backing up and verifying', () => {
     const { page } = app;
     await openView(page, 'Overview');
     const before = readdirSync(app.backupDir).filter((name) => name.startsWith('backup_'));
+    app.backupPause.hold();
     await page.getByRole('button', { name: 'Back up now' }).click();
-    await page.getByTestId('progress').waitFor({ state: 'visible', timeout: 15_000 });
+    const { release } = await app.backupPause.reached();
+    await page.getByTestId('progress').waitFor({ state: 'visible', timeout: 0 });
     await page.getByRole('button', { name: 'Cancel' }).click();
+    await release(); // the cancel reaches the backup as it goes on
 
     await page.getByTestId('progress').waitFor({ state: 'hidden', timeout: 30_000 });
     await page.getByText('Cancelled', { exact: true }).waitFor({ timeout: 30_000 });

@@ -8,6 +8,7 @@ import { promisify } from 'node:util';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import type { ApiName, ApiOutputs, BackupSummary } from '../../shared/api.js';
 import type { BridgeResponse } from '../../shared/http-bridge.js';
+import { FaultPause } from '../helpers/fault-pause.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const BIN = path.join(ROOT, 'node_modules', '.bin');
@@ -108,6 +109,8 @@ export interface App {
   page: Page;
   /** Uncaught errors in the page and CSP violations: a test expects none. */
   pageErrors: string[];
+  /** Holds the app's backups once their databases are archived (`hold()` first), so a test sees them running. */
+  backupPause: FaultPause;
   /** Calls the real API the window uses, for setting up a test (not for what the test checks). */
   api<N extends ApiName>(name: N, input?: unknown): Promise<ApiOutputs[N]>;
   /** Into test-results/screenshots/; `fullPage` takes the whole page rather than the window. */
@@ -128,12 +131,13 @@ export async function startApp(opts: { accounts?: number; blobMB?: number } = {}
   const dataDir = path.join(dir, 'data');
   const backupDir = path.join(dir, 'backups');
   const userDir = path.join(dir, 'user');
+  const backupPause = new FaultPause('backup:archiving', dir);
   await cli('fixture', dataDir, '--accounts', String(opts.accounts ?? 5), '--blob-mb', String(opts.blobMB ?? 5));
 
   // Its own process group, so stopping it also stops what npm and tsx start under it.
   const server = spawn('npm', ['run', '-s', 'cli', '--', 'serve', '--port', '0', '--data', dataDir, '--out', backupDir, '--user-data', userDir], {
     cwd: ROOT,
-    env: ENV,
+    env: { ...ENV, ...backupPause.env },
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -165,6 +169,7 @@ export async function startApp(opts: { accounts?: number; blobMB?: number } = {}
     url,
     page,
     pageErrors,
+    backupPause,
     async api(name, input) {
       const response = await fetch(`${origin}/api/${name}`, {
         method: 'POST',
