@@ -14,3 +14,12 @@ export function formatBytes(bytes: number): string {
   }
   return `${value >= 100 ? Math.round(value) : value.toFixed(1).replace(/\.0$/, '')} ${UNITS[unit]}`;
 }
+
+/**
+ * Text read from a backup (a manifest's pds_version, say) with control characters shown escaped, so a
+ * hostile manifest cannot move the cursor or redraw the terminal above a confirmation prompt.
+ */
+export function escapeControlCharacters(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}

@@ -82,6 +82,11 @@ export async function readBackupFolder(folder: string): Promise<BackupFolder & {
   }
 
   const manifestPath = path.join(absolute, MANIFEST_FILE);
+  // Reading a FIFO or a device would wait for ever (or read without end): only a regular file is a manifest.
+  const manifestInfo = await stat(manifestPath).catch(() => null);
+  if (manifestInfo && !manifestInfo.isFile()) {
+    throw new EngineError(`${manifestPath} is not a regular file (a named pipe, a device or a folder), so ${absolute} is not a backup. Nothing was read from it.`, 'MANIFEST_UNREADABLE');
+  }
   const text = await readFile(manifestPath, 'utf8').catch((error: NodeJS.ErrnoException) => {
     if (error.code === 'ENOENT') {
       throw new EngineError(`${absolute} has no ${MANIFEST_FILE}, so it is not an Aurora Locus backup (or it was never finished).`, 'NO_MANIFEST');

@@ -3,6 +3,7 @@ import { lstat, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { BackupStatus, BackupSummary } from '../../shared/api.js';
 import { BACKUP_NAME_PATTERN, INCOMPLETE_BACKUP_PREFIX, PRE_RESTORE_NAME_PATTERN } from '../../shared/components.js';
+import { escapeControlCharacters } from '../../shared/format.js';
 import { readBackupFolder, timeFromFolderName } from './backup-folder.js';
 import { EngineError } from './errors.js';
 
@@ -99,7 +100,7 @@ async function summarize(folder: string): Promise<BackupSummary> {
     status,
     ...(statusDetail ? { statusDetail } : {}),
     compression: backup.compression,
-    pdsVersion: typeof pdsVersion === 'string' ? pdsVersion : null,
+    pdsVersion: typeof pdsVersion === 'string' ? escapeControlCharacters(pdsVersion) : null,
     legacy: backup.legacy,
     preRestoreOf: before && typeof before.backup_name === 'string' ? { backupName: before.backup_name, dataDir: String(before.data_dir) } : null,
     components: backup.files.map((f) => f.component),

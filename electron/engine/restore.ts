@@ -5,7 +5,7 @@ import { chmod, copyFile, lchown, link, lstat, mkdir, open, opendir, realpath, r
 import path from 'node:path';
 import type { KeptRawFile, RestoreResult } from '../../shared/api.js';
 import { COMPONENTS, DATABASE_COMPONENTS, type Component, type Compression, type DatabaseComponent } from '../../shared/components.js';
-import { formatBytes } from '../../shared/format.js';
+import { escapeControlCharacters, formatBytes } from '../../shared/format.js';
 import type { Progress } from '../../shared/progress.js';
 import { pumpFile, READ_BYTES, writeAll } from './archive.js';
 import { CHECKSUM_PROBLEM, openBackupFolder, sizeProblem, type BackupFile, type BackupFolder } from './backup-folder.js';
@@ -126,7 +126,7 @@ async function makePlan(opts: RestoreOptions, config: ResolvedConfig, backup: Ba
 
   const warnings: string[] = [];
   const recorded = backup.rawManifest.pds_version;
-  const backupVersion = typeof recorded === 'string' && recorded !== '' && recorded !== 'unknown' ? recorded : null;
+  const backupVersion = typeof recorded === 'string' && recorded !== '' && recorded !== 'unknown' ? escapeControlCharacters(recorded) : null;
   const expectedVersion = opts.expectedPdsVersion || (config.pdsVersion !== 'unknown' ? config.pdsVersion : null);
   if (backupVersion && expectedVersion && backupVersion !== expectedVersion) {
     warnings.push(
