@@ -165,8 +165,13 @@ function startHolding(lockPath: string, me: LockHolder): BackupLock {
   const beat = async () => {
     await assertHeld();
     const next = `${lockPath}.${me.token}.tmp`;
-    await writeFile(next, JSON.stringify({ ...me, heartbeat: new Date().toISOString() }));
-    await rename(next, lockPath);
+    try {
+      await writeFile(next, JSON.stringify({ ...me, heartbeat: new Date().toISOString() }));
+      await rename(next, lockPath);
+    } catch (error) {
+      await unlink(next).catch(() => undefined); // a full disk must not leave a half-written heartbeat beside the lock
+      throw error;
+    }
   };
   const timer = setInterval(() => void beat().catch(() => undefined), HEARTBEAT_MS);
   timer.unref();
