@@ -76,6 +76,8 @@ export function Backups(props: {
   };
 
   if (!backups) return error ? <Notice tone="error">{error}</Notice> : <p className="muted">Loading backups…</p>;
+  // Backups come newest first: the first complete pre-restore backup is the undo of the last restore.
+  const lastPreRestore = backups.find((b) => b.kind === 'pre-restore' && b.status === 'complete');
 
   return (
     <div className="stack">
@@ -96,7 +98,7 @@ export function Backups(props: {
               <h2 id="chart-title" className="card-title">
                 Size over time
               </h2>
-              <SizeChart backups={backups} />
+              <SizeChart backups={backups.filter((b) => b.kind === 'backup')} />
             </section>
           ) : null}
           <section className="card table-card" aria-labelledby="list-title">
@@ -122,6 +124,7 @@ export function Backups(props: {
               <tbody>
                 {backups.map((backup) => {
                   const verification = verifications[backup.name];
+                  const isLastUndo = backup.name === lastPreRestore?.name;
                   return (
                     <Fragment key={backup.name}>
                       <tr data-backup={backup.name} className={backup.name === focus ? 'highlight' : undefined}>
@@ -142,6 +145,11 @@ export function Backups(props: {
                             </StatusBadge>
                           )}
                           {backup.legacy ? <span className="cell-sub">from backup.sh</span> : null}
+                          {backup.kind === 'pre-restore' ? (
+                            <span className="cell-sub" data-testid={`pre-restore-${backup.name}`}>
+                              Pre-restore backup: the data {backup.preRestoreOf ? `the restore of ${backup.preRestoreOf.backupName}` : 'a restore'} replaced
+                            </span>
+                          ) : null}
                           {backup.statusDetail ? <span className="cell-sub">{backup.statusDetail}</span> : null}
                         </td>
                         <td>
@@ -175,6 +183,17 @@ export function Backups(props: {
                                 >
                                   Restore…
                                 </button>
+                                {isLastUndo ? (
+                                  <button
+                                    type="button"
+                                    className="button small"
+                                    onClick={() => onRestore(backup.path)}
+                                    disabled={status?.job !== null && status?.job !== undefined}
+                                    aria-label={`Undo last restore (restore ${backup.name}, the data it replaced)…`}
+                                  >
+                                    Undo last restore…
+                                  </button>
+                                ) : null}
                               </>
                             ) : null}
                             {native ? (
