@@ -44,6 +44,8 @@ export interface VerifyReport {
   files: VerifyFileResult[];
   /** Everything that is wrong, one sentence each, naming the file. Empty when ok. */
   problems: string[];
+  /** Said about the backup as a whole, however it fared: a backup.ps1 backup's databases were copied without SQLite. */
+  notice?: string;
 }
 
 /** A live database a pre-restore backup stored byte for byte (with its -wal and -shm) because SQLite could not read it. */

@@ -32,9 +32,18 @@ export interface BackupFolder {
   manifest: Manifest | null;
   rawManifest: Record<string, unknown>;
   compression: Compression;
+  /**
+   * Made by the original backup.ps1: zip archives (`databases/<name>.sqlite.zip`, `blobs.zip`,
+   * `actors.zip`; `compression` is then 'none') holding plain copies of the live databases.
+   */
+  zip?: true;
   createdAt: Date;
   files: BackupFile[];
 }
+
+/** Said wherever a backup.ps1 backup is verified or restored. */
+export const ZIP_NOTICE =
+  'This backup was made by the original backup.ps1: its databases are plain copies of the live files, made without SQLite\'s help, so they may lack the most recent writes (every database must still pass integrity_check).';
 
 export const MANIFEST_FILE = 'manifest.json';
 
@@ -45,6 +54,10 @@ export function layoutPath(component: Component, compression: Compression): stri
     ? `databases/${component}.sqlite${ext}`
     : `${component}.tar${ext}`;
 }
+
+/** Where backup.ps1 puts each component: `databases/account.sqlite.zip`, `blobs.zip`, `actors.zip`. */
+const zipLayoutPath = (component: Component) =>
+  (DATABASE_COMPONENTS as readonly string[]).includes(component) ? `databases/${component}.sqlite.zip` : `${component}.zip`;
 
 /** What verify and restore report when a file is not the size manifest.json records; null when it is. */
 export function sizeProblem(file: BackupFile, size: number): string | null {
@@ -97,12 +110,13 @@ export async function readBackupFolder(folder: string): Promise<BackupFolder & {
 
   let folderInfo: BackupFolder;
   if (parsed.legacy) {
-    const compression = parsed.manifest.compression;
+    const zip = parsed.manifest.compression === 'zip';
+    const compression = zip ? 'none' : parsed.manifest.compression;
     if (!isCompression(compression)) {
-      const hint = compression === 'zip' ? ' (made by the original backup.ps1, whose zip archives this app cannot read)' : '';
-      throw new EngineError(`${manifestPath} names compression "${compression}"${hint}; supported: ${COMPRESSIONS.join(', ')}.`, 'WRONG_LAYOUT');
+      throw new EngineError(`${manifestPath} names compression "${compression}"; supported: ${COMPRESSIONS.join(', ')} and zip (backup.ps1).`, 'WRONG_LAYOUT');
     }
     folderInfo = {
+      ...(zip && { zip: true as const }),
       path: absolute,
       name,
       legacy: true,
@@ -111,7 +125,7 @@ export async function readBackupFolder(folder: string): Promise<BackupFolder & {
       compression,
       createdAt: legacyCreatedAt(parsed.manifest.backup_timestamp, name) ?? info.mtime,
       files: [...DATABASE_COMPONENTS, ...DIRECTORY_COMPONENTS].map((component) => ({
-        path: layoutPath(component, compression),
+        path: zip ? zipLayoutPath(component) : layoutPath(component, compression),
         component,
         size: null,
         sha256: null,

@@ -10,12 +10,13 @@ import { Parser, type ReadEntry } from 'tar';
 import type { VerifyFileResult, VerifyReport } from '../../shared/api.js';
 import type { Compression } from '../../shared/components.js';
 import type { Progress } from '../../shared/progress.js';
-import { CHECKSUM_PROBLEM, isDatabaseFile, readBackupFolder, sizeProblem, type BackupFile, type BackupFolder } from './backup-folder.js';
+import { CHECKSUM_PROBLEM, ZIP_NOTICE, isDatabaseFile, readBackupFolder, sizeProblem, type BackupFile, type BackupFolder } from './backup-folder.js';
 import { BLOB_REFERENCE_QUERIES, describeMissing, missingBlobs, referencesFrom, type BlobReference } from './blob-references.js';
 import { assertSupportedCompression, decompressor } from './compress.js';
 import { EngineError } from './errors.js';
 import { IntegrityChecks } from './integrity.js';
 import { progressReporter, type ProgressReporter } from './progress.js';
+import { readZip, unzipDatabase } from './zip-archive.js';
 
 export interface VerifyOptions {
   /** Also decompress everything, list every archive and run integrity_check on every database. */
@@ -65,7 +66,8 @@ export async function verifyBackup(folder: string, opts: VerifyOptions = {}): Pr
   const blobUse: BlobUse = { archived: null, references: [], storesRead: false };
   try {
     for (const [index, file] of present.entries()) {
-      const outcome = await checkFile(backup, file, sizes[index]!, { tempDir, checker, progress, signal: opts.signal, blobUse });
+      const check = { tempDir, checker, progress, signal: opts.signal, blobUse };
+      const outcome = backup.zip ? await checkZipFile(backup, file, sizes[index]!, check) : await checkFile(backup, file, sizes[index]!, check);
       files.push({ path: file.path, ok: outcome.problems.length === 0, detail: outcome.problems.length ? outcome.problems.join('; ') : outcome.notes.join(', ') });
       problems.push(...outcome.problems.map((problem) => `${file.path}: ${problem}.`));
       progress.fileDone();
@@ -79,7 +81,7 @@ export async function verifyBackup(folder: string, opts: VerifyOptions = {}): Pr
     if (tempDir) await rm(tempDir, { recursive: true, force: true });
   }
   progress.done();
-  return { backupPath: backup.path, deep, ok: problems.length === 0, checksumsAvailable: !backup.legacy, files, problems };
+  return { backupPath: backup.path, deep, ok: problems.length === 0, checksumsAvailable: !backup.legacy, files, problems, ...(backup.zip && { notice: ZIP_NOTICE }) };
 }
 
 interface FileCheck {
@@ -155,6 +157,63 @@ async function checkFile(backup: BackupFolder, file: BackupFile, size: number, c
     problems.push(...result.problems);
     notes.push(...result.notes);
   }
+  return { problems, notes };
+}
+
+/**
+ * A backup.ps1 zip: read through the zip library (the central directory is at the end, so not as a
+ * stream); every entry's name checked as a restore would, its CRC-32 checked as it is read; databases
+ * (the one in a database zip, each actor store) unpacked to the temp folder and integrity-checked.
+ */
+async function checkZipFile(backup: BackupFolder, file: BackupFile, size: number, check: FileCheck): Promise<{ problems: string[]; notes: string[] }> {
+  const problems: string[] = [];
+  const notes = ['no checksum (original backup.ps1)'];
+  const archive = path.join(backup.path, file.path);
+  const tempDir = check.tempDir!;
+  check.progress.file(file.path);
+  const plain = (error: unknown) => (error as Error).message.replace(/^Refused .*?: /, '').replace(/\. Nothing from it was restored\.$/, '');
+  try {
+    if (isDatabaseFile(file)) {
+      const temp = path.join(tempDir, `${file.component}.sqlite`);
+      await unzipDatabase(archive, temp);
+      const integrity = await check.checker.check(temp);
+      await rm(temp, { force: true });
+      if (!integrity.ok) problems.push(`integrity_check failed: ${integrity.messages.join('; ')}`);
+      else notes.push('unzips', 'integrity_check ok');
+    } else {
+      let entries = 0;
+      let passed = 0;
+      const blobFiles = new Set<string>();
+      const storesDir = path.join(tempDir, file.component);
+      await readZip(archive, null, async (entry) => {
+        entries++;
+        if (entry.isDirectory) return;
+        if (file.component === 'blobs') blobFiles.add(entry.relative);
+        const stream = await entry.open();
+        if (!entry.relative.endsWith('.sqlite')) {
+          for await (const _chunk of stream); // read through: the CRC check runs at the end
+          return;
+        }
+        const temp = path.join(storesDir, String(entries));
+        mkdirSync(temp, { recursive: true });
+        const db = path.join(temp, 'store.sqlite');
+        await pipeline(stream, createWriteStream(db));
+        const isStore = file.component === 'actors' && path.posix.basename(entry.relative) === 'store.sqlite';
+        const result = await check.checker.check(db, isStore ? BLOB_REFERENCE_QUERIES : undefined);
+        if (isStore && result.answers) check.blobUse.references.push(...referencesFrom(result.answers, path.posix.dirname(entry.relative)));
+        if (result.ok) passed++;
+        else problems.push(`${entry.name}: integrity_check failed: ${result.messages.join('; ')}`);
+        await rm(temp, { recursive: true, force: true });
+      });
+      notes.push('unzips', `${entries} archive entries listed` + (passed ? `, ${passed} databases pass integrity_check` : ''));
+      if (file.component === 'blobs') check.blobUse.archived = blobFiles;
+      if (file.component === 'actors') check.blobUse.storesRead = true;
+    }
+  } catch (error) {
+    if (check.signal?.aborted) throw error;
+    problems.push(plain(error));
+  }
+  check.progress.add(size);
   return { problems, notes };
 }
 

@@ -55,6 +55,7 @@ export const command: Command = {
     console.log(`${report.deep ? 'Deep' : 'Quick'} check of ${report.backupPath}`);
     const width = Math.max(...report.files.map((f) => f.path.length));
     for (const file of report.files) console.log(`  ${file.ok ? 'ok  ' : 'FAIL'}  ${file.path.padEnd(width)}  ${file.detail}`);
+    if (report.notice) console.log(`\nNote: ${report.notice}`);
     if (!report.checksumsAvailable) {
       console.log(`\nNote: ${LEGACY_NOTE}; checked instead that every file decompresses, every archive lists and every database passes integrity_check.`);
     }

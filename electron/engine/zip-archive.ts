@@ -1,0 +1,170 @@
+import { createWriteStream, mkdirSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
+import { Transform, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { crc32 } from 'node:zlib';
+import yauzl from 'yauzl';
+import { EngineError } from './errors.js';
+import { checkEntryPath } from './safe-extract.js';
+
+/**
+ * Zip archives of the original backup.ps1: `databases/<name>.sqlite.zip` (one plain copy of the live
+ * database each) and `blobs.zip` / `actors.zip` (PowerShell's Compress-Archive of the folder, whose older
+ * versions write `\` as the separator; yauzl reads it as `/`). Read through yauzl, entry by entry, with
+ * the rules tar archives follow (safe-extract.ts): a name that is absolute, climbs with `..`, lies
+ * outside the archive's one folder or is invalid on a platform, a link or a device refuses the whole
+ * archive; each entry's CRC-32 is checked as it is read.
+ */
+
+export interface ZipEntry {
+  /** '/'-separated, as stored (backslashes read as '/'). */
+  name: string;
+  /** Below the archive's top folder ('' for a database zip's one file). */
+  relative: string;
+  isDirectory: boolean;
+  /** The entry's bytes, CRC-checked: the stream fails when they do not match the archive's CRC-32. */
+  open(): Promise<Readable>;
+}
+
+const S_IFMT = 0o170000;
+const S_IFREG = 0o100000;
+const S_IFDIR = 0o040000;
+const S_IFLNK = 0o120000;
+
+/** Walks a zip's entries in order; `onEntry` is awaited before the next one is read. `topDir` null: any one folder (the first entry's). */
+export async function readZip(archive: string, topDir: string | null, onEntry: (entry: ZipEntry) => Promise<void>): Promise<void> {
+  let zip: yauzl.ZipFile;
+  try {
+    zip = await yauzl.openPromise(archive, { lazyEntries: true, autoClose: false });
+  } catch (error) {
+    throw refusal(archive, `it is not a readable zip archive, or it was cut short (${(error as Error).message})`);
+  }
+  let folder = topDir;
+  try {
+    for (;;) {
+      const entry = await nextEntry(zip).catch((error: Error) => {
+        throw refusal(archive, `the zip directory is damaged (${error.message})`);
+      });
+      if (!entry) return;
+      const name = entry.fileName;
+      const isDirectory = name.endsWith('/');
+      const mode = (entry.externalFileAttributes >>> 16) & S_IFMT;
+      if (mode === S_IFLNK) throw refusal(archive, `the entry "${printable(name)}" is a symbolic link; backups never contain links or devices`);
+      if (mode !== 0 && mode !== S_IFREG && mode !== S_IFDIR) throw refusal(archive, `the entry "${printable(name)}" is a device or special file; backups never contain links or devices`);
+      let relative = '';
+      if (topDir !== '') {
+        folder ??= name.split('/').find((s) => s !== '' && s !== '.') ?? '';
+        const checked = checkEntryPath(name, folder);
+        if (!checked.ok) throw refusal(archive, `the entry "${printable(name)}" ${checked.reason}`);
+        relative = checked.relative;
+      } else {
+        // A database zip holds one file at its top: checked as a folder of its own name.
+        const checked = checkEntryPath(name, name.split('/')[0] ?? '');
+        if (!checked.ok || checked.relative !== '') throw refusal(archive, `the entry "${printable(name)}" ${checked.ok ? 'is not at the top of the archive' : checked.reason}`);
+      }
+      await onEntry({
+        name,
+        relative,
+        isDirectory,
+        open: async () => {
+          const stream = await zip.openReadStreamPromise(entry);
+          let crc = 0;
+          const check = new Transform({
+            transform(chunk: Buffer, _encoding, callback) {
+              crc = crc32(chunk, crc);
+              callback(null, chunk);
+            },
+            flush(callback) {
+              callback(crc >>> 0 === entry.crc32 >>> 0 ? null : refusal(archive, `the entry "${printable(name)}" is damaged (its CRC-32 does not match)`));
+            },
+          });
+          stream.on('error', (error) => check.destroy(refusal(archive, `the entry "${printable(name)}" cannot be read (${error.message})`)));
+          return stream.pipe(check);
+        },
+      });
+    }
+  } finally {
+    zip.close();
+  }
+}
+
+function nextEntry(zip: yauzl.ZipFile): Promise<yauzl.Entry | null> {
+  return new Promise((resolve, reject) => {
+    const cleanup = () => {
+      zip.off('entry', onEntry);
+      zip.off('end', onEnd);
+      zip.off('error', onError);
+    };
+    const onEntry = (entry: yauzl.Entry) => (cleanup(), resolve(entry));
+    const onEnd = () => (cleanup(), resolve(null));
+    const onError = (error: Error) => (cleanup(), reject(error));
+    zip.on('entry', onEntry);
+    zip.on('end', onEnd);
+    zip.on('error', onError);
+    zip.readEntry();
+  });
+}
+
+/**
+ * Unpacks a folder's zip into `dest` (which must not exist): the top folder's contents land in `dest`.
+ * Only files and folders are created, files with `wx`; on refusal or any error `dest` is removed.
+ */
+export async function extractZip(opts: { archive: string; dest: string; onFile?: (file: string) => void }): Promise<{ files: number }> {
+  const dest = path.resolve(opts.dest);
+  mkdirSync(path.dirname(dest), { recursive: true });
+  mkdirSync(dest);
+  let files = 0;
+  try {
+    await readZip(opts.archive, null, async (entry) => {
+      const target = entry.relative === '' ? dest : path.join(dest, ...entry.relative.split('/'));
+      if (entry.isDirectory) {
+        mkdirSync(target, { recursive: true });
+        return;
+      }
+      if (entry.relative === '') throw refusal(opts.archive, `the entry "${printable(entry.name)}" is a file where the archive's folder belongs`);
+      mkdirSync(path.dirname(target), { recursive: true });
+      await writeEntry(opts.archive, entry, target);
+      files++;
+      opts.onFile?.(target);
+    });
+    return { files };
+  } catch (error) {
+    await rm(dest, { recursive: true, force: true, maxRetries: 5 });
+    throw error;
+  }
+}
+
+/** Writes the one database in a `<name>.sqlite.zip` to `target` (which must not exist). */
+export async function unzipDatabase(archive: string, target: string): Promise<void> {
+  let written = false;
+  try {
+    await readZip(archive, '', async (entry) => {
+      if (entry.isDirectory) return;
+      if (written) throw refusal(archive, `it holds more than one file ("${printable(entry.name)}"); a database zip holds one`);
+      await writeEntry(archive, entry, target);
+      written = true;
+    });
+    if (!written) throw refusal(archive, 'it holds no database file');
+  } catch (error) {
+    await rm(target, { force: true });
+    throw error;
+  }
+}
+
+async function writeEntry(archive: string, entry: ZipEntry, target: string): Promise<void> {
+  try {
+    await pipeline(await entry.open(), createWriteStream(target, { flags: 'wx', flush: true }));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') throw refusal(archive, `the entry "${printable(entry.name)}" appears twice in the archive`);
+    throw error;
+  }
+}
+
+function refusal(archive: string, problem: string): EngineError {
+  return new EngineError(`Refused ${archive}: ${problem}. Nothing from it was restored.`, 'ARCHIVE_REFUSED');
+}
+
+function printable(name: string): string {
+  return JSON.stringify(name).slice(1, -1);
+}

@@ -1,0 +1,96 @@
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { createFixture } from '../../electron/engine/fixture.js';
+import { listBackups } from '../../electron/engine/list.js';
+import { restoreBackup } from '../../electron/engine/restore.js';
+import { verifyBackup } from '../../electron/engine/verify.js';
+import { treeDigest, databaseDigest } from '../helpers/digest.js';
+import { makeTempDir } from '../helpers/tmp.js';
+
+/** Older PowerShell's Compress-Archive writes `\` between folders: the same zip with every stored name so written. */
+function withBackslashes(zipFile: string) {
+  const names = execFileSync('unzip', ['-Z1', zipFile], { encoding: 'utf8' }).split('\n').filter(Boolean).sort((a, b) => b.length - a.length);
+  let bytes: Buffer = readFileSync(zipFile);
+  for (const name of names) bytes = replaceAll(bytes, Buffer.from(name), Buffer.from(name.replaceAll('/', '\\')));
+  writeFileSync(zipFile, bytes);
+}
+
+function replaceAll(bytes: Buffer, from: Buffer, to: Buffer): Buffer {
+  for (let at = bytes.indexOf(from); at !== -1; at = bytes.indexOf(from, at + to.length)) to.copy(bytes, at);
+  return bytes;
+}
+
+/** A folder in backup.ps1's layout, made with Debian's zip: each database copied as a file, each folder zipped whole. */
+function makePs1Backup(dataDir: string, backupDir: string, opts: { backslashes?: boolean } = {}): string {
+  const folder = path.join(backupDir, 'backup_20250322_143022');
+  mkdirSync(path.join(folder, 'databases'), { recursive: true });
+  for (const db of ['account', 'sequencer', 'did_cache']) execFileSync('zip', ['-qj', path.join(folder, 'databases', `${db}.sqlite.zip`), path.join(dataDir, `${db}.sqlite`)]);
+  for (const dir of ['blobs', 'actors']) {
+    execFileSync('zip', ['-qr', path.join(folder, `${dir}.zip`), dir], { cwd: dataDir });
+    if (opts.backslashes) withBackslashes(path.join(folder, `${dir}.zip`));
+  }
+  writeFileSync(
+    path.join(folder, 'manifest.json'),
+    JSON.stringify({ backup_timestamp: '2025-03-22T14:30:22Z', backup_version: '1.0', pds_version: 'unknown', hostname: 'pds.example', service_did: 'unknown', compression: 'zip', databases: { account: 'account.sqlite', sequencer: 'sequencer.sqlite', did_cache: 'did_cache.sqlite' }, data_directories: { actor_store: 'actors', blob_store: 'blobs' }, backup_size: '2 MB' }, null, 2),
+  );
+  return folder;
+}
+
+describe('backups made by the original backup.ps1 (zip)', () => {
+  for (const backslashes of [false, true]) {
+    it(`are listed, verified quick and deep, and restored whole (${backslashes ? '\\' : '/'} separators)`, async () => {
+      const root = makeTempDir('ps1');
+      const dataDir = path.join(root, 'data');
+      await createFixture(dataDir, { accounts: 3, posts: 5, blobMB: 1, seed: 'ps1' });
+      const backupDir = path.join(root, 'backups');
+      const folder = makePs1Backup(dataDir, backupDir, { backslashes });
+      if (backslashes) expect(readFileSync(path.join(folder, 'actors.zip')).includes(Buffer.from('actors\\'))).toBe(true);
+
+      const [listed] = await listBackups(backupDir);
+      expect(listed).toMatchObject({ name: 'backup_20250322_143022', status: 'complete', legacy: true });
+
+      for (const deep of [false, true]) {
+        const report = await verifyBackup(folder, { deep });
+        expect(report.problems).toEqual([]);
+        expect(report.notice).toMatch(/made by the original backup\.ps1: its databases are plain copies of the live files, made without SQLite's help/);
+        expect(report.files.map((f) => f.path).sort()).toEqual(['actors.zip', 'blobs.zip', 'databases/account.sqlite.zip', 'databases/did_cache.sqlite.zip', 'databases/sequencer.sqlite.zip']);
+        expect(report.files.find((f) => f.path === 'actors.zip')?.detail).toMatch(/3 databases pass integrity_check/);
+      }
+
+      const target = path.join(root, 'restored');
+      const result = await restoreBackup({ backupPath: folder, dataDir: target, backupDir: path.join(root, 'pre'), env: {}, cwd: root });
+      expect(result.warnings.join('\n')).toMatch(/plain copies of the live files, made without SQLite's help/);
+      expect(treeDigest(path.join(target, 'blobs'))).toBe(treeDigest(path.join(dataDir, 'blobs')));
+      expect(treeDigest(path.join(target, 'actors'))).toBe(treeDigest(path.join(dataDir, 'actors')));
+      for (const db of ['account', 'sequencer', 'did_cache']) expect(databaseDigest(path.join(target, `${db}.sqlite`))).toBe(databaseDigest(path.join(dataDir, `${db}.sqlite`)));
+    }, 60_000);
+  }
+
+  it('refuses an entry that climbs out of its folder, and a damaged entry, as it would a tar', async () => {
+    const root = makeTempDir('ps1');
+    const dataDir = path.join(root, 'data');
+    await createFixture(dataDir, { accounts: 2, posts: 2, blobMB: 1, seed: 'ps1-hostile' });
+    const folder = makePs1Backup(dataDir, path.join(root, 'backups'));
+    const blobsZip = path.join(folder, 'blobs.zip');
+    const did = readdirSync(path.join(dataDir, 'blobs'))[0]!;
+    const name = `blobs/${did}/`;
+    writeFileSync(blobsZip, replaceAll(readFileSync(blobsZip), Buffer.from(name), Buffer.from(`../${'x'.repeat(name.length - 4)}/`)));
+
+    const report = await verifyBackup(folder, { deep: true });
+    expect(report.ok).toBe(false);
+    expect(report.problems.join('\n')).toMatch(/^blobs\.zip: .*(\.\.|invalid relative path)/m);
+    const target = path.join(root, 'restored');
+    await expect(restoreBackup({ backupPath: folder, dataDir: target, backupDir: path.join(root, 'pre'), env: {}, cwd: root })).rejects.toThrow(/Refused .*blobs\.zip/);
+    expect(readdirSync(root).sort()).toEqual(['backups', 'data']);
+
+    // A flipped byte inside the account database's zip: its CRC-32 no longer matches.
+    const accountZip = path.join(folder, 'databases', 'account.sqlite.zip');
+    const bytes = readFileSync(accountZip);
+    bytes[200] = bytes[200]! ^ 0xff;
+    writeFileSync(accountZip, bytes);
+    const damaged = await verifyBackup(folder, { deep: true });
+    expect(damaged.problems.find((p) => p.startsWith('databases/account.sqlite.zip:'))).toBeDefined();
+  }, 60_000);
+});
