@@ -28,6 +28,7 @@ describe('a backup user who may read the data directory but not write to it', ()
   it('is told that SQLite needs write access to the folder for the -shm, not that the file is unreadable', async () => {
     const root = makeTempDir('readonly');
     chmodSync(root, 0o755);
+    chmodSync(path.dirname(root), 0o711); // the test run's own temporary folder: the other user must pass through it
     const dataDir = path.join(root, 'data');
     await createFixture(dataDir, { accounts: 1, posts: 1, blobMB: 0, seed: 'readonly' });
     const out = path.join(root, 'out');
