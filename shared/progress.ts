@@ -11,11 +11,13 @@ export type Phase =
   | 'swapping'
   | 'starting-pds' // a restore runs the start command
   | 'pruning'
+  | 'uploading' // an off-site copy: sending and reading back
+  | 'downloading' // fetching a backup from an off-site target
   | 'done';
 
 /** One progress event; long operations emit these at most every ~100 ms. */
 export interface Progress {
-  operation: 'backup' | 'verify' | 'restore' | 'prune';
+  operation: 'backup' | 'verify' | 'restore' | 'prune' | 'copy';
   phase: Phase;
   bytesDone: number;
   bytesTotal: number;

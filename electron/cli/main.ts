@@ -12,6 +12,8 @@ const LOADERS = {
   list: () => import('./commands/list.js'),
   prune: () => import('./commands/prune.js'),
   restore: () => import('./commands/restore.js'),
+  copy: () => import('./commands/copy.js'),
+  targets: () => import('./commands/targets.js'),
   serve: () => import('./commands/serve.js'),
 } satisfies Record<string, Loader>;
 type CommandName = keyof typeof LOADERS;

@@ -104,6 +104,8 @@ const PHASES: Record<Progress['phase'], string> = {
   swapping: 'Putting the restored data in place',
   'starting-pds': 'Starting the PDS',
   pruning: 'Removing old backups',
+  uploading: 'Copying off-site',
+  downloading: 'Downloading from off-site',
   done: 'Done',
 };
 

@@ -4,8 +4,11 @@ import { resolveConfig } from '../../engine/config.js';
 import { EngineError } from '../../engine/errors.js';
 import { listBackups } from '../../engine/list.js';
 import { formatBytes } from '../../../shared/format.js';
+import { listTargetBackups } from '../../engine/targets/catalog.js';
+import { TARGET_OPTIONS, TARGET_OPTIONS_HELP, targetFromArg } from '../targets-config.js';
 
 const help = `Usage: aurora-backup list [--out DIR] [--env-file FILE] [--json]
+       aurora-backup list --target TARGET [--targets FILE] [--ssh-key FILE] [--json]
 
 Lists the backups in the backup directory, newest first: every backup_YYYYMMDD_HHMMSS folder (ours and
 those made by the original scripts/backup.sh), every pre-restore_YYYYMMDD_HHMMSS folder (the data a
@@ -22,6 +25,9 @@ Options:
   --out DIR         Backup directory
   --env-file FILE   The PDS's .env file (default ./.env when it exists)
   --json            Print {"backupDir", "backups": [...]} as JSON on stdout
+  --target TARGET   List the copies on an off-site target instead (a configured name, a folder,
+                    s3://… or sftp://…; see aurora-backup targets --help)
+${TARGET_OPTIONS_HELP}
 
 Example:
   aurora-backup list --out /mnt/backup-drive/aurora-locus`;
@@ -72,9 +78,10 @@ function table(backups: BackupSummary[], now: number): string {
 export const command: Command = {
   summary: 'List backups with time, age, size and status (complete / incomplete / corrupt)',
   help,
-  options: { out: { type: 'string' }, 'env-file': { type: 'string' }, json: { type: 'boolean' } },
+  options: { out: { type: 'string' }, 'env-file': { type: 'string' }, json: { type: 'boolean' }, target: { type: 'string' }, ...TARGET_OPTIONS },
   async run({ values, positionals }) {
     if (positionals.length) throw new CliError(`Unexpected argument "${positionals[0]}". Use --out DIR for the backup directory.`, 2);
+    if (values.target !== undefined) return listTarget(values.target as string, values);
     const { backupDir } = await backupDirFrom(values);
     let backups;
     try {
@@ -89,3 +96,19 @@ export const command: Command = {
     return 0;
   },
 };
+
+async function listTarget(text: string, values: Record<string, unknown>): Promise<number> {
+  const { target } = await targetFromArg(text, values);
+  try {
+    const backups = await listTargetBackups(target);
+    if (values.json) console.log(JSON.stringify({ target: target.name, location: target.location, backups: backups.map(({ files: _files, ...b }) => b) }, null, 2));
+    else if (backups.length === 0) console.log(`No backups on "${target.name}" (${target.location}).`);
+    else console.log(`Backups on "${target.name}" (${target.location}):\n\n${table(backups, Date.now())}`);
+    return 0;
+  } catch (error) {
+    if (error instanceof EngineError) throw new CliError(error.message);
+    throw error;
+  } finally {
+    await target.close();
+  }
+}

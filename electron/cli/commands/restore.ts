@@ -9,9 +9,12 @@ import { planRestore, recoverRestore, restoreBackup, type RestoreOptions, type R
 import { cancelOnSignals, CliError, type Command, type ParsedArgs } from '../command.js';
 import { formatBytes } from '../../../shared/format.js';
 import { createProgressBar, formatDuration } from '../progress-bar.js';
+import { fetchFromTarget } from '../restore-from.js';
+import { TARGET_OPTIONS, TARGET_OPTIONS_HELP } from '../targets-config.js';
 
 const help = `Usage: aurora-backup restore <backup> [--data DIR] [--only LIST] [--force] [--json] [--env-file FILE]
        aurora-backup restore --undo [--data DIR] [--out DIR] [--force] [--json]
+       aurora-backup restore <backup_name> --from TARGET [options]
        aurora-backup restore --recover [--data DIR] [--env-file FILE] [--stop-command CMD] [--start-command CMD] [--health-url URL]
 
 Restores a backup folder (backup_YYYYMMDD_HHMMSS, also one made by the original backup.sh; a path,
@@ -57,10 +60,16 @@ Options:
   --recover             Only finish (or undo) a restore that was interrupted, and clean its staging
                         folders; every restore does this first anyway. As a restore, it runs
                         --stop-command and refuses while the PDS is running before it moves anything
+  --from TARGET         Restore a backup kept on an off-site target (a configured name, a folder,
+                        s3://… or sftp://…; see aurora-backup targets --help): it is downloaded into
+                        <out>/.offsite-download/ first (or --download-dir DIR), every file checked
+                        against manifest.json, then restored as a local backup and the download removed
+${TARGET_OPTIONS_HELP}
 
 Examples:
   aurora-backup restore backups/backup_20250322_143022
   aurora-backup restore backups/backup_20250322_143022 --only account,actors --force
+  aurora-backup restore backup_20250322_143022 --from sftp://backup@nas.local/volume1/aurora --ssh-key ~/.ssh/id_ed25519
   aurora-backup restore /mnt/usb/backup_20250322_143022 --data /opt/aurora-locus/data \\
       --stop-command "systemctl stop aurora-locus" --start-command "systemctl start aurora-locus"`;
 
@@ -116,6 +125,9 @@ export const command: Command = {
     'replace-blobs': { type: 'boolean' },
     recover: { type: 'boolean' },
     undo: { type: 'boolean' },
+    from: { type: 'string' },
+    'download-dir': { type: 'string' },
+    ...TARGET_OPTIONS,
   },
   async run({ values, positionals }) {
     if (values.recover) return recover(values);
@@ -145,6 +157,8 @@ export const command: Command = {
     let cancel: ReturnType<typeof cancelOnSignals> | undefined;
     const bar = createProgressBar();
     try {
+      const download = values.from === undefined || undo ? null : await fetchFromTarget(positionals[0]!, values, { json });
+      if (download) opts.backupPath = download.backupPath;
       const plan = await planRestore(opts);
       if (!values.force) {
         say(describePlan(plan));
@@ -165,6 +179,7 @@ export const command: Command = {
       });
       const result = await restoreBackup({ ...opts, signal: cancel.signal, onProgress: json ? undefined : (p) => bar.update(p) });
       bar.finish();
+      await download?.discard();
       if (json) {
         console.log(JSON.stringify({ ok: true, ...result }));
       } else {

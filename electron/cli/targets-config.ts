@@ -1,0 +1,62 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import type { TargetSpec } from '../../shared/targets.js';
+import { defaultUserDataDir } from '../app/paths.js';
+import { EngineError } from '../engine/errors.js';
+import { KnownHosts } from '../engine/targets/known-hosts.js';
+import { loadTargetsFile, openTarget, resolveTarget, type TargetContext } from '../engine/targets/open.js';
+import type { Target } from '../engine/targets/target.js';
+import { CliError, type OptionSpec } from './command.js';
+
+/** The app's targets file, shared by the desktop app and the CLI. */
+export const TARGETS_FILE = 'targets.json';
+/** SFTP host keys pinned on first connection. */
+export const KNOWN_HOSTS_FILE = 'sftp-known-hosts.json';
+
+export const TARGET_OPTIONS: OptionSpec = {
+  targets: { type: 'string' },
+  'ssh-key': { type: 'string' },
+};
+
+export const TARGET_OPTIONS_HELP = `  --targets FILE      Targets file: {"targets": [...]} as in the app's targets.json (default: the
+                      app's, ${path.join(defaultUserDataDir(), TARGETS_FILE)}, when it exists)
+  --ssh-key FILE      Private key for an sftp:// target given as a URL (or overriding a configured one)`;
+
+export const TARGET_URL_HELP = `A target is the name of a configured target, or one written out:
+  /mnt/offsite/aurora                                   a folder (another disk, a mounted share)
+  s3://BUCKET/PREFIX?endpoint=URL&region=R              S3 or S3-compatible; path-style when an endpoint is
+                                                        given; keys from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY
+                                                        or ~/.aws/credentials (AWS_PROFILE)
+  sftp://USER@HOST:PORT/PATH --ssh-key FILE             SFTP; the server's host key is pinned on first use in
+                                                        ${path.join(defaultUserDataDir(), KNOWN_HOSTS_FILE)}`;
+
+/** The targets of `--targets FILE`, else of the app's targets.json when there is one. */
+export async function configuredTargets(values: Record<string, unknown>): Promise<{ specs: TargetSpec[]; file: string | null }> {
+  const given = values.targets as string | undefined;
+  const file = given ? path.resolve(given) : path.join(defaultUserDataDir(), TARGETS_FILE);
+  if (!given && !existsSync(file)) return { specs: [], file: null };
+  return { specs: await asCliError(loadTargetsFile(file)), file };
+}
+
+export function targetContext(): TargetContext {
+  return {
+    knownHosts: new KnownHosts(path.join(defaultUserDataDir(), KNOWN_HOSTS_FILE)),
+    onHostKeyPinned: (message) => process.stderr.write(`${message}\n`),
+  };
+}
+
+/** `--to`/`--from`/`--target` → an open target. */
+export async function targetFromArg(text: string, values: Record<string, unknown>): Promise<{ spec: TargetSpec; target: Target }> {
+  const { specs } = await configuredTargets(values);
+  const spec = await asCliError(Promise.resolve().then(() => resolveTarget(text, specs, { sshKey: values['ssh-key'] as string | undefined })));
+  return { spec, target: openTarget(spec, targetContext()) };
+}
+
+export async function asCliError<T>(work: Promise<T>, exitCode = 2): Promise<T> {
+  try {
+    return await work;
+  } catch (error) {
+    if (error instanceof EngineError) throw new CliError(error.message, exitCode);
+    throw error;
+  }
+}
