@@ -23,13 +23,21 @@ export interface SftpTargetOptions {
   cwd?: string;
 }
 
+interface Connection {
+  client: Client;
+  sftp: SFTPWrapper;
+  alive: { open: boolean };
+}
+
 /** A home server or NAS over SSH (ssh2), with host-key pinning. One connection, opened on first use. */
 export class SftpTarget implements Target {
   readonly location: string;
   private readonly root: string;
   private readonly hostPort: string;
-  private connection: Promise<{ client: Client; sftp: SFTPWrapper }> | null = null;
+  private connection: Promise<Connection> | null = null;
   private hostKeyProblem: string | null = null;
+  /** False once the connection has closed: ssh2 never answers a request made after that. */
+  private open = false;
 
   constructor(
     readonly name: string,
@@ -112,7 +120,7 @@ export class SftpTarget implements Target {
       await new Promise<void>((resolve) => sftp.ext_openssh_fsync(handle, () => resolve()));
     } finally {
       await input.close();
-      await new Promise<void>((resolve) => sftp.close(handle, () => resolve()));
+      await this.closeHandle(sftp, handle);
     }
   }
 
@@ -128,6 +136,7 @@ export class SftpTarget implements Target {
         return buffer;
       });
     };
+    const closeHandle = () => this.closeHandle(sftp, handle);
     return Readable.from(
       (async function* () {
         // Several reads ahead, handed on in order.
@@ -146,7 +155,7 @@ export class SftpTarget implements Target {
           }
         } finally {
           await Promise.allSettled(ahead);
-          await new Promise<void>((resolve) => sftp.close(handle, () => resolve()));
+          await closeHandle();
         }
       })(),
       { objectMode: false },
@@ -206,7 +215,7 @@ export class SftpTarget implements Target {
     return this.connection.then((c) => c.sftp);
   }
 
-  private async connect(): Promise<{ client: Client; sftp: SFTPWrapper }> {
+  private async connect(): Promise<Connection> {
     const { spec } = this;
     let privateKey: Buffer | undefined;
     if (spec.privateKeyFile) {
@@ -225,6 +234,8 @@ export class SftpTarget implements Target {
       await new Promise<void>((resolve, reject) => {
         client.once('ready', resolve);
         client.once('error', reject);
+        // A server (or the network) that drops the connection before the handshake ends raises no error.
+        client.once('close', () => reject(Object.assign(new Error('the server closed the connection during the handshake'), { code: 'ECONNRESET' })));
         client.connect({
           host: spec.host,
           port: spec.port,
@@ -271,16 +282,32 @@ export class SftpTarget implements Target {
       throw new TargetError(this.clean(`Target "${this.name}" (${this.location}): the server does not offer SFTP: ${error.message}.`), 'TARGET_FAILED');
     });
     // A connection that drops makes every pending request fail; the next operation connects again.
+    const alive = { open: true };
+    const connection = this.connection;
     client.on('error', () => undefined);
+    this.open = true;
     client.on('close', () => {
-      this.connection = null;
+      alive.open = false;
+      this.open = false;
+      if (this.connection === connection) this.connection = null;
     });
-    return { client, sftp };
+    return { client, sftp, alive };
+  }
+
+  /** Closes a file handle; on a connection that is gone there is nothing to close (and no answer would come). */
+  private async closeHandle(sftp: SFTPWrapper, handle: Buffer): Promise<void> {
+    const current = await this.connection?.catch(() => null);
+    if (!current || current.sftp !== sftp || !current.alive.open) return;
+    await new Promise<void>((resolve) => sftp.close(handle, () => resolve()));
   }
 
   /** Runs one SFTP request; its failure becomes a TargetError whose `cause` is the SFTP status code. */
   op<T = void>(what: string, request: (cb: (err?: Error | null, result?: T) => void) => void): Promise<T> {
     return new Promise<T>((resolve, reject) => {
+      if (!this.open) {
+        reject(new TargetError(`Target "${this.name}" (${this.location}): ${what}: the server dropped the connection.`, 'TARGET_UNREACHABLE'));
+        return;
+      }
       request((err, result) => {
         if (!err) return resolve(result as T);
         const e = err as Error & { code?: number | string };
@@ -311,9 +338,15 @@ export class SftpTarget implements Target {
 
   private async freeBytes(): Promise<number | null> {
     const sftp = await this.sftp();
-    return new Promise((resolve) =>
-      sftp.ext_openssh_statvfs(this.root, (err, info: { bavail: number; frsize: number } | undefined) => resolve(err || !info ? null : info.bavail * info.frsize)),
-    );
+    return new Promise((resolve) => {
+      try {
+        sftp.ext_openssh_statvfs(this.root, (err, info: { f_bavail: number; f_frsize: number } | undefined) =>
+          resolve(err || !info ? null : Number(info.f_bavail) * Number(info.f_frsize)),
+        );
+      } catch {
+        resolve(null); // a server without statvfs@openssh.com
+      }
+    });
   }
 
   private async exists(remote: string): Promise<boolean> {
