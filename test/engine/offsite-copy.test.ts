@@ -27,6 +27,8 @@ function folderDigest(dir: string): Record<string, string> {
 
 let root: string;
 let backupPath: string;
+/** Two later backups of the same data, for retention. */
+let later: string[];
 let s3: RunningServer;
 let sshd: Sshd;
 const BUCKET = 'aurora-offsite';
@@ -36,6 +38,8 @@ beforeAll(async () => {
   const dataDir = path.join(root, 'data');
   await createFixture(dataDir, { accounts: 3, posts: 10, blobMB: 12, seed: 'offsite' });
   backupPath = (await runBackup({ dataDir, backupDir: path.join(root, 'backups'), env: {} })).path;
+  later = [];
+  for (let i = 0; i < 2; i++) later.push((await runBackup({ dataDir, backupDir: path.join(root, 'backups'), env: {}, components: ['account', 'did_cache'] })).path);
   [s3, sshd] = await Promise.all([startS3(path.join(root, 's3'), BUCKET), startSshd(path.join(root, 'sshd'))]);
 });
 
@@ -106,5 +110,20 @@ describe.each(Object.keys(kinds))('copy to a %s target', (kind) => {
     const into = makeTempDir(`offsite-download-${kind}`);
     const local = await downloadBackup({ target, name: path.basename(backupPath), intoDir: into });
     expect(folderDigest(local)).toEqual(folderDigest(backupPath));
+  });
+
+  it('applies the target\'s retention after a copy: keep-last, never its newest complete copy, local backups untouched', async () => {
+    const policy = { retainDays: 1, keepLast: 2 };
+    const inThreeDays = new Date(Date.now() + 3 * 24 * 3600_000);
+    await copyBackup({ backupPath: later[0]!, target, retention: policy, now: inThreeDays });
+    const last = await copyBackup({ backupPath: later[1]!, target, retention: policy, now: inThreeDays });
+    expect(last.pruned).toEqual([path.basename(backupPath)]);
+    const names = (await listTargetBackups(target)).map((b) => b.name);
+    expect(names).toEqual([path.basename(later[1]!), path.basename(later[0]!)]);
+    for (const local of [backupPath, ...later]) expect(statSync(path.join(local, 'manifest.json')).isFile()).toBe(true);
+
+    const keepOne = await copyBackup({ backupPath: later[1]!, target, retention: { retainDays: 1, keepLast: 1 }, now: inThreeDays });
+    expect(keepOne).toMatchObject({ alreadyThere: true, pruned: [path.basename(later[0]!)] });
+    expect((await listTargetBackups(target)).map((b) => b.name)).toEqual([path.basename(later[1]!)]);
   });
 });

@@ -8,6 +8,8 @@ import { EngineError } from '../../engine/errors.js';
 import { yieldCpuToPds } from '../../engine/priority.js';
 import { formatBytes } from '../../../shared/format.js';
 import { createProgressBar, formatDuration } from '../progress-bar.js';
+import { copyAfterBackup, OFFSITE_FAILED_EXIT } from '../offsite-after-backup.js';
+import { TARGET_OPTIONS, TARGET_OPTIONS_HELP } from '../targets-config.js';
 
 const help = `Usage: aurora-backup backup [--data DIR] [--out DIR] [--env-file FILE] [--compression C] [--json]
 
@@ -33,7 +35,12 @@ Options:
   --keep-last N       Always keep the newest N backups (default ${DEFAULT_SETTINGS.keepLast})
   --no-prune          Do not remove old backups
   --full-priority     Run at normal CPU priority (by default the backup yields the CPU to the PDS)
-  --json              Print the result (name, path, size, manifest, pruned) as JSON on stdout
+  --json              Print the result (name, path, size, manifest, pruned, offsite) as JSON on stdout
+  --to TARGET         Then copy the backup off-site (repeatable; default: every enabled target of the
+                      targets file). See aurora-backup copy --help. Exit status 3 when the backup
+                      succeeded and a copy did not.
+${TARGET_OPTIONS_HELP}
+  --no-copy           Do not copy to the targets of the targets file
 
 Settings come from the flags, then the environment, then the .env file, then the defaults.
 Read: BACKUP_DIR, BACKUP_COMPRESSION, COMPRESSION, BACKUP_RETAIN_DAYS, PDS_DATA_DIRECTORY,
@@ -59,6 +66,9 @@ export const command: Command = {
     'no-prune': { type: 'boolean' },
     'full-priority': { type: 'boolean' },
     json: { type: 'boolean' },
+    to: { type: 'string', multiple: true },
+    'no-copy': { type: 'boolean' },
+    ...TARGET_OPTIONS,
   },
   async run({ values, positionals }) {
     if (positionals.length) throw new CliError(`Unexpected argument "${positionals[0]}". See aurora-backup backup --help.`, 2);
@@ -90,16 +100,16 @@ export const command: Command = {
         retention: values['no-prune'] ? null : { retainDays: config.retainDays, keepLast },
       });
       bar.finish();
-      if (values.json) {
-        console.log(JSON.stringify({ ok: true, ...result }));
-      } else {
+      if (!values.json) {
         console.log(`Backup complete: ${result.path}`);
         console.log(`  ${result.manifest.aurora_backup.files.length} files, ${formatBytes(result.size)}, ${formatDuration(result.durationMs)}`);
         console.log(`  Held: ${describeHeld(result.manifest)}`);
         for (const warning of result.warnings ?? []) console.log(`  Warning: ${warning}`);
         if (result.pruned.length) console.log(`  Removed old backups: ${result.pruned.join(', ')}`);
       }
-      return 0;
+      const offsite = values['no-copy'] ? [] : await copyAfterBackup(result.path, values, { json: values.json === true, signal: cancel.signal });
+      if (values.json) console.log(JSON.stringify({ ok: true, ...result, offsite }));
+      return offsite.every((o) => o.ok) ? 0 : OFFSITE_FAILED_EXIT;
     } catch (error) {
       bar.finish();
       if (!(error instanceof EngineError)) throw error;
