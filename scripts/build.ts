@@ -24,6 +24,8 @@ export const BUNDLES = {
 
 /** The packages left out of the bundles, loaded from node_modules at run time. */
 export const RUNTIME_PACKAGES = ['better-sqlite3', 'electron'];
+/** Left out and not shipped: ssh2's optional native CPU probe, never built here; ssh2 runs without it. */
+const OPTIONAL_NATIVE = ['cpu-features'];
 
 export async function buildAll(opts: { outDir?: string; renderer?: boolean; quiet?: boolean } = {}): Promise<string> {
   const outDir = opts.outDir ?? path.join(root, 'dist');
@@ -32,9 +34,10 @@ export async function buildAll(opts: { outDir?: string; renderer?: boolean; quie
     bundle: true,
     platform: 'node',
     target: 'node22',
-    external: RUNTIME_PACKAGES,
+    external: [...RUNTIME_PACKAGES, ...OPTIONAL_NATIVE],
     // The job worker loads the engine's TypeScript through tsx only when run from the sources.
-    define: { 'globalThis.AURORA_BUNDLED': 'true' },
+    // ssh2 reads __dirname at load (the path of its Windows pageant helper), which an ES module lacks.
+    define: { 'globalThis.AURORA_BUNDLED': 'true', __dirname: 'import.meta.dirname' },
     legalComments: 'none',
     logLevel: opts.quiet ? 'error' : 'warning',
   };
