@@ -1,5 +1,6 @@
 // A loopback S3-compatible server (s3rver) in its own process, so a test can kill it like a target
 // that goes down. Usage: node s3-server.mjs DIR BUCKET [PORT]; prints {"port": N} once listening.
+// @ts-expect-error -- s3rver ships no type declarations
 import S3rver from 's3rver';
 
 const [directory, bucket, port = '0'] = process.argv.slice(2);

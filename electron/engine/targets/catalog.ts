@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { BackupStatus, BackupSummary } from '../../../shared/api.js';
-import { COMPRESSIONS, INCOMPLETE_BACKUP_PREFIX, type Compression } from '../../../shared/components.js';
+import { COMPRESSIONS, INCOMPLETE_BACKUP_PREFIX, PRE_RESTORE_NAME_PATTERN, type Component, type Compression } from '../../../shared/components.js';
 import { layoutPath, timeFromFolderName } from '../backup-folder.js';
 import { EngineError } from '../errors.js';
 import { isBackupFolderName } from '../list.js';
@@ -51,7 +51,19 @@ export async function listTargetBackups(target: Target): Promise<RemoteBackup[]>
 async function describeRemote(target: Target, name: string): Promise<RemoteBackup> {
   const sizes = await target.listFiles(name);
   const size = [...sizes.values()].reduce((a, b) => a + b, 0);
-  const base = { name, path: `${target.location.replace(/ at .*$/, '').replace(/\/$/, '')}/${name}`, size, durationMs: null, compression: null, pdsVersion: null, legacy: false, files: [] };
+  const base = {
+    name,
+    path: `${target.location.replace(/ at .*$/, '').replace(/\/$/, '')}/${name}`,
+    size,
+    durationMs: null,
+    compression: null,
+    pdsVersion: null,
+    legacy: false,
+    kind: PRE_RESTORE_NAME_PATTERN.test(name) ? ('pre-restore' as const) : ('backup' as const),
+    preRestoreOf: null,
+    components: [],
+    files: [],
+  };
   const fallback = (timeFromFolderName(name) ?? new Date(0)).toISOString();
   const unusable = (status: BackupStatus, statusDetail: string): RemoteBackup => ({ ...base, createdAt: fallback, status, statusDetail });
 
@@ -69,9 +81,11 @@ async function describeRemote(target: Target, name: string): Promise<RemoteBacku
   let files: RemoteBackup['files'];
   let createdAt: string;
   let compression: Compression | null;
+  let components: Component[] = [];
   if (parsed.legacy) {
     const c = parsed.manifest.compression;
     compression = (COMPRESSIONS as readonly string[]).includes(c) ? (c as Compression) : null;
+    components = compression ? [...DATABASE_COMPONENTS, ...DIRECTORY_COMPONENTS].filter((c) => sizes.has(layoutPath(c, compression!))) : [];
     files = compression
       ? [...DATABASE_COMPONENTS, ...DIRECTORY_COMPONENTS].map((component) => ({ path: layoutPath(component, compression!), size: null, sha256: null })).filter((f) => sizes.has(f.path))
       : [];
@@ -79,6 +93,7 @@ async function describeRemote(target: Target, name: string): Promise<RemoteBacku
   } else {
     compression = parsed.manifest.compression;
     files = parsed.manifest.aurora_backup.files.map((f) => ({ path: f.path, size: f.size, sha256: f.sha256 }));
+    components = parsed.manifest.aurora_backup.files.map((f) => f.component);
     createdAt = new Date(parsed.manifest.aurora_backup.created_at).toISOString();
   }
   files.push({ path: MANIFEST, size: sizes.get(MANIFEST)!, sha256: null });
@@ -105,6 +120,7 @@ async function describeRemote(target: Target, name: string): Promise<RemoteBacku
     compression,
     pdsVersion: typeof pdsVersion === 'string' ? pdsVersion : null,
     legacy: parsed.legacy,
+    components,
   };
 }
 
