@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, statfs } from 'node:fs/promises';
 import path from 'node:path';
+import { z } from 'zod';
 import type {
   ApiEvents,
   AppStatus,
@@ -58,6 +59,8 @@ interface Job extends RunningJob {
 }
 
 const STATE_FILE = 'state.json';
+/** What state.json holds (written by setPaused); a file of another shape counts as not paused. */
+const savedState = z.object({ paused: z.boolean() });
 
 /**
  * The app's brain, shared by the Electron main process and `aurora-backup serve`: owns the settings, the
@@ -392,7 +395,7 @@ export class Controller extends EventEmitter<ApiEventMap> {
 
   private async loadPaused(): Promise<boolean> {
     try {
-      return (JSON.parse(await readFile(path.join(this.opts.userDataDir, STATE_FILE), 'utf8')) as { paused?: unknown }).paused === true;
+      return savedState.safeParse(JSON.parse(await readFile(path.join(this.opts.userDataDir, STATE_FILE), 'utf8'))).data?.paused === true;
     } catch {
       return false;
     }

@@ -1,10 +1,24 @@
 import { randomUUID } from 'node:crypto';
 import { appendFile, mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { z } from 'zod';
 import type { HistoryEntry, RunKind, RunTrigger } from '../../shared/api.js';
 import { writeFileAtomic } from './settings-store.js';
 
 export const HISTORY_FILE = 'history.jsonl';
+/** One line of the history file, as this app writes it; anything else read back is skipped, not trusted. */
+const historyLine = z.object({
+  id: z.string().min(1),
+  kind: z.enum(['backup', 'restore', 'verify', 'prune']),
+  trigger: z.enum(['manual', 'schedule', 'catch-up', 'cli']),
+  startedAt: z.iso.datetime(),
+  endedAt: z.iso.datetime().nullable(),
+  result: z.enum(['running', 'success', 'failed', 'cancelled']),
+  backupName: z.string().optional(),
+  size: z.number().nonnegative().optional(),
+  error: z.string().optional(),
+}) satisfies z.ZodType<HistoryEntry>;
+
 /** Runs kept; older ones are dropped when the file is compacted. */
 const KEEP = 500;
 
@@ -22,7 +36,7 @@ export class History {
     this.file = path.join(userDataDir, HISTORY_FILE);
   }
 
-  /** Reads the file; runs left "running" by an earlier process are marked failed. Unreadable lines are skipped. */
+  /** Reads the file; runs left "running" by an earlier process are marked failed. Lines cut short or of another shape are skipped. */
   async load(now = new Date()): Promise<void> {
     let text = '';
     try {
@@ -33,15 +47,17 @@ export class History {
     const byId = new Map<string, HistoryEntry>();
     const lines = text.split('\n').filter((line) => line.trim());
     for (const line of lines) {
+      let parsed: unknown;
       try {
-        const entry = JSON.parse(line) as HistoryEntry;
-        if (typeof entry.id === 'string' && typeof entry.startedAt === 'string') {
-          byId.delete(entry.id); // keep insertion order = order of the latest write
-          byId.set(entry.id, entry);
-        }
+        parsed = JSON.parse(line);
       } catch {
-        // a line cut short by a crash: skip it
+        continue; // a line cut short by a crash
       }
+      const checked = historyLine.safeParse(parsed);
+      if (!checked.success) continue;
+      const entry: HistoryEntry = checked.data;
+      byId.delete(entry.id); // keep insertion order = order of the latest write
+      byId.set(entry.id, entry);
     }
     this.lines = lines.length;
     this.entries = [...byId.values()].sort((a, b) => a.startedAt.localeCompare(b.startedAt));

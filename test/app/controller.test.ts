@@ -204,6 +204,18 @@ describe('controller', () => {
     expect((await readdir(backupDir)).filter((f) => BACKUP_NAME_PATTERN.test(f) || f.startsWith('.incomplete'))).toEqual([]);
   });
 
+  it('history and state read back from disk are checked, not trusted: lines of another shape are skipped', async () => {
+    const { dir, cleanup } = await tempDir('read-back');
+    const good = { id: 'a', kind: 'backup', trigger: 'manual', startedAt: '2025-03-22T02:00:00.000Z', endedAt: '2025-03-22T02:01:00.000Z', result: 'success', backupName: 'backup_20250322_020000', size: 10 };
+    const lines = [good, { ...good, id: 'b', result: 'lost' }, { ...good, id: 'c', startedAt: 'yesterday' }, { id: 'd', startedAt: '2025-03-23T02:00:00.000Z' }, { ...good, id: 'e', size: '10' }];
+    await writeFile(path.join(dir, 'history.jsonl'), `${lines.map((l) => JSON.stringify(l)).join('\n')}\n{"id":"f","kind":"back`);
+    await writeFile(path.join(dir, 'state.json'), JSON.stringify({ paused: 'yes' }));
+    const { controller } = await startController(dir);
+    expect(controller.history.list()).toEqual([good]);
+    expect(controller.getStatus().paused).toBe(false);
+    await cleanup();
+  });
+
   it('a run cut short by a crash is reported as interrupted after the restart', async () => {
     const { dir, cleanup } = await tempDir('history');
     const history = new History(dir);
