@@ -673,12 +673,12 @@ async function stage(backup: BackupFolder, file: BackupFile, item: SwapItem, { p
           archive: source,
           dest: item.staged,
           onFile: (written) => {
-            if (item.component === 'actors' && written.endsWith('.sqlite')) checks.check(written);
+            if (item.component === 'actors' && written.endsWith('.sqlite')) void checks.check(written); // awaited in checkStaged
           },
         });
       } else {
         await unzipDatabase(source, item.staged);
-        checks.check(item.staged);
+        void checks.check(item.staged); // awaited in checkStaged
       }
       progress.add((await stat(source)).size);
     } else if (item.kind === 'directory') {

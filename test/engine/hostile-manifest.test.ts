@@ -51,7 +51,7 @@ describe('a hostile manifest.json', () => {
     expect(plan.warnings.join(' ')).toContain('PDS 0.4.0\\u001b[2J');
     const cli = await runCli(['restore', backup, '--data', path.join(root, 'target'), '--pds-version', '0.5.0']);
     expect(cli.stdout + cli.stderr).toContain('0.4.0\\u001b[2J\\u001b[1;1HRestore finished');
-    expect(cli.stdout + cli.stderr).not.toMatch(/[\u001b\r]/);
+    expect(cli.stdout + cli.stderr).not.toMatch(/[\u001b\r]/); // eslint-disable-line no-control-regex -- the escape character is what is looked for
     const listed = (await listBackups(path.dirname(backup))).find((b) => b.name === path.basename(backup));
     expect(listed?.pdsVersion).toBe('0.4.0\\u001b[2J\\u001b[1;1HRestore finished\\u000d');
   });
