@@ -103,7 +103,10 @@ export function snapshotDatabases(jobs: SnapshotJob[], opts: SnapshotOptions = {
             `Could not snapshot the database ${job.source}: ${message.error}. ` +
               (isUnreadable(message.code)
                 ? 'The live database is damaged; repair it (sqlite3 .recover) before backing up.'
-                : needsWriteAccess(message.code) && readable(job.source)
+                : isLocked(message.code)
+                  ? `It is locked by another process, which holds it exclusively (locking_mode=EXCLUSIVE, or an exclusive transaction left open): ` +
+                    `find the program that has ${path.basename(job.source)} open (e.g. fuser ${job.source}), close it or let it finish, then run the backup again.`
+                  : needsWriteAccess(message.code) && readable(job.source)
                   ? `The file is readable, but SQLite must create or update ${path.basename(job.source)}-shm beside a database in WAL mode, even only to read it: ` +
                     `give this user write access to the folder ${path.dirname(job.source)} (and to that -shm file if it exists), for example by running ` +
                     `the backup as the user the PDS runs as, or by adding this user to the PDS's group with group write access on the folder.`
@@ -123,6 +126,9 @@ export function snapshotDatabases(jobs: SnapshotJob[], opts: SnapshotOptions = {
 
 /** Damage SQLite reports for a file it cannot read as a database, as opposed to a disk or permission problem. */
 const isUnreadable = (code: string) => /^SQLITE_(CORRUPT|NOTADB)/.test(code);
+
+/** Another connection holds the database exclusively, so not even a read can start. */
+const isLocked = (code: string) => code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED');
 
 /** SQLite opened the file read-only but could not create or write its -shm (the folder or the -shm is not writable). */
 const needsWriteAccess = (code: string) => code.startsWith('SQLITE_READONLY') || code.startsWith('SQLITE_CANTOPEN');
