@@ -8,6 +8,7 @@ import { Header, Pax } from 'tar';
 import type { Compression } from '../../shared/components.js';
 import { BLOCK_BYTES, takeBlock, written } from './blocks.js';
 import { compressor } from './compress.js';
+import { EngineError } from './errors.js';
 
 const BLOCK = 512;
 /** Reads (and unpacking writes) in 1 MiB pieces: every fs call is a thread-pool round trip. */
@@ -38,6 +39,15 @@ export async function* walkFiles(root: string, rel = ''): AsyncGenerator<FoundFi
     const childRel = rel ? `${rel}/${entry.name}` : entry.name;
     if (entry.isDirectory()) yield* walkFiles(root, childRel);
     else if (entry.isFile()) yield { rel: childRel, abs: path.join(root, childRel) };
+    else if (entry.isSymbolicLink()) {
+      // What it points to is the PDS's data; leaving it out without a word would make a backup that looks whole.
+      const abs = path.join(root, childRel);
+      throw new EngineError(
+        `${abs} is a symbolic link. A backup never follows links inside ${path.basename(root)}/ (they could point anywhere), and leaving it out would lose what it points to: ` +
+          `replace the link by the file or folder itself, then run the backup again.`,
+        'SYMLINK_IN_DATA',
+      );
+    }
   }
 }
 
