@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -9,6 +9,7 @@ import path from 'node:path';
  */
 export default function setup(): () => void {
   const runDir = mkdtempSync(path.join(os.tmpdir(), 'aurora-test-run-'));
+  chmodSync(runDir, 0o755); // as open as the folder it stands in for: some tests run the CLI as another user
   process.env.TMPDIR = runDir;
   return () => {
     const left = readdirSync(runDir).filter((name) => name.startsWith('aurora-'));
