@@ -19,7 +19,8 @@ export function overflowing(page: Page): Promise<string[]> {
       if (box.width === 0 || box.height === 0) continue;
       if (box.right > window.innerWidth + 0.5) found.push(`${describe(el)} ends at ${Math.round(box.right)}px`);
       const style = getComputedStyle(el);
-      if (style.overflowX !== 'visible' && el.scrollWidth > el.clientWidth + 1 && !el.matches('dialog')) found.push(`${describe(el)} clips its content`);
+      // A text field scrolls its own value (a long path), and how long that is depends on where the test runs.
+      if (style.overflowX !== 'visible' && el.scrollWidth > el.clientWidth + 1 && !el.matches('dialog, input, textarea')) found.push(`${describe(el)} clips its content`);
     }
     return found;
   });

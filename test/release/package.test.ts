@@ -48,7 +48,11 @@ beforeAll(async () => {
   mkdirSync(project);
   for (const file of ['package.json', 'electron-builder.yml']) cpSync(path.join(ROOT, file), path.join(project, file));
   symlinkSync(path.join(ROOT, 'build'), path.join(project, 'build'));
-  symlinkSync(path.join(ROOT, 'node_modules'), path.join(project, 'node_modules'));
+  // Copied, not linked: electron-builder refuses files whose real path is in a system folder such as
+  // /tmp, where a clean clone may live. The app ships better-sqlite3 alone; electron tells the version.
+  for (const name of ['better-sqlite3', 'node-addon-api', 'electron']) {
+    cpSync(path.join(ROOT, 'node_modules', name), path.join(project, 'node_modules', name), { recursive: true, dereference: true });
+  }
   await buildAll({ outDir: path.join(project, 'dist'), quiet: true });
 
   const out = path.join(work, 'out');
