@@ -14,6 +14,7 @@ import { describeError, PRIVATE_LOG_WRITE_OPTIONS } from './app/log.js';
 import type { Platform } from './app/platform.js';
 import type { TrayAction } from './app/tray-model.js';
 import { forwardEvents, registerIpc } from './ipc.js';
+import { keychainSecretStore } from './keychain.js';
 import { setApplicationMenu } from './menu.js';
 import { showNotice } from './notifications.js';
 import { createTray } from './tray.js';
@@ -78,7 +79,8 @@ async function start(): Promise<void> {
     },
   };
 
-  const controller = new Controller({ userDataDir: app.getPath('userData'), platform, log, logPath: log.transports.file.getFile().path, baseDir: app.getPath('home') });
+  const userDataDir = app.getPath('userData');
+  const controller = new Controller({ userDataDir, platform, log, logPath: log.transports.file.getFile().path, baseDir: app.getPath('home'), secrets: keychainSecretStore(userDataDir) });
   registerIpc(ipcMain, createHandlers(controller), isOurPage, log);
   forwardEvents(controller, () => window?.webContents ?? null);
   await controller.start();

@@ -29,6 +29,7 @@ import { runJobInWorker } from './job-runner.js';
 import { describeError, type Logger } from './log.js';
 import { decideNotifications, initialMemory, type PolicyMemory } from './notification-policy.js';
 import type { Platform } from './platform.js';
+import { headlessSecretStore, type SecretStore } from './secret-store.js';
 import { Scheduler, systemClock, type Clock, type ScheduledTrigger } from './scheduler.js';
 import { SettingsStore, writeFileAtomic } from './settings-store.js';
 import { trayModel } from './tray-model.js';
@@ -45,6 +46,8 @@ export interface ControllerOptions {
   /** How often free space, staleness and the schedule are looked at again. */
   checkEveryMs?: number;
   catchUpDelayMs?: number;
+  /** Where passwords and keys are kept (the OS keychain in the desktop app); default: headlessSecretStore. */
+  secrets?: SecretStore;
 }
 
 /** The API's events as an EventEmitter map. */
@@ -69,6 +72,8 @@ const savedState = z.object({ paused: z.boolean() });
  */
 export class Controller extends EventEmitter<ApiEventMap> {
   readonly history: History;
+  /** Passwords and keys: never in settings.json or targets.json, never sent to the window. */
+  readonly secrets: SecretStore;
   private readonly store: SettingsStore;
   private readonly clock: Clock;
   private readonly scheduler: Scheduler;
@@ -87,6 +92,7 @@ export class Controller extends EventEmitter<ApiEventMap> {
     this.clock = opts.clock ?? systemClock;
     this.store = new SettingsStore(opts.userDataDir);
     this.history = new History(opts.userDataDir);
+    this.secrets = opts.secrets ?? headlessSecretStore();
     this.scheduler = new Scheduler({
       clock: this.clock,
       lastAttemptAt: () => this.lastAttemptAt(),

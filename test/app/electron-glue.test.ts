@@ -4,7 +4,7 @@
 // what was registered and calls Electron's callbacks the way Electron would, a foreign page's IPC included.
 import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { cpSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -27,6 +27,7 @@ beforeAll(async () => {
   await build({ entryPoints: [path.join(import.meta.dirname, 'electron-glue', 'stand-in.ts')], bundle: true, platform: 'node', format: 'cjs', outfile: path.join(standIn, 'index.js'), logLevel: 'error' });
   writeFileSync(path.join(standIn, 'package.json'), JSON.stringify({ name: 'electron', main: 'index.js' }));
   await build({ entryPoints: [path.join(import.meta.dirname, 'electron-glue', 'driver.ts')], bundle: true, platform: 'node', format: 'esm', external: ['electron'], outfile: path.join(bundleDir, 'driver.mjs'), logLevel: 'error' });
+  await build({ entryPoints: [path.join(ROOT, 'electron', 'keychain.ts')], bundle: true, platform: 'node', format: 'esm', external: ['electron'], outfile: path.join(bundleDir, 'keychain.mjs'), logLevel: 'error' });
   // The one package the bundles load from node_modules, as in the packaged app.
   symlinkSync(path.join(ROOT, 'node_modules', 'better-sqlite3'), path.join(bundleDir, 'node_modules', 'better-sqlite3'));
 });
@@ -35,17 +36,19 @@ beforeAll(async () => {
 class GlueApp {
   readonly child: ChildProcess;
   readonly appPath: string;
+  readonly home: string;
   private nextId = 1;
   private readonly ready: Promise<unknown>;
 
-  constructor(opts: { env?: Record<string, string>; args?: string[]; corruptSettings?: boolean } = {}) {
+  constructor(opts: { env?: Record<string, string>; args?: string[]; corruptSettings?: boolean; /** Another run's home: the same user, the same keychain. */ home?: string } = {}) {
     const dir = makeTempDir('aurora-glue-run');
     this.appPath = path.join(dir, 'app');
     mkdirSync(path.join(this.appPath, 'dist', 'renderer'), { recursive: true });
     writeFileSync(path.join(this.appPath, 'dist', 'renderer', 'index.html'), '<!doctype html><title>window</title>');
     writeFileSync(path.join(this.appPath, 'dist', 'secret.txt'), 'not for the window');
     cpSync(path.join(ROOT, 'build'), path.join(this.appPath, 'build'), { recursive: true });
-    const home = path.join(dir, 'home');
+    this.home = opts.home ?? path.join(dir, 'home');
+    const home = this.home;
     if (opts.corruptSettings) {
       mkdirSync(path.join(home, 'userData'), { recursive: true });
       writeFileSync(path.join(home, 'userData', 'settings.json'), '{ not json');
@@ -212,4 +215,62 @@ it('started hidden (at login), it shows the tray but no window', async () => {
   } finally {
     await hidden.stop();
   }
+});
+
+describe("secrets in the OS keychain (electron/keychain.ts over Electron's safeStorage)", () => {
+  type Answer = { value?: string | null; error?: string };
+  const keychain = (app: GlueApp, args: { op: 'set' | 'get' | 'delete'; userDataDir: string; name: string; value?: string }) => app.ask<Answer>('keychain', args);
+
+  it('keeps a secret as keychain ciphertext in secrets.json (0600), reads it back after a restart, and deletes it', async () => {
+    const userDataDir = path.join(makeTempDir('aurora-keychain'), 'user-data');
+    const secret = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY';
+    let app = new GlueApp();
+    try {
+      expect(await keychain(app, { op: 'set', userDataDir, name: 'target:b2:secretAccessKey', value: secret })).toEqual({});
+      const file = path.join(userDataDir, 'secrets.json');
+      const text = readFileSync(file, 'utf8');
+      expect(text).not.toContain(secret);
+      expect(text).toContain('target:b2:secretAccessKey');
+      expect(statSync(file).mode & 0o777).toBe(0o600);
+    } finally {
+      await app.stop();
+    }
+    app = new GlueApp({ home: app.home });
+    try {
+      expect(await keychain(app, { op: 'get', userDataDir, name: 'target:b2:secretAccessKey' })).toEqual({ value: secret });
+      expect(await keychain(app, { op: 'delete', userDataDir, name: 'target:b2:secretAccessKey' })).toEqual({});
+      expect(await keychain(app, { op: 'get', userDataDir, name: 'target:b2:secretAccessKey' })).toEqual({ value: null });
+    } finally {
+      await app.stop();
+    }
+  });
+
+  it.each([
+    ['none', /keychain is not available/],
+    ['basic_text', /no keyring \(GNOME Keyring or KWallet\) is running/],
+  ])('refuses to save a secret when safeStorage has %s, writing nothing', async (keyring, message) => {
+    const userDataDir = path.join(makeTempDir('aurora-keychain-off'), 'user-data');
+    const app = new GlueApp({ env: { STAND_IN_KEYRING: keyring } });
+    try {
+      const answer = await keychain(app, { op: 'set', userDataDir, name: 'target:nas:password', value: 'hunter2-long' });
+      expect(answer.error).toMatch(/^Cannot save the secret: /);
+      expect(answer.error).toMatch(message);
+      expect(() => statSync(path.join(userDataDir, 'secrets.json'))).toThrow();
+    } finally {
+      await app.stop();
+    }
+  });
+
+  it('a secrets.json from another keychain is refused by name, asking for the secret again', async () => {
+    const userDataDir = path.join(makeTempDir('aurora-keychain-other'), 'user-data');
+    mkdirSync(userDataDir, { recursive: true });
+    writeFileSync(path.join(userDataDir, 'secrets.json'), JSON.stringify({ version: 1, secrets: { 'target:b2:secretAccessKey': Buffer.from('v11 from another machine........').toString('base64') } }));
+    const app = new GlueApp();
+    try {
+      const answer = await keychain(app, { op: 'get', userDataDir, name: 'target:b2:secretAccessKey' });
+      expect(answer.error).toMatch(/target:b2:secretAccessKey .*cannot be decrypted.*Enter it again/);
+    } finally {
+      await app.stop();
+    }
+  });
 });

@@ -85,6 +85,18 @@ const commands: Record<string, (message: Message) => unknown> = {
     (target === 'powerMonitor' ? standIn.powerMonitor : standIn.app).emit(String(event), { preventDefault: () => undefined });
     return null;
   },
+  /** The keychain module (electron/keychain.ts, bundled beside main.mjs as keychain.mjs) on the stand-in's safeStorage. */
+  async keychain({ op, userDataDir, name, value }) {
+    const { keychainSecretStore } = (await import(new URL('./keychain.mjs', import.meta.url).href)) as typeof import('../../../electron/keychain.js');
+    const store = keychainSecretStore(String(userDataDir));
+    try {
+      if (op === 'set') return { value: await store.set(String(name), String(value)) };
+      if (op === 'get') return { value: await store.get(String(name)) };
+      return { value: await store.delete(String(name)) };
+    } catch (error) {
+      return { error: (error as Error).message };
+    }
+  },
   /** app.quit() as the tray's Quit or the OS asks it; resolves once the app has really quit. */
   async quit() {
     const quit = once(standIn.app, 'will-quit');

@@ -2,6 +2,7 @@
 // registers and creates, and answers as Electron does where the glue depends on it (what may only happen
 // before or after 'ready', one handler per IPC channel, a preload that must exist, file:// through net.fetch).
 // Built with esbuild as node_modules/electron beside the bundled main process, so main.mjs loads it.
+import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -223,3 +224,35 @@ export const dialog = {
 };
 
 export const webContents = { getAllWebContents: () => BrowserWindow.all.map((w) => w.webContents) };
+
+/**
+ * safeStorage as Electron answers on Linux: nothing before 'ready'; STAND_IN_KEYRING picks the backend
+ * ('gnome_libsecret' by default; 'basic_text' is what Electron selects without a keyring, 'none' makes
+ * encryption unavailable). Ciphertext is Chromium's shape ('v11' + AES-GCM here) under a key tied to the
+ * home folder, so what one run encrypts the next can decrypt.
+ */
+const keyring = process.env.STAND_IN_KEYRING ?? 'gnome_libsecret';
+const keyringKey = createHash('sha256').update(`stand-in keyring of ${home}`).digest();
+export const safeStorage = {
+  isEncryptionAvailable: () => ready && keyring !== 'none',
+  isAsyncEncryptionAvailable: async () => ready && keyring !== 'none',
+  getSelectedStorageBackend: () => (ready ? (keyring === 'none' ? 'unknown' : keyring) : 'unknown'),
+  async encryptStringAsync(plainText: string) {
+    if (!ready || keyring === 'none') throw new Error('Error while encrypting the text provided to safeStorage.encryptString. Encryption is not available.');
+    const iv = randomBytes(12);
+    const cipher = createCipheriv('aes-256-gcm', keyringKey, iv);
+    const body = Buffer.concat([cipher.update(plainText, 'utf8'), cipher.final()]);
+    return Buffer.concat([Buffer.from('v11'), iv, cipher.getAuthTag(), body]);
+  },
+  async decryptStringAsync(encrypted: Buffer) {
+    if (!ready || keyring === 'none') throw new Error('Error while decrypting the ciphertext provided to safeStorage.decryptString. Decryption is not available.');
+    try {
+      if (encrypted.subarray(0, 3).toString() !== 'v11') throw new Error('unknown prefix');
+      const decipher = createDecipheriv('aes-256-gcm', keyringKey, encrypted.subarray(3, 15));
+      decipher.setAuthTag(encrypted.subarray(15, 31));
+      return { shouldReEncrypt: false, result: Buffer.concat([decipher.update(encrypted.subarray(31)), decipher.final()]).toString('utf8') };
+    } catch {
+      throw new Error('Error while decrypting the ciphertext provided to safeStorage.decryptString.');
+    }
+  },
+};
