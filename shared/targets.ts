@@ -89,6 +89,8 @@ export function describeTarget(spec: TargetSpec): string {
 /** One backup's copy on one target, as the history and the app report it. */
 export interface TargetCopyResult {
   target: string;
+  /** Where it points, without any secret (describeTarget). */
+  location: string;
   ok: boolean;
   /** Files sent (not already on the target). */
   uploadedFiles: number;
@@ -97,5 +99,10 @@ export interface TargetCopyResult {
   alreadyThere: boolean;
   /** Copies removed by the target's retention. */
   pruned: string[];
+  /** Copies the retention meant to remove but could not, in words (the copy itself succeeded). */
+  pruneFailures: string[];
+  /** Why the copy failed, in words naming the target (never a credential). */
   error?: string;
+  /** The EngineError code of the failure: TARGET_AUTH, TARGET_UNREACHABLE, TARGET_FULL, TARGET_CORRUPT, … */
+  code?: string;
 }

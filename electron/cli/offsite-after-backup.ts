@@ -1,51 +1,72 @@
-import { EngineError } from '../engine/errors.js';
-import { copyBackup } from '../engine/targets/copy.js';
-import { describeCopy } from './commands/copy.js';
-import { createProgressBar } from './progress-bar.js';
-import { configuredTargets, targetFromArg } from './targets-config.js';
-
-export interface OffsiteOutcome {
-  target: string;
-  ok: boolean;
-  uploadedBytes?: number;
-  pruned?: string[];
-  error?: string;
-}
+import { formatBytes } from '../../shared/format.js';
+import type { TargetCopyResult } from '../../shared/targets.js';
+import type { CopyResult } from '../engine/targets/copy.js';
+import { copyToTargets } from '../engine/targets/offsite.js';
+import { createProgressBar, type ProgressBar } from './progress-bar.js';
+import { configuredTargets, targetContext, targetSpecFromArg } from './targets-config.js';
 
 /** Exit status of `backup` when the backup succeeded but a copy to a target did not. */
 export const OFFSITE_FAILED_EXIT = 3;
 
+export interface CopyCommandOptions {
+  json: boolean;
+  signal: AbortSignal;
+  /** `--bwlimit`: overrides each target's own limit. */
+  bandwidthLimitKiBps?: number;
+  /** false (`--no-prune`): no target's retention is applied. */
+  prune?: boolean;
+  /** Run by `backup`: the lines are indented under its own, and a failure says the backup itself is complete. */
+  afterBackup?: boolean;
+}
+
 /**
- * After a successful backup: a copy to each `--to` target, else to each enabled target of the targets
- * file. A target that fails is reported and the others are still tried; the local backup stands either way.
+ * `names` (configured names, URLs or folder paths) → their settings; none given: every enabled target of
+ * the targets file. Throws a CliError for a name that is not a target.
  */
-export async function copyAfterBackup(backupPath: string, values: Record<string, unknown>, opts: { json: boolean; signal: AbortSignal }): Promise<OffsiteOutcome[]> {
-  let names = (values.to as string[] | undefined) ?? [];
-  if (names.length === 0) names = (await configuredTargets(values)).specs.filter((s) => s.enabled).map((s) => s.name);
-  const outcomes: OffsiteOutcome[] = [];
-  for (const name of names) {
-    const { spec, target } = await targetFromArg(name, values);
-    const bar = createProgressBar(process.stderr, `→ ${spec.name}`.slice(0, 12));
-    try {
-      const result = await copyBackup({
-        backupPath,
-        target,
-        retention: spec.retention ?? null,
-        bandwidthLimitKiBps: spec.bandwidthLimitKiBps,
-        signal: opts.signal,
-        onProgress: opts.json ? undefined : (p) => bar.update(p),
-      });
-      bar.finish();
-      outcomes.push({ target: spec.name, ok: true, uploadedBytes: result.uploadedBytes, pruned: result.pruned });
-      if (!opts.json) console.log(`  ${describeCopy(result)}${result.pruned.length ? ` Removed there by its retention: ${result.pruned.join(', ')}.` : ''}`);
-    } catch (error) {
-      bar.finish();
-      if (!(error instanceof EngineError) || opts.signal.aborted) throw error;
-      outcomes.push({ target: spec.name, ok: false, error: error.message });
-      if (!opts.json) console.error(`aurora-backup: the backup is complete, but the copy to "${spec.name}" failed: ${error.message}`);
-    } finally {
-      await target.close();
-    }
+export async function targetsToCopyTo(names: readonly string[], values: Record<string, unknown>) {
+  if (names.length === 0) return (await configuredTargets(values)).specs.filter((s) => s.enabled);
+  const specs = [];
+  for (const name of names) specs.push(await targetSpecFromArg(name, values));
+  return specs;
+}
+
+/**
+ * Copies a backup to each of `names` in turn, with a progress bar per target on a terminal and a line per
+ * outcome. A target that fails is reported and the others are still tried; the local backup stands either way.
+ */
+export async function copyToNamedTargets(backupPath: string, names: readonly string[], values: Record<string, unknown>, opts: CopyCommandOptions): Promise<TargetCopyResult[]> {
+  const specs = await targetsToCopyTo(names, values);
+  const indent = opts.afterBackup ? '  ' : '';
+  let bar: ProgressBar | null = null;
+  try {
+    return await copyToTargets(backupPath, specs, {
+      context: targetContext(),
+      bandwidthLimitKiBps: opts.bandwidthLimitKiBps,
+      prune: opts.prune,
+      signal: opts.signal,
+      onTargetStart: (spec) => (bar = opts.json ? null : createProgressBar(process.stderr, `→ ${spec.name}`.slice(0, 12))),
+      onProgress: (_target, p) => bar?.update(p),
+      onTargetDone: (result, copy) => {
+        bar?.finish();
+        bar = null;
+        if (opts.json) return;
+        if (copy) {
+          console.log(`${indent}${describeCopy(copy)}`);
+          if (result.pruned.length) console.log(`${indent}  Removed from "${result.target}" by its retention: ${result.pruned.join(', ')}`);
+          for (const failure of result.pruneFailures) console.log(`${indent}  Warning: ${failure}`);
+        } else {
+          const what = opts.afterBackup ? `the backup is complete, but the copy to "${result.target}" failed` : `copy to "${result.target}" failed`;
+          console.error(`aurora-backup: ${what}: ${result.error}`);
+        }
+      },
+    });
+  } finally {
+    (bar as ProgressBar | null)?.finish();
   }
-  return outcomes;
+}
+
+export function describeCopy(result: CopyResult): string {
+  if (result.alreadyThere) return `${result.backupName} is already on "${result.target}" (${result.location}); nothing sent.`;
+  const kept = result.keptFiles ? `, ${result.keptFiles} file${result.keptFiles === 1 ? '' : 's'} already there from an earlier attempt` : '';
+  return `Copied ${result.backupName} to "${result.target}" (${result.location}): ${result.uploadedFiles} file${result.uploadedFiles === 1 ? '' : 's'}, ${formatBytes(result.uploadedBytes)} sent${kept}.`;
 }

@@ -45,10 +45,15 @@ export function targetContext(): TargetContext {
   };
 }
 
+/** `--to`/`--from`/`--target` → the target's settings: a configured name, a URL or a folder path. */
+export async function targetSpecFromArg(text: string, values: Record<string, unknown>): Promise<TargetSpec> {
+  const { specs } = await configuredTargets(values);
+  return asCliError(Promise.resolve().then(() => resolveTarget(text, specs, { sshKey: values['ssh-key'] as string | undefined })));
+}
+
 /** `--to`/`--from`/`--target` → an open target. */
 export async function targetFromArg(text: string, values: Record<string, unknown>): Promise<{ spec: TargetSpec; target: Target }> {
-  const { specs } = await configuredTargets(values);
-  const spec = await asCliError(Promise.resolve().then(() => resolveTarget(text, specs, { sshKey: values['ssh-key'] as string | undefined })));
+  const spec = await targetSpecFromArg(text, values);
   return { spec, target: openTarget(spec, targetContext()) };
 }
 

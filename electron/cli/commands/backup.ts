@@ -8,7 +8,7 @@ import { EngineError } from '../../engine/errors.js';
 import { yieldCpuToPds } from '../../engine/priority.js';
 import { formatBytes } from '../../../shared/format.js';
 import { createProgressBar, formatDuration } from '../progress-bar.js';
-import { copyAfterBackup, OFFSITE_FAILED_EXIT } from '../offsite-after-backup.js';
+import { copyToNamedTargets, OFFSITE_FAILED_EXIT } from '../offsite-after-backup.js';
 import { TARGET_OPTIONS, TARGET_OPTIONS_HELP } from '../targets-config.js';
 
 const help = `Usage: aurora-backup backup [--data DIR] [--out DIR] [--env-file FILE] [--compression C] [--json]
@@ -107,7 +107,7 @@ export const command: Command = {
         for (const warning of result.warnings ?? []) console.log(`  Warning: ${warning}`);
         if (result.pruned.length) console.log(`  Removed old backups: ${result.pruned.join(', ')}`);
       }
-      const offsite = values['no-copy'] ? [] : await copyAfterBackup(result.path, values, { json: values.json === true, signal: cancel.signal });
+      const offsite = values['no-copy'] ? [] : await copyToNamedTargets(result.path, (values.to as string[] | undefined) ?? [], values, { json: values.json === true, signal: cancel.signal, afterBackup: true });
       if (values.json) console.log(JSON.stringify({ ok: true, ...result, offsite }));
       return offsite.every((o) => o.ok) ? 0 : OFFSITE_FAILED_EXIT;
     } catch (error) {

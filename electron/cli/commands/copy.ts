@@ -1,12 +1,11 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { BACKUP_NAME_PATTERN } from '../../../shared/components.js';
-import { formatBytes } from '../../../shared/format.js';
 import { EngineError } from '../../engine/errors.js';
-import { copyBackup, type CopyResult } from '../../engine/targets/copy.js';
+import type { TargetCopyResult } from '../../../shared/targets.js';
 import { cancelOnSignals, CliError, wholeNumber, type Command } from '../command.js';
-import { createProgressBar } from '../progress-bar.js';
-import { configuredTargets, TARGET_OPTIONS, TARGET_OPTIONS_HELP, TARGET_URL_HELP, targetFromArg } from '../targets-config.js';
+import { copyToNamedTargets } from '../offsite-after-backup.js';
+import { configuredTargets, TARGET_OPTIONS, TARGET_OPTIONS_HELP, TARGET_URL_HELP } from '../targets-config.js';
 import { backupDirFrom } from './list.js';
 
 const help = `Usage: aurora-backup copy <backup> --to TARGET [--to TARGET …] [--targets FILE] [--ssh-key FILE] [--json]
@@ -46,12 +45,6 @@ export async function localBackupPath(arg: string, values: Record<string, unknow
   return path.join(backupDir, arg);
 }
 
-export function describeCopy(result: CopyResult): string {
-  if (result.alreadyThere) return `${result.backupName} is already on "${result.target}" (${result.location}); nothing sent.`;
-  const kept = result.keptFiles ? `, ${result.keptFiles} file${result.keptFiles === 1 ? '' : 's'} already there from an earlier attempt` : '';
-  return `Copied ${result.backupName} to "${result.target}" (${result.location}): ${result.uploadedFiles} file${result.uploadedFiles === 1 ? '' : 's'}, ${formatBytes(result.uploadedBytes)} sent${kept}.`;
-}
-
 export const command: Command = {
   summary: 'Copy a backup to off-site targets (folder, S3-compatible, SFTP)',
   help,
@@ -68,47 +61,20 @@ export const command: Command = {
     if (positionals.length !== 1) throw new CliError(positionals.length ? `Unexpected argument "${positionals[1]}".` : 'Name the backup to copy. See aurora-backup copy --help.', 2);
     const bwlimit = wholeNumber(values.bwlimit, '--bwlimit', 1);
     const backupPath = await localBackupPath(positionals[0]!, values);
-    let names = (values.to as string[] | undefined) ?? [];
+    const names = (values.to as string[] | undefined) ?? [];
     if (names.length === 0) {
       const { specs, file } = await configuredTargets(values);
-      names = specs.filter((s) => s.enabled).map((s) => s.name);
-      if (names.length === 0) throw new CliError(`Say where to copy with --to TARGET${file ? ` (${file} has no enabled target)` : ''}. See aurora-backup copy --help.`, 2);
+      if (!specs.some((s) => s.enabled)) throw new CliError(`Say where to copy with --to TARGET${file ? ` (${file} has no enabled target)` : ''}. See aurora-backup copy --help.`, 2);
     }
     const json = values.json === true;
-    const results: { ok: boolean; result?: CopyResult; target: string; error?: string; code?: string }[] = [];
     const cancel = cancelOnSignals({ cancelling: 'Cancelling… (what was sent stays in .incomplete-… on the target, and the next copy continues it)' });
+    let results: TargetCopyResult[];
     try {
-      for (const name of names) {
-        const { spec, target } = await targetFromArg(name, values);
-        const bar = createProgressBar(process.stderr, `→ ${spec.name}`.slice(0, 12));
-        try {
-          const result = await copyBackup({
-            backupPath,
-            target,
-            retention: values['no-prune'] ? null : (spec.retention ?? null),
-            bandwidthLimitKiBps: bwlimit ?? spec.bandwidthLimitKiBps,
-            signal: cancel.signal,
-            onProgress: json ? undefined : (p) => bar.update(p),
-          });
-          bar.finish();
-          results.push({ ok: true, target: spec.name, result });
-          if (!json) {
-            console.log(describeCopy(result));
-            if (result.pruned.length) console.log(`  Removed from "${spec.name}" by its retention: ${result.pruned.join(', ')}`);
-            for (const failure of result.pruneFailures) console.log(`  Warning: ${failure}`);
-          }
-        } catch (error) {
-          bar.finish();
-          if (cancel.signal.aborted) throw new CliError('Copy cancelled; the next copy continues where this one stopped.', 130);
-          if (!(error instanceof EngineError)) throw error;
-          // The local backup is never touched: with one target down, the others are still tried.
-          if (error.code === 'NOT_A_FOLDER' || error.code === 'NO_MANIFEST' || error.code === 'FILE_MISSING' || error.code === 'BACKUP_DAMAGED') throw new CliError(error.message);
-          results.push({ ok: false, target: spec.name, error: error.message, code: error.code });
-          if (!json) console.error(`aurora-backup: copy to "${spec.name}" failed: ${error.message}`);
-        } finally {
-          await target.close();
-        }
-      }
+      results = await copyToNamedTargets(backupPath, names, values, { json, signal: cancel.signal, bandwidthLimitKiBps: bwlimit, prune: !values['no-prune'] });
+    } catch (error) {
+      if (cancel.signal.aborted) throw new CliError('Copy cancelled; the next copy continues where this one stopped.', 130);
+      if (error instanceof EngineError) throw new CliError(error.message);
+      throw error;
     } finally {
       cancel.dispose();
     }

@@ -1,0 +1,136 @@
+import type { BackupStatus, BackupSummary } from '../../../shared/api.js';
+import type { Progress } from '../../../shared/progress.js';
+import { describeTarget, type TargetCopyResult, type TargetSpec } from '../../../shared/targets.js';
+import { EngineError } from '../errors.js';
+import { listTargetBackups } from './catalog.js';
+import { copyBackup, type CopyResult } from './copy.js';
+import { openTarget, type TargetContext } from './open.js';
+
+/** Failures of the local backup itself: no target can do better, so the copies stop there. */
+const LOCAL_BACKUP_CODES = new Set(['NOT_A_FOLDER', 'NO_MANIFEST', 'FILE_MISSING', 'BACKUP_DAMAGED']);
+
+export interface CopyToTargetsOptions {
+  /** How targets are opened: the known-hosts file for SFTP, the environment for S3 keys, … */
+  context: TargetContext;
+  /** Overrides every target's own bandwidthLimitKiBps. */
+  bandwidthLimitKiBps?: number;
+  /** false: no target's retention is applied. Default true. */
+  prune?: boolean;
+  now?: Date;
+  signal?: AbortSignal;
+  /** Progress of the copy to `target` (its spec's name); targets are copied to one after the other. */
+  onProgress?: (target: string, progress: Progress) => void;
+  onTargetStart?: (spec: TargetSpec) => void;
+  /** Each target's outcome as soon as it is known, success or failure. */
+  onTargetDone?: (result: TargetCopyResult, copy: CopyResult | null) => void;
+}
+
+/**
+ * Copies one local backup to each target in turn (copyBackup, then the target's retention). A target that
+ * fails is reported in its result (`ok: false`, `error`, `code`) and the others are still tried; the local
+ * backup is only read. Throws only when the local backup itself is unusable (EngineError with code
+ * NOT_A_FOLDER, NO_MANIFEST, FILE_MISSING or BACKUP_DAMAGED) or when `signal` aborts.
+ */
+export async function copyToTargets(backupPath: string, specs: readonly TargetSpec[], opts: CopyToTargetsOptions): Promise<TargetCopyResult[]> {
+  const results: TargetCopyResult[] = [];
+  for (const spec of specs) {
+    opts.signal?.throwIfAborted();
+    opts.onTargetStart?.(spec);
+    let result: TargetCopyResult;
+    let copy: CopyResult | null = null;
+    const target = openTarget(spec, opts.context);
+    try {
+      copy = await copyBackup({
+        backupPath,
+        target,
+        retention: opts.prune === false ? null : (spec.retention ?? null),
+        bandwidthLimitKiBps: opts.bandwidthLimitKiBps ?? spec.bandwidthLimitKiBps,
+        now: opts.now,
+        signal: opts.signal,
+        onProgress: opts.onProgress && ((p) => opts.onProgress!(spec.name, p)),
+      });
+      result = {
+        target: spec.name,
+        location: copy.location,
+        ok: true,
+        uploadedFiles: copy.uploadedFiles,
+        uploadedBytes: copy.uploadedBytes,
+        alreadyThere: copy.alreadyThere,
+        pruned: copy.pruned,
+        pruneFailures: copy.pruneFailures,
+      };
+    } catch (error) {
+      if (opts.signal?.aborted || !(error instanceof EngineError) || LOCAL_BACKUP_CODES.has(error.code)) throw error;
+      result = {
+        target: spec.name,
+        location: describeTarget(spec),
+        ok: false,
+        uploadedFiles: 0,
+        uploadedBytes: 0,
+        alreadyThere: false,
+        pruned: [],
+        pruneFailures: [],
+        error: error.message,
+        code: error.code,
+      };
+    } finally {
+      await target.close();
+    }
+    results.push(result);
+    opts.onTargetDone?.(result, copy);
+  }
+  return results;
+}
+
+/** What one target holds, or why it could not be listed. */
+export interface TargetCatalog {
+  target: string;
+  location: string;
+  ok: boolean;
+  /** Its backup folders, newest first, with the same statuses as a local list (see listTargetBackups). */
+  backups: BackupSummary[];
+  error?: string;
+  code?: string;
+}
+
+/** Lists each target (one after the other, each opened and closed); a target that cannot be reached gets ok: false. */
+export async function catalogTargets(specs: readonly TargetSpec[], context: TargetContext): Promise<TargetCatalog[]> {
+  const catalogs: TargetCatalog[] = [];
+  for (const spec of specs) {
+    const target = openTarget(spec, context);
+    try {
+      const backups = (await listTargetBackups(target)).map(({ files: _files, ...summary }) => summary);
+      catalogs.push({ target: spec.name, location: target.location, ok: true, backups });
+    } catch (error) {
+      if (!(error instanceof EngineError)) throw error;
+      catalogs.push({ target: spec.name, location: target.location, ok: false, backups: [], error: error.message, code: error.code });
+    } finally {
+      await target.close();
+    }
+  }
+  return catalogs;
+}
+
+/**
+ * A backup's copy on a target: its status there, `missing` when the target does not hold it (an
+ * unfinished copy counts as `incomplete`), `unknown` when the target could not be listed.
+ */
+export type CopyState = BackupStatus | 'missing' | 'unknown';
+
+/** backup name → target name → its copy state there, for every backup in `backupNames`. */
+export function copyStates(catalogs: readonly TargetCatalog[], backupNames: readonly string[]): Record<string, Record<string, CopyState>> {
+  const states: Record<string, Record<string, CopyState>> = {};
+  for (const name of backupNames) {
+    states[name] = {};
+    for (const catalog of catalogs) {
+      if (!catalog.ok) {
+        states[name][catalog.target] = 'unknown';
+        continue;
+      }
+      const copy = catalog.backups.find((b) => b.name === name);
+      const unfinished = catalog.backups.some((b) => b.name === `.incomplete-${name}`);
+      states[name][catalog.target] = copy ? copy.status : unfinished ? 'incomplete' : 'missing';
+    }
+  }
+  return states;
+}
