@@ -27,6 +27,8 @@ export interface BackupSummary {
   preRestoreOf: { backupName: string; dataDir: string } | null;
   /** What it holds, as its manifest lists it (empty when that cannot be read). */
   components: Component[];
+  /** Its files are age-encrypted: verify --deep and restore need its identity file or passphrase. */
+  encrypted?: boolean;
 }
 
 export interface VerifyFileResult {

@@ -6,6 +6,15 @@ export const COMPONENTS = [...DATABASE_COMPONENTS, ...DIRECTORY_COMPONENTS] as c
 export type DatabaseComponent = (typeof DATABASE_COMPONENTS)[number];
 export type DirectoryComponent = (typeof DIRECTORY_COMPONENTS)[number];
 export type Component = (typeof COMPONENTS)[number];
+/**
+ * Encrypted backups only: the PDS's configuration and secrets (pds.env or .env), `secrets.tar.gz.age`.
+ * Not one of the five data components: restored with them (or alone, `--only secrets`), never swapped.
+ */
+export const SECRETS_COMPONENT = 'secrets' as const;
+export const STORED_COMPONENTS = [...COMPONENTS, SECRETS_COMPONENT] as const;
+/** What a file of a backup folder holds. */
+export type StoredComponent = (typeof STORED_COMPONENTS)[number];
+export const isDataComponent = (component: StoredComponent): component is Component => component !== SECRETS_COMPONENT;
 
 export const COMPRESSIONS = ['gzip', 'zstd', 'bzip2', 'xz', 'none'] as const;
 export type Compression = (typeof COMPRESSIONS)[number];

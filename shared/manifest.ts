@@ -1,4 +1,5 @@
-import type { Component, Compression, DatabaseComponent } from './components.js';
+import type { Component, Compression, DatabaseComponent, StoredComponent } from './components.js';
+import type { EncryptionMode } from './encryption.js';
 
 /** The manifest format this version writes; a higher one in a backup is refused by restore and verify. */
 export const MANIFEST_FORMAT_VERSION = 1;
@@ -6,10 +7,22 @@ export const MANIFEST_FORMAT_VERSION = 1;
 export interface ManifestFile {
   /** Relative to the backup folder, '/'-separated: `databases/account.sqlite.gz`, `blobs.tar.gz`. */
   path: string;
-  component: Component;
-  /** Bytes as stored (compressed). */
+  component: StoredComponent;
+  /** Bytes as stored (compressed, and encrypted when `encrypted`): what `verify` checks without any key. */
   size: number;
   sha256: string;
+  /** An age file (`….age`): the compressed bytes encrypted as the manifest's `encryption` says. */
+  encrypted?: boolean;
+}
+
+/** How an encrypted backup's files are encrypted. Public keys only: the manifest stays readable and holds no secret. */
+export interface ManifestEncryption {
+  format: 'age-encryption.org/v1';
+  mode: EncryptionMode;
+  /** The age public keys (age1…) every encrypted file is encrypted to; empty with a passphrase. */
+  recipients: string[];
+  /** What the secrets component holds, relative to where it came from: `pds.env`. Empty when none was found. */
+  secrets: string[];
 }
 
 export interface ManifestDatabase {
@@ -52,6 +65,8 @@ export interface Manifest {
     locations?: Partial<Record<Component, string>>;
     duration_ms: number;
     total_size: number; // bytes of all stored files
+    /** Encrypted backups only. Absent: every file is plain (and no secrets component). */
+    encryption?: ManifestEncryption;
     /**
      * Pre-restore backups only: databases SQLite could not read, stored as they were. A top-level one is
      * `databases/<name>.sqlite<ext>` with its companions in `companions`; an actor store sits in actors.tar

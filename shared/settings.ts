@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { COMPRESSIONS, WRITABLE_COMPRESSIONS } from './components.js';
+import { AGE_RECIPIENT_PATTERN } from './encryption.js';
 
 /** "HH:MM", 24-hour clock, local time. */
 const timeOfDay = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'Use a 24-hour time like 02:00');
@@ -42,6 +43,18 @@ export const settingsSchema = z.object({
       healthUrl: z.union([z.literal(''), z.url({ protocol: /^https?$/, error: 'A URL like http://localhost:2583/xrpc/_health' })]).default(''),
       version: z.string().max(100).default(''),
     })
+    .prefault({}),
+  /**
+   * Encrypted backups (age format). Recipients are public keys only: the machine being backed up never
+   * needs the identity to write a backup. The passphrase itself is never in the settings file: `passphrase`
+   * only says a backup is encrypted with one (kept in the OS keychain by the app, a file for the CLI).
+   */
+  encryption: z
+    .object({
+      recipients: z.array(z.string().trim().regex(AGE_RECIPIENT_PATTERN, 'An age public key: age1 followed by 58 letters and digits')).max(100).default([]),
+      passphrase: z.boolean().default(false),
+    })
+    .refine((e) => !(e.passphrase && e.recipients.length > 0), { message: 'Encrypt either to public keys or with a passphrase, not both (age allows one or the other)', path: ['passphrase'] })
     .prefault({}),
   launchAtLogin: z.boolean().default(false),
 });

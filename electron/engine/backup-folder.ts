@@ -7,9 +7,11 @@ import {
   COMPRESSIONS,
   DATABASE_COMPONENTS,
   DIRECTORY_COMPONENTS,
-  type Component,
+  SECRETS_COMPONENT,
   type Compression,
+  type StoredComponent,
 } from '../../shared/components.js';
+import { ENCRYPTED_EXTENSION } from '../../shared/encryption.js';
 import type { Manifest } from '../../shared/manifest.js';
 import { EngineError } from './errors.js';
 import { parseManifest } from './manifest-schema.js';
@@ -17,10 +19,12 @@ import { parseManifest } from './manifest-schema.js';
 export interface BackupFile {
   /** Relative to the backup folder, '/'-separated. */
   path: string;
-  component: Component;
+  component: StoredComponent;
   /** Stored bytes as recorded in the manifest; null for backups from the original scripts. */
   size: number | null;
   sha256: string | null;
+  /** An age file: decrypt (with the backup's key or passphrase) before decompressing. */
+  encrypted?: boolean;
 }
 
 export interface BackupFolder {
@@ -47,16 +51,22 @@ export const ZIP_NOTICE =
 
 export const MANIFEST_FILE = 'manifest.json';
 
-/** Where the guide's layout puts each component: `databases/account.sqlite.gz`, `blobs.tar.gz`, … */
-export function layoutPath(component: Component, compression: Compression): string {
-  const ext = COMPRESSION_EXTENSION[compression];
+/**
+ * Where the guide's layout puts each component: `databases/account.sqlite.gz`, `blobs.tar.gz`, … and in
+ * an encrypted backup the same names with `.age` (`blobs.tar.gz.age`, `secrets.tar.gz.age`).
+ */
+export function layoutPath(component: StoredComponent, compression: Compression, encrypted = false): string {
+  const ext = `${COMPRESSION_EXTENSION[compression]}${encrypted ? ENCRYPTED_EXTENSION : ''}`;
   return (DATABASE_COMPONENTS as readonly string[]).includes(component)
     ? `databases/${component}.sqlite${ext}`
     : `${component}.tar${ext}`;
 }
 
+/** A backup's secrets file (pds.env), present only in encrypted backups. */
+export const isSecretsFile = (file: BackupFile) => file.component === SECRETS_COMPONENT;
+
 /** Where backup.ps1 puts each component: `databases/account.sqlite.zip`, `blobs.zip`, `actors.zip`. */
-const zipLayoutPath = (component: Component) =>
+const zipLayoutPath = (component: StoredComponent) =>
   (DATABASE_COMPONENTS as readonly string[]).includes(component) ? `databases/${component}.sqlite.zip` : `${component}.zip`;
 
 /** What verify and restore report when a file is not the size manifest.json records; null when it is. */
@@ -142,7 +152,7 @@ export async function readBackupFolder(folder: string): Promise<BackupFolder & {
       rawManifest: parsed.raw,
       compression: manifest.compression,
       createdAt: new Date(manifest.aurora_backup.created_at),
-      files: manifest.aurora_backup.files.map(({ path: p, component, size, sha256 }) => ({ path: p, component, size, sha256 })),
+      files: manifest.aurora_backup.files.map(({ path: p, component, size, sha256, encrypted }) => ({ path: p, component, size, sha256, ...(encrypted && { encrypted }) })),
     };
   }
 
@@ -177,9 +187,9 @@ const isCompression = (value: string): value is Compression => (COMPRESSIONS as 
 
 /** Each component once, at the place the guide's layout (and the original restore.sh) expects it. */
 function checkLayout(manifest: Manifest, manifestPath: string): void {
-  const seen = new Set<Component>();
+  const seen = new Set<StoredComponent>();
   for (const file of manifest.aurora_backup.files) {
-    const expected = layoutPath(file.component, manifest.compression);
+    const expected = layoutPath(file.component, manifest.compression, file.encrypted === true);
     if (file.path !== expected) {
       throw new EngineError(
         `${manifestPath} lists ${file.path} for ${file.component}; the backup layout puts it at ${expected}.`,

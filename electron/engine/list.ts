@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { lstat, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { BackupStatus, BackupSummary } from '../../shared/api.js';
-import { BACKUP_NAME_PATTERN, INCOMPLETE_BACKUP_PREFIX, PRE_RESTORE_NAME_PATTERN } from '../../shared/components.js';
+import { BACKUP_NAME_PATTERN, INCOMPLETE_BACKUP_PREFIX, isDataComponent, PRE_RESTORE_NAME_PATTERN } from '../../shared/components.js';
 import { escapeControlCharacters } from '../../shared/format.js';
 import { readBackupFolder, timeFromFolderName } from './backup-folder.js';
 import { EngineError } from './errors.js';
@@ -103,7 +103,8 @@ async function summarize(folder: string): Promise<BackupSummary> {
     pdsVersion: typeof pdsVersion === 'string' ? escapeControlCharacters(pdsVersion) : null,
     legacy: backup.legacy,
     preRestoreOf: before && typeof before.backup_name === 'string' ? { backupName: before.backup_name, dataDir: String(before.data_dir) } : null,
-    components: backup.files.map((f) => f.component),
+    components: backup.files.map((f) => f.component).filter(isDataComponent),
+    encrypted: backup.files.some((f) => f.encrypted === true),
   };
 }
 

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { COMPONENTS, COMPRESSIONS, DATABASE_COMPONENTS } from '../../shared/components.js';
+import { COMPONENTS, COMPRESSIONS, DATABASE_COMPONENTS, STORED_COMPONENTS } from '../../shared/components.js';
+import { AGE_RECIPIENT_PATTERN, ENCRYPTED_EXTENSION } from '../../shared/encryption.js';
 import { MANIFEST_FORMAT_VERSION, type Manifest } from '../../shared/manifest.js';
 import { EngineError } from './errors.js';
 
@@ -48,9 +49,10 @@ const ourManifestSchema = z.looseObject({
       .array(
         z.looseObject({
           path: relativePath,
-          component: z.enum(COMPONENTS),
+          component: z.enum(STORED_COMPONENTS),
           size: z.number().int().nonnegative(),
           sha256: z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex digits'),
+          encrypted: z.boolean().optional(),
         }),
       )
       .min(1, 'lists no files'),
@@ -70,8 +72,34 @@ const ourManifestSchema = z.looseObject({
     locations: z.partialRecord(z.enum(COMPONENTS), z.string().min(1)).optional(),
     duration_ms: z.number().nonnegative(),
     total_size: z.number().int().nonnegative(),
+    encryption: z
+      .looseObject({
+        format: z.literal('age-encryption.org/v1', 'must be age-encryption.org/v1 (the only encryption this version reads)'),
+        mode: z.enum(['recipients', 'passphrase']),
+        recipients: z.array(z.string().regex(AGE_RECIPIENT_PATTERN, 'must be an age public key (age1…)')),
+        secrets: z.array(relativePath),
+      })
+      .optional(),
   }),
-});
+})
+  .superRefine((manifest, ctx) => {
+    // Each file is encrypted exactly when the backup says it is, and named for it: a manifest edited to
+    // call an encrypted file plain (or the other way round) is refused, not half-read.
+    const encrypted = manifest.aurora_backup.encryption !== undefined;
+    for (const [i, file] of manifest.aurora_backup.files.entries()) {
+      const flagged = file.encrypted === true;
+      if (flagged !== encrypted || file.path.endsWith(ENCRYPTED_EXTENSION) !== encrypted) {
+        ctx.addIssue({ code: 'custom', path: ['aurora_backup', 'files', i], message: encrypted ? `${file.path} must be an encrypted .age file like every file of an encrypted backup` : `${file.path} is marked encrypted, but the manifest records no encryption` });
+      }
+      if (file.component === 'secrets' && !encrypted) {
+        ctx.addIssue({ code: 'custom', path: ['aurora_backup', 'files', i], message: 'a secrets file is only ever written encrypted' });
+      }
+    }
+    const mode = manifest.aurora_backup.encryption;
+    if (mode && (mode.mode === 'recipients') !== mode.recipients.length > 0) {
+      ctx.addIssue({ code: 'custom', path: ['aurora_backup', 'encryption', 'recipients'], message: mode.mode === 'recipients' ? 'lists no recipient' : 'a passphrase backup lists no recipients' });
+    }
+  });
 
 /** The original script's fields; all optional because hand-edited and older copies exist. */
 const legacyManifestSchema = z.looseObject({

@@ -4,7 +4,7 @@ import { Writable } from 'node:stream';
 import { chmod, copyFile, lchown, link, lstat, mkdir, open, opendir, realpath, rm, rmdir, stat, statfs, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { KeptRawFile, RestoreResult } from '../../shared/api.js';
-import { COMPONENTS, DATABASE_COMPONENTS, type Component, type Compression, type DatabaseComponent } from '../../shared/components.js';
+import { COMPONENTS, DATABASE_COMPONENTS, isDataComponent, type Component, type Compression, type DatabaseComponent } from '../../shared/components.js';
 import { escapeControlCharacters, formatBytes } from '../../shared/format.js';
 import type { Progress } from '../../shared/progress.js';
 import { pumpFile, READ_BYTES, writeAll } from './archive.js';
@@ -110,7 +110,7 @@ export async function planRestore(opts: RestoreOptions): Promise<RestorePlan> {
 }
 
 async function makePlan(opts: RestoreOptions, config: ResolvedConfig, backup: BackupFolder): Promise<RestorePlan> {
-  const available = backup.files.map((f) => f.component);
+  const available = backup.files.map((f) => f.component).filter(isDataComponent);
   const selected = opts.components ? COMPONENTS.filter((c) => opts.components!.includes(c)) : COMPONENTS.filter((c) => available.includes(c));
   if (selected.length === 0) throw new EngineError(`${backup.path} holds nothing to restore.`, 'NOTHING_TO_RESTORE');
   const absent = selected.filter((c) => !available.includes(c));

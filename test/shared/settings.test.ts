@@ -31,3 +31,20 @@ describe('settings schema', () => {
     expect(validateSettings({ pds: { healthUrl: 'ftp://pds.example.com' } }).ok).toBe(false);
   });
 });
+
+describe('encryption settings', () => {
+  const recipient = 'age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p';
+
+  it('default to no encryption, and keep public keys only', () => {
+    expect(DEFAULT_SETTINGS.encryption).toEqual({ recipients: [], passphrase: false });
+    const result = validateSettings({ encryption: { recipients: [` ${recipient} `] } });
+    expect(result.ok && result.settings.encryption).toEqual({ recipients: [recipient], passphrase: false });
+  });
+
+  it('refuse what is not an age public key, and keys together with a passphrase', () => {
+    const bad = validateSettings({ encryption: { recipients: ['AGE-SECRET-KEY-1QQQ'] } });
+    expect(bad.ok === false && bad.errors['encryption.recipients.0']).toMatch(/An age public key/);
+    const both = validateSettings({ encryption: { recipients: [recipient], passphrase: true } });
+    expect(both.ok === false && both.errors['encryption.passphrase']).toMatch(/not both/);
+  });
+});

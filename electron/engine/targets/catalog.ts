@@ -8,7 +8,7 @@ import { isBackupFolderName } from '../list.js';
 import { parseManifest } from '../manifest-schema.js';
 import { selectBackupsToPrune, type RetentionPolicy } from '../retention.js';
 import { MANIFEST, TargetError, type Target } from './target.js';
-import { DATABASE_COMPONENTS, DIRECTORY_COMPONENTS } from '../../../shared/components.js';
+import { DATABASE_COMPONENTS, DIRECTORY_COMPONENTS, isDataComponent } from '../../../shared/components.js';
 
 /** A backup folder on a target, with what its manifest promises. */
 export interface RemoteBackup extends BackupSummary {
@@ -93,7 +93,7 @@ async function describeRemote(target: Target, name: string): Promise<RemoteBacku
   } else {
     compression = parsed.manifest.compression;
     files = parsed.manifest.aurora_backup.files.map((f) => ({ path: f.path, size: f.size, sha256: f.sha256 }));
-    components = parsed.manifest.aurora_backup.files.map((f) => f.component);
+    components = parsed.manifest.aurora_backup.files.map((f) => f.component).filter(isDataComponent);
     createdAt = new Date(parsed.manifest.aurora_backup.created_at).toISOString();
   }
   files.push({ path: MANIFEST, size: sizes.get(MANIFEST)!, sha256: null });

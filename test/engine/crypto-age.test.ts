@@ -1,0 +1,213 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import {
+  generateKeyPair,
+  identityFileText,
+  readIdentityFile,
+  readPassphraseFile,
+  recipientOf,
+  resolveRecipients,
+} from '../../electron/engine/crypto/index.js';
+import { AGE, ageWithPassphrase, decryptFile, encryptFile, run } from '../helpers/age-cli.js';
+import { makeTempDir } from '../helpers/tmp.js';
+
+/** Sizes around the 64 KiB STREAM chunk: empty, one byte, exactly one chunk, one past, several. */
+const SIZES = [0, 1, 65536, 65537, 3 * 65536, 300_000];
+
+async function keyFile(dir: string) {
+  const pair = await generateKeyPair();
+  const file = path.join(dir, 'key.txt');
+  await writeFile(file, identityFileText(pair), { mode: 0o600 });
+  return { ...pair, file };
+}
+
+async function plainFile(dir: string, size: number): Promise<string> {
+  const file = path.join(dir, `plain-${size}`);
+  await writeFile(file, randomBytes(size));
+  return file;
+}
+
+async function codeOf(promise: Promise<unknown>): Promise<string> {
+  try {
+    await promise;
+  } catch (error) {
+    return `${(error as { code?: string }).code}: ${(error as Error).message}`;
+  }
+  return 'no error';
+}
+
+describe('age keys', () => {
+  it('makes X25519 key pairs that age-keygen agrees with, in its file format', async () => {
+    const dir = makeTempDir('age-keys');
+    const key = await keyFile(dir);
+    expect(key.identity).toMatch(/^AGE-SECRET-KEY-1[0-9A-Z]{58}$/);
+    expect(key.recipient).toMatch(/^age1[0-9a-z]{58}$/);
+    expect((await run('age-keygen', ['-y', key.file])).stdout.trim()).toBe(key.recipient);
+    expect(await recipientOf(key.identity)).toBe(key.recipient);
+    expect(await readIdentityFile(key.file)).toEqual([key.identity]);
+    // The identity file doubles as a recipients file (its "# public key:" line), and so does age-keygen's.
+    await run('age-keygen', ['-o', path.join(dir, 'theirs.txt')]);
+    const theirs = (await run('age-keygen', ['-y', path.join(dir, 'theirs.txt')])).stdout.trim();
+    expect(await resolveRecipients([key.file, path.join(dir, 'theirs.txt'), key.recipient])).toEqual([key.recipient, theirs]);
+  });
+
+  it('refuses bad recipients, identities and passphrase files, naming the file and line', async () => {
+    const dir = makeTempDir('age-keys');
+    const { recipient, identity } = await generateKeyPair();
+    const typo = `${recipient.slice(0, -1)}${recipient.endsWith('q') ? 'p' : 'q'}`;
+    expect(await codeOf(resolveRecipients([typo]))).toMatch(/BAD_RECIPIENT: .*checksum/);
+    expect(await codeOf(resolveRecipients(['age1pq1abc']))).toMatch(/BAD_RECIPIENT: .*post-quantum/);
+    expect(await codeOf(resolveRecipients(['ssh-ed25519 AAAAC3Nz']))).toMatch(/BAD_RECIPIENT: .*SSH key/);
+    expect(await codeOf(resolveRecipients([path.join(dir, 'nope.txt')]))).toMatch(/BAD_RECIPIENT: .*nope\.txt" is neither an age public key \(age1…\) nor a file of them: no such file/);
+    await writeFile(path.join(dir, 'recipients.txt'), `# team\n${recipient}\nnot-a-key\n`);
+    expect(await codeOf(resolveRecipients([path.join(dir, 'recipients.txt')]))).toMatch(/recipients\.txt, line 3: "not-a-key" is not an age public key/);
+
+    await writeFile(path.join(dir, 'public.txt'), `${recipient}\n`);
+    expect(await codeOf(readIdentityFile(path.join(dir, 'public.txt')))).toMatch(/public\.txt, line 1: this is a public key/);
+    await writeFile(path.join(dir, 'cut.txt'), `${identity.slice(0, -3)}\n`);
+    expect(await codeOf(readIdentityFile(path.join(dir, 'cut.txt')))).toMatch(/BAD_IDENTITY: .*cut\.txt, line 1/);
+    expect(await codeOf(readIdentityFile(path.join(dir, 'missing.txt')))).toMatch(/BAD_IDENTITY: The identity file .*missing\.txt does not exist/);
+    await writeFile(path.join(dir, 'empty-pass'), '\n');
+    expect(await codeOf(readPassphraseFile(path.join(dir, 'empty-pass')))).toMatch(/BAD_PASSPHRASE: .*empty/);
+    await writeFile(path.join(dir, 'pass'), 'correct horse battery\nsecond line ignored\n');
+    expect(await readPassphraseFile(path.join(dir, 'pass'))).toBe('correct horse battery');
+  });
+});
+
+describe('age files with X25519 keys', () => {
+  it.each(SIZES)('%i bytes: ours decrypt with `age -d -i`, and age -r files decrypt with ours', async (size) => {
+    const dir = makeTempDir('age-x25519');
+    const key = await keyFile(dir);
+    const plain = await plainFile(dir, size);
+    const original = await readFile(plain);
+
+    await encryptFile(plain, `${plain}.age`, { kind: 'recipients', recipients: [key.recipient] });
+    const byAge = await run(AGE, ['-d', '-i', key.file, `${plain}.age`], { encoding: 'buffer', maxBuffer: 1 << 24 });
+    expect(byAge.stdout.equals(original)).toBe(true);
+    const theirs = `${plain}.theirs.age`;
+    await run(AGE, ['-r', key.recipient, '-o', theirs, plain]);
+    await decryptFile(theirs, `${plain}.by-us`, { identities: [key.identity] });
+    expect((await readFile(`${plain}.by-us`)).equals(original)).toBe(true);
+  });
+
+  it('encrypts to several recipients, each of which can decrypt alone (age -e -R, too)', async () => {
+    const dir = makeTempDir('age-x25519');
+    const [a, b] = [await keyFile(makeTempDir('age-a')), await keyFile(makeTempDir('age-b'))];
+    const plain = await plainFile(dir, 100_000);
+    await encryptFile(plain, `${plain}.age`, { kind: 'recipients', recipients: [a.recipient, b.recipient] });
+    for (const key of [a, b]) {
+      const out = `${plain}.${key.recipient.slice(4, 10)}`;
+      await run(AGE, ['-d', '-i', key.file, '-o', out, `${plain}.age`]);
+      expect((await readFile(out)).equals(await readFile(plain))).toBe(true);
+    }
+    await writeFile(path.join(dir, 'recipients'), `${a.recipient}\n${b.recipient}\n`);
+    await run(AGE, ['-e', '-R', path.join(dir, 'recipients'), '-o', `${plain}.theirs`, plain]);
+    await decryptFile(`${plain}.theirs`, `${plain}.back`, { identities: [b.identity] });
+    expect((await readFile(`${plain}.back`)).equals(await readFile(plain))).toBe(true);
+  });
+});
+
+describe('age files with a passphrase (scrypt)', () => {
+  it('ours decrypt with `age -d` and ours; `age -p` files decrypt with ours', async () => {
+    const dir = makeTempDir('age-scrypt');
+    const plain = await plainFile(dir, 70_000);
+    const original = await readFile(plain);
+    const passphrase = 'correct horse battery staple';
+
+    await encryptFile(plain, `${plain}.age`, { kind: 'passphrase', passphrase });
+    expect((await readFile(`${plain}.age`)).toString('latin1')).toMatch(/^age-encryption\.org\/v1\n-> scrypt \S{22} 18\n/);
+    await decryptFile(`${plain}.age`, `${plain}.by-us`, { identities: [], passphrase });
+    expect((await readFile(`${plain}.by-us`)).equals(original)).toBe(true);
+    const decrypted = await ageWithPassphrase(['-d', '-o', `${plain}.by-age`, `${plain}.age`], passphrase);
+    expect(decrypted.code, decrypted.output).toBe(0);
+    expect((await readFile(`${plain}.by-age`)).equals(original)).toBe(true);
+
+    const encrypted = await ageWithPassphrase(['-p', '-o', `${plain}.theirs`, plain], passphrase);
+    expect(encrypted.code, encrypted.output).toBe(0);
+    await decryptFile(`${plain}.theirs`, `${plain}.back`, { identities: [], passphrase });
+    expect((await readFile(`${plain}.back`)).equals(original)).toBe(true);
+  });
+});
+
+describe('bad input is refused, naming the file', () => {
+  it('a wrong key, a wrong passphrase, and the wrong kind of secret', async () => {
+    const dir = makeTempDir('age-bad');
+    const key = await keyFile(dir);
+    const other = await generateKeyPair();
+    const plain = await plainFile(dir, 1000);
+    const byKey = `${plain}.key.age`;
+    const byPassphrase = `${plain}.pass.age`;
+    await encryptFile(plain, byKey, { kind: 'recipients', recipients: [key.recipient] });
+    await encryptFile(plain, byPassphrase, { kind: 'passphrase', passphrase: 'right' });
+    const out = path.join(dir, 'out');
+
+    expect(await codeOf(decryptFile(byKey, out, { identities: [other.identity], source: '--identity other.txt' }))).toMatch(
+      /^DECRYPT_WRONG_KEY: Cannot decrypt .*key\.age: the identity given \(--identity other\.txt\) is not one it was encrypted to/,
+    );
+    expect(await codeOf(decryptFile(byPassphrase, out, { identities: [], passphrase: 'wrong' }))).toMatch(/^DECRYPT_WRONG_KEY: Cannot decrypt .*pass\.age: wrong passphrase/);
+    expect(await codeOf(decryptFile(byKey, out, { identities: [], passphrase: 'right' }))).toMatch(/^DECRYPT_NO_KEY: .*key\.age is encrypted to age public keys, not with a passphrase: give .* --identity FILE/);
+    expect(await codeOf(decryptFile(byPassphrase, out, { identities: [key.identity] }))).toMatch(/^DECRYPT_NO_KEY: .*pass\.age is encrypted with a passphrase, not to a key: give .* --passphrase-file FILE/);
+    expect(await codeOf(decryptFile(plain, out, { identities: [key.identity] }))).toMatch(/^DECRYPT_NOT_AGE: .*plain-1000 is not an age-encrypted file/);
+  });
+
+  it('an unknown recipient type (an SSH key) is named', async () => {
+    const dir = makeTempDir('age-bad');
+    await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', path.join(dir, 'id')]);
+    const plain = await plainFile(dir, 10);
+    await run(AGE, ['-R', path.join(dir, 'id.pub'), '-o', `${plain}.age`, plain]);
+    const key = await generateKeyPair();
+    expect(await codeOf(decryptFile(`${plain}.age`, path.join(dir, 'out'), { identities: [key.identity] }))).toMatch(
+      /^DECRYPT_UNKNOWN_RECIPIENT: Cannot decrypt .*plain-10\.age: it is encrypted to a kind of recipient this tool cannot read \(ssh-ed25519\)/,
+    );
+  });
+
+  it('a flipped payload byte (only the chunk tag sees it), a flipped header MAC, a truncated file', async () => {
+    const dir = makeTempDir('age-bad');
+    const key = await keyFile(dir);
+    const plain = await plainFile(dir, 3 * 65536 + 100);
+    const sealed = `${plain}.age`;
+    await encryptFile(plain, sealed, { kind: 'recipients', recipients: [key.recipient] });
+    const bytes = await readFile(sealed);
+    const headerEnd = bytes.indexOf('\n---') + bytes.subarray(bytes.indexOf('\n---') + 1).indexOf(0x0a) + 2;
+    const keys = { identities: [key.identity] };
+    const variant = async (name: string, change: (b: Buffer) => Buffer) => {
+      const file = path.join(dir, name);
+      await writeFile(file, change(Buffer.from(bytes)));
+      const out = path.join(dir, `${name}.out`);
+      const result = await codeOf(decryptFile(file, out, keys));
+      const age = await run(AGE, ['-d', '-i', key.file, '-o', path.join(dir, `${name}.age-out`), file]).then(() => 'age accepted it', (e: Error) => e.message);
+      return { result, age };
+    };
+
+    const payload = await variant('payload-flip', (b) => {
+      b[headerEnd + 16 + 65552 + 1000]! ^= 0x01; // inside the second chunk
+      return b;
+    });
+    expect(payload.result).toMatch(new RegExp(`^DECRYPT_DAMAGED: .*payload-flip is damaged: its chunk at byte ${headerEnd + 16 + 65552} does not authenticate`));
+    expect(payload.age).toMatch(/failed to decrypt/);
+
+    const mac = await variant('mac-flip', (b) => {
+      b[headerEnd - 5]! ^= 0x01; // a base64 character of the MAC
+      return b;
+    });
+    expect(mac.result).toMatch(/^DECRYPT_DAMAGED: .*mac-flip is damaged: (its header was changed \(the header MAC does not match\)|its header cannot be read)/);
+    expect(mac.age).not.toBe('age accepted it');
+
+    const truncated = await variant('truncated', (b) => b.subarray(0, b.length - 50));
+    expect(truncated.result).toMatch(/^DECRYPT_DAMAGED: .*truncated is damaged: its last chunk .* does not authenticate: it was changed or cut short/);
+    expect(truncated.age).not.toBe('age accepted it');
+
+    // Cut exactly after a full chunk: every byte left authenticates, only the missing last-chunk flag tells.
+    const atChunk = await variant('cut-at-chunk', (b) => b.subarray(0, headerEnd + 16 + 2 * 65552));
+    expect(atChunk.result).toMatch(/^DECRYPT_DAMAGED: .*cut-at-chunk is damaged: its last chunk .* cut short/);
+    expect(atChunk.age).not.toBe('age accepted it');
+
+    const headerOnly = await variant('header-only', (b) => b.subarray(0, headerEnd - 10));
+    expect(headerOnly.result).toMatch(/^DECRYPT_DAMAGED: .*header-only is damaged: it ends inside its header/);
+    expect(existsSync(path.join(dir, 'header-only.out'))).toBe(true); // the output stream opened; nothing was decrypted into it
+    expect((await readFile(path.join(dir, 'header-only.out'))).length).toBe(0);
+  });
+});
