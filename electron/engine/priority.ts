@@ -6,13 +6,13 @@ import os from 'node:os';
  * (1 GB, 2 cores): a PDS writer keeps 96 % of its throughput instead of 86 %, and the backup takes 5 % longer.
  * Linux keeps a priority per thread, so every existing thread (the thread pool that compresses included)
  * is lowered; threads started later inherit it. Where this is not permitted, nothing changes.
+ * A process started at an even lower priority (`nice -n 15`, systemd's `Nice=`) keeps it.
  */
 export function yieldCpuToPds(): void {
-  const below = os.constants.priority.PRIORITY_BELOW_NORMAL;
   try {
-    os.setPriority(0, below);
+    lower(0);
     if (process.platform === 'linux') {
-      for (const thread of readdirSync('/proc/self/task')) os.setPriority(Number(thread), below);
+      for (const thread of readdirSync('/proc/self/task')) lower(Number(thread));
     }
   } catch {
     // Not allowed here (some containers, some Windows policies): back up at normal priority.
@@ -27,13 +27,18 @@ export function yieldCpuToPds(): void {
  */
 export function yieldWorkerCpuToPds(): void {
   if (process.platform !== 'linux') return;
-  const below = os.constants.priority.PRIORITY_BELOW_NORMAL;
   try {
-    os.setPriority(Number(readlinkSync('/proc/thread-self').split('/').at(-1)), below);
+    lower(Number(readlinkSync('/proc/thread-self').split('/').at(-1)));
     for (const thread of readdirSync('/proc/self/task')) {
-      if (readFileSync(`/proc/self/task/${thread}/comm`, 'utf8').trim() === 'libuv-worker') os.setPriority(Number(thread), below);
+      if (readFileSync(`/proc/self/task/${thread}/comm`, 'utf8').trim() === 'libuv-worker') lower(Number(thread));
     }
   } catch {
     // Not allowed here: jobs run at normal priority.
   }
+}
+
+/** Below normal, never above what the thread already has (a higher nice value is a lower priority). */
+function lower(thread: number): void {
+  const below = os.constants.priority.PRIORITY_BELOW_NORMAL;
+  if (os.getPriority(thread) < below) os.setPriority(thread, below);
 }
