@@ -91,7 +91,9 @@ describe('backups never share a folder', () => {
     console.log(`100 pairs of concurrent backups: ${tally.succeeded} succeeded (${tally.verified} verified deep), ${tally.locked} refused as locked`);
     expect(tally.succeeded).toBeGreaterThanOrEqual(100);
     expect(tally.verified).toBe(tally.succeeded);
-  }, 600_000);
+    // A guard, not a measure: 200 backups and their deep verifies took over 10 minutes on 2 cores beside
+    // another test run on a busy machine.
+  }, 1_800_000);
 });
 
 describe('a backup and a restore of one data directory exclude each other', () => {
