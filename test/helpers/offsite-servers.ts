@@ -6,6 +6,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
+import { PassThrough, Transform } from 'node:stream';
 
 /** The credentials s3rver accepts; anything else is refused as a real S3 would. */
 export const S3_KEYS = { AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER' };
@@ -134,6 +135,8 @@ async function waitForBanner(port: number, child: ChildProcess, stderr: () => st
 export interface FaultProxy extends RunningServer {
   /** Bytes forwarded from clients to the server so far. */
   readonly sentBytes: number;
+  /** Bytes forwarded from the server to clients so far (downloads, read-backs, answers). */
+  readonly receivedBytes: number;
   /** Cuts every connection once `bytes` more have gone to the server, then refuses new ones until heal(). */
   cutAfter(bytes: number): Promise<void>;
   heal(): void;
@@ -147,6 +150,7 @@ export async function startFaultProxy(serverPort: number): Promise<FaultProxy> {
   const sockets = new Set<net.Socket>();
   let down = false;
   let sent = 0;
+  let received = 0;
   let cutAt = Infinity;
   let onCut: (() => void) | null = null;
   const cut = () => {
@@ -170,7 +174,10 @@ export async function startFaultProxy(serverPort: number): Promise<FaultProxy> {
       if (!upstream.write(chunk)) client.pause();
     });
     upstream.on('drain', () => client.resume());
-    upstream.on('data', (chunk: Buffer) => client.write(chunk));
+    upstream.on('data', (chunk: Buffer) => {
+      received += chunk.length;
+      client.write(chunk);
+    });
     const close = () => {
       client.destroy();
       upstream.destroy();
@@ -186,6 +193,9 @@ export async function startFaultProxy(serverPort: number): Promise<FaultProxy> {
     port: (server.address() as net.AddressInfo).port,
     get sentBytes() {
       return sent;
+    },
+    get receivedBytes() {
+      return received;
     },
     cutAfter(bytes) {
       cutAt = sent + bytes;
@@ -203,24 +213,21 @@ export async function startFaultProxy(serverPort: number): Promise<FaultProxy> {
   };
 }
 
-/** An HTTP relay to a loopback S3 server that flips one byte in the body of every GET whose key ends with `suffix`. */
-export async function startCorruptingProxy(serverPort: number, suffix: string): Promise<RunningServer> {
+/**
+ * An HTTP relay to a loopback S3 server that flips one byte of every object whose key ends with `suffix`:
+ * in the body of each GET answer (a target that returns corrupted data), or of each PUT (data altered on
+ * the way to the server, stored as altered).
+ */
+export async function startCorruptingProxy(serverPort: number, suffix: string, direction: 'download' | 'upload' = 'download'): Promise<RunningServer> {
   const server = http.createServer((req, res) => {
+    const matches = req.url!.split('?')[0]!.endsWith(suffix);
     const upstream = http.request({ host: '127.0.0.1', port: serverPort, method: req.method, path: req.url, headers: req.headers }, (answer) => {
-      const corrupt = req.method === 'GET' && req.url!.split('?')[0]!.endsWith(suffix) && answer.statusCode === 200;
+      const corrupt = direction === 'download' && matches && req.method === 'GET' && answer.statusCode === 200;
       res.writeHead(answer.statusCode!, answer.headers);
-      let flipped = false;
-      answer.on('data', (chunk: Buffer) => {
-        if (corrupt && !flipped && chunk.length > 0) {
-          chunk[Math.floor(chunk.length / 2)]! ^= 0xff;
-          flipped = true;
-        }
-        res.write(chunk);
-      });
-      answer.on('end', () => res.end());
+      answer.pipe(corrupt ? flipOneByte() : new PassThrough()).pipe(res);
     });
     upstream.on('error', () => res.destroy());
-    req.pipe(upstream);
+    req.pipe(direction === 'upload' && matches && req.method === 'PUT' ? flipOneByte() : new PassThrough()).pipe(upstream);
   });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
@@ -232,4 +239,18 @@ export async function startCorruptingProxy(serverPort: number, suffix: string): 
       await once(server, 'close');
     },
   };
+}
+
+/** Passes bytes through with one of them (in the middle of the first chunk) inverted. */
+function flipOneByte(): Transform {
+  let flipped = false;
+  return new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      if (!flipped && chunk.length > 0) {
+        chunk[Math.floor(chunk.length / 2)]! ^= 0xff;
+        flipped = true;
+      }
+      done(null, chunk);
+    },
+  });
 }

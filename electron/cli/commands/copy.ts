@@ -11,8 +11,8 @@ import { backupDirFrom } from './list.js';
 const help = `Usage: aurora-backup copy <backup> --to TARGET [--to TARGET …] [--targets FILE] [--ssh-key FILE] [--json]
 
 Copies a backup folder to off-site targets, in the same layout as the local backup directory. Each file
-is sent into .incomplete-<backup>/ on the target and read back: its size and SHA-256 must match
-manifest.json before the folder gets its final name. What the target already holds is not sent again:
+is sent into .incomplete-<backup>/ on the target and checked there (S3: by the server's ETag; elsewhere
+read back) against manifest.json's size and SHA-256 before the folder gets its final name. What the target already holds is not sent again:
 a complete copy is left as it is, an interrupted copy is continued where it stopped. The local backup
 is only read. After a successful copy, the target's retention (retainDays/keepLast in the targets
 file) removes older copies there, never the newest complete one.

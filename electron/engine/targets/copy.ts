@@ -46,7 +46,8 @@ interface LocalFile {
 
 /**
  * Copies one local backup to a target, keeping its layout. Files go into `.incomplete-<name>` on the
- * target; each is read back and must match the manifest's size and SHA-256; only then does the folder get
+ * target; each must match the manifest's size and SHA-256 there (by the server's checksum where it keeps a
+ * comparable one, else read back); only then does the folder get
  * its final name (the manifest last where the target cannot rename). What the target already holds is
  * not sent again: a complete copy is left alone, an interrupted one is continued. The local backup is
  * only read. Retention on the target runs after a successful copy only.
@@ -93,7 +94,7 @@ export async function copyBackup(opts: CopyOptions): Promise<CopyResult> {
       signal?.throwIfAborted();
       progress.file(file.path);
       const there = existing.get(file.path);
-      if (there === file.size && (await readBackMatches(target, staging, file, progress, signal))) {
+      if (there === file.size && (await matchesOnTarget(target, staging, file, backup.path, progress, signal))) {
         result.keptFiles++;
         progress.add(file.size);
         progress.fileDone();
@@ -114,7 +115,7 @@ export async function copyBackup(opts: CopyOptions): Promise<CopyResult> {
         onSkipped: (bytes) => progress.add(bytes),
       });
       result.uploadedFiles++;
-      if (!(await readBackMatches(target, staging, file, progress, signal))) {
+      if (!(await matchesOnTarget(target, staging, file, backup.path, progress, signal))) {
         await target.removeFile(staging, file.path);
         const local = path.join(backup.path, file.path);
         if ((await hashFile(local)) !== file.sha256) {
@@ -139,6 +140,19 @@ export async function copyBackup(opts: CopyOptions): Promise<CopyResult> {
   }
   progress.done();
   return result;
+}
+
+/**
+ * Whether the target holds the local file: by the server's own checksum where it keeps one that can be
+ * compared (S3's ETag: nothing is downloaded), else read back whole and compared by size and SHA-256.
+ */
+async function matchesOnTarget(target: Target, folder: string, file: LocalFile, backupPath: string, progress: ProgressReporter, signal?: AbortSignal): Promise<boolean> {
+  const byChecksum = await target.serverChecksumMatches?.(folder, file.path, { ...file, path: path.join(backupPath, file.path) }, signal);
+  if (byChecksum === true || byChecksum === false) {
+    progress.add(file.size);
+    return byChecksum;
+  }
+  return readBackMatches(target, folder, file, progress, signal);
 }
 
 /** Reads a file back from the target: whole, with the size and SHA-256 of the local one. */

@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import {
@@ -9,30 +11,37 @@ import {
   DeleteObjectsCommand,
   GetObjectCommand,
   HeadBucketCommand,
+  HeadObjectCommand,
   ListObjectsV2Command,
   PutObjectCommand,
   S3Client,
-  S3ServiceException,
   UploadPartCommand,
   UploadPartCopyCommand,
 } from '@aws-sdk/client-s3';
 import { fromIni } from '@aws-sdk/credential-provider-ini';
 import type { S3TargetSpec } from '../../../shared/targets.js';
-import { manifestLast, MANIFEST, networkReason, redact, TargetError, type Target, type UploadOptions } from './target.js';
+import { manifestLast, MANIFEST, networkReason, redact, TargetError, type LocalFileFacts, type Target, type UploadOptions } from './target.js';
 
 const MAX_PARTS = 10_000;
 const PARTS_IN_FLIGHT = 4;
 /** CopyObject's limit; larger objects are copied in parts. */
 const COPY_LIMIT = 5 * 1024 ** 3;
 const COPY_PART_BYTES = 512 * 1024 * 1024;
-/** Beside a file being sent in parts: its upload id and the parts the server has taken, so a later run resumes. */
+/**
+ * Beside a file being sent in parts, its upload and each part the server has taken, so a later run resumes:
+ * `.aurora-parts/<file>/<upload id>/upload-<size>-<part bytes>` and `…/part-<number>-<ETag>`, all empty
+ * objects written once. Unlike one state object rewritten after each part, a PUT cut by a dropped connection
+ * can lose at most the record of the part it was for (some servers, s3rver among them, leave an object
+ * whose PUT was cut empty: a lost state object made the next run send the whole file again).
+ */
 const PARTS_DIR = '.aurora-parts';
 
-interface PartsState {
+interface PartsUpload {
   uploadId: string;
   size: number;
   partBytes: number;
-  parts: { PartNumber: number; ETag: string }[];
+  /** Part number → ETag, as the server answered. */
+  parts: Map<number, string>;
 }
 
 /** An S3-compatible bucket through the AWS SDK v3: AWS, Backblaze B2, Cloudflare R2, Wasabi, MinIO, … */
@@ -112,7 +121,9 @@ export class S3Target implements Target {
         const body = await readPart(input, 0, opts.size);
         await opts.limit?.take(body.length, opts.signal);
         await this.call(`upload of ${file} failed`, () =>
-          this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentLength: body.length }), { abortSignal: opts.signal }),
+          this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentLength: body.length, ContentMD5: md5(body).toString('base64') }), {
+            abortSignal: opts.signal,
+          }),
         );
         opts.onBytes(body.length);
         return;
@@ -121,6 +132,27 @@ export class S3Target implements Target {
     } finally {
       await input.close();
     }
+  }
+
+  /**
+   * S3's ETag is the MD5 of an object sent in one request, and the MD5 of its parts' MD5s followed by
+   * `-<parts>` for one sent in parts (the parts are those upload() makes, so their size is known). It is
+   * compared with the local file's, hashed in the same pass as its SHA-256, which must be `local.sha256`
+   * (the manifest's): a match means the object holds the manifest's bytes. Any other ETag (e.g. under
+   * SSE-KMS encryption) cannot be compared: null.
+   */
+  async serverChecksumMatches(folder: string, file: string, local: LocalFileFacts, signal?: AbortSignal): Promise<boolean | null> {
+    const head = await this.call(`cannot check ${file}`, () =>
+      this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.key(folder, file) }), { abortSignal: signal }),
+    );
+    if (head.ContentLength !== local.size) return false;
+    const etag = /^"?([0-9a-f]{32})(?:-(\d+))?"?$/i.exec(head.ETag ?? '');
+    if (!etag) return null;
+    const hex = etag[1]!.toLowerCase();
+    const parts = etag[2];
+    const hashed = await hashLocal(local.path, parts ? this.partBytesFor(local.size) : null, signal);
+    if (hashed.sha256 !== local.sha256) return false;
+    return hashed.etag === (parts ? `${hex}-${parts}` : hex) ? true : null;
   }
 
   async read(folder: string, file: string, signal?: AbortSignal): Promise<Readable> {
@@ -158,31 +190,35 @@ export class S3Target implements Target {
 
   // ---- internals --------------------------------------------------------------------------------
 
+  /** Parts of at least partSizeMiB, few enough for S3's limit of 10 000. */
+  private partBytesFor(size: number): number {
+    return Math.max(this.partBytes, Math.ceil(size / MAX_PARTS));
+  }
+
   private key(folder: string, file: string): string {
     return `${this.prefix}${folder}/${file}`;
   }
 
   private async uploadInParts(input: Awaited<ReturnType<typeof open>>, folder: string, file: string, opts: UploadOptions): Promise<void> {
     const key = this.key(folder, file);
-    const partBytes = Math.max(this.partBytes, Math.ceil(opts.size / MAX_PARTS));
-    const stateKey = this.key(folder, `${PARTS_DIR}/${file}.json`);
-    let state = await this.readState(stateKey);
-    if (state && (state.size !== opts.size || state.partBytes !== partBytes)) state = null;
-    if (!state) {
+    const partBytes = this.partBytesFor(opts.size);
+    const recordsBase = this.key(folder, `${PARTS_DIR}/${file}/`);
+    const uploads = await this.readUploads(recordsBase);
+    // The earlier run's upload of this same file goes on; any other is of no use any more.
+    let upload = uploads.filter((u) => u.size === opts.size && u.partBytes === partBytes).sort((a, b) => b.parts.size - a.parts.size)[0];
+    if (!upload) {
       const created = await this.call(`upload of ${file} failed`, () =>
         this.client.send(new CreateMultipartUploadCommand({ Bucket: this.bucket, Key: key }), { abortSignal: opts.signal }),
       );
-      state = { uploadId: created.UploadId!, size: opts.size, partBytes, parts: [] };
-      await this.writeState(stateKey, state);
+      upload = { uploadId: created.UploadId!, size: opts.size, partBytes, parts: new Map() };
+      await this.putRecord(`${recordsBase}${encodeURIComponent(upload.uploadId)}/upload-${opts.size}-${partBytes}`);
     }
-    const current = state;
+    const current = upload;
     const partCount = Math.ceil(opts.size / partBytes);
-    const done = new Set(current.parts.map((p) => p.PartNumber));
-    for (const number of done) opts.onSkipped?.(Math.min(partBytes, opts.size - (number - 1) * partBytes));
+    for (const number of current.parts.keys()) opts.onSkipped?.(Math.min(partBytes, opts.size - (number - 1) * partBytes));
 
-    // A few parts go out at once; the state is saved after each, one write at a time.
-    const queue = Array.from({ length: partCount }, (_, i) => i + 1).filter((n) => !done.has(n));
-    let saving = Promise.resolve();
+    // A few parts go out at once; each is recorded as soon as the server has taken it.
+    const queue = Array.from({ length: partCount }, (_, i) => i + 1).filter((n) => !current.parts.has(n));
     const sender = async () => {
       for (let number = queue.shift(); number !== undefined; number = queue.shift()) {
         const offset = (number - 1) * partBytes;
@@ -191,14 +227,21 @@ export class S3Target implements Target {
         const partNumber = number;
         const sent = await this.call(`upload of ${file} failed`, () =>
           this.client.send(
-            new UploadPartCommand({ Bucket: this.bucket, Key: key, UploadId: current.uploadId, PartNumber: partNumber, Body: body, ContentLength: body.length }),
+            new UploadPartCommand({
+              Bucket: this.bucket,
+              Key: key,
+              UploadId: current.uploadId,
+              PartNumber: partNumber,
+              Body: body,
+              ContentLength: body.length,
+              ContentMD5: md5(body).toString('base64'),
+            }),
             { abortSignal: opts.signal },
           ),
         );
-        current.parts.push({ PartNumber: number, ETag: sent.ETag! });
+        current.parts.set(number, sent.ETag!);
         opts.onBytes(body.length);
-        saving = saving.then(() => this.writeState(stateKey, current));
-        await saving;
+        await this.putRecord(`${recordsBase}${encodeURIComponent(current.uploadId)}/part-${number}-${encodeURIComponent(sent.ETag!)}`);
       }
     };
     const stopOnFailure = () =>
@@ -211,31 +254,45 @@ export class S3Target implements Target {
     const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
     if (failed) throw failed.reason as Error;
 
-    const parts = [...current.parts].sort((a, b) => a.PartNumber - b.PartNumber);
+    const parts = [...current.parts].sort(([a], [b]) => a - b).map(([PartNumber, ETag]) => ({ PartNumber, ETag }));
     await this.call(`upload of ${file} failed`, () =>
       this.client.send(
         new CompleteMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: current.uploadId, MultipartUpload: { Parts: parts } }),
         { abortSignal: opts.signal },
       ),
     );
-    await this.call(`cannot delete ${stateKey}`, () => this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: stateKey })));
+    for (const other of uploads.filter((u) => u !== current)) await this.abortUpload(key, other.uploadId);
+    await this.deleteAll(recordsBase, false);
   }
 
-  private async readState(stateKey: string): Promise<PartsState | null> {
-    try {
-      const result = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: stateKey }));
-      const parsed = JSON.parse(await result.Body!.transformToString()) as PartsState;
-      return typeof parsed.uploadId === 'string' && Array.isArray(parsed.parts) ? parsed : null;
-    } catch (error) {
-      if (error instanceof S3ServiceException && (error.name === 'NoSuchKey' || error.$metadata.httpStatusCode === 404)) return null;
-      if (error instanceof SyntaxError) return null;
-      throw this.failure('cannot read the state of an interrupted upload', error);
+  /** The uploads recorded under `recordsBase` (see PARTS_DIR), with the parts each has. */
+  private async readUploads(recordsBase: string): Promise<PartsUpload[]> {
+    const uploads = new Map<string, PartsUpload>();
+    const parts: { uploadId: string; number: number; etag: string }[] = [];
+    for await (const page of this.pages(recordsBase)) {
+      for (const object of page.Contents ?? []) {
+        const [id, record, ...more] = object.Key!.slice(recordsBase.length).split('/');
+        if (!id || !record || more.length) continue; // the records of a file inside this one's folder
+        const uploadId = decodeURIComponent(id);
+        const started = /^upload-(\d+)-(\d+)$/.exec(record);
+        const part = /^part-(\d+)-(.+)$/.exec(record);
+        if (started) uploads.set(uploadId, { uploadId, size: Number(started[1]), partBytes: Number(started[2]), parts: new Map() });
+        else if (part) parts.push({ uploadId, number: Number(part[1]), etag: decodeURIComponent(part[2]!) });
+      }
     }
+    for (const part of parts) uploads.get(part.uploadId)?.parts.set(part.number, part.etag);
+    return [...uploads.values()];
   }
 
-  private async writeState(stateKey: string, state: PartsState): Promise<void> {
-    const body = JSON.stringify(state);
-    await this.call('cannot save the state of an upload', () => this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: stateKey, Body: body })));
+  private async putRecord(recordKey: string): Promise<void> {
+    await this.call('cannot record the progress of an upload', () =>
+      this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: recordKey, Body: '', ContentLength: 0 })),
+    );
+  }
+
+  /** Parts of an unfinished upload are billed until aborted; a server without abort has nothing to bill. */
+  private async abortUpload(key: string, uploadId: string): Promise<void> {
+    await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId })).catch(() => undefined);
   }
 
   private async copyObject(source: string, destination: string, size: number): Promise<void> {
@@ -269,11 +326,9 @@ export class S3Target implements Target {
     const keys: string[] = [];
     for await (const page of this.pages(base)) for (const object of page.Contents ?? []) keys.push(object.Key!);
     if (abortUploads) {
-      for (const key of keys.filter((k) => k.startsWith(`${base}${PARTS_DIR}/`))) {
-        const state = await this.readState(key);
-        const target = key.slice(0, -'.json'.length).replace(`${PARTS_DIR}/`, '');
-        // Parts of an unfinished upload are billed until aborted; a server without abort has nothing to bill.
-        if (state) await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: target, UploadId: state.uploadId })).catch(() => undefined);
+      for (const key of keys) {
+        const started = /^(.*)\/([^/]+)\/upload-\d+-\d+$/.exec(key.slice(`${base}${PARTS_DIR}/`.length));
+        if (key.startsWith(`${base}${PARTS_DIR}/`) && started) await this.abortUpload(`${base}${started[1]}`, decodeURIComponent(started[2]!));
       }
     }
     const manifest = `${base}${MANIFEST}`;
@@ -362,6 +417,39 @@ export class S3Target implements Target {
     }
     return new TargetError(redact(`Target "${this.name}" (${this.location}): ${what}: ${why}.`, this.secrets), code);
   }
+}
+
+const md5 = (data: Buffer) => createHash('md5').update(data).digest();
+
+/** The local file's SHA-256, and the ETag S3 gives it uploaded in one request (partBytes null) or in parts of partBytes. */
+async function hashLocal(localPath: string, partBytes: number | null, signal?: AbortSignal): Promise<{ sha256: string; etag: string }> {
+  const sha256 = createHash('sha256');
+  const whole = createHash('md5');
+  const partDigests: Buffer[] = [];
+  let part = createHash('md5');
+  let inPart = 0;
+  for await (const chunk of createReadStream(localPath, { highWaterMark: 1024 * 1024, signal })) {
+    const bytes = chunk as Buffer;
+    sha256.update(bytes);
+    if (partBytes === null) {
+      whole.update(bytes);
+      continue;
+    }
+    for (let offset = 0; offset < bytes.length; ) {
+      const take = Math.min(bytes.length - offset, partBytes - inPart);
+      part.update(bytes.subarray(offset, offset + take));
+      offset += take;
+      inPart += take;
+      if (inPart === partBytes) {
+        partDigests.push(part.digest());
+        part = createHash('md5');
+        inPart = 0;
+      }
+    }
+  }
+  if (partBytes === null) return { sha256: sha256.digest('hex'), etag: whole.digest('hex') };
+  if (inPart > 0) partDigests.push(part.digest());
+  return { sha256: sha256.digest('hex'), etag: `${createHash('md5').update(Buffer.concat(partDigests)).digest('hex')}-${partDigests.length}` };
 }
 
 async function readPart(input: Awaited<ReturnType<typeof open>>, offset: number, length: number): Promise<Buffer> {

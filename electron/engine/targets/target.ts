@@ -15,6 +15,13 @@ export interface UploadOptions {
   signal?: AbortSignal;
 }
 
+/** A local file of a backup with its size and SHA-256 as the manifest records them. */
+export interface LocalFileFacts {
+  path: string;
+  size: number;
+  sha256: string;
+}
+
 /**
  * One off-site place that holds backup folders with the local backup directory's layout
  * (`<root>/backup_YYYYMMDD_HHMMSS/manifest.json`, …). Paths are '/'-separated and relative: `folder` is a
@@ -33,6 +40,11 @@ export interface Target {
   listFiles(folder: string): Promise<Map<string, number>>;
   /** Sends a local file to `folder/file`, continuing after `existing` bytes where the target can. */
   upload(localPath: string, folder: string, file: string, opts: UploadOptions): Promise<void>;
+  /**
+   * Whether `folder/file` holds the bytes the manifest records, by the server's own checksum, so that it
+   * need not be read back: true or false when it could tell, null when the target keeps none that can be compared.
+   */
+  serverChecksumMatches?(folder: string, file: string, local: LocalFileFacts, signal?: AbortSignal): Promise<boolean | null>;
   /** The bytes of `folder/file`. */
   read(folder: string, file: string, signal?: AbortSignal): Promise<Readable>;
   removeFile(folder: string, file: string): Promise<void>;
