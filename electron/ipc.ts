@@ -20,7 +20,7 @@ export function registerIpc(ipcMain: IpcMain, handlers: Handlers, isOurPage: (ur
 
 /** Controller events → the window (when it exists and is not gone). */
 export function forwardEvents(controller: Controller, target: () => WebContents | null): void {
-  for (const event of ['progress', 'status', 'navigate'] as const satisfies ApiEventName[]) {
+  for (const event of ['progress', 'status', 'navigate', 'offsiteProgress'] as const satisfies ApiEventName[]) {
     controller.on(event, (payload: unknown) => {
       const contents = target();
       if (contents && !contents.isDestroyed()) contents.send(EVENT_CHANNEL, { event, payload });

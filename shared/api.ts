@@ -1,8 +1,9 @@
 import { z } from 'zod';
-import { COMPONENTS, type Component, type Compression } from './components.js';
+import { BACKUP_NAME_PATTERN, COMPONENTS, type Component, type Compression } from './components.js';
 import type { Manifest } from './manifest.js';
 import type { Progress } from './progress.js';
 import type { FieldErrors, Settings } from './settings.js';
+import type { TargetSpec } from './targets.js';
 
 // ---- Values that cross the boundary -------------------------------------------------------------
 
@@ -144,6 +145,48 @@ export interface RestoreOutcome {
   error: string | null;
 }
 
+// ---- Off-site copies ----------------------------------------------------------------------------
+
+/** The last copy of one backup to one target, as the app recorded it. */
+export interface CopyRecord {
+  target: string;
+  backupName: string;
+  /** When the copy ended. */
+  at: string;
+  ok: boolean;
+  uploadedBytes: number;
+  /** Why it failed, naming the target (never a credential). */
+  error?: string;
+}
+
+/** A target as the window sees it: its settings without any secret. */
+export interface TargetInfo {
+  /** Its settings as saved in targets.json (no secret access key, no password: those are in the keychain). */
+  spec: TargetSpec;
+  /** Where it points, for people: a folder, s3://bucket/prefix at endpoint, sftp://user@host:port/path. */
+  location: string;
+  /** A secret access key or password is kept for it in the keychain. */
+  hasSecret: boolean;
+  /** SFTP: the server's host key pinned (`SHA256:…`), or null until the first connection. */
+  hostKey: string | null;
+  lastCopy: CopyRecord | null;
+  /** The newest backup copied there whole, by this app. */
+  newestCopy: { backupName: string; createdAt: string } | null;
+}
+
+/** What the off-site copies are doing, part of the status (the tray and notifications depend on it). */
+export interface OffsiteStatus {
+  /** The copy running now. */
+  copying: { target: string; backupName: string } | null;
+  /** Copies waiting for it. */
+  queued: number;
+  /** Each enabled target's latest copy and newest complete copy. */
+  targets: { name: string; lastCopy: CopyRecord | null; newestCopy: { backupName: string; createdAt: string } | null }[];
+}
+
+/** One backup's copy on one target for the Backups list. */
+export type CopyStateView = { state: 'copied' | 'failed'; at: string; error?: string } | { state: 'copying' | 'queued' };
+
 export interface AppStatus {
   state: AppState;
   job: RunningJob | null;
@@ -162,6 +205,7 @@ export interface AppStatus {
   scheduleEnabled: boolean;
   freeSpace: { path: string; freeBytes: number; totalBytes: number } | null;
   staleHours: number;
+  offsite: OffsiteStatus;
 }
 
 export type View = 'overview' | 'backups' | 'restore' | 'settings' | 'history';
@@ -186,6 +230,7 @@ export interface LogLines {
 // ---- The API: every request, its validated input and its output ---------------------------------
 
 const path = z.string().min(1, 'A path is required').max(4096);
+const targetName = z.string().min(1).max(64);
 const none = z.undefined();
 
 /** Input schemas. The main process (and the HTTP bridge) parse every input with these. */
@@ -217,6 +262,26 @@ export const apiInputs = {
   listFolders: z.object({ path: path.optional() }),
   /** The last lines of the log file, newest last, optionally only those of a level and above. */
   readLog: z.object({ lines: z.number().int().min(1).max(2000), level: z.enum(LOG_LEVELS).optional() }),
+  /** The off-site targets (targets.json), without secrets. */
+  listTargets: none,
+  /**
+   * Adds a target: `target` as targets.json holds it (parsed with shared/targets.ts's schema), `secret` its S3
+   * secret access key or SFTP password, which goes to the keychain only. Then connects to it once (an SFTP
+   * server's host key is pinned then).
+   */
+  addTarget: z.object({ target: z.unknown(), secret: z.string().min(1).max(1024).optional() }),
+  /** Connects and checks it can write there. */
+  testTarget: z.object({ name: targetName }),
+  /** Forgets a target and its secret; the copies on it are left there. */
+  removeTarget: z.object({ name: targetName }),
+  /** Each local backup's copy state per target: backup name → target name → state. */
+  copyStates: none,
+  /** Copies a local backup to a target (or to every enabled one) now, after any copy already running. */
+  copyBackup: z.object({ path, target: targetName.optional() }),
+  /** The backups on a target, newest first. */
+  listTargetBackups: z.object({ name: targetName }),
+  /** Downloads a backup from a target, every file checked, into the backup folder's .offsite-download/; restore it then as any backup. */
+  downloadFromTarget: z.object({ name: targetName, backupName: z.string().regex(BACKUP_NAME_PATTERN, 'A backup name like backup_20250322_143022') }),
 } as const;
 
 export interface ApiOutputs {
@@ -238,6 +303,14 @@ export interface ApiOutputs {
   pickFolder: string | null;
   listFolders: FolderListing;
   readLog: LogLines;
+  listTargets: TargetInfo[];
+  addTarget: { ok: true; target: TargetInfo; test: { ok: boolean; message: string } } | { ok: false; errors: FieldErrors };
+  testTarget: { ok: boolean; message: string };
+  removeTarget: { removed: boolean };
+  copyStates: Record<string, Record<string, CopyStateView>>;
+  copyBackup: { queued: true } | { queued: false; reason: string };
+  listTargetBackups: { ok: true; backups: BackupSummary[] } | { ok: false; error: string };
+  downloadFromTarget: { ok: true; path: string } | { ok: false; error: string };
 }
 
 export type ApiName = keyof typeof apiInputs;
@@ -252,6 +325,8 @@ export type Api = { [N in ApiName]: ApiInput<N> extends undefined ? () => Promis
 export interface ApiEvents {
   progress: Progress;
   status: AppStatus;
+  /** An off-site copy (uploading) or a download from a target (downloading). */
+  offsiteProgress: { target: string; backupName: string; progress: Progress };
   /** A notification was clicked: show this view. */
   navigate: { view: View; backupName?: string };
 }

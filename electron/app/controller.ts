@@ -27,6 +27,7 @@ import { verifyBackup } from '../engine/verify.js';
 import { History } from './history.js';
 import { runJobInWorker } from './job-runner.js';
 import { describeError, type Logger } from './log.js';
+import { Offsite } from './offsite.js';
 import { decideNotifications, initialMemory, type PolicyMemory } from './notification-policy.js';
 import type { Platform } from './platform.js';
 import { headlessSecretStore, type SecretStore } from './secret-store.js';
@@ -74,6 +75,8 @@ export class Controller extends EventEmitter<ApiEventMap> {
   readonly history: History;
   /** Passwords and keys: never in settings.json or targets.json, never sent to the window. */
   readonly secrets: SecretStore;
+  /** Off-site targets and the copies to them. */
+  readonly offsite: Offsite;
   private readonly store: SettingsStore;
   private readonly clock: Clock;
   private readonly scheduler: Scheduler;
@@ -93,6 +96,14 @@ export class Controller extends EventEmitter<ApiEventMap> {
     this.store = new SettingsStore(opts.userDataDir);
     this.history = new History(opts.userDataDir);
     this.secrets = opts.secrets ?? headlessSecretStore();
+    this.offsite = new Offsite({
+      userDataDir: opts.userDataDir,
+      secrets: this.secrets,
+      log: opts.log,
+      clock: this.clock,
+      onChange: () => this.settings && this.publish(),
+      onProgress: (event) => this.emit('offsiteProgress', event),
+    });
     this.scheduler = new Scheduler({
       clock: this.clock,
       lastAttemptAt: () => this.lastAttemptAt(),
@@ -111,6 +122,11 @@ export class Controller extends EventEmitter<ApiEventMap> {
       this.opts.platform.showNotification({ condition: 'settings', title: 'Settings were reset', body: loaded.problem, view: 'settings' });
     }
     await this.history.load(this.clock.now());
+    const targetsProblem = await this.offsite.load();
+    if (targetsProblem) {
+      this.opts.log.error(targetsProblem);
+      this.opts.platform.showNotification({ condition: 'targets', title: 'Off-site targets cannot be read', body: targetsProblem, view: 'settings' });
+    }
     await this.refresh();
     this.memory = initialMemory(this.getStatus());
     this.scheduler.configure(this.settings.schedule, await this.loadPaused());
@@ -216,6 +232,7 @@ export class Controller extends EventEmitter<ApiEventMap> {
       scheduleEnabled: this.settings.schedule.enabled,
       freeSpace: this.freeSpace,
       staleHours,
+      offsite: this.offsite.status(),
     };
   }
 
@@ -295,6 +312,8 @@ export class Controller extends EventEmitter<ApiEventMap> {
         const ended: HistoryEntry = { ...entry, endedAt: this.clock.now().toISOString(), result: 'success' };
         this.lastRestore = { entry: ended, backupPath, components, result, error: null };
         await this.history.update(ended);
+        // A backup fetched from an off-site target for this restore has served its purpose.
+        await this.offsite.discardDownload(backupPath, this.backupDir).catch((error: unknown) => this.opts.log.warn('cannot remove the downloaded backup:', describeError(error)));
         return { ok: true, result };
       } catch (error) {
         const message = userMessage(error);
@@ -317,11 +336,13 @@ export class Controller extends EventEmitter<ApiEventMap> {
   async shutdown(): Promise<void> {
     if (this.ticker) clearInterval(this.ticker);
     this.scheduler.stop();
+    const copies = this.offsite.shutdown();
     const job = this.job;
     if (job) {
       job.abort.abort(new EngineError('The app is quitting.', 'CANCELLED'));
       await job.done.catch(() => {});
     }
+    await copies;
   }
 
   // ---- internals --------------------------------------------------------------------------------
@@ -339,6 +360,7 @@ export class Controller extends EventEmitter<ApiEventMap> {
   private async runBackupJob(job: Job, trigger: RunTrigger): Promise<HistoryEntry> {
     const s = this.settings;
     let entry = await this.history.start('backup', trigger, this.clock.now());
+    let copyPath: string | null = null;
     this.publish();
     try {
       // In a worker thread: the main thread only relays progress, whatever the engine does synchronously.
@@ -357,6 +379,8 @@ export class Controller extends EventEmitter<ApiEventMap> {
       );
       entry = { ...entry, endedAt: this.clock.now().toISOString(), result: 'success', backupName: result.name, size: result.size };
       this.opts.log.info(`backup ${result.name} done (${result.size} bytes, ${result.durationMs} ms)${result.pruned.length ? `; removed by retention: ${result.pruned.join(', ')}` : ''}`);
+      // Off-site copies run beside the next backups, never holding them up; a target that is down fails its copy alone.
+      copyPath = result.path;
     } catch (error) {
       const cancelled = job.abort.signal.aborted;
       entry = { ...entry, endedAt: this.clock.now().toISOString(), result: cancelled ? 'cancelled' : 'failed', error: userMessage(error) };
@@ -366,6 +390,7 @@ export class Controller extends EventEmitter<ApiEventMap> {
     await this.history.update(entry);
     this.job = null;
     await this.refresh();
+    if (copyPath) this.offsite.enqueue(copyPath);
     this.publish();
     return entry;
   }

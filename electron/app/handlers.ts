@@ -117,6 +117,11 @@ async function listFolders(dir: string): Promise<FolderListing> {
   return { path: dir, parent: parent === dir ? null : parent, folders: marked };
 }
 
+function requireTarget(controller: Controller, name: string): string {
+  if (!controller.offsite.has(name)) throw new InputError(`There is no off-site target named "${name}".`);
+  return name;
+}
+
 /** The API's requests, shared by Electron IPC (electron/ipc.ts) and the HTTP bridge (http-bridge.ts). */
 export function createHandlers(controller: Controller): Handlers {
   return {
@@ -185,6 +190,30 @@ export function createHandlers(controller: Controller): Handlers {
     readLog: async (input) => {
       const { lines, level } = parse('readLog', input);
       return readLogTail(controller.logPath, lines, level);
+    },
+    listTargets: async (input) => (parse('listTargets', input), controller.offsite.listTargets()),
+    addTarget: async (input) => {
+      const { target, secret } = parse('addTarget', input);
+      return controller.offsite.add(target, secret);
+    },
+    testTarget: async (input) => controller.offsite.test(requireTarget(controller, parse('testTarget', input).name)),
+    removeTarget: async (input) => ({ removed: await controller.offsite.remove(parse('removeTarget', input).name) }),
+    copyStates: async (input) => {
+      parse('copyStates', input);
+      return controller.offsite.copyStates((await controller.listBackups()).map((b) => b.name));
+    },
+    copyBackup: async (input) => {
+      const { path: backup, target } = parse('copyBackup', input);
+      const folder = await requirePath(backup, 'directory');
+      if (!(await isInside(folder, controller.backupDir)) || path.dirname(folder) !== path.resolve(controller.backupDir)) {
+        throw new InputError(`${folder} is not a backup in the backups folder ${controller.backupDir}.`);
+      }
+      return controller.offsite.enqueue(folder, target === undefined ? null : requireTarget(controller, target));
+    },
+    listTargetBackups: async (input) => controller.offsite.listBackupsOn(requireTarget(controller, parse('listTargetBackups', input).name)),
+    downloadFromTarget: async (input) => {
+      const { name, backupName } = parse('downloadFromTarget', input);
+      return controller.offsite.download(requireTarget(controller, name), backupName, controller.backupDir);
     },
   };
 }

@@ -201,7 +201,7 @@ export async function startHttpBridge(opts: BridgeOptions): Promise<Bridge> {
     res.writeHead(200, { ...SECURITY_HEADERS, 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-store', Connection: 'keep-alive' });
     res.write(': connected\n\n');
     const listeners = new Map<ApiEventName, (payload: unknown) => void>();
-    for (const event of ['progress', 'status', 'navigate'] as const) {
+    for (const event of ['progress', 'status', 'navigate', 'offsiteProgress'] as const) {
       const listener = (payload: unknown) => res.write(`event: ${event}\ndata: ${JSON.stringify(payload)}\n\n`);
       listeners.set(event, listener);
       opts.events.on(event, listener);

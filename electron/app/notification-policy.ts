@@ -15,11 +15,15 @@ export interface PolicyMemory {
   lowSpace: boolean;
   /** The successful run last announced. */
   success: string | null;
+  /** Per off-site target: the failed copy last announced (backup and reason); cleared by a copy that works. */
+  offsiteFailure: Record<string, string>;
+  /** Per off-site target: the newest copy announced as out of date; cleared when a newer copy arrives. */
+  offsiteStale: Record<string, string>;
 }
 
 /** Start of the app: an old success is not news; failures, staleness and low space are. */
 export function initialMemory(status: AppStatus): PolicyMemory {
-  return { failure: null, stale: null, lowSpace: false, success: status.lastRun?.result === 'success' ? status.lastRun.id : null };
+  return { failure: null, stale: null, lowSpace: false, success: status.lastRun?.result === 'success' ? status.lastRun.id : null, offsiteFailure: {}, offsiteStale: {} };
 }
 
 /** Space must rise this much above the threshold before a new low-space warning, so hovering around it stays quiet. */
@@ -89,5 +93,50 @@ export function decideNotifications(
     next.lowSpace = false;
   }
 
-  return { notices, memory: next };
+  const offsite = offsiteNotices(memory, status, prefs, now);
+  return { notices: [...notices, ...offsite.notices], memory: { ...next, offsiteFailure: offsite.failure, offsiteStale: offsite.stale } };
+}
+
+/** Off-site targets whose newest copy is older than the stale threshold (not while a copy to them runs). */
+export function staleTargets(status: AppStatus, now: Date): AppStatus['offsite']['targets'] {
+  return status.offsite.targets.filter(
+    (t) => t.newestCopy !== null && status.offsite.copying?.target !== t.name && now.getTime() - new Date(t.newestCopy.createdAt).getTime() > status.staleHours * 3_600_000,
+  );
+}
+
+/** A copy that failed, and a target whose newest copy is out of date: once per target until it changes. */
+function offsiteNotices(memory: PolicyMemory, status: AppStatus, prefs: NotificationPrefs, now: Date): { notices: Notice[]; failure: Record<string, string>; stale: Record<string, string> } {
+  const notices: Notice[] = [];
+  const failure: Record<string, string> = {};
+  const stale: Record<string, string> = {};
+  const staleNow = new Set(staleTargets(status, now).map((t) => t.name));
+  for (const target of status.offsite.targets) {
+    const last = target.lastCopy;
+    if (last && !last.ok) {
+      const key = `${last.backupName}: ${last.error ?? ''}`;
+      failure[target.name] = key;
+      if (memory.offsiteFailure[target.name] !== key && prefs.onFailure) {
+        notices.push({
+          condition: 'offsite-failure',
+          title: `Off-site copy to "${target.name}" failed`,
+          body: `${last.backupName}: ${last.error ?? 'no reason was recorded'} It is tried again with the next backup, or from Backups.`,
+          view: 'backups',
+          backupName: last.backupName,
+        });
+      }
+    }
+    const newest = target.newestCopy;
+    if (newest && staleNow.has(target.name)) {
+      stale[target.name] = newest.backupName;
+      if (memory.offsiteStale[target.name] !== newest.backupName && prefs.onStale) {
+        notices.push({
+          condition: 'offsite-stale',
+          title: `Off-site copies on "${target.name}" are out of date`,
+          body: `Its newest copy is of the backup made ${formatAge(new Date(newest.createdAt), now)} (more than ${status.staleHours} hours).`,
+          view: 'backups',
+        });
+      }
+    }
+  }
+  return { notices, failure, stale };
 }

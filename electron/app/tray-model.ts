@@ -1,5 +1,6 @@
 import type { AppState, AppStatus } from '../../shared/api.js';
 import { formatAge, formatWhen } from './format.js';
+import { staleTargets } from './notification-policy.js';
 
 export type TrayIcon = AppState; // icons in build/tray-<state>.png (…Template.png on macOS, .ico on Windows)
 
@@ -31,6 +32,15 @@ function doing(status: AppStatus): string {
 
 const capitalise = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
 
+/** What is wrong off-site, in words (a failed copy first), or null when nothing is. */
+function offsiteProblem(status: AppStatus, now: Date): string | null {
+  const failed = status.offsite.targets.filter((t) => t.lastCopy && !t.lastCopy.ok && status.offsite.copying?.target !== t.name);
+  if (failed.length) return `copy to ${failed.map((t) => `"${t.name}"`).join(', ')} failed`;
+  const stale = staleTargets(status, now);
+  if (stale.length) return `copies on ${stale.map((t) => `"${t.name}"`).join(', ')} older than ${status.staleHours} h`;
+  return null;
+}
+
 /** What the tray shows for a status. Pure, so every state is tested without Electron. */
 export function trayModel(status: AppStatus, now: Date): TrayModel {
   const last = status.lastBackup;
@@ -53,6 +63,19 @@ export function trayModel(status: AppStatus, now: Date): TrayModel {
     default:
       tooltip = `${APP}: last backup ${lastAge ?? 'never'}`;
   }
+  // A local backup that is fine but an off-site copy that is not: a warning, as stale backups are.
+  const offsite = offsiteProblem(status, now);
+  const icon = status.state === 'idle' && offsite ? 'stale' : status.state;
+  if (offsite && status.state !== 'running') tooltip += `; off-site: ${offsite}`;
+  const offsiteLine = status.offsite.copying
+    ? `Off-site: copying to "${status.offsite.copying.target}"…`
+    : offsite
+      ? `Off-site: ${offsite}`
+      : status.offsite.targets.length
+        ? status.offsite.targets.every((t) => t.newestCopy)
+          ? 'Off-site: copies up to date'
+          : 'Off-site: not copied yet'
+        : null;
 
   const lastLine = (() => {
     if (lastRun?.kind === 'backup' && lastRun.result === 'failed') return `Last backup: failed ${formatAge(new Date(lastRun.startedAt), now)}`;
@@ -67,7 +90,7 @@ export function trayModel(status: AppStatus, now: Date): TrayModel {
   const running = status.state === 'running';
 
   return {
-    icon: status.state,
+    icon,
     // Windows cuts tray tooltips at 127 characters.
     tooltip: tooltip.length > 127 ? `${tooltip.slice(0, 126)}…` : tooltip,
     menu: [
@@ -76,6 +99,7 @@ export function trayModel(status: AppStatus, now: Date): TrayModel {
       { type: 'separator' },
       { type: 'info', label: lastLine },
       { type: 'info', label: nextLine },
+      ...(offsiteLine ? [{ type: 'info' as const, label: offsiteLine }] : []),
       { type: 'separator' },
       { type: 'action', action: 'toggle-pause', label: status.paused ? 'Resume schedule' : 'Pause schedule', enabled: status.scheduleEnabled },
       { type: 'action', action: 'open-backups', label: 'Open backups folder', enabled: true },

@@ -18,6 +18,7 @@ const status = (over: Partial<AppStatus>): AppStatus => ({
   scheduleEnabled: true,
   freeSpace: null,
   staleHours: 48,
+  offsite: { copying: null, queued: 0, targets: [] },
   ...over,
 });
 

@@ -105,6 +105,29 @@ const badInputs: Record<ApiName, Array<[input: () => unknown, message: string | 
     [() => ({}), 'purpose'],
     [() => ({ purpose: 'anything' }), 'purpose'],
   ],
+  listTargets: [[() => ({ all: true }), 'Invalid input for listTargets']],
+  addTarget: [
+    [() => ({}), 'Invalid input for addTarget'],
+    [() => ({ target: { type: 'folder', name: 'x', path: '/tmp' }, secret: '' }), 'secret'],
+    [() => ({ target: { type: 'folder', name: 'x', path: '/tmp' }, pin: true }), 'pin'],
+  ],
+  testTarget: [
+    [() => ({}), 'name'],
+    [() => ({ name: 'nowhere' }), 'There is no off-site target named "nowhere"'],
+  ],
+  removeTarget: [[() => ({ name: 5 }), 'name']],
+  copyStates: [[() => ({ target: 'x' }), 'Invalid input for copyStates']],
+  copyBackup: [
+    [() => ({}), 'path'],
+    [() => ({ path: relative }), 'is not a full path'],
+    [() => ({ path: root.dir }), 'is not a backup in the backups folder'],
+    [() => ({ path: aBackup, target: 'nowhere' }), 'There is no off-site target named "nowhere"'],
+  ],
+  listTargetBackups: [[() => ({ name: 'nowhere' }), 'There is no off-site target named "nowhere"']],
+  downloadFromTarget: [
+    [() => ({ name: 'x', backupName: '../../etc' }), 'A backup name like backup_20250322_143022'],
+    [() => ({ name: 'nowhere', backupName: 'backup_20250322_143022' }), 'There is no off-site target named "nowhere"'],
+  ],
 };
 
 describe('API handlers reject bad input', () => {

@@ -24,6 +24,7 @@ function status(overrides: Partial<AppStatus>): AppStatus {
     scheduleEnabled: true,
     freeSpace: { path: '/backups', freeBytes: 100 * GB, totalBytes: 200 * GB },
     staleHours: 48,
+    offsite: { copying: null, queued: 0, targets: [] },
     ...overrides,
   };
 }
@@ -122,5 +123,49 @@ describe('notification policy', () => {
       off,
     );
     expect(shown).toEqual([]);
+  });
+
+  describe('off-site copies', () => {
+    type Target = AppStatus['offsite']['targets'][number];
+    const failedCopy = (backupName: string, error: string): Target['lastCopy'] => ({ target: 'b2', backupName, at: t0.toISOString(), ok: false, uploadedBytes: 0, error });
+    const goodCopy = (backupName: string): Target['lastCopy'] => ({ target: 'b2', backupName, at: t0.toISOString(), ok: true, uploadedBytes: 10 });
+    const withTargets = (...targets: Target[]) => status({ offsite: { copying: null, queued: 0, targets } });
+
+    it('a failed copy is announced once per target and reason, naming both; a copy that works clears it', () => {
+      const down = withTargets({ name: 'b2', lastCopy: failedCopy('backup_20250322_020000', 'Target "b2": the connection was refused.'), newestCopy: null });
+      const shown = replay([
+        { status: down, now: t0 },
+        { status: down, now: at(1) },
+        { status: withTargets({ name: 'b2', lastCopy: failedCopy('backup_20250322_020000', 'Target "b2": access denied.'), newestCopy: null }), now: at(2) },
+        { status: withTargets({ name: 'b2', lastCopy: goodCopy('backup_20250322_030000'), newestCopy: { backupName: 'backup_20250322_030000', createdAt: at(3).toISOString() } }), now: at(3) },
+        { status: down, now: at(4) },
+      ]);
+      expect(shown.filter((n) => n.condition === 'offsite-failure').map((n) => [n.title, n.body.split(' It is')[0]])).toEqual([
+        ['Off-site copy to "b2" failed', 'backup_20250322_020000: Target "b2": the connection was refused.'],
+        ['Off-site copy to "b2" failed', 'backup_20250322_020000: Target "b2": access denied.'],
+        ['Off-site copy to "b2" failed', 'backup_20250322_020000: Target "b2": the connection was refused.'],
+      ]);
+      expect(shown.find((n) => n.condition === 'offsite-failure')).toMatchObject({ view: 'backups', backupName: 'backup_20250322_020000' });
+    });
+
+    it("a target's newest copy older than the threshold is announced once, again only after a newer copy went stale too", () => {
+      const copied = (h: number): Target => ({ name: 'nas', lastCopy: goodCopy(`backup_${h}`), newestCopy: { backupName: `backup_${h}`, createdAt: at(h).toISOString() } });
+      const shown = replay([
+        { status: withTargets(copied(0)), now: at(10) },
+        { status: withTargets(copied(0)), now: at(49) },
+        { status: withTargets(copied(0)), now: at(60) },
+        { status: withTargets(copied(50)), now: at(61) },
+        { status: withTargets(copied(50)), now: at(99) },
+      ]);
+      expect(shown.filter((n) => n.condition === 'offsite-stale').map((n) => n.title)).toEqual(['Off-site copies on "nas" are out of date', 'Off-site copies on "nas" are out of date']);
+      expect(shown.find((n) => n.condition === 'offsite-stale')!.body).toMatch(/^Its newest copy is of the backup made .* \(more than 48 hours\)\.$/);
+    });
+
+    it('follows the failure and stale switches; no copy being made to a stale target is announced while it runs', () => {
+      const down = withTargets({ name: 'b2', lastCopy: failedCopy('backup_x', 'refused'), newestCopy: { backupName: 'backup_w', createdAt: t0.toISOString() } });
+      expect(replay([{ status: down, now: at(100) }], { ...prefs, onFailure: false, onStale: false })).toEqual([]);
+      const running = status({ offsite: { copying: { target: 'nas', backupName: 'backup_y' }, queued: 0, targets: [{ name: 'nas', lastCopy: goodCopy('backup_w'), newestCopy: { backupName: 'backup_w', createdAt: t0.toISOString() } }] } });
+      expect(replay([{ status: running, now: at(100) }]).filter((n) => n.condition.startsWith('offsite'))).toEqual([]);
+    });
   });
 });

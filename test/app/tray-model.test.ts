@@ -20,6 +20,7 @@ function status(overrides: Partial<AppStatus>): AppStatus {
     scheduleEnabled: true,
     freeSpace: null,
     staleHours: 48,
+    offsite: { copying: null, queued: 0, targets: [] },
     ...overrides,
   };
 }
@@ -105,5 +106,41 @@ describe('tray model', () => {
     const off = trayModel(status({ scheduleEnabled: false, nextRunAt: null }), now);
     expect(labels(off.menu)).toContain('Schedule: off');
     expect(action(off.menu, 'toggle-pause').enabled).toBe(false);
+  });
+
+  describe('off-site copies', () => {
+    const copy = (ok: boolean, backupName = 'backup_20250322_020000', error?: string) => ({ target: 'b2', backupName, at: hoursAgo(12), ok, uploadedBytes: 1, ...(error ? { error } : {}) });
+    const newest = { backupName: 'backup_20250322_020000', createdAt: hoursAgo(12.5) };
+
+    it('a failed copy turns a good local state into a warning, naming the target; the menu says so', () => {
+      const model = trayModel(status({ offsite: { copying: null, queued: 0, targets: [{ name: 'b2', lastCopy: copy(false, undefined, 'Target "b2": the connection was refused.'), newestCopy: null }] } }), now);
+      expect(model.icon).toBe('stale');
+      expect(model.tooltip).toBe('Aurora Locus Backup: last backup 13 h ago; off-site: copy to "b2" failed');
+      expect(labels(model.menu)).toContain('Off-site: copy to "b2" failed');
+    });
+
+    it('a target whose newest copy is older than the threshold is a warning too', () => {
+      const old = { backupName: 'backup_20250319_020000', createdAt: hoursAgo(72) };
+      const model = trayModel(status({ offsite: { copying: null, queued: 0, targets: [{ name: 'nas', lastCopy: copy(true, old.backupName), newestCopy: old }] } }), now);
+      expect(model.icon).toBe('stale');
+      expect(labels(model.menu)).toContain('Off-site: copies on "nas" older than 48 h');
+    });
+
+    it('copies that worked leave the state alone; a copy running shows in the menu; a local failure still wins', () => {
+      const fine = trayModel(status({ offsite: { copying: null, queued: 0, targets: [{ name: 'b2', lastCopy: copy(true), newestCopy: newest }] } }), now);
+      expect(fine.icon).toBe('idle');
+      expect(fine.tooltip).toBe('Aurora Locus Backup: last backup 13 h ago');
+      expect(labels(fine.menu)).toContain('Off-site: copies up to date');
+      const copying = trayModel(status({ offsite: { copying: { target: 'b2', backupName: newest.backupName }, queued: 0, targets: [{ name: 'b2', lastCopy: copy(false), newestCopy: null }] } }), now);
+      expect(copying.icon).toBe('idle'); // the failure is being retried right now
+      expect(labels(copying.menu)).toContain('Off-site: copying to "b2"…');
+      const both = trayModel(status({ state: 'failed', lastRun: failedRun, offsite: { copying: null, queued: 0, targets: [{ name: 'b2', lastCopy: copy(false), newestCopy: null }] } }), now);
+      expect(both.icon).toBe('failed');
+      expect(both.tooltip.length).toBeLessThanOrEqual(127);
+    });
+
+    it('no targets: no off-site line at all', () => {
+      expect(labels(trayModel(status({}), now).menu).some((l) => l.startsWith('Off-site'))).toBe(false);
+    });
   });
 });
