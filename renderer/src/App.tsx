@@ -9,6 +9,7 @@ import { errorText } from './errors.js';
 import { showView, useNow, useView, VIEWS } from './hooks.js';
 import { describeStatus } from './status-text.js';
 import { Backups } from './views/Backups.js';
+import type { OffsiteProgress } from './views/Offsite.js';
 import { History } from './views/History.js';
 import { Overview } from './views/Overview.js';
 import { Restore, type DroppedFolder } from './views/Restore.js';
@@ -20,6 +21,7 @@ export function App() {
   const [status, setStatus] = useState<AppStatus | null>(null);
   const [progress, setProgress] = useState<Progress | null>(null);
   const [verifyProgress, setVerifyProgress] = useState<Progress | null>(null);
+  const [offsiteProgress, setOffsiteProgress] = useState<OffsiteProgress | null>(null);
   const [connectionError, setConnectionError] = useState<string | null>(null);
   const [lostConnection, setLostConnection] = useState<string | null>(null);
   const [dropped, setDropped] = useState<DroppedFolder | null>(null);
@@ -63,6 +65,7 @@ export function App() {
       }),
       // Verification runs beside the app's one job (backup or restore), and shows in Backups.
       api.on('progress', (next) => (next.operation === 'verify' ? setVerifyProgress : setProgress)(next)),
+      api.on('offsiteProgress', setOffsiteProgress),
       api.on('navigate', (target) => {
         setFocusBackup(target.backupName ?? null);
         showView(target.view);
@@ -158,6 +161,7 @@ export function App() {
             status={status}
             running={running}
             verifyProgress={verifyProgress}
+            offsiteProgress={offsiteProgress}
             focus={focusBackup}
             now={now}
             onRestore={(path) => {

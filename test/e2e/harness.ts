@@ -124,7 +124,7 @@ export interface App {
  * A temp folder with a generated PDS data directory, `aurora-backup serve` on it, and Chromium showing
  * the window through the HTTP bridge.
  */
-export async function startApp(opts: { accounts?: number; blobMB?: number } = {}): Promise<App> {
+export async function startApp(opts: { accounts?: number; blobMB?: number; /** More environment for serve. */ env?: Record<string, string> } = {}): Promise<App> {
   if (!existsSync(CHROMIUM)) throw new Error(`The window tests need Chromium at ${CHROMIUM}: apt-get install chromium, or set CHROMIUM_PATH.`);
   await ensureRendererBuilt();
   const dir = await mkdtemp(path.join(tmpdir(), 'aurora-e2e-'));
@@ -137,7 +137,7 @@ export async function startApp(opts: { accounts?: number; blobMB?: number } = {}
   // Its own process group, so stopping it also stops what npm and tsx start under it.
   const server = spawn('npm', ['run', '-s', 'cli', '--', 'serve', '--port', '0', '--data', dataDir, '--out', backupDir, '--user-data', userDir], {
     cwd: ROOT,
-    env: { ...ENV, ...backupPause.env },
+    env: { ...ENV, ...backupPause.env, ...opts.env },
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -1,5 +1,5 @@
 import { Fragment, useCallback, useEffect, useState } from 'react';
-import type { AppStatus, BackupSummary, VerifyReport } from '../../../shared/api.js';
+import type { AppStatus, BackupSummary, CopyStateView, VerifyReport } from '../../../shared/api.js';
 import type { Progress } from '../../../shared/progress.js';
 import { useApi, useConnection } from '../api/client.js';
 import { Icon } from '../components/Icon.js';
@@ -10,6 +10,7 @@ import { StatusBadge } from '../components/StatusBadge.js';
 import { errorText } from '../errors.js';
 import { formatAge, formatBytes, formatDateTime, formatDuration } from '../format.js';
 import { showView } from '../hooks.js';
+import { CopyStates, OffsiteActivity, RestoreFromTarget, type OffsiteProgress } from './Offsite.js';
 
 type Verification = { state: 'running'; deep: boolean; since: Date } | { state: 'done'; report: VerifyReport } | { state: 'error'; message: string };
 
@@ -19,16 +20,19 @@ export function Backups(props: {
   status: AppStatus | null;
   running: Progress | null;
   verifyProgress: Progress | null;
+  offsiteProgress: OffsiteProgress | null;
   focus: string | null;
   now: Date;
   onRestore: (path: string) => void;
 }) {
-  const { status, running, verifyProgress, focus, now, onRestore } = props;
+  const { status, running, verifyProgress, offsiteProgress, focus, now, onRestore } = props;
   const api = useApi();
   const { native } = useConnection();
   const [backups, setBackups] = useState<BackupSummary[] | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [verifications, setVerifications] = useState<Record<string, Verification>>({});
+  const [copies, setCopies] = useState<Record<string, Record<string, CopyStateView>>>({});
+  const hasTargets = (status?.offsite.targets.length ?? 0) > 0;
 
   const load = useCallback(
     () =>
@@ -48,6 +52,20 @@ export function Backups(props: {
   useEffect(() => {
     if (!busy || !loaded) void load();
   }, [load, busy, status?.lastBackup?.name]);
+
+  // Each backup's copies, again whenever a copy starts, ends or is queued.
+  const offsiteKey = JSON.stringify(status?.offsite ?? null);
+  useEffect(() => {
+    api.copyStates().then(setCopies, () => {});
+  }, [api, offsiteKey, backups]);
+  const copyNow = async (backup: BackupSummary) => {
+    try {
+      const answer = await api.copyBackup({ path: backup.path });
+      setError(answer.queued ? null : answer.reason);
+    } catch (failure) {
+      setError(errorText(failure));
+    }
+  };
 
   // A notification about one backup opens this view on it.
   useEffect(() => {
@@ -79,9 +97,11 @@ export function Backups(props: {
   // Backups come newest first: the first complete pre-restore backup is the undo of the last restore.
   const lastPreRestore = backups.find((b) => b.kind === 'pre-restore' && b.status === 'complete');
 
+  const restoreFromTarget = <RestoreFromTarget disabled={!!status?.job} progress={offsiteProgress} now={now} onDownloaded={onRestore} />;
   return (
     <div className="stack">
       {error ? <Notice tone="error">{error}</Notice> : null}
+      <OffsiteActivity status={status} progress={offsiteProgress} now={now} />
       {backups.length === 0 ? (
         <section className="card empty">
           <Icon name="backups" size={36} />
@@ -151,6 +171,7 @@ export function Backups(props: {
                             </span>
                           ) : null}
                           {backup.statusDetail ? <span className="cell-sub">{backup.statusDetail}</span> : null}
+                          <CopyStates backup={backup.name} states={copies[backup.name]} />
                         </td>
                         <td>
                           <div className="actions">
@@ -183,6 +204,11 @@ export function Backups(props: {
                                 >
                                   Restore…
                                 </button>
+                                {hasTargets && backup.kind === 'backup' && backup.status === 'complete' ? (
+                                  <button type="button" className="button small" onClick={() => copyNow(backup)} aria-label={`Copy off-site: ${backup.name}`}>
+                                    Copy off-site
+                                  </button>
+                                ) : null}
                                 {isLastUndo ? (
                                   <button
                                     type="button"
@@ -235,6 +261,7 @@ export function Backups(props: {
           </section>
         </>
       )}
+      {restoreFromTarget}
     </div>
   );
 }

@@ -6,6 +6,7 @@ import { FolderBrowser } from '../components/FolderBrowser.js';
 import { Notice } from '../components/Notice.js';
 import { errorText } from '../errors.js';
 import { formFromSettings, settingsFromForm, unplacedErrors, type FormValues } from '../settings-form.js';
+import { TargetsSection } from './Offsite.js';
 
 interface Form {
   values: FormValues;
@@ -245,6 +246,7 @@ export function SettingsView() {
           </div>
         </div>
       </form>
+      <TargetsSection />
     </FormContext.Provider>
   );
 }
