@@ -13,6 +13,11 @@ export interface ManifestFile {
   sha256: string;
   /** An age file (`….age`): the compressed bytes encrypted as the manifest's `encryption` says. */
   encrypted?: boolean;
+  /**
+   * Bytes before compression (an archive's whole tar stream, headers included). Restore and verify refuse
+   * an archive whose entries unpack to more. Absent in backups of versions before it.
+   */
+  unpacked_size?: number;
 }
 
 /** How an encrypted backup's files are encrypted. Public keys only: the manifest stays readable and holds no secret. */

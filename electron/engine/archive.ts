@@ -305,12 +305,14 @@ export interface StoredFile {
   /** Bytes written (after compression). */
   size: number;
   sha256: string;
+  /** Bytes read from `source` (before compression). */
+  unpacked_size: number;
 }
 
 /**
  * Streams `source` through the compressor into a new file `target`, hashing and counting the stored
- * bytes on the way (never re-reading the file), then flushes it to disk. `onSourceBytes` sees the
- * bytes read from `source`, for progress.
+ * bytes and counting the source's on the way (never re-reading the file), then flushes it to disk.
+ * `onSourceBytes` sees the bytes read from `source`, for progress.
  */
 export async function writeCompressed(
   source: Readable,
@@ -319,9 +321,13 @@ export async function writeCompressed(
   opts: { signal?: AbortSignal; onSourceBytes?: (bytes: number) => void } = {},
 ): Promise<StoredFile> {
   const sink = new HashedFileSink(target);
-  const counted = opts.onSourceBytes ? [tap(opts.onSourceBytes)] : [];
-  await pipeline([source, ...counted, compressor(compression), sink], { signal: opts.signal });
-  return { size: sink.size, sha256: sink.sha256() };
+  let unpacked = 0;
+  const counted = tap((bytes) => {
+    unpacked += bytes;
+    opts.onSourceBytes?.(bytes);
+  });
+  await pipeline([source, counted, compressor(compression), sink], { signal: opts.signal });
+  return { size: sink.size, sha256: sink.sha256(), unpacked_size: unpacked };
 }
 
 /**

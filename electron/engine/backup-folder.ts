@@ -25,6 +25,8 @@ export interface BackupFile {
   sha256: string | null;
   /** An age file: decrypt (with the backup's key or passphrase) before decompressing. */
   encrypted?: boolean;
+  /** Bytes it unpacks to, as recorded in the manifest; null when not recorded (older and legacy backups). */
+  unpackedSize: number | null;
 }
 
 export interface BackupFolder {
@@ -139,6 +141,7 @@ export async function readBackupFolder(folder: string): Promise<BackupFolder & {
         component,
         size: null,
         sha256: null,
+        unpackedSize: null,
       })),
     };
   } else {
@@ -152,7 +155,7 @@ export async function readBackupFolder(folder: string): Promise<BackupFolder & {
       rawManifest: parsed.raw,
       compression: manifest.compression,
       createdAt: new Date(manifest.aurora_backup.created_at),
-      files: manifest.aurora_backup.files.map(({ path: p, component, size, sha256, encrypted }) => ({ path: p, component, size, sha256, ...(encrypted && { encrypted }) })),
+      files: manifest.aurora_backup.files.map(({ path: p, component, size, sha256, encrypted, unpacked_size }) => ({ path: p, component, size, sha256, unpackedSize: unpacked_size ?? null, ...(encrypted && { encrypted }) })),
     };
   }
 

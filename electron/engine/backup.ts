@@ -21,6 +21,7 @@ import { assertSupportedCompression } from './compress.js';
 import { resolveConfig, type PdsLocations } from './config.js';
 import { EngineError } from './errors.js';
 import { faultPoint } from './fault-injection.js';
+import { windowsNameProblem } from './safe-extract.js';
 import { acquireBackupLock, readBackupLock, isStale, type BackupLock } from './lock.js';
 import { checkPdsRunning } from './pds-running.js';
 import { progressReporter, type ProgressReporter } from './progress.js';
@@ -223,6 +224,15 @@ async function writeBackup(
     place(name, source);
     jobs.push({ source, target: path.join(staging, 'databases', `${name}.sqlite`), sourceBytes: await sqliteBytes(source), label: `${name}.sqlite`, component: name, queries: QUERIES[name], keepUnreadable });
   }
+  // Names Windows cannot store (`x.`, `aux`), not counting the colons of the DID-named folders every PDS on Linux and macOS has.
+  const windowsNames = new Map<string, string>();
+  const noteWindowsName = (top: string, rel: string) => {
+    const segments = rel.split('/');
+    for (const [i, segment] of segments.entries()) {
+      const problem = windowsNameProblem(segment.replaceAll(':', '_'));
+      if (problem) windowsNames.set(`${top}/${segments.slice(0, i + 1).join('/')}`, problem);
+    }
+  };
   const sizing = new StatBatch();
   const actorEntries: TarSource[] = [];
   let otherBytes = 0;
@@ -231,6 +241,7 @@ async function writeBackup(
   if (components.has('actors') && (await exists(locations.actorsDir))) {
     place('actors', locations.actorsDir);
     for await (const file of walkFiles(locations.actorsDir)) {
+      noteWindowsName('actors', file.rel);
       if (/-(wal|shm|journal)$/.test(file.rel)) continue; // belong to the live database, never copied
       const archivePath = `actors/${file.rel}`;
       if (file.rel.endsWith('.sqlite')) {
@@ -253,11 +264,19 @@ async function writeBackup(
   if (includeBlobs) {
     place('blobs', locations.blobsDir);
     for await (const file of walkFiles(locations.blobsDir)) {
+      noteWindowsName('blobs', file.rel);
       await sizing.add(fileSize(file.abs).then((bytes) => (blobBytes += bytes)));
       blobFiles++;
     }
   }
   await sizing.flush();
+  if (windowsNames.size > 0) {
+    const examples = [...windowsNames].slice(0, 3).map(([name, problem]) => `${name} ${problem}`);
+    warnings.push(
+      `${windowsNames.size} ${windowsNames.size === 1 ? 'name' : 'names'} in this backup cannot be stored on Windows (${examples.join('; ')}${windowsNames.size > 3 ? '; …' : ''}). ` +
+        `It restores on Linux and macOS; a restore on Windows refuses it.`,
+    );
+  }
   const counts = { accounts: 0, actors: 0, blobs: 0 };
   const dbBytes = jobs.reduce((sum, job) => sum + job.sourceBytes, 0);
   // Database bytes count twice: once when snapshotted, once when compressed.

@@ -53,6 +53,7 @@ const ourManifestSchema = z.looseObject({
           size: z.number().int().nonnegative(),
           sha256: z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex digits'),
           encrypted: z.boolean().optional(),
+          unpacked_size: z.number().int().nonnegative().optional(),
         }),
       )
       .min(1, 'lists no files'),

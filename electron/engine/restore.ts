@@ -50,6 +50,8 @@ export interface RestoreOptions {
   startCommand?: string;
   /** Free space that unpacking beside the running PDS leaves on its disk; default 5 % of the disk, at most 1 GiB. */
   keepFreeBytes?: number;
+  /** The system restored on (default: this one): names Windows cannot store are refused only on Windows. */
+  platform?: NodeJS.Platform;
   onProgress?: (p: Progress) => void;
   signal?: AbortSignal;
 }
@@ -257,7 +259,7 @@ async function restore(opts: RestoreOptions): Promise<RestoreResult> {
   };
 
   let createdDataDir = false;
-  let outcome: { result: RestoreResult } | { error: unknown };
+  let outcome: Outcome<RestoreResult>;
   try {
     // From here on this process owns the data directory (the PDS only writes its own files in it).
     createdDataDir = !(await exists(dataDir));
@@ -291,16 +293,7 @@ async function restore(opts: RestoreOptions): Promise<RestoreResult> {
   }
 
   // The PDS goes back up with whatever is now in place: the restored data, or the untouched old data.
-  if (stopped && opts.startCommand) {
-    progress.phase('starting-pds');
-    try {
-      await runRequiredCommand('start', opts.startCommand);
-    } catch (startError) {
-      const message = `${(startError as Error).message} Start the PDS by hand.`;
-      if ('result' in outcome) warnings.push(message);
-      else outcome = { error: new EngineError(`${(outcome.error as Error).message}\nAlso: ${message}`, (outcome.error as EngineError).code ?? 'START_FAILED') };
-    }
-  }
+  outcome = await startPdsAgain(stopped ? opts.startCommand : undefined, outcome, warnings, () => progress.phase('starting-pds'));
   if ('error' in outcome) {
     if (createdDataDir) await rmdir(dataDir).catch(() => undefined); // only while still empty
     throw outcome.error;
@@ -418,7 +411,7 @@ export async function recoverRestore(opts: RecoverOptions): Promise<RecoveryResu
   const { locations } = await resolveConfig({ dataDir: opts.dataDir, envFile: opts.envFile, env: opts.env, cwd: opts.cwd });
   const warnings: string[] = [];
   let stopped = false;
-  let outcome: { result: RecoveryResult } | { error: unknown };
+  let outcome: Outcome<RecoveryResult>;
   try {
     const result = await recoverInterruptedRestore(locations.dataDir, async (databases) => {
       if (opts.stopCommand) {
@@ -435,17 +428,31 @@ export async function recoverRestore(opts: RecoverOptions): Promise<RecoveryResu
   } catch (error) {
     outcome = { error };
   }
-  if (stopped && opts.startCommand) {
-    try {
-      await runRequiredCommand('start', opts.startCommand);
-    } catch (startError) {
-      const message = `${(startError as Error).message} Start the PDS by hand.`;
-      if ('result' in outcome) warnings.push(message);
-      else outcome = { error: new EngineError(`${(outcome.error as Error).message}\nAlso: ${message}`, (outcome.error as EngineError).code ?? 'START_FAILED') };
-    }
-  }
+  outcome = await startPdsAgain(stopped ? opts.startCommand : undefined, outcome, warnings);
   if ('error' in outcome) throw outcome.error;
   return { ...outcome.result, dataDir: locations.dataDir, warnings };
+}
+
+type Outcome<T> = { result: T } | { error: unknown };
+
+/**
+ * Runs the start command (given only when the stop command ran), whatever the outcome: a start that
+ * fails becomes a warning beside a result, or is added to the error.
+ */
+async function startPdsAgain<T>(startCommand: string | undefined, outcome: Outcome<T>, warnings: string[], onStart?: () => void): Promise<Outcome<T>> {
+  if (!startCommand) return outcome;
+  onStart?.();
+  try {
+    await runRequiredCommand('start', startCommand);
+    return outcome;
+  } catch (startError) {
+    const message = `${(startError as Error).message} Start the PDS by hand.`;
+    if ('result' in outcome) {
+      warnings.push(message);
+      return outcome;
+    }
+    return { error: new EngineError(`${(outcome.error as Error).message}\nAlso: ${message}`, (outcome.error as EngineError).code ?? 'START_FAILED') };
+  }
 }
 
 function summarize(reasons: string[]): string {
@@ -494,7 +501,7 @@ async function stageAndSwap(backup: BackupFolder, plan: RestorePlan, progress: P
   const unpack = async (i: number) => {
     const planned = plan.components[i]!;
     faultPoint(`unpacking:${planned.component}`);
-    await stage(backup, backup.files.find((f) => f.component === planned.component)!, items[i]!, { progress, checks, space, signal });
+    await stage(backup, backup.files.find((f) => f.component === planned.component)!, items[i]!, { progress, checks, space, signal, platform: opts.platform });
     faultPoint(`staged:${planned.component}`);
   };
   const stopOnFailure = (error: unknown) => {
@@ -656,9 +663,10 @@ interface Staging {
   checks: IntegrityChecks;
   space: FreeSpaceGuard;
   signal: AbortSignal;
+  platform?: NodeJS.Platform;
 }
 
-async function stage(backup: BackupFolder, file: BackupFile, item: SwapItem, { progress, checks, space, signal }: Staging): Promise<void> {
+async function stage(backup: BackupFolder, file: BackupFile, item: SwapItem, { progress, checks, space, signal, platform }: Staging): Promise<void> {
   const source = path.join(backup.path, file.path);
   progress.file(file.path);
   await mkdir(path.dirname(item.staged), { recursive: true });
@@ -672,12 +680,13 @@ async function stage(backup: BackupFolder, file: BackupFile, item: SwapItem, { p
         await extractZip({
           archive: source,
           dest: item.staged,
+          platform,
           onFile: (written) => {
             if (item.component === 'actors' && written.endsWith('.sqlite')) void checks.check(written); // awaited in checkStaged
           },
         });
       } else {
-        await unzipDatabase(source, item.staged);
+        await unzipDatabase(source, item.staged, platform);
         void checks.check(item.staged); // awaited in checkStaged
       }
       progress.add((await stat(source)).size);
@@ -688,6 +697,8 @@ async function stage(backup: BackupFolder, file: BackupFile, item: SwapItem, { p
         compression: backup.compression,
         topDir: backup.legacy ? null : item.component, // backup.sh names the archive's folder after the configured one
         dest: item.staged,
+        platform,
+        unpackedBytes: file.unpackedSize,
         signal,
         onRead,
         beforeWrite,
@@ -728,11 +739,12 @@ async function unpackDatabase(source: string, staged: Writable, compression: Com
   }
 }
 
-/** What a component unpacks to: the snapshot size manifest.json records for a database, at least its stored size. */
+/** What a component unpacks to: the unpacked (or snapshot) size manifest.json records, at least its stored size. */
 function expandedSize(backup: BackupFolder, plan: RestorePlan, component: Component): number {
   const stored = plan.components.find((c) => c.component === component)!.size;
-  const recorded = backup.manifest?.aurora_backup.database_snapshots.find((s) => s.name === component)?.snapshot_size;
-  return Math.max(stored, typeof recorded === 'number' ? recorded : 0);
+  const snapshot = backup.manifest?.aurora_backup.database_snapshots.find((s) => s.name === component)?.snapshot_size;
+  const unpacked = backup.files.find((f) => f.component === component)?.unpackedSize;
+  return Math.max(stored, snapshot ?? 0, unpacked ?? 0);
 }
 
 function checksumError(backup: BackupFolder, file: BackupFile): EngineError {

@@ -21,6 +21,10 @@ export interface SafeExtractOptions {
   topDir: string | null;
   /** Must not exist yet: it is created, and removed again when the archive is refused. */
   dest: string;
+  /** Where the files will be used: names Windows cannot store are refused only on Windows. */
+  platform?: NodeJS.Platform;
+  /** The bytes manifest.json records the archive unpacks to; null or absent: not recorded (older backups). */
+  unpackedBytes?: number | null;
   /** Called with compressed bytes read so far and files written so far. */
   onProgress?: (bytesRead: number, files: number) => void;
   /** Called with each file's path once it is written and flushed to disk. */
@@ -45,11 +49,15 @@ const WRITE_BATCH_BYTES = READ_BYTES;
 const MAX_PENDING_FILES = 16;
 
 const WINDOWS_RESERVED = /^(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³])(\..*)?$/i;
-// Characters Windows refuses in names, control characters, and the backslash (a separator there).
-// The colon is the exception: blob folders are named by raw DIDs (`blobs/did:plc:…/`) on Linux and
-// macOS, so it is refused only where it means something else (an NTFS alternate data stream).
 // eslint-disable-next-line no-control-regex
-const INVALID_CHARS = /[<>"|?*\\\u0000-\u001f]/;
+const CONTROL_CHARS = /[\u0000-\u001f]/;
+// Characters Windows refuses in names, and the backslash (a separator there). Linux and macOS store them
+// (blob folders are named by raw DIDs, `blobs/did:plc:…/`), so they are refused only when restoring on Windows.
+const WINDOWS_INVALID_CHARS = /[<>"|?*\\:]/;
+/** The longest name (one path segment) ext4, APFS, NTFS and the rest store, in bytes. */
+const MAX_NAME_BYTES = 255;
+/** Linux's PATH_MAX: a longer path cannot be handed to the system at all. */
+const MAX_PATH_BYTES = 4096;
 
 const ENTRY_TYPE_WORDS: Record<string, string> = {
   SymbolicLink: 'a symbolic link',
@@ -57,11 +65,22 @@ const ENTRY_TYPE_WORDS: Record<string, string> = {
   CharacterDevice: 'a character device',
   BlockDevice: 'a block device',
   FIFO: 'a FIFO (named pipe)',
+  SpecialFile: 'a device or special file',
 };
+
+/** Why Windows cannot store a file or folder of this name, or null when it can. */
+export function windowsNameProblem(segment: string): string | null {
+  if (segment.includes(':')) return 'has a ":", which Windows does not allow in file names';
+  if (WINDOWS_INVALID_CHARS.test(segment)) return 'has a character Windows does not allow in file names (<>"|?*\\)';
+  if (/[. ]$/.test(segment)) return 'has a name ending in a dot or space, which Windows cannot store';
+  if (WINDOWS_RESERVED.test(segment)) return `uses "${segment}", a device name reserved on Windows`;
+  return null;
+}
 
 /**
  * Why an entry name is unsafe, or the path relative to `topDir` ('' for topDir itself) when it is fine.
- * Checks names as every platform sees them, so a backup made on Linux restores on Windows too.
+ * Names Windows cannot store are refused only when unpacking on Windows (`platform`): a blob named `x.`
+ * backed up on Linux restores on Linux.
  */
 export function checkEntryPath(
   name: string,
@@ -72,23 +91,85 @@ export function checkEntryPath(
   if (name.startsWith('/') || name.startsWith('\\') || /^[a-zA-Z]:/.test(name)) {
     return { ok: false, reason: 'has an absolute path' };
   }
+  if (Buffer.byteLength(name) > MAX_PATH_BYTES) return { ok: false, reason: `has a path longer than ${MAX_PATH_BYTES} bytes, which no file system takes` };
   const segments = name.split('/').filter((s) => s !== '' && s !== '.');
   if (segments.includes('..')) return { ok: false, reason: 'climbs out of its folder with ".."' };
   for (const segment of segments) {
-    if (INVALID_CHARS.test(segment)) return { ok: false, reason: 'has a character that is not allowed in file names (<>"|?*\\ or a control character)' };
-    if (platform === 'win32' && segment.includes(':')) return { ok: false, reason: 'has a ":", which Windows does not allow in file names' };
-    if (/[. ]$/.test(segment)) return { ok: false, reason: 'has a name ending in a dot or space, which Windows cannot store' };
-    if (WINDOWS_RESERVED.test(segment)) return { ok: false, reason: `uses "${segment}", a device name reserved on Windows` };
+    if (CONTROL_CHARS.test(segment)) return { ok: false, reason: 'has a control character in its name' };
+    if (Buffer.byteLength(segment) > MAX_NAME_BYTES) return { ok: false, reason: `has a name longer than ${MAX_NAME_BYTES} bytes, which file systems cannot store` };
+    const windows = platform === 'win32' ? windowsNameProblem(segment) : null;
+    if (windows) return { ok: false, reason: windows };
   }
   if (segments[0] !== topDir) return { ok: false, reason: `is not inside ${topDir}/` };
   return { ok: true, relative: segments.slice(1).join('/') };
 }
 
+/** What the rules need to know of an archive entry (tar or zip), from its header alone. */
+export interface EntryHeader {
+  name: string;
+  /** node-tar's words: 'File', 'Directory', 'SymbolicLink', … */
+  type: string;
+  /** Bytes it unpacks to. */
+  size: number;
+}
+
+export interface EntryRulesOptions {
+  /** The archive's one folder; null: whatever folder the first entry is in (backup.sh archives). */
+  topDir: string | null;
+  /** Where the archive is unpacked: names Windows cannot store are refused only on Windows. */
+  platform?: NodeJS.Platform;
+  /** The bytes manifest.json says the archive unpacks to; an archive that claims more is refused (a bomb). */
+  unpackedBytes?: number | null;
+}
+
 /**
- * Unpacks a tar archive into a fresh folder, refusing the whole archive on the first entry that is a
- * link, a device, a FIFO, or whose name is absolute, climbs with `..`, lies outside `topDir` or is not
- * a valid name on every platform. Also refuses truncated or corrupt compressed streams and tar data,
- * and an entry that appears twice. Only regular files and folders are ever created, each with `wx`
+ * The one set of rules every archive entry must pass, applied by restore (tar and zip) and by
+ * `verify --deep` alike, so a backup that verifies deep is a backup that restores. Refuses, from the
+ * entry's header and before anything of it is written: a link, a device or a FIFO; a name that is
+ * absolute, climbs with `..`, lies outside the archive's folder, holds a control character, is too long
+ * for a file system, or (on Windows) is one Windows cannot store; a file where the archive's folder
+ * belongs; an entry that appears twice; and entries that together unpack to more than manifest.json records.
+ */
+export class EntryRules {
+  private topDir: string | null;
+  private readonly files = new Set<string>();
+  private unpacked = 0;
+
+  constructor(private readonly opts: EntryRulesOptions) {
+    this.topDir = opts.topDir;
+  }
+
+  /** The entry's path below the archive's folder, or the reason the archive is refused (`the entry "…" …`). */
+  check(entry: EntryHeader): { ok: true; relative: string } | { ok: false; problem: string } {
+    this.topDir ??= entry.name.split('/').find((s) => s !== '' && s !== '.') ?? '';
+    const refused = (reason: string) => ({ ok: false as const, problem: `the entry "${printable(entry.name)}" ${reason}` });
+    const checked = checkEntryPath(entry.name, this.topDir, this.opts.platform);
+    if (!checked.ok) return refused(checked.reason);
+    const typeProblem = entryTypeProblem(entry.type);
+    if (typeProblem) return refused(typeProblem);
+    const relative = checked.relative;
+    const isDirectory = entry.type === 'Directory';
+    if (relative === '' && !isDirectory) return refused(`is a file where the folder ${this.topDir}/ belongs`);
+    if (this.files.has(relative)) return refused('appears twice in the archive');
+    const parts = relative.split('/');
+    for (let i = 1; i < parts.length; i++) {
+      const parent = parts.slice(0, i).join('/');
+      if (this.files.has(parent)) return refused(`lies below "${printable(parent)}", which the archive holds as a file`);
+    }
+    if (!isDirectory) this.files.add(relative);
+    this.unpacked += entry.size;
+    const limit = this.opts.unpackedBytes;
+    if (typeof limit === 'number' && this.unpacked > limit) {
+      return refused(`takes the archive past the ${limit} bytes manifest.json records it unpacks to (a damaged archive, or a decompression bomb)`);
+    }
+    return { ok: true, relative };
+  }
+}
+
+/**
+ * Unpacks a tar archive into a fresh folder, refusing the whole archive on the first entry that breaks
+ * the EntryRules (a link, a device, a name that escapes `topDir`, …). Also refuses truncated or corrupt
+ * compressed streams and tar data. Only regular files and folders are ever created, each with `wx`
  * (never following or overwriting anything), so no write can land outside `dest`. On refusal or any
  * error `dest` is removed and an EngineError names the archive, the entry and the problem.
  */
@@ -113,16 +194,14 @@ export async function safeExtract(opts: SafeExtractOptions): Promise<SafeExtract
     parser.abort(error);
   };
 
-  let topDir = opts.topDir;
+  const rules = new EntryRules({ topDir: opts.topDir, platform: opts.platform, unpackedBytes: opts.unpackedBytes });
   parser.on('entry', (entry: ReadEntry) => {
     if (refusal) return entry.resume();
     const entryName = entry.path;
-    topDir ??= entryName.split('/').find((s) => s !== '' && s !== '.') ?? '';
-    const checked = checkEntryPath(entryName, topDir);
-    const problem = !checked.ok ? checked.reason : entryTypeProblem(entry.type);
-    if (problem !== null || !checked.ok) {
+    const checked = rules.check({ name: entryName, type: entry.type, size: entry.size ?? 0 });
+    if (!checked.ok) {
       entry.resume();
-      return refuse(refusalError(opts.archive, `the entry "${printable(entryName)}" ${problem}`));
+      return refuse(refusalError(opts.archive, checked.problem));
     }
     const target = checked.relative === '' ? dest : path.join(dest, ...checked.relative.split('/'));
     const mode = recordedMode(entry);
@@ -135,7 +214,6 @@ export async function safeExtract(opts: SafeExtractOptions): Promise<SafeExtract
         entry.resume();
         return;
       }
-      if (checked.relative === '') throw new Error(`is a file where the folder ${topDir}/ belongs`);
       mkdirSync(path.dirname(target), { recursive: true });
     } catch (error) {
       entry.resume();

@@ -16,11 +16,14 @@ import { assertSupportedCompression, decompressor } from './compress.js';
 import { EngineError } from './errors.js';
 import { IntegrityChecks } from './integrity.js';
 import { progressReporter, type ProgressReporter } from './progress.js';
+import { EntryRules } from './safe-extract.js';
 import { readZip, unzipDatabase } from './zip-archive.js';
 
 export interface VerifyOptions {
   /** Also decompress everything, list every archive and run integrity_check on every database. */
   deep?: boolean;
+  /** Where a restore would unpack it (default: here): names Windows cannot store fail only on Windows, as in restore. */
+  platform?: NodeJS.Platform;
   onProgress?: (progress: Progress) => void;
   signal?: AbortSignal;
 }
@@ -66,7 +69,7 @@ export async function verifyBackup(folder: string, opts: VerifyOptions = {}): Pr
   const blobUse: BlobUse = { archived: null, references: [], storesRead: false };
   try {
     for (const [index, file] of present.entries()) {
-      const check = { tempDir, checker, progress, signal: opts.signal, blobUse };
+      const check = { tempDir, checker, progress, signal: opts.signal, blobUse, platform: opts.platform };
       const outcome = backup.zip ? await checkZipFile(backup, file, sizes[index]!, check) : await checkFile(backup, file, sizes[index]!, check);
       files.push({ path: file.path, ok: outcome.problems.length === 0, detail: outcome.problems.length ? outcome.problems.join('; ') : outcome.notes.join(', ') });
       problems.push(...outcome.problems.map((problem) => `${file.path}: ${problem}.`));
@@ -90,6 +93,7 @@ interface FileCheck {
   progress: ProgressReporter;
   signal?: AbortSignal;
   blobUse: BlobUse;
+  platform?: NodeJS.Platform;
 }
 
 /** What a deep check learns about blobs: the blob archive's files and the blobs the actor stores' records use. */
@@ -133,7 +137,7 @@ async function checkFile(backup: BackupFolder, file: BackupFile, size: number, c
 
   check.progress.file(file.path);
   const hash = createHash('sha256');
-  const contents = check.tempDir ? contentCheck(backup, file, check.tempDir, check.checker, check.blobUse) : null;
+  const contents = check.tempDir ? contentCheck(backup, file, check.tempDir, check.checker, check.blobUse, check.platform) : null;
   try {
     for await (const chunk of createReadStream(path.join(backup.path, file.path), { signal: check.signal })) {
       hash.update(chunk as Buffer);
@@ -175,7 +179,7 @@ async function checkZipFile(backup: BackupFolder, file: BackupFile, size: number
   try {
     if (isDatabaseFile(file)) {
       const temp = path.join(tempDir, `${file.component}.sqlite`);
-      await unzipDatabase(archive, temp);
+      await unzipDatabase(archive, temp, check.platform);
       const integrity = await check.checker.check(temp);
       await rm(temp, { force: true });
       if (!integrity.ok) problems.push(`integrity_check failed: ${integrity.messages.join('; ')}`);
@@ -204,7 +208,7 @@ async function checkZipFile(backup: BackupFolder, file: BackupFile, size: number
         if (result.ok) passed++;
         else problems.push(`${entry.name}: integrity_check failed: ${result.messages.join('; ')}`);
         await rm(temp, { recursive: true, force: true });
-      });
+      }, check.platform);
       notes.push('unzips', `${entries} archive entries listed` + (passed ? `, ${passed} databases pass integrity_check` : ''));
       if (file.component === 'blobs') check.blobUse.archived = blobFiles;
       if (file.component === 'actors') check.blobUse.storesRead = true;
@@ -228,7 +232,7 @@ interface ContentCheck {
  * Decompresses into a temp file (databases, then integrity_check) or into a tar lister (archives; the
  * SQLite files inside, the actor stores, are unpacked one folder at a time and integrity-checked too).
  */
-function contentCheck(backup: BackupFolder, file: BackupFile, tempDir: string, checker: IntegrityChecks, blobUse: BlobUse): ContentCheck {
+function contentCheck(backup: BackupFolder, file: BackupFile, tempDir: string, checker: IntegrityChecks, blobUse: BlobUse, platform?: NodeJS.Platform): ContentCheck {
   const head = decompressor(backup.compression);
   const problems: string[] = [];
   const notes: string[] = [];
@@ -260,20 +264,20 @@ function contentCheck(backup: BackupFolder, file: BackupFile, tempDir: string, c
     let entries = 0;
     let regularFiles = 0;
     let actorStores = 0;
+    // The rules restore applies, entry by entry: what restore would refuse fails here, with the same reason.
+    const rules = new EntryRules({ topDir: backup.legacy ? null : file.component, platform, unpackedBytes: file.unpackedSize });
     done = pipeline(
       head,
       tarLister((entry) => {
+        const checked = rules.check({ name: entry.path, type: entry.type, size: entry.size ?? 0 });
+        if (!checked.ok) throw new EntryRefused(checked.problem);
         entries++;
         if (entry.type === 'File') {
           regularFiles++;
-          // Below the archive's top folder, whatever its name (`blobs/`, or the configured folder's in backup.sh archives).
-          blobFiles?.add(entry.path.split('/').filter((s) => s !== '' && s !== '.').slice(1).join('/'));
+          blobFiles?.add(checked.relative);
           if (path.posix.basename(entry.path) === 'store.sqlite') actorStores++;
         }
-        const unsafe = unsafeEntry(entry);
-        if (!unsafe) return stores.take(entry);
-        problems.push(`tar entry error: ${unsafe}`);
-        return false;
+        return stores.take(entry);
       }),
     );
     afterwards = async () => {
@@ -308,7 +312,7 @@ function contentCheck(backup: BackupFolder, file: BackupFile, tempDir: string, c
       if (!failure) head.end();
       await settled;
       if (failure) {
-        problems.push(describeStreamError(failure, backup.compression));
+        problems.push(failure instanceof EntryRefused ? failure.message : describeStreamError(failure, backup.compression));
         await stopUnpacking();
       } else {
         notes.push(backup.compression === 'none' ? 'readable' : 'decompresses');
@@ -390,13 +394,27 @@ function archivedDatabases(tempRoot: string, checker: IntegrityChecks, problems:
   };
 }
 
-/** node-tar's parser as a Writable, strict so that a truncated or garbled archive is an error. */
+/** An entry the EntryRules refuse: a restore would refuse the archive for it. */
+class EntryRefused extends Error {}
+
+/**
+ * node-tar's parser as a Writable, strict so that a truncated or garbled archive is an error. `onEntry`
+ * throwing (an entry refused) fails the stream with that error; no later entry is looked at.
+ */
 function tarLister(onEntry: (entry: ReadEntry) => boolean): Writable {
   let error: Error | null = null;
   const parser = new Parser({
     strict: true,
     onReadEntry: (entry) => {
-      if (!onEntry(entry)) entry.resume();
+      let taken = false;
+      if (!error) {
+        try {
+          taken = onEntry(entry);
+        } catch (refused) {
+          error = refused as Error;
+        }
+      }
+      if (!taken) entry.resume();
     },
   });
   parser.on('error', (e: Error) => (error ??= e));
@@ -415,21 +433,11 @@ function tarLister(onEntry: (entry: ReadEntry) => boolean): Writable {
       settle(['drain', 'error', 'close'], () => callback(error));
     },
     final(callback) {
+      if (error) return callback(error);
       settle(['close'], () => callback(error));
       parser.end();
     },
   });
-}
-
-/** Entries a restore must never write: outside the target, links out of it, devices. */
-function unsafeEntry(entry: ReadEntry): string | null {
-  const escapes = (p: string) => p.startsWith('/') || /^[a-zA-Z]:/.test(p) || p.split(/[\\/]/).includes('..');
-  if (escapes(entry.path)) return `"${entry.path}" points outside the folder it would be restored into`;
-  if ((entry.type === 'SymbolicLink' || entry.type === 'Link') && entry.linkpath && escapes(entry.linkpath)) {
-    return `"${entry.path}" links to "${entry.linkpath}", outside the folder it would be restored into`;
-  }
-  if (['CharacterDevice', 'BlockDevice', 'FIFO'].includes(entry.type)) return `"${entry.path}" is a device file (${entry.type})`;
-  return null;
 }
 
 function describeStreamError(error: Error & { code?: string }, compression: Compression): string {

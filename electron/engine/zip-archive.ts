@@ -6,15 +6,14 @@ import { pipeline } from 'node:stream/promises';
 import { crc32 } from 'node:zlib';
 import yauzl from 'yauzl';
 import { EngineError } from './errors.js';
-import { checkEntryPath } from './safe-extract.js';
+import { checkEntryPath, EntryRules } from './safe-extract.js';
 
 /**
  * Zip archives of the original backup.ps1: `databases/<name>.sqlite.zip` (one plain copy of the live
  * database each) and `blobs.zip` / `actors.zip` (PowerShell's Compress-Archive of the folder, whose older
  * versions write `\` as the separator; yauzl reads it as `/`). Read through yauzl, entry by entry, with
- * the rules tar archives follow (safe-extract.ts): a name that is absolute, climbs with `..`, lies
- * outside the archive's one folder or is invalid on a platform, a link or a device refuses the whole
- * archive; each entry's CRC-32 is checked as it is read.
+ * the EntryRules tar archives follow (safe-extract.ts), for restore and verify alike; each entry's
+ * CRC-32 is checked as it is read.
  */
 
 export interface ZipEntry {
@@ -32,15 +31,18 @@ const S_IFREG = 0o100000;
 const S_IFDIR = 0o040000;
 const S_IFLNK = 0o120000;
 
-/** Walks a zip's entries in order; `onEntry` is awaited before the next one is read. `topDir` null: any one folder (the first entry's). */
-export async function readZip(archive: string, topDir: string | null, onEntry: (entry: ZipEntry) => Promise<void>): Promise<void> {
+/**
+ * Walks a zip's entries in order; `onEntry` is awaited before the next one is read. `topDir` null: any one
+ * folder (the first entry's); '' a database zip's one file. `platform`: where it is unpacked.
+ */
+export async function readZip(archive: string, topDir: string | null, onEntry: (entry: ZipEntry) => Promise<void>, platform?: NodeJS.Platform): Promise<void> {
   let zip: yauzl.ZipFile;
   try {
     zip = await yauzl.openPromise(archive, { lazyEntries: true, autoClose: false });
   } catch (error) {
     throw refusal(archive, `it is not a readable zip archive, or it was cut short (${(error as Error).message})`);
   }
-  let folder = topDir;
+  const rules = new EntryRules({ topDir, platform });
   try {
     for (;;) {
       const entry = await nextEntry(zip).catch((error: Error) => {
@@ -48,19 +50,18 @@ export async function readZip(archive: string, topDir: string | null, onEntry: (
       });
       if (!entry) return;
       const name = entry.fileName;
-      const isDirectory = name.endsWith('/');
       const mode = (entry.externalFileAttributes >>> 16) & S_IFMT;
-      if (mode === S_IFLNK) throw refusal(archive, `the entry "${printable(name)}" is a symbolic link; backups never contain links or devices`);
-      if (mode !== 0 && mode !== S_IFREG && mode !== S_IFDIR) throw refusal(archive, `the entry "${printable(name)}" is a device or special file; backups never contain links or devices`);
+      const isDirectory = name.endsWith('/') || mode === S_IFDIR;
       let relative = '';
       if (topDir !== '') {
-        folder ??= name.split('/').find((s) => s !== '' && s !== '.') ?? '';
-        const checked = checkEntryPath(name, folder);
-        if (!checked.ok) throw refusal(archive, `the entry "${printable(name)}" ${checked.reason}`);
+        const type = mode === S_IFLNK ? 'SymbolicLink' : mode !== 0 && mode !== S_IFREG && mode !== S_IFDIR ? 'SpecialFile' : isDirectory ? 'Directory' : 'File';
+        const checked = rules.check({ name, type, size: entry.uncompressedSize });
+        if (!checked.ok) throw refusal(archive, checked.problem);
         relative = checked.relative;
       } else {
         // A database zip holds one file at its top: checked as a folder of its own name.
-        const checked = checkEntryPath(name, name.split('/')[0] ?? '');
+        if (mode === S_IFLNK || (mode !== 0 && mode !== S_IFREG)) throw refusal(archive, `the entry "${printable(name)}" is not a regular file; a database zip holds one`);
+        const checked = checkEntryPath(name, name.split('/')[0] ?? '', platform);
         if (!checked.ok || checked.relative !== '') throw refusal(archive, `the entry "${printable(name)}" ${checked.ok ? 'is not at the top of the archive' : checked.reason}`);
       }
       await onEntry({
@@ -110,7 +111,7 @@ function nextEntry(zip: yauzl.ZipFile): Promise<yauzl.Entry | null> {
  * Unpacks a folder's zip into `dest` (which must not exist): the top folder's contents land in `dest`.
  * Only files and folders are created, files with `wx`; on refusal or any error `dest` is removed.
  */
-export async function extractZip(opts: { archive: string; dest: string; onFile?: (file: string) => void }): Promise<{ files: number }> {
+export async function extractZip(opts: { archive: string; dest: string; platform?: NodeJS.Platform; onFile?: (file: string) => void }): Promise<{ files: number }> {
   const dest = path.resolve(opts.dest);
   mkdirSync(path.dirname(dest), { recursive: true });
   mkdirSync(dest);
@@ -122,12 +123,11 @@ export async function extractZip(opts: { archive: string; dest: string; onFile?:
         mkdirSync(target, { recursive: true });
         return;
       }
-      if (entry.relative === '') throw refusal(opts.archive, `the entry "${printable(entry.name)}" is a file where the archive's folder belongs`);
       mkdirSync(path.dirname(target), { recursive: true });
       await writeEntry(opts.archive, entry, target);
       files++;
       opts.onFile?.(target);
-    });
+    }, opts.platform);
     return { files };
   } catch (error) {
     await rm(dest, { recursive: true, force: true, maxRetries: 5 });
@@ -136,7 +136,7 @@ export async function extractZip(opts: { archive: string; dest: string; onFile?:
 }
 
 /** Writes the one database in a `<name>.sqlite.zip` to `target` (which must not exist). */
-export async function unzipDatabase(archive: string, target: string): Promise<void> {
+export async function unzipDatabase(archive: string, target: string, platform?: NodeJS.Platform): Promise<void> {
   let written = false;
   try {
     await readZip(archive, '', async (entry) => {
@@ -144,7 +144,7 @@ export async function unzipDatabase(archive: string, target: string): Promise<vo
       if (written) throw refusal(archive, `it holds more than one file ("${printable(entry.name)}"); a database zip holds one`);
       await writeEntry(archive, entry, target);
       written = true;
-    });
+    }, platform);
     if (!written) throw refusal(archive, 'it holds no database file');
   } catch (error) {
     await rm(target, { force: true });

@@ -2,6 +2,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import Database from 'better-sqlite3';
 import { describe, expect, it, vi } from 'vitest';
 import type { Progress } from '../../shared/progress.js';
@@ -293,7 +294,7 @@ describe('packTar and writeCompressed', () => {
     }
     const target = path.join(dir, 'out.tar.gz');
     const stored = await writeCompressed(packTar(list(), {}, { topDir: 'blobs' }), target, 'gzip');
-    expect(stored).toEqual({ size: statSync(target).size, sha256: sha256(target) });
+    expect(stored).toEqual({ size: statSync(target).size, sha256: sha256(target), unpacked_size: gunzipSync(readFileSync(target)).length });
 
     const extracted = makeTempDir();
     run('tar', ['-xzf', target, '-C', extracted]);

@@ -1,4 +1,5 @@
 import { gzipSync } from 'node:zlib';
+import { Pax } from 'tar';
 
 /** One raw tar entry, written by hand so that tests can build archives no well-behaved tool would. */
 export interface RawEntry {
@@ -7,23 +8,25 @@ export interface RawEntry {
   type: '0' | '1' | '2' | '3' | '4' | '5' | '6';
   body?: Buffer | string;
   linkname?: string;
+  /** The size the header claims, when the body is not given (appended by the caller). */
+  size?: number;
 }
 
 function octal(value: number, width: number): string {
   return value.toString(8).padStart(width - 1, '0') + '\0';
 }
 
-/** A ustar header block plus the body padded to 512 bytes. Names must fit the 100-byte field. */
+/** A ustar header block plus the body padded to 512 bytes; a name longer than the 100-byte field goes in a pax header before it. */
 function entryBlocks(entry: RawEntry): Buffer {
   const body = Buffer.from(entry.body ?? '');
   const header = Buffer.alloc(512);
   const name = Buffer.from(entry.name, 'utf8');
-  if (name.length > 100) throw new Error(`test archive name too long: ${entry.name}`);
-  name.copy(header, 0);
+  const pax = name.length > 100 ? new Pax({ path: entry.name }).encode() : Buffer.alloc(0);
+  name.subarray(0, 100).copy(header, 0);
   header.write(octal(entry.type === '5' ? 0o755 : 0o644, 8), 100, 'ascii');
   header.write(octal(0, 8), 108, 'ascii');
   header.write(octal(0, 8), 116, 'ascii');
-  header.write(octal(entry.type === '0' ? body.length : 0, 12), 124, 'ascii');
+  header.write(octal(entry.size ?? (entry.type === '0' ? body.length : 0), 12), 124, 'ascii');
   header.write(octal(1_700_000_000, 12), 136, 'ascii');
   header.write('        ', 148, 'ascii');
   header.write(entry.type, 156, 'ascii');
@@ -34,7 +37,7 @@ function entryBlocks(entry: RawEntry): Buffer {
   header.write(sum.toString(8).padStart(6, '0') + '\0 ', 148, 'ascii');
   const padded = Buffer.alloc(Math.ceil(body.length / 512) * 512);
   if (entry.type === '0') body.copy(padded);
-  return Buffer.concat([header, entry.type === '0' ? padded : Buffer.alloc(0)]);
+  return Buffer.concat([pax, header, entry.type === '0' ? padded : Buffer.alloc(0)]);
 }
 
 export function tarOf(entries: RawEntry[]): Buffer {
@@ -43,6 +46,16 @@ export function tarOf(entries: RawEntry[]): Buffer {
 
 export function tarGzOf(entries: RawEntry[]): Buffer {
   return gzipSync(tarOf(entries));
+}
+
+/**
+ * A decompression bomb: `blobs/` with one file of `mib` MiB of zeros, about 1 KiB of gzip per MiB. Built
+ * from gzip members (one per MiB, all the same), which gunzip reads as one stream, so it costs no time to make.
+ */
+export function blobsBombOf(mib: number): Buffer {
+  const head = gzipSync(Buffer.concat([entryBlocks({ name: 'blobs/', type: '5' }), entryBlocks({ name: 'blobs/did_plc_abc/', type: '5' }), entryBlocks({ name: 'blobs/did_plc_abc/bomb', type: '0', size: mib * 1024 * 1024 })]));
+  const zeros = gzipSync(Buffer.alloc(1024 * 1024));
+  return Buffer.concat([head, ...Array.from({ length: mib }, () => zeros), gzipSync(Buffer.alloc(1024))]);
 }
 
 /** A well-formed blobs archive, the shape `tar -czf blobs.tar.gz -C data blobs` writes. */
@@ -60,10 +73,10 @@ export function goodBlobsEntries(): RawEntry[] {
  * Archives that must be refused whole. `escapeName` is a file name outside the target that a naive
  * extractor would create; the test checks that it never appears.
  */
-export function hostileBlobsArchives(escapeDir: string): Array<{ name: string; archive: Buffer; problem: RegExp }> {
+export function hostileBlobsArchives(escapeDir: string): Array<{ name: string; archive: Buffer; problem: RegExp; platform?: NodeJS.Platform }> {
   const good = goodBlobsEntries();
   const withEntries = (...extra: RawEntry[]) => tarGzOf([...good, ...extra]);
-  const archives = [
+  const archives: Array<{ name: string; archive: Buffer; problem: RegExp; platform?: NodeJS.Platform }> = [
     { name: 'path traversal', archive: withEntries({ name: 'blobs/../../escaped.txt', type: '0', body: 'x' }), problem: /"\.\."/ },
     { name: 'absolute path', archive: withEntries({ name: `${escapeDir}/absolute.txt`, type: '0', body: 'x' }), problem: /absolute path/ },
     {
@@ -78,10 +91,17 @@ export function hostileBlobsArchives(escapeDir: string): Array<{ name: string; a
     { name: 'character device', archive: withEntries({ name: 'blobs/null', type: '3' }), problem: /character device/ },
     { name: 'block device', archive: withEntries({ name: 'blobs/sda', type: '4' }), problem: /block device/ },
     { name: 'FIFO', archive: withEntries({ name: 'blobs/pipe', type: '6' }), problem: /FIFO/ },
-    { name: 'Windows device name', archive: withEntries({ name: 'blobs/did_plc_abc/CON.txt', type: '0', body: 'x' }), problem: /reserved on Windows/ },
-    { name: 'Windows-invalid character', archive: withEntries({ name: 'blobs/did_plc_abc/what?', type: '0', body: 'x' }), problem: /not allowed/ },
-    { name: 'trailing dot', archive: withEntries({ name: 'blobs/did_plc_abc/file.', type: '0', body: 'x' }), problem: /dot or space/ },
+    // Names Windows cannot store: refused when restoring on Windows only.
+    { name: 'Windows device name', archive: withEntries({ name: 'blobs/did_plc_abc/CON.txt', type: '0', body: 'x' }), problem: /reserved on Windows/, platform: 'win32' },
+    { name: 'Windows-invalid character', archive: withEntries({ name: 'blobs/did_plc_abc/what?', type: '0', body: 'x' }), problem: /not allow/, platform: 'win32' },
+    { name: 'trailing dot', archive: withEntries({ name: 'blobs/did_plc_abc/file.', type: '0', body: 'x' }), problem: /dot or space/, platform: 'win32' },
     { name: 'control character', archive: withEntries({ name: 'blobs/bad\u0007name', type: '0', body: 'x' }), problem: /control character/ },
+    { name: '5000-character name', archive: withEntries({ name: `blobs/did_plc_abc/${'n'.repeat(5000)}`, type: '0', body: 'x' }), problem: /longer than 4096 bytes/ },
+    { name: '300-character file name', archive: withEntries({ name: `blobs/did_plc_abc/${'n'.repeat(300)}`, type: '0', body: 'x' }), problem: /longer than 255 bytes/ },
+    { name: 'link to a file inside the folder', archive: withEntries({ name: 'blobs/did_plc_abc/again', type: '1', linkname: 'blobs/did_plc_abc/bafkreia' }), problem: /hard link/ },
+    { name: 'symbolic link inside the folder', archive: withEntries({ name: 'blobs/did_plc_abc/alias', type: '2', linkname: 'bafkreia' }), problem: /symbolic link/ },
+    { name: 'file where the folder belongs', archive: tarGzOf([{ name: 'blobs', type: '0', body: 'x' }]), problem: /is a file where the folder blobs\/ belongs/ },
+    { name: 'entry below a file', archive: withEntries({ name: 'blobs/did_plc_abc/bafkreia/inner', type: '0', body: 'x' }), problem: /holds as a file/ },
     { name: 'outside the component folder', archive: withEntries({ name: 'actors/sneaky', type: '0', body: 'x' }), problem: /not inside blobs\// },
     { name: 'duplicate entry', archive: withEntries({ name: 'blobs/did_plc_abc/bafkreia', type: '0', body: 'other' }), problem: /appears twice/ },
   ];
