@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { link, open, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { z } from 'zod';
 import { EngineError } from './errors.js';
 
 /** The lock file in the backup directory; the CLI and the desktop app both take it. */
@@ -12,17 +13,20 @@ export const HEARTBEAT_MS = 10_000;
 /** A holder on another machine (a shared drive) whose heartbeat is this old is taken for gone. */
 export const STALE_AFTER_MS = 60_000;
 
-export interface LockHolder {
-  pid: number;
-  host: string;
-  purpose: string;
-  since: string; // ISO 8601
-  heartbeat: string; // ISO 8601
-  token: string;
+/** The lock file's contents, as read back: a file of another shape is never taken for a holder. */
+const lockHolderSchema = z.looseObject({
+  pid: z.number().int().positive(),
+  host: z.string(),
+  purpose: z.string(),
+  since: z.iso.datetime({ offset: true }),
+  heartbeat: z.iso.datetime({ offset: true }),
+  token: z.string().min(1),
   /** Linux: this boot's id, and the holder's start time in clock ticks, so a reused pid is not taken for the holder. */
-  bootId?: string;
-  processStart?: string;
-}
+  bootId: z.string().optional(),
+  processStart: z.string().optional(),
+});
+
+export type LockHolder = z.infer<typeof lockHolderSchema>;
 
 export interface BackupLock {
   /** Aborted, with an EngineError that says so, when the lock is found taken by another process. */
@@ -60,18 +64,26 @@ export async function acquireBackupLock(backupDir: string, purpose: string): Pro
       }
       const found = await readLockFile(lockPath);
       if (found === 'missing') continue;
-      if (found === 'unreadable') {
-        // Only an older version wrote locks in two steps; give a half-written one its heartbeat's time.
+      if (found === 'empty' || 'damaged' in found) {
+        // Only a filesystem without hard links has a lock written in two steps; give a half-written one its heartbeat's time.
         const age = await stat(lockPath).then((s) => Date.now() - s.mtimeMs, () => Infinity);
         if (age < STALE_AFTER_MS) throw new EngineError(`Another process is taking the lock ${lockPath} right now. Wait for it to finish and try again.`, 'LOCKED');
-      } else if (!isStale(found)) {
+      }
+      if (typeof found !== 'string' && 'damaged' in found) {
+        // Never guessed at: what holds the folder cannot be told from it.
+        throw new EngineError(
+          `The lock file ${lockPath} is damaged (${found.damaged}), so it cannot tell whether another backup, restore or prune is using ${backupDir}. ` +
+            `Make sure none is running, then delete ${lockPath} and try again.`,
+          'LOCK_DAMAGED',
+        );
+      } else if (isHolder(found) && !isStale(found)) {
         throw new EngineError(
           `Another ${found.purpose} is running on ${backupDir} (process ${found.pid} on ${found.host}, since ${found.since}). ` +
             `Wait for it to finish; if that process is not this app's, delete ${lockPath}.`,
           'LOCKED',
         );
       }
-      await takeOver(lockPath, found === 'unreadable' ? null : found);
+      await takeOver(lockPath, found === 'empty' ? null : found);
     }
     throw new EngineError(`Could not take the lock ${lockPath}: other processes keep taking it. Try again.`, 'LOCKED');
   } finally {
@@ -82,23 +94,34 @@ export async function acquireBackupLock(backupDir: string, purpose: string): Pro
 /** The current holder of the lock, or null when there is none (or it is unreadable). */
 export async function readBackupLock(backupDir: string): Promise<LockHolder | null> {
   const found = await readLockFile(path.join(backupDir, LOCK_FILE_NAME));
-  return typeof found === 'string' ? null : found;
+  return typeof found === 'string' || 'damaged' in found ? null : found;
 }
 
-async function readLockFile(lockPath: string): Promise<LockHolder | 'missing' | 'unreadable'> {
+type LockFound = LockHolder | 'missing' | 'empty' | { damaged: string };
+
+/** The lock file read back through its schema: a holder, none, one still being written (empty), or damaged (and why). */
+async function readLockFile(lockPath: string): Promise<LockFound> {
   let text: string;
   try {
     text = await readFile(lockPath, 'utf8');
   } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'missing' : 'unreadable';
+    const err = error as NodeJS.ErrnoException;
+    return err.code === 'ENOENT' ? 'missing' : { damaged: `it cannot be read: ${err.message}` };
   }
+  if (text === '') return 'empty';
+  let json: unknown;
   try {
-    const holder = JSON.parse(text) as LockHolder;
-    return typeof holder.token === 'string' && typeof holder.pid === 'number' ? holder : 'unreadable';
+    json = JSON.parse(text);
   } catch {
-    return 'unreadable';
+    return { damaged: 'it is not JSON' };
   }
+  const parsed = lockHolderSchema.safeParse(json);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0]!;
+  return { damaged: `${issue.path.join('.') || 'its contents'}: ${issue.message}` };
 }
+
+const isHolder = (found: LockFound): found is LockHolder => typeof found !== 'string' && !('damaged' in found);
 
 /** Whether the holder is gone. On this machine only its process tells (never the clock); elsewhere only the heartbeat can. */
 export function isStale(holder: LockHolder): boolean {
@@ -142,7 +165,7 @@ async function takeOver(lockPath: string, stale: LockHolder | null): Promise<voi
     throw lockError(lockPath, error);
   }
   const moved = await readLockFile(aside);
-  const replaced = typeof moved !== 'string' && moved.token !== stale?.token;
+  const replaced = isHolder(moved) && moved.token !== stale?.token;
   // Put back only where no one has taken the lock since (link never replaces a file).
   if (replaced) await link(aside, lockPath).catch(() => undefined);
   await unlink(aside).catch(() => undefined);
@@ -153,8 +176,8 @@ function startHolding(lockPath: string, me: LockHolder): BackupLock {
   const assertHeld = async () => {
     if (lost.signal.aborted) throw lost.signal.reason;
     const current = await readLockFile(lockPath);
-    if (typeof current !== 'string' && current.token === me.token) return;
-    const by = typeof current === 'string' ? (current === 'missing' ? 'was deleted' : 'was replaced') : `was taken by ${current.purpose} (process ${current.pid} on ${current.host})`;
+    if (isHolder(current) && current.token === me.token) return;
+    const by = !isHolder(current) ? (current === 'missing' ? 'was deleted' : 'was replaced') : `was taken by ${current.purpose} (process ${current.pid} on ${current.host})`;
     const error = new EngineError(
       `This ${me.purpose} lost its lock: ${lockPath} ${by} while it ran. It stopped rather than write beside another process; run it again.`,
       'LOCK_LOST',
@@ -184,7 +207,7 @@ function startHolding(lockPath: string, me: LockHolder): BackupLock {
       released = true;
       clearInterval(timer);
       const current = await readLockFile(lockPath);
-      if (typeof current !== 'string' && current.token === me.token) await unlink(lockPath).catch(() => undefined);
+      if (isHolder(current) && current.token === me.token) await unlink(lockPath).catch(() => undefined);
     },
   };
 }

@@ -1,6 +1,7 @@
 import { lstat, mkdir, open, opendir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import type { Component } from '../../shared/components.js';
+import { z } from 'zod';
+import { COMPONENTS, type Component } from '../../shared/components.js';
 import { EngineError } from './errors.js';
 import { faultPoint } from './fault-injection.js';
 import { acquireBackupLock, type BackupLock } from './lock.js';
@@ -53,10 +54,30 @@ export interface SwapJournal {
  * The journal as stored: paths inside the data directory are relative to it, so a restore run through
  * one path to it (a bind mount, a container's volume) is recovered through another; each folder it
  * swaps in is recorded by device and inode, so a journal is never run against some other directory.
+ * Read back through this schema: a journal of another shape is never acted on.
  */
-interface StoredJournal extends SwapJournal {
-  folders?: Record<string, string>;
-}
+const storedJournalSchema = z.object({
+  version: z.union([z.literal(1), z.literal(JOURNAL_VERSION)]),
+  direction: z.enum(['forward', 'back', 'finished']),
+  startedAt: z.string(),
+  pid: z.number().int(),
+  backupPath: z.string(),
+  items: z
+    .array(
+      z.object({
+        component: z.enum(COMPONENTS),
+        kind: z.enum(['database', 'directory']),
+        target: z.string().min(1),
+        staged: z.string().min(1),
+        aside: z.string().min(1),
+      }),
+    )
+    .min(1),
+  stagingRoots: z.array(z.string().min(1)),
+  folders: z.record(z.string(), z.string()).optional(),
+});
+
+type StoredJournal = z.infer<typeof storedJournalSchema>;
 
 export interface RecoveryResult {
   /** `completed`: an interrupted restore was finished; `rolled-back`: undone; `cleaned`: only staging leftovers were removed. */
@@ -309,16 +330,29 @@ async function readJournal(dataDir: string): Promise<SwapJournal | null> {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw error;
   }
-  // The journal is written whole and renamed into place, so it either parses or was tampered with.
-  let stored: StoredJournal;
+  // The journal is written whole and renamed into place, so it either parses or was damaged or tampered with.
+  const damaged = (why: string) =>
+    new EngineError(
+      `The restore journal ${file} is damaged (${why}), so nothing was changed. Look at ${path.dirname(file)} (old data is under old/, new under new/), ` +
+        `put back by hand what belongs in the data directory with the PDS stopped, then remove the journal.`,
+      'JOURNAL_DAMAGED',
+    );
+  let json: unknown;
   try {
-    stored = JSON.parse(text) as StoredJournal;
+    json = JSON.parse(text);
   } catch {
-    throw new EngineError(`The restore journal ${file} is damaged. Look at ${path.dirname(file)} (old data is under old/, new under new/) and remove the journal by hand.`, 'JOURNAL_DAMAGED');
+    throw damaged('it is not JSON');
   }
-  if (stored.version !== JOURNAL_VERSION && stored.version !== 1) {
-    throw new EngineError(`The restore journal ${file} was written by another version of this app (format ${stored.version}). Finish the restore with that version.`, 'JOURNAL_VERSION');
+  const version = typeof json === 'object' && json !== null ? (json as { version?: unknown }).version : undefined;
+  if (typeof version === 'number' && version !== JOURNAL_VERSION && version !== 1) {
+    throw new EngineError(`The restore journal ${file} was written by another version of this app (format ${version}). Finish the restore with that version.`, 'JOURNAL_VERSION');
   }
+  const parsed = storedJournalSchema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw damaged(`${issue.path.join('.') || 'its contents'}: ${issue.message}`);
+  }
+  const stored = parsed.data;
   for (const [folder, recorded] of Object.entries(stored.folders ?? {})) {
     const now = await identity(path.resolve(dataDir, folder)).catch(() => 'missing');
     if (now !== recorded) {

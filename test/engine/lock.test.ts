@@ -111,6 +111,27 @@ describe('acquireBackupLock', () => {
     await lock.release();
   });
 
+  it.each([
+    ['not JSON', '{"pid": 12', /it is not JSON/],
+    ['a holder without its token', JSON.stringify({ pid: 12, host: 'h', purpose: 'backup', since: new Date().toISOString(), heartbeat: new Date().toISOString() }), /token: /],
+    ['a pid that is not a number', JSON.stringify({ pid: 'x', host: 'h', purpose: 'backup', since: 'a', heartbeat: 'b', token: 't' }), /pid: /],
+    ['a JSON array', '[1, 2, 3]', /its contents: /],
+  ])('refuses a damaged lock file (%s) with a message naming it and what to do, and leaves it as it is', async (_what, contents, why) => {
+    const dir = makeTempDir();
+    const lockPath = path.join(dir, LOCK_FILE_NAME);
+    writeFileSync(lockPath, contents);
+    const past = new Date(Date.now() - 2 * STALE_AFTER_MS); // old: not one being written right now
+    utimesSync(lockPath, past, past);
+    const error = await acquireBackupLock(dir, 'backup').catch((e: EngineError) => e);
+    expect(error).toBeInstanceOf(EngineError);
+    expect((error as EngineError).code).toBe('LOCK_DAMAGED');
+    expect((error as EngineError).message).toMatch(why);
+    expect((error as EngineError).message).toContain(`The lock file ${lockPath} is damaged (`);
+    expect((error as EngineError).message).toContain(`Make sure none is running, then delete ${lockPath} and try again.`);
+    expect(readFileSync(lockPath, 'utf8')).toBe(contents);
+    expect(await readBackupLock(dir)).toBeNull();
+  });
+
   it('is whole from the moment it exists: of 100 pairs of processes taking it at once, exactly one of each pair holds it', async () => {
     const dir = makeTempDir();
     const script = path.join(makeTempDir(), 'racer.mts');

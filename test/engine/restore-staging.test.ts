@@ -96,6 +96,27 @@ describe('journalled swap', () => {
     expect(readFileSync(path.join(putAside, 'only-copy'), 'utf8')).toBe('live data');
   });
 
+  it.each([
+    ['not JSON', () => '{"version": 2, "direction": "forw', /it is not JSON/],
+    ['an unknown direction', (j: object) => JSON.stringify({ version: 2, direction: 'sideways', ...j }), /direction: /],
+    ['an item without its staged path', (j: { items: object[] }) => JSON.stringify({ version: 2, direction: 'forward', ...j, items: j.items.map((item) => ({ ...item, staged: undefined })) }), /items\.0\.staged: /],
+    ['no items', (j: object) => JSON.stringify({ version: 2, direction: 'forward', ...j, items: [] }), /items: /],
+  ])('refuses a damaged journal (%s), naming it and what to do, and changes nothing', async (_what, garble, why) => {
+    const { dbItem, journal } = await prepare();
+    mkdirSync(path.dirname(journalPath(data)), { recursive: true });
+    const text = garble(journal as never);
+    writeFileSync(journalPath(data), text);
+    const before = readFileSync(dbItem.target);
+    const error = await recoverInterruptedRestore(data, pdsStopped).catch((e: Error) => e);
+    expect((error as Error).message).toMatch(why);
+    expect((error as Error).message).toContain(`The restore journal ${journalPath(data)} is damaged (`);
+    expect((error as Error).message).toContain('so nothing was changed');
+    expect((error as Error).message).toContain('then remove the journal');
+    expect(readFileSync(journalPath(data), 'utf8')).toBe(text);
+    expect(readFileSync(dbItem.target)).toEqual(before);
+    expect(existsSync(dbItem.staged)).toBe(true);
+  });
+
   it('refuses a journal that was written for another directory (a copy of the data directory), changing nothing', async () => {
     const { journal } = await prepare();
     process.env.AURORA_FAULT_ERROR = 'journal:written'; // as if killed right after the journal was written
