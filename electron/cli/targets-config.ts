@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { TargetSpec } from '../../shared/targets.js';
 import { defaultUserDataDir } from '../app/paths.js';
@@ -16,18 +17,26 @@ export const KNOWN_HOSTS_FILE = 'sftp-known-hosts.json';
 export const TARGET_OPTIONS: OptionSpec = {
   targets: { type: 'string' },
   'ssh-key': { type: 'string' },
+  'ssh-password-file': { type: 'string' },
 };
+
+/** The SFTP password, for a target given as a URL or configured without a key or password; never an argument (ps shows those). */
+export const SFTP_PASSWORD_VARIABLE = 'AURORA_SFTP_PASSWORD';
 
 export const TARGET_OPTIONS_HELP = `  --targets FILE      Targets file: {"targets": [...]} as in the app's targets.json (default: the
                       app's, ${path.join(defaultUserDataDir(), TARGETS_FILE)}, when it exists)
-  --ssh-key FILE      Private key for an sftp:// target given as a URL (or overriding a configured one)`;
+  --ssh-key FILE      Private key for an sftp:// target given as a URL (or overriding a configured one)
+  --ssh-password-file FILE
+                      The SFTP password instead of a key: the file's first line (or the environment
+                      variable ${SFTP_PASSWORD_VARIABLE}, used when the target has no key and no password)`;
 
 export const TARGET_URL_HELP = `A target is the name of a configured target, or one written out:
   /mnt/offsite/aurora                                   a folder (another disk, a mounted share)
   s3://BUCKET/PREFIX?endpoint=URL&region=R              S3 or S3-compatible; path-style when an endpoint is
                                                         given; keys from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY
                                                         or ~/.aws/credentials (AWS_PROFILE)
-  sftp://USER@HOST:PORT/PATH --ssh-key FILE             SFTP; the server's host key is pinned on first use in
+  sftp://USER@HOST:PORT/PATH --ssh-key FILE             SFTP (or --ssh-password-file FILE, or the password in
+                                                        ${SFTP_PASSWORD_VARIABLE}); the host key is pinned on first use in
                                                         ${path.join(defaultUserDataDir(), KNOWN_HOSTS_FILE)}`;
 
 /** The targets of `--targets FILE`, else of the app's targets.json when there is one. */
@@ -46,9 +55,24 @@ export function targetContext(): TargetContext {
 }
 
 /** `--to`/`--from`/`--target` → the target's settings: a configured name, a URL or a folder path. */
-export async function targetSpecFromArg(text: string, values: Record<string, unknown>): Promise<TargetSpec> {
+export async function targetSpecFromArg(text: string, values: Record<string, unknown>, env: NodeJS.ProcessEnv = process.env): Promise<TargetSpec> {
   const { specs } = await configuredTargets(values);
-  return asCliError(Promise.resolve().then(() => resolveTarget(text, specs, { sshKey: values['ssh-key'] as string | undefined })));
+  const spec = await asCliError(Promise.resolve().then(() => resolveTarget(text, specs, { sshKey: values['ssh-key'] as string | undefined })));
+  if (spec.type !== 'sftp') return spec;
+  const passwordFile = values['ssh-password-file'] as string | undefined;
+  if (passwordFile) return { ...spec, privateKeyFile: values['ssh-key'] ? spec.privateKeyFile : undefined, password: await readPasswordFile(passwordFile) };
+  const fromEnv = env[SFTP_PASSWORD_VARIABLE];
+  if (fromEnv && !spec.privateKeyFile && !spec.password) return { ...spec, password: fromEnv };
+  return spec;
+}
+
+async function readPasswordFile(file: string): Promise<string> {
+  const text = await readFile(file, 'utf8').catch((error: NodeJS.ErrnoException) => {
+    throw new CliError(`Cannot read the SFTP password file ${path.resolve(file)}: ${error.code === 'ENOENT' ? 'no such file' : error.message}.`, 2);
+  });
+  const password = text.split(/\r?\n/)[0]!;
+  if (!password) throw new CliError(`The SFTP password file ${path.resolve(file)} is empty: its first line is the password.`, 2);
+  return password;
 }
 
 /** `--to`/`--from`/`--target` → an open target. */

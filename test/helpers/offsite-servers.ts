@@ -1,4 +1,5 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
@@ -44,9 +45,10 @@ export interface Sshd extends RunningServer {
 
 /**
  * Debian's OpenSSH server on a random loopback port, with its own config, a generated host key and a
- * generated user key authorised for the current user. SFTP is the server's internal-sftp.
+ * generated user key authorised for the current user. SFTP is the server's internal-sftp. With
+ * `passwordAuth`, users may also log in with their password (checked against /etc/shadow: UsePAM is off).
  */
-export async function startSshd(dir: string): Promise<Sshd> {
+export async function startSshd(dir: string, opts: { passwordAuth?: boolean } = {}): Promise<Sshd> {
   mkdirSync(dir, { recursive: true });
   mkdirSync('/run/sshd', { recursive: true }); // sshd's privilege-separation directory
   const keygen = (file: string) => execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', file]);
@@ -66,7 +68,7 @@ export async function startSshd(dir: string): Promise<Sshd> {
       `PidFile ${path.join(dir, 'sshd.pid')}`,
       `AuthorizedKeysFile ${path.join(dir, 'authorized_keys')}`,
       'PubkeyAuthentication yes',
-      'PasswordAuthentication no',
+      `PasswordAuthentication ${opts.passwordAuth ? 'yes' : 'no'}`,
       'KbdInteractiveAuthentication no',
       'PermitRootLogin prohibit-password',
       'StrictModes no',
@@ -253,4 +255,19 @@ function flipOneByte(): Transform {
       done(null, chunk);
     },
   });
+}
+
+export interface ThrowawayUser {
+  name: string;
+  password: string;
+  remove(): void;
+}
+
+/** A system user with a random password and no home, for password logins (needs root, as the suite runs in CI). */
+export function createThrowawayUser(): ThrowawayUser {
+  const name = `aurora-pw-${randomBytes(4).toString('hex')}`;
+  const password = `pw-${randomBytes(12).toString('base64url')}`;
+  execFileSync('useradd', ['--no-create-home', '--home-dir', '/nonexistent', '--shell', '/bin/sh', name]);
+  execFileSync('chpasswd', { input: `${name}:${password}\n` });
+  return { name, password, remove: () => execFileSync('userdel', [name]) };
 }
