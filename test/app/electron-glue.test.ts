@@ -274,3 +274,36 @@ describe("secrets in the OS keychain (electron/keychain.ts over Electron's safeS
     }
   });
 });
+
+describe("an off-site target's secret, added through the window's IPC, goes to the keychain", () => {
+  const target = { type: 's3', name: 'b2', bucket: 'aurora', endpoint: 'http://127.0.0.1:9', forcePathStyle: true, accessKeyId: 'AKIAEXAMPLE' };
+  const secret = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY';
+  type Answer = { ok: boolean; value: { ok: boolean; errors?: Record<string, string>; target?: { hasSecret: boolean } } };
+
+  it('encrypted by safeStorage into secrets.json, never in targets.json or the answer', async () => {
+    const app = new GlueApp();
+    try {
+      const answer = await app.ask<Answer>('invoke', { channel: requestChannel('addTarget'), senderUrl: OUR_PAGE, input: { target, secret } });
+      expect(answer).toMatchObject({ ok: true, value: { ok: true, target: { hasSecret: true } } });
+      expect(JSON.stringify(answer)).not.toContain(secret);
+      const userData = path.join(app.home, 'userData');
+      expect(readFileSync(path.join(userData, 'targets.json'), 'utf8')).not.toContain(secret);
+      const stored = readFileSync(path.join(userData, 'secrets.json'), 'utf8');
+      expect(stored).toContain('target:b2:secretAccessKey');
+      expect(stored).not.toContain(secret);
+    } finally {
+      await app.stop();
+    }
+  });
+
+  it('refused, with nothing saved, when the keychain would only obfuscate it (Linux without a keyring)', async () => {
+    const app = new GlueApp({ env: { STAND_IN_KEYRING: 'basic_text' } });
+    try {
+      const answer = await app.ask<Answer>('invoke', { channel: requestChannel('addTarget'), senderUrl: OUR_PAGE, input: { target, secret } });
+      expect(answer).toEqual({ ok: true, value: { ok: false, errors: { secret: expect.stringMatching(/^Cannot save the secret: no keyring/) } } });
+      expect(() => statSync(path.join(app.home, 'userData', 'targets.json'))).toThrow();
+    } finally {
+      await app.stop();
+    }
+  });
+});

@@ -10,7 +10,7 @@ import { createFixture } from '../../electron/engine/fixture.js';
 import { createHandlers, type Handlers } from '../../electron/app/handlers.js';
 import { MemorySecretStore, UnavailableSecretStore } from '../../electron/app/secret-store.js';
 import type { Controller } from '../../electron/app/controller.js';
-import { S3_KEYS, startS3, type RunningServer } from '../helpers/offsite-servers.js';
+import { S3_KEYS, startS3, startSshd, type RunningServer } from '../helpers/offsite-servers.js';
 import { startController, tempDir, type RecordingLog, type RecordingPlatform } from './harness.js';
 
 const BUCKET = 'aurora-app';
@@ -204,6 +204,28 @@ it('a damaged targets.json is reported at start, by path, and makes no copies', 
   expect(app.platform.notices).toContainEqual(expect.objectContaining({ condition: 'targets', title: 'Off-site targets cannot be read', body: expect.stringContaining(path.join(userData, 'targets.json')) }));
   expect(app.controller.getStatus().offsite.targets).toEqual([]);
   await app.controller.shutdown();
+});
+
+it("an SFTP target: the server's host key is pinned when it is added and shown with it; a server showing another key is refused", async () => {
+  const sshd = await startSshd(path.join(root.dir, 'sshd'));
+  try {
+    const app = await appFor('sftp');
+    const remote = path.join(root.dir, 'sftp-remote');
+    const added = await app.handlers.addTarget({ target: { type: 'sftp', name: 'nas', host: '127.0.0.1', port: sshd.port, username: sshd.user, path: remote, privateKeyFile: sshd.userKey } });
+    expect(added).toMatchObject({ ok: true, target: { hostKey: sshd.hostFingerprint, hasSecret: false }, test: { ok: true, message: expect.stringContaining(`host key ${sshd.hostFingerprint}`) } });
+    expect((await app.handlers.listTargets(undefined))[0]!.hostKey).toBe(sshd.hostFingerprint);
+    // Pinned once: the next test says nothing more about it.
+    expect(await app.handlers.testTarget({ name: 'nas' })).toEqual({ ok: true, message: expect.not.stringContaining('pinned') });
+    await sshd.restart({ newHostKey: true });
+    const pinned = (added as { target: { hostKey: string } }).target.hostKey;
+    const refused = await app.handlers.testTarget({ name: 'nas' });
+    expect(refused).toEqual({ ok: false, message: expect.stringContaining(pinned) });
+    expect(refused.message).toContain('someone may be intercepting the connection');
+    expect((await app.handlers.listTargets(undefined))[0]!.hostKey).toBe(pinned);
+    await app.controller.shutdown();
+  } finally {
+    await sshd.stop();
+  }
 });
 
 const platform = (app: App) => app.platform;

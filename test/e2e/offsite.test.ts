@@ -44,8 +44,11 @@ describe('the window: off-site copies', () => {
     await card.getByRole('radio', { name: /^Folder/ }).check();
     await card.getByRole('textbox', { name: 'Name' }).fill('usb');
     await card.getByRole('textbox', { name: 'Folder', exact: true }).fill(offsiteDir);
+    await card.getByText('Retention and upload limit').click();
+    await card.getByRole('textbox', { name: 'Delete copies there older than (days)' }).fill('30');
     await card.getByRole('textbox', { name: 'Folder', exact: true }).press('Enter');
     await card.getByText('"usb" added and tested').waitFor();
+    expect(JSON.parse(readFileSync(path.join(app.userDir, 'targets.json'), 'utf8')).targets).toEqual([expect.objectContaining({ name: 'usb', type: 'folder', path: offsiteDir, retention: { retainDays: 30, keepLast: 3 } })]);
     expect(await card.getByRole('list', { name: 'Targets' }).textContent()).toContain(offsiteDir);
     expect(await card.getByRole('button', { name: 'Test the connection to usb' }).isVisible()).toBe(true);
     await app.screenshot('settings-targets-folder');

@@ -133,7 +133,10 @@ function AddTarget({ onAdded }: { onAdded: (answer: Extract<Awaited<ReturnType<R
 
   const submit = async (event: FormEvent) => {
     event.preventDefault();
-    const common = { name: v('name'), type: kind };
+    const number = (field: string) => (v(field) && /^\d+$/.test(v(field)) ? Number(v(field)) : v(field) || undefined);
+    const retention = v('retention.retainDays') || v('retention.keepLast') ? { retention: { retainDays: number('retention.retainDays'), keepLast: number('retention.keepLast') ?? 3 } } : {};
+    const limit = v('bandwidthLimitKiBps') ? { bandwidthLimitKiBps: number('bandwidthLimitKiBps') } : {};
+    const common = { name: v('name'), type: kind, ...retention, ...limit };
     const optional = (field: string) => (v(field) ? { [field]: v(field) } : {});
     const target =
       kind === 'folder'
@@ -152,6 +155,7 @@ function AddTarget({ onAdded }: { onAdded: (answer: Extract<Awaited<ReturnType<R
       } else {
         setErrors(answer.errors);
         const first = Object.keys(answer.errors)[0];
+        if (MORE.includes(first ?? '')) document.querySelector<HTMLDetailsElement>('.more-options')?.setAttribute('open', '');
         if (first) document.getElementById(`${id}-${first}`)?.focus();
       }
     } catch (error) {
@@ -259,6 +263,12 @@ function AddTarget({ onAdded }: { onAdded: (answer: Extract<Awaited<ReturnType<R
           {field('secret', 'Password', { type: 'password', hint: "Kept in this computer's keychain. The server's host key is pinned when it is first reached." })}
         </>
       ) : null}
+      <details className="more-options">
+        <summary>Retention and upload limit</summary>
+        {field('retention.retainDays', 'Delete copies there older than (days)', { hint: 'Empty: copies are never removed there. Applied after each successful copy; the newest copy always stays.' })}
+        {field('retention.keepLast', 'But always keep the newest (copies)', { placeholder: '3' })}
+        {field('bandwidthLimitKiBps', 'Upload limit (KiB/s)', { hint: 'Empty: as fast as the connection allows.' })}
+      </details>
       {stray.length ? (
         <Notice tone="error">
           <ul className="plain-list">
@@ -277,10 +287,11 @@ function AddTarget({ onAdded }: { onAdded: (answer: Extract<Awaited<ReturnType<R
   );
 }
 
+const MORE = ['retention.retainDays', 'retention.keepLast', 'bandwidthLimitKiBps'];
 const FIELDS: Record<Kind, string[]> = {
-  folder: ['name', 'path'],
-  s3: ['name', 'endpoint', 'region', 'bucket', 'prefix', 'accessKeyId', 'secret'],
-  sftp: ['name', 'host', 'port', 'username', 'path', 'privateKeyFile', 'secret'],
+  folder: ['name', 'path', ...MORE],
+  s3: ['name', 'endpoint', 'region', 'bucket', 'prefix', 'accessKeyId', 'secret', ...MORE],
+  sftp: ['name', 'host', 'port', 'username', 'path', 'privateKeyFile', 'secret', ...MORE],
 };
 
 // ---- Backups: copy states, upload progress, restore from a target -------------------------------
