@@ -76,6 +76,21 @@ export function sizeProblem(file: BackupFile, size: number): string | null {
   return file.size === null || file.size === size ? null : `size is ${size} bytes, manifest.json records ${file.size} (the file was cut short or changed)`;
 }
 
+/** Asked of an account database by verify and restore: the accounts it holds, counted as the backup counts them. */
+export const ACCOUNT_QUERIES = { accounts: 'SELECT count(*) FROM account', actors: 'SELECT count(*) FROM actor' };
+
+/**
+ * An account database without accounts where manifest.json counts some: SQLite takes an empty (0-byte)
+ * file for an empty database, so it passes integrity_check, but it is not the snapshot the backup took.
+ */
+export function missingAccountsProblem(backup: BackupFolder, component: string, bytes: number, answers: Record<string, unknown> | undefined): string | null {
+  const counted = backup.manifest?.aurora_backup.counts.accounts ?? 0;
+  if (component !== 'account' || counted === 0) return null;
+  if (bytes === 0) return `is an empty (0-byte) database, but manifest.json counts ${counted} accounts in it`;
+  const held = Number(answers?.accounts ?? answers?.actors ?? 0);
+  return held === 0 ? `holds no accounts, but manifest.json counts ${counted} accounts in it` : null;
+}
+
 export const CHECKSUM_PROBLEM = 'SHA-256 does not match manifest.json (the file is damaged or was changed after the backup)';
 
 export const isDatabaseFile = (file: BackupFile) => (DATABASE_COMPONENTS as readonly string[]).includes(file.component);

@@ -8,7 +8,7 @@ import { COMPONENTS, DATABASE_COMPONENTS, isDataComponent, type Component, type 
 import { escapeControlCharacters, formatBytes } from '../../shared/format.js';
 import type { Progress } from '../../shared/progress.js';
 import { pumpFile, READ_BYTES, writeAll } from './archive.js';
-import { CHECKSUM_PROBLEM, ZIP_NOTICE, openBackupFolder, sizeProblem, type BackupFile, type BackupFolder } from './backup-folder.js';
+import { ACCOUNT_QUERIES, CHECKSUM_PROBLEM, missingAccountsProblem, ZIP_NOTICE, openBackupFolder, sizeProblem, type BackupFile, type BackupFolder } from './backup-folder.js';
 import { runBackup } from './backup.js';
 import { decompressor } from './compress.js';
 import { DEFAULT_BACKUP_DIR, resolveConfig, type PdsLocations, type ResolvedConfig } from './config.js';
@@ -712,7 +712,7 @@ async function stage(backup: BackupFolder, file: BackupFile, item: SwapItem, { p
       });
     } else {
       await unpackDatabase(source, guardedFile(item.staged, beforeWrite), backup.compression, onRead, progress, signal);
-      void checks.check(item.staged); // awaited in checkStaged
+      void checks.check(item.staged, item.component === 'account' ? ACCOUNT_QUERIES : undefined); // awaited in checkStaged
     }
   } catch (error) {
     // A damaged file usually fails to decompress first; its checksum says why.
@@ -763,15 +763,15 @@ async function sha256Of(file: string): Promise<string> {
 /** Counts against the manifest, and the integrity_check of every staged database (actor stores included). */
 async function checkStaged(backup: BackupFolder, items: SwapItem[], progress: ProgressReporter, checks: IntegrityChecks): Promise<void> {
   const problems: string[] = [];
-  const databases: Array<{ file: string; label: string }> = [];
+  const databases: Array<{ file: string; label: string; component?: Component; size?: number }> = [];
   const snapshots = backup.manifest?.aurora_backup.database_snapshots ?? [];
   const counts = backup.manifest?.aurora_backup.counts;
   for (const item of items) {
     const archive = backup.files.find((f) => f.component === item.component)!.path;
     if (item.kind === 'database') {
-      databases.push({ file: item.staged, label: archive });
-      const recorded = snapshots.find((s) => s.name === item.component)?.snapshot_size;
       const size = (await stat(item.staged)).size;
+      databases.push({ file: item.staged, label: archive, component: item.component, size });
+      const recorded = snapshots.find((s) => s.name === item.component)?.snapshot_size;
       if (recorded !== undefined && recorded !== size) problems.push(`${archive} unpacks to ${size} bytes, but manifest.json records ${recorded}`);
       continue;
     }
@@ -801,7 +801,10 @@ async function checkStaged(backup: BackupFolder, items: SwapItem[], progress: Pr
     }),
   );
   results.forEach((result, i) => {
-    if (!result.ok) problems.push(`${databases[i]!.label} is not a sound database (integrity_check: ${result.messages.join('; ')})`);
+    const { label, component, size } = databases[i]!;
+    if (!result.ok) problems.push(`${label} is not a sound database (integrity_check: ${result.messages.join('; ')})`);
+    const noAccounts = result.ok && component ? missingAccountsProblem(backup, component, size ?? 0, result.answers) : null;
+    if (noAccounts) problems.push(`${label} ${noAccounts}`);
   });
   // Whatever SQLite left beside the staged databases while checking them must not be swapped in.
   for (const { file } of databases) for (const suffix of ['-wal', '-shm', '-journal']) await rm(file + suffix, { force: true });

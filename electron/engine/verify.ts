@@ -10,7 +10,7 @@ import { Parser, type ReadEntry } from 'tar';
 import type { VerifyFileResult, VerifyReport } from '../../shared/api.js';
 import type { Compression } from '../../shared/components.js';
 import type { Progress } from '../../shared/progress.js';
-import { CHECKSUM_PROBLEM, ZIP_NOTICE, isDatabaseFile, readBackupFolder, sizeProblem, type BackupFile, type BackupFolder } from './backup-folder.js';
+import { ACCOUNT_QUERIES, CHECKSUM_PROBLEM, missingAccountsProblem, ZIP_NOTICE, isDatabaseFile, readBackupFolder, sizeProblem, type BackupFile, type BackupFolder } from './backup-folder.js';
 import { BLOB_REFERENCE_QUERIES, describeMissing, missingBlobs, referencesFrom, type BlobReference } from './blob-references.js';
 import { assertSupportedCompression, decompressor } from './compress.js';
 import { EngineError } from './errors.js';
@@ -252,9 +252,11 @@ function contentCheck(backup: BackupFolder, file: BackupFile, tempDir: string, c
       if (recorded !== undefined && recorded !== bytes) {
         problems.push(`decompresses to ${bytes} bytes, manifest.json records a ${recorded}-byte snapshot`);
       }
-      const integrity = await checker.check(temp);
+      const integrity = await checker.check(temp, file.component === 'account' ? ACCOUNT_QUERIES : undefined);
       if (integrity.ok) notes.push('integrity_check ok');
       else problems.push(`integrity_check failed: ${integrity.messages.join('; ')}`);
+      const noAccounts = integrity.ok ? missingAccountsProblem(backup, file.component, bytes, integrity.answers) : null;
+      if (noAccounts) problems.push(noAccounts);
       await rm(temp, { force: true });
     };
   } else {

@@ -4,6 +4,7 @@
 import { createHash } from 'node:crypto';
 import { cpSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Manifest } from '../../shared/manifest.js';
 import { runBackup } from '../../electron/engine/backup.js';
@@ -24,24 +25,27 @@ beforeAll(async () => {
   real = (await runBackup({ dataDir, backupDir: path.join(root, 'backups'), env: {} })).path;
 });
 
-/** A copy of the real backup whose blobs.tar.gz is `archive`, resealed in manifest.json. */
-function backupWithBlobs(archive: Buffer): string {
+/** A copy of the real backup whose `relative` file is `bytes`, resealed in manifest.json (and `edit` applied to it). */
+function backupWith(relative: string, bytes: Buffer, edit?: (manifest: Manifest) => void): string {
   const folder = path.join(root, `copy-${++copies}`, path.basename(real));
   cpSync(real, folder, { recursive: true });
-  writeFileSync(path.join(folder, 'blobs.tar.gz'), archive);
+  writeFileSync(path.join(folder, relative), bytes);
   const manifestPath = path.join(folder, 'manifest.json');
   const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as Manifest;
-  const entry = manifest.aurora_backup.files.find((f) => f.path === 'blobs.tar.gz')!;
-  entry.size = archive.length;
-  entry.sha256 = createHash('sha256').update(archive).digest('hex');
+  const entry = manifest.aurora_backup.files.find((f) => f.path === relative)!;
+  entry.size = bytes.length;
+  entry.sha256 = createHash('sha256').update(bytes).digest('hex');
+  edit?.(manifest);
   writeFileSync(manifestPath, JSON.stringify(manifest));
   return folder;
 }
 
+const backupWithBlobs = (archive: Buffer) => backupWith('blobs.tar.gz', archive);
+
 /** What verify --deep says of blobs.tar.gz, and what a restore into an empty folder says. */
-async function verifyAndRestore(folder: string, platform?: NodeJS.Platform) {
+async function verifyAndRestore(folder: string, platform?: NodeJS.Platform, file = 'blobs.tar.gz') {
   const report = await verifyBackup(folder, { deep: true, platform });
-  const verified = report.problems.find((p) => p.startsWith('blobs.tar.gz: '));
+  const verified = report.problems.find((p) => p.startsWith(`${file}: `));
   const target = path.join(path.dirname(folder), 'restored');
   const restored = await restoreBackup({ backupPath: folder, dataDir: target, env: {}, cwd: root, platform }).then(
     () => null,
@@ -107,5 +111,22 @@ describe('names Windows cannot store', () => {
     const reason = onWindows.verified!.replace(/^blobs\.tar\.gz: /, '').replace(/\.$/, '');
     expect(reason).toMatch(/^the entry "blobs\/did.+" has a ":", which Windows does not allow in file names$/); // the DID folder comes first
     expect(onWindows.restored).toContain(`: ${reason}. Nothing from it was restored.`);
+  });
+});
+
+describe('an empty account database', () => {
+  it('a 0-byte account.sqlite whose manifest counts accounts fails verify --deep, and restore refuses it for the same reason', async () => {
+    const counted = (JSON.parse(readFileSync(path.join(real, 'manifest.json'), 'utf8')) as Manifest).aurora_backup.counts.accounts;
+    expect(counted).toBeGreaterThan(0);
+    // Resealed whole: the file's size and SHA-256, and the snapshot's recorded size, all say 0 bytes.
+    const folder = backupWith('databases/account.sqlite.gz', gzipSync(Buffer.alloc(0)), (manifest) => {
+      manifest.aurora_backup.database_snapshots.find((s) => s.name === 'account')!.snapshot_size = 0;
+    });
+    const { report, verified, restored, target } = await verifyAndRestore(folder, undefined, 'databases/account.sqlite.gz');
+    expect(report.ok).toBe(false);
+    const problem = `is an empty (0-byte) database, but manifest.json counts ${counted} accounts in it`;
+    expect(verified).toBe(`databases/account.sqlite.gz: ${problem}.`);
+    expect(restored).toContain(`databases/account.sqlite.gz ${problem}`);
+    expect(existsSync(target)).toBe(false);
   });
 });
