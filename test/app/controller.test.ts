@@ -13,6 +13,7 @@ import { createHandlers } from '../../electron/app/handlers.js';
 import { History } from '../../electron/app/history.js';
 import { measureEventLoopDelay } from '../../electron/app/event-loop.js';
 import { ManualClock } from './manual-clock.js';
+import { powerMonitor } from './electron-glue/stand-in.js';
 import { startController, tempDir } from './harness.js';
 
 let root: { dir: string; cleanup(): Promise<void> };
@@ -272,6 +273,32 @@ describe('the backup-folder lock shared with the CLI', () => {
     const started = await controller.startBackup('manual');
     if (!started.started) throw new Error(started.reason);
     expect((await started.done).result).toBe('success');
+  });
+});
+
+describe('waking from sleep', () => {
+  afterAll(() => void powerMonitor.removeAllListeners('resume'));
+
+  it("Electron's resume after a night asleep runs the slept-through 02:00 backup a minute after waking, not when the late timer fires", async () => {
+    const MINUTE = 60_000;
+    const clock = new ManualClock(new Date(2025, 2, 22, 23, 0));
+    const { controller, backupDir } = await appFor('wake', clock);
+    powerMonitor.on('resume', () => controller.resumed()); // as electron/main.ts wires it (electron-glue.test checks that it does)
+    await controller.updateSettings({ ...controller.getSettings(), schedule: { enabled: true, mode: 'daily', intervalHours: 24, dailyAt: '02:00' } });
+    expect(controller.getStatus().nextRunAt).toBe(new Date(2025, 2, 23, 2, 0).toISOString());
+
+    // Asleep from 23:00 to 07:00: the wall clock jumps, the 02:00 timer (on libuv's stopped clock) is now 8 hours late.
+    clock.sleep(8 * 60 * MINUTE);
+    await clock.advance(MINUTE);
+    expect(controller.history.list()).toEqual([]); // nothing noticed the night went by
+
+    powerMonitor.emit('resume');
+    await clock.advance(MINUTE);
+    await waitFor(() => controller.history.list()[0]?.result === 'success', 'the run after waking');
+    const [run] = controller.history.list();
+    expect(run).toMatchObject({ kind: 'backup', trigger: 'catch-up', result: 'success' });
+    expect(new Date(run!.startedAt)).toEqual(new Date(2025, 2, 23, 7, 2)); // 07:01 awake, a minute to settle
+    expect(await readdir(backupDir)).toContain(run!.backupName);
   });
 });
 
