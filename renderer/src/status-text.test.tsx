@@ -40,6 +40,29 @@ describe('describeStatus', () => {
   });
 });
 
+describe('describeStatus with off-site copies', () => {
+  const copy = (ok: boolean, error?: string) => ({ target: 'b2', backupName: 'backup_20260322_123000', at: '2026-03-22T12:31:00Z', ok, uploadedBytes: 1, ...(error ? { error } : {}) });
+  const withTarget = (target: AppStatus['offsite']['targets'][number], copying: AppStatus['offsite']['copying'] = null) => status({ offsite: { copying, queued: 0, targets: [target] } });
+
+  it('a failed copy is a warning naming the target and its reason, with the way to Backups', () => {
+    const summary = describeStatus(withTarget({ name: 'b2', lastCopy: copy(false, 'Target "b2": access denied.'), newestCopy: null }), now);
+    expect(summary).toMatchObject({ tone: 'stale', title: 'The off-site copy to "b2" failed', action: { label: 'Open Backups', view: 'backups' } });
+    expect(summary.detail).toMatch(/^Target "b2": access denied\. It is tried again/);
+  });
+
+  it('a target whose newest copy is older than the threshold is a warning; copies that worked, or a retry running, are not', () => {
+    const old = { backupName: 'backup_20260318_120000', createdAt: '2026-03-18T12:00:00Z' };
+    expect(describeStatus(withTarget({ name: 'nas', lastCopy: copy(true), newestCopy: old }), now).title).toBe('Off-site copies on "nas" are out of date');
+    const fresh = { backupName: 'backup_20260322_123000', createdAt: '2026-03-22T12:30:00Z' };
+    expect(describeStatus(withTarget({ name: 'b2', lastCopy: copy(true), newestCopy: fresh }), now).tone).toBe('ok');
+    expect(describeStatus(withTarget({ name: 'b2', lastCopy: copy(false, 'down'), newestCopy: null }, { target: 'b2', backupName: fresh.backupName }), now).tone).toBe('ok');
+  });
+
+  it('a local problem comes first', () => {
+    expect(describeStatus(status({ state: 'stale', offsite: { copying: null, queued: 0, targets: [{ name: 'b2', lastCopy: copy(false, 'down'), newestCopy: null }] } }), now).title).toBe('Backups are out of date');
+  });
+});
+
 describe('describeStatus while a restore runs', () => {
   const restoring = (phase: Progress['phase'] | null) =>
     status({

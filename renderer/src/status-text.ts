@@ -119,7 +119,23 @@ export function describeStatus(status: AppStatus, now: Date): StatusSummary {
   if (status.paused) {
     return { tone: 'stale', title: 'Unprotected: the schedule is paused', detail: `${lastText} No backup runs until you resume it.`, action: { label: 'Resume schedule', resume: true } };
   }
+  const offsite = describeOffsiteProblem(status, now);
+  if (offsite) return { tone: 'stale', title: offsite.title, detail: `${offsite.detail} ${lastText}`, action: { label: 'Open Backups', view: 'backups' } };
   return { tone: 'ok', title: 'Everything is backed up', detail: lastText };
+}
+
+/** A failed off-site copy (not being retried now), else a target whose newest copy is older than the stale threshold. */
+function describeOffsiteProblem(status: AppStatus, now: Date): { title: string; detail: string } | null {
+  const { targets, copying } = status.offsite;
+  const failed = targets.find((t) => t.lastCopy && !t.lastCopy.ok && copying?.target !== t.name);
+  if (failed?.lastCopy) {
+    return { title: `The off-site copy to "${failed.name}" failed`, detail: `${failed.lastCopy.error ?? 'No reason was recorded.'} It is tried again with the next backup, or with Copy off-site.` };
+  }
+  const stale = targets.find((t) => t.newestCopy && copying?.target !== t.name && now.getTime() - Date.parse(t.newestCopy.createdAt) > status.staleHours * 3_600_000);
+  if (stale?.newestCopy) {
+    return { title: `Off-site copies on "${stale.name}" are out of date`, detail: `Its newest copy is of the backup made ${formatAge(stale.newestCopy.createdAt, now)}.` };
+  }
+  return null;
 }
 
 /** When the next scheduled backup runs, or why none will. */
