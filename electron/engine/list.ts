@@ -42,20 +42,37 @@ export async function listBackups(backupDir: string): Promise<BackupSummary[]> {
   return summaries.sort((a, b) => b.createdAt.localeCompare(a.createdAt) || b.name.localeCompare(a.name));
 }
 
-async function summarize(folder: string): Promise<BackupSummary> {
-  const name = path.basename(folder);
-  const base = {
+/** What a listing (local or on an off-site target) says of a backup folder before its manifest is read. */
+export function unreadSummary(name: string, where: string, size: number): Omit<BackupSummary, 'createdAt' | 'status'> {
+  return {
     name,
-    path: folder,
-    size: await diskUsage(folder),
+    path: where,
+    size,
     durationMs: null,
     compression: null,
     pdsVersion: null,
     legacy: false,
-    kind: PRE_RESTORE_NAME_PATTERN.test(name) ? ('pre-restore' as const) : ('backup' as const),
+    kind: PRE_RESTORE_NAME_PATTERN.test(name) ? 'pre-restore' : 'backup',
     preRestoreOf: null,
     components: [],
   };
+}
+
+/**
+ * A backup's status from its files' sizes where it is kept (absent: the file is not there): incomplete
+ * when files are missing, corrupt when one has another size than the manifest records, else complete.
+ */
+export function statusFromSizes(files: readonly { path: string; size: number | null }[], sizes: ReadonlyMap<string, number>): Pick<BackupSummary, 'status' | 'statusDetail'> {
+  const missing = files.filter((f) => !sizes.has(f.path));
+  if (missing.length) return { status: 'incomplete', statusDetail: `missing: ${missing.map((f) => f.path).join(', ')}` };
+  const wrong = files.find((f) => f.size !== null && sizes.get(f.path) !== f.size);
+  if (wrong) return { status: 'corrupt', statusDetail: `${wrong.path} is ${sizes.get(wrong.path)} bytes, manifest.json records ${wrong.size}` };
+  return { status: 'complete' };
+}
+
+async function summarize(folder: string): Promise<BackupSummary> {
+  const name = path.basename(folder);
+  const base = unreadSummary(name, folder, await diskUsage(folder));
   const fallbackTime = async () => (timeFromFolderName(name) ?? (await stat(folder)).mtime).toISOString();
   const unusable = async (status: BackupStatus, statusDetail: string): Promise<BackupSummary> => ({
     ...base,
@@ -75,30 +92,16 @@ async function summarize(folder: string): Promise<BackupSummary> {
     return unusable(error.code === 'NO_MANIFEST' ? 'incomplete' : 'corrupt', error.message);
   }
 
-  let status: BackupStatus = 'complete';
-  let statusDetail: string | undefined;
-  if (backup.missing.length > 0) {
-    status = 'incomplete';
-    statusDetail = `missing: ${backup.missing.map((f) => f.path).join(', ')}`;
-  } else {
-    for (const file of backup.files) {
-      if (file.size === null) continue;
-      const size = (await stat(path.join(folder, file.path))).size;
-      if (size !== file.size) {
-        status = 'corrupt';
-        statusDetail = `${file.path} is ${size} bytes, manifest.json records ${file.size}`;
-        break;
-      }
-    }
-  }
+  const sizes = new Map<string, number>();
+  const missing = new Set(backup.missing.map((f) => f.path));
+  for (const file of backup.files) if (!missing.has(file.path)) sizes.set(file.path, (await stat(path.join(folder, file.path))).size);
   const pdsVersion = backup.rawManifest.pds_version;
   const before = backup.manifest?.aurora_backup.pre_restore_of;
   return {
     ...base,
     createdAt: backup.createdAt.toISOString(),
     durationMs: backup.manifest?.aurora_backup.duration_ms ?? null,
-    status,
-    ...(statusDetail ? { statusDetail } : {}),
+    ...statusFromSizes(backup.files, sizes),
     compression: backup.compression,
     pdsVersion: typeof pdsVersion === 'string' ? escapeControlCharacters(pdsVersion) : null,
     legacy: backup.legacy,

@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { BackupStatus, BackupSummary } from '../../../shared/api.js';
-import { COMPRESSIONS, INCOMPLETE_BACKUP_PREFIX, PRE_RESTORE_NAME_PATTERN, type Component, type Compression } from '../../../shared/components.js';
+import { COMPRESSIONS, INCOMPLETE_BACKUP_PREFIX, type Component, type Compression } from '../../../shared/components.js';
 import { layoutPath, timeFromFolderName } from '../backup-folder.js';
 import { EngineError } from '../errors.js';
-import { isBackupFolderName } from '../list.js';
+import { isBackupFolderName, statusFromSizes, unreadSummary } from '../list.js';
+import { escapeControlCharacters } from '../../../shared/format.js';
 import { parseManifest } from '../manifest-schema.js';
 import { selectBackupsToPrune, type RetentionPolicy } from '../retention.js';
 import { MANIFEST, TargetError, type Target } from './target.js';
@@ -51,19 +52,7 @@ export async function listTargetBackups(target: Target): Promise<RemoteBackup[]>
 async function describeRemote(target: Target, name: string): Promise<RemoteBackup> {
   const sizes = await target.listFiles(name);
   const size = [...sizes.values()].reduce((a, b) => a + b, 0);
-  const base = {
-    name,
-    path: `${target.location.replace(/ at .*$/, '').replace(/\/$/, '')}/${name}`,
-    size,
-    durationMs: null,
-    compression: null,
-    pdsVersion: null,
-    legacy: false,
-    kind: PRE_RESTORE_NAME_PATTERN.test(name) ? ('pre-restore' as const) : ('backup' as const),
-    preRestoreOf: null,
-    components: [],
-    files: [],
-  };
+  const base = { ...unreadSummary(name, `${target.location.replace(/ at .*$/, '').replace(/\/$/, '')}/${name}`, size), files: [] };
   const fallback = (timeFromFolderName(name) ?? new Date(0)).toISOString();
   const unusable = (status: BackupStatus, statusDetail: string): RemoteBackup => ({ ...base, createdAt: fallback, status, statusDetail });
 
@@ -98,27 +87,15 @@ async function describeRemote(target: Target, name: string): Promise<RemoteBacku
   }
   files.push({ path: MANIFEST, size: sizes.get(MANIFEST)!, sha256: null });
 
-  let status: BackupStatus = 'complete';
-  let statusDetail: string | undefined;
-  const missing = files.filter((f) => !sizes.has(f.path));
-  const wrong = files.find((f) => f.size !== null && sizes.has(f.path) && sizes.get(f.path) !== f.size);
-  if (missing.length) {
-    status = 'incomplete';
-    statusDetail = `missing: ${missing.map((f) => f.path).join(', ')}`;
-  } else if (wrong) {
-    status = 'corrupt';
-    statusDetail = `${wrong.path} is ${sizes.get(wrong.path)} bytes, manifest.json records ${wrong.size}`;
-  }
   const pdsVersion = parsed.raw.pds_version;
   return {
     ...base,
     files,
     createdAt,
-    status,
-    ...(statusDetail ? { statusDetail } : {}),
+    ...statusFromSizes(files, sizes),
     durationMs: parsed.legacy ? null : parsed.manifest.aurora_backup.duration_ms,
     compression,
-    pdsVersion: typeof pdsVersion === 'string' ? pdsVersion : null,
+    pdsVersion: typeof pdsVersion === 'string' ? escapeControlCharacters(pdsVersion) : null,
     legacy: parsed.legacy,
     components,
   };
