@@ -10,7 +10,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import Database from 'better-sqlite3';
+import type { TargetSpec } from '../shared/targets.js';
+import { runBackup } from '../electron/engine/backup.js';
 import { createFixture } from '../electron/engine/fixture.js';
+import { S3_KEYS, startS3, startSshd } from '../test/helpers/offsite-servers.js';
 import { assertGnuTime, commandExists, measure, median, run, setCache, sh, treeBytes, type Measured } from './measure.js';
 import type { OursReport } from './ours.js';
 import { COPY_FLOOR, GUIDE_BACKUP, GUIDE_RESTORE, READ_FLOOR, RESTIC_BACKUP, RESTIC_RESTORE } from './peers.js';
@@ -27,7 +30,7 @@ const { values } = parseArgs({
     cache: { type: 'string', default: 'warm' },
     dir: { type: 'string' },
     'writer-rate': { type: 'string', default: '200' },
-    only: { type: 'string', default: 'ours,guide,restic,floors,writer' },
+    only: { type: 'string', default: 'ours,guide,restic,floors,writer,offsite' },
     nice: { type: 'string', default: '0' },
     help: { type: 'boolean', default: false },
   },
@@ -39,7 +42,7 @@ if (values.help) {
   --json         print the results as JSON on stdout (the table goes to stderr)
   --cache        warm: every byte read once before each run; cold: evicted from the page cache (default warm)
   --dir          where the fixture and scratch files go (default $TMPDIR/aurora-bench; needs ~3x the size free)
-  --only         which parts to run, comma-separated from: ours,guide,restic,floors,writer (default all)
+  --only         which parts to run, comma-separated from: ours,guide,restic,floors,writer,offsite (default all)
   --nice         niceness for every measured process, e.g. --nice=-10 (root only) when other work shares the machine
   --writer-rate  transactions per second of the simulated PDS writer (default 200, the writer's own default)`);
   process.exit(0);
@@ -52,7 +55,7 @@ if (!Number.isInteger(niceness) || niceness < -20 || niceness > 19) fail(`--nice
 const writerRate = positiveInt(values['writer-rate']!, '--writer-rate');
 const cache = values.cache === 'cold' ? 'cold' : values.cache === 'warm' ? 'warm' : fail(`--cache must be warm or cold, not ${values.cache}`);
 const only = new Set(values.only!.split(',').map((x) => x.trim()));
-for (const part of only) if (!['ours', 'guide', 'restic', 'floors', 'writer'].includes(part)) fail(`--only: unknown part "${part}"`);
+for (const part of only) if (!['ours', 'guide', 'restic', 'floors', 'writer', 'offsite'].includes(part)) fail(`--only: unknown part "${part}"`);
 const workDir = path.resolve(values.dir ?? path.join(os.tmpdir(), 'aurora-bench'));
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
@@ -156,10 +159,14 @@ async function main() {
   const samples: Record<string, Sample[]> = {};
   const reports: OursReport[] = [];
   const restoreReports: OursReport[] = [];
-  const record = (tool: string, m: Measured, sizeBytes?: number, ours?: OursReport) => {
-    (samples[tool] ??= []).push({ ...m, stdout: '', sizeBytes, engineS: ours && ours.durationMs / 1000, startupS: ours && ours.startupMs / 1000 });
+  /** `movedBytes`: what the tool's throughput is of (an off-site copy: the backup's bytes), else the data directory. */
+  const record = (tool: string, m: Measured, sizeBytes?: number, ours?: OursReport, movedBytes?: number) => {
+    (samples[tool] ??= []).push({ ...m, stdout: '', sizeBytes, engineS: ours && ours.durationMs / 1000, startupS: ours && ours.startupMs / 1000, movedBytes });
     log(`  ${tool.padEnd(28)} ${m.wallS.toFixed(2).padStart(7)} s  ${m.peakRssMB.toFixed(0).padStart(5)} MB RSS  ${m.cpuS.toFixed(2).padStart(7)} s CPU`);
   };
+
+  // Off-site copies of one backup of the fixture, made once: to s3rver and Debian's sshd on loopback.
+  const offsite = only.has('offsite') ? await offsiteSetup(out) : null;
 
   const loadBefore = os.loadavg()[0]!;
   for (let r = 1; r <= runs; r++) {
@@ -199,6 +206,16 @@ async function main() {
       await setCache([out('restic')], cache);
       record('restic restore', await measure(['bash', '-c', RESTIC_RESTORE, 'restic', out('restic-restored')], { env }));
       for (const name of ['restic', 'restic-cache', 'restic-restored']) await rm(out(name), { recursive: true, force: true });
+    }
+
+    if (offsite) {
+      for (const server of offsite.servers) {
+        const spec = await server.start();
+        await setCache([offsite.backupPath], cache);
+        const copy = await measure([...nodeArgs, 'copy', offsite.backupPath, JSON.stringify(spec), out('known-hosts.json')], { cwd: ROOT, env: { ...process.env, ...S3_KEYS } });
+        record(`ours copy to ${server.name}`, copy, undefined, oursReport(copy), offsite.backupBytes);
+        await server.stop();
+      }
     }
 
     if (only.has('floors')) {
@@ -257,6 +274,7 @@ async function main() {
       busyErrors: alone.busyErrors + same.seen.busyErrors + low.seen.busyErrors,
     };
   }
+  await offsite?.dispose();
   await rm(scratch, { recursive: true, force: true });
 
   const result: BenchResult = {
@@ -287,6 +305,45 @@ async function main() {
   } else printTable(result, console.log);
 }
 
+/**
+ * A backup of the fixture and, per server, how to start it empty and the target that points at it: s3rver
+ * (parts of 16 MiB, the default) and, as root with Debian's sshd installed, an SFTP server. Both are the
+ * test suite's servers (test/helpers/offsite-servers.ts) on loopback, started afresh for every run.
+ */
+async function offsiteSetup(out: (name: string) => string) {
+  log('Off-site: a backup to copy …');
+  const backupPath = (await runBackup({ dataDir: await ensureFixture(), backupDir: out('offsite-backups'), env: {}, retention: null })).path;
+  const backupBytes = await treeBytes(backupPath);
+  let running: { stop(): Promise<void> } | null = null;
+  const fresh = async (name: string) => {
+    await rm(out(name), { recursive: true, force: true });
+    return out(name);
+  };
+  const servers = [
+    {
+      name: 'S3 (s3rver)',
+      async start(): Promise<TargetSpec> {
+        const s3 = await startS3(await fresh('s3'), 'bench');
+        running = s3;
+        return { name: 's3', type: 's3', bucket: 'bench', prefix: '', endpoint: `http://127.0.0.1:${s3.port}`, region: 'us-east-1', forcePathStyle: true, partSizeMiB: 16, enabled: true };
+      },
+      stop: () => running!.stop(),
+    },
+  ];
+  if (process.getuid?.() === 0 && existsSync('/usr/sbin/sshd')) {
+    servers.push({
+      name: 'SFTP (OpenSSH)',
+      async start(): Promise<TargetSpec> {
+        const sshd = await startSshd(await fresh('sshd'));
+        running = sshd;
+        return { name: 'sftp', type: 'sftp', host: '127.0.0.1', port: sshd.port, username: sshd.user, path: await fresh('sftp-root'), privateKeyFile: sshd.userKey, enabled: true };
+      },
+      stop: () => running!.stop(),
+    });
+  } else log('Off-site: SFTP is measured as root with openssh-server installed; left out.');
+  return { backupPath, backupBytes, servers, dispose: () => rm(out('offsite-backups'), { recursive: true, force: true }) };
+}
+
 /** A new 1 MiB blob and one new row in account.sqlite, as an hour of a quiet PDS might bring. */
 async function smallChange(dataDir: string): Promise<() => Promise<void>> {
   const db = new Database(path.join(dataDir, 'account.sqlite'), { timeout: 5000 });
@@ -298,7 +355,7 @@ async function smallChange(dataDir: string): Promise<() => Promise<void>> {
   return () => rm(blob, { force: true });
 }
 
-type Sample = Measured & { sizeBytes?: number; engineS?: number; startupS?: number };
+type Sample = Measured & { sizeBytes?: number; engineS?: number; startupS?: number; movedBytes?: number };
 
 function summarize(list: Sample[], dataBytes: number): ToolSummary {
   const walls = list.map((s) => s.wallS);
@@ -308,7 +365,7 @@ function summarize(list: Sample[], dataBytes: number): ToolSummary {
     wallS,
     minWallS: Math.min(...walls),
     maxWallS: Math.max(...walls),
-    throughputMBs: dataBytes / MiB / wallS,
+    throughputMBs: (list[0]?.movedBytes ?? dataBytes) / MiB / wallS,
     cpuS: median(list.map((s) => s.cpuS)),
     peakRssMB: Math.max(...list.map((s) => s.peakRssMB)),
     sizeBytes: sizes.length ? median(sizes) : null,

@@ -3,8 +3,10 @@
 // event-loop delay and how long each phase took.
 //   node --import tsx bench/ours.ts backup <dataDir> <backupDir>
 //   node --import tsx bench/ours.ts restore <backupPath> <targetDataDir> <preRestoreBackupDir>
+//   node --import tsx bench/ours.ts copy <backupPath> <targetSpecJson> <knownHostsFile>   (an off-site copy)
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Progress } from '../shared/progress.js';
+import type { TargetSpec } from '../shared/targets.js';
 
 export interface OursReport {
   /** From process start until the engine is loaded (Node, the TypeScript loader, imports). */
@@ -12,6 +14,7 @@ export interface OursReport {
   /** The backup or restore call itself, as the desktop app (engine already loaded) pays it. */
   durationMs: number;
   backupPath?: string;
+  /** Bytes of the backup written, or sent by a copy. */
   size?: number;
   eventLoop: { p50Ms: number; p99Ms: number; maxMs: number };
   /** process.memoryUsage() (MB) at the moment RSS peaked, sampled every 50 ms: where the memory is. */
@@ -47,13 +50,16 @@ const onProgress = (p: Progress) => {
   phaseCpu = process.cpuUsage();
 };
 
-const usage = 'usage: ours.ts backup <dataDir> <backupDir> | restore <backupPath> <targetDir> <preRestoreDir>';
-if (!(mode === 'backup' && first && second) && !(mode === 'restore' && first && second && third)) {
+const usage = 'usage: ours.ts backup <dataDir> <backupDir> | restore <backupPath> <targetDir> <preRestoreDir> | copy <backupPath> <targetSpecJson> <knownHostsFile>';
+if (!(mode === 'backup' && first && second) && !((mode === 'restore' || mode === 'copy') && first && second && third)) {
   console.error(usage);
   process.exit(2);
 }
 const { runBackup } = await import('../electron/engine/backup.js');
 const { restoreBackup } = await import('../electron/engine/restore.js');
+const { copyBackup } = await import('../electron/engine/targets/copy.js');
+const { openTarget } = await import('../electron/engine/targets/open.js');
+const { KnownHosts } = await import('../electron/engine/targets/known-hosts.js');
 const startupMs = performance.now();
 
 // The histogram counts the timer's own interval too: sample every 1 ms and subtract that interval.
@@ -70,6 +76,11 @@ let extra: Partial<OursReport> = {};
 if (mode === 'backup') {
   const result = await runBackup({ dataDir: first!, backupDir: second!, env: {}, retention: null, onProgress });
   extra = { backupPath: result.path, size: result.size };
+} else if (mode === 'copy') {
+  const target = openTarget(JSON.parse(second!) as TargetSpec, { knownHosts: new KnownHosts(third!), env: process.env });
+  const result = await copyBackup({ backupPath: first!, target, onProgress });
+  await target.close();
+  extra = { size: result.uploadedBytes };
 } else {
   await restoreBackup({ backupPath: first!, dataDir: second!, backupDir: third!, env: {}, onProgress });
 }

@@ -3,7 +3,7 @@ export interface ToolSummary {
   wallS: number;
   minWallS: number;
   maxWallS: number;
-  /** Data directory bytes (MiB) per second of median wall time. */
+  /** Data directory bytes (MiB) per second of median wall time (an off-site copy: the backup's bytes). */
   throughputMBs: number;
   cpuS: number;
   /** Highest over the runs. */
