@@ -129,7 +129,9 @@ describe('age files with a passphrase (scrypt)', () => {
     expect(encrypted.code, encrypted.output).toBe(0);
     await decryptFile(`${plain}.theirs`, `${plain}.back`, { identities: [], passphrase });
     expect((await readFile(`${plain}.back`)).equals(original)).toBe(true);
-  });
+    // A guard, not a measure: five scrypt derivations at age's work factor (2^18, 256 MiB each) took over
+    // 2 minutes on 2 cores beside another test run on a busy machine.
+  }, 600_000);
 });
 
 describe('bad input is refused, naming the file', () => {
@@ -151,7 +153,7 @@ describe('bad input is refused, naming the file', () => {
     expect(await codeOf(decryptFile(byKey, out, { identities: [], passphrase: 'right' }))).toMatch(/^DECRYPT_NO_KEY: .*key\.age is encrypted to age public keys, not with a passphrase: give .* --identity FILE/);
     expect(await codeOf(decryptFile(byPassphrase, out, { identities: [key.identity] }))).toMatch(/^DECRYPT_NO_KEY: .*pass\.age is encrypted with a passphrase, not to a key: give .* --passphrase-file FILE/);
     expect(await codeOf(decryptFile(plain, out, { identities: [key.identity] }))).toMatch(/^DECRYPT_NOT_AGE: .*plain-1000 is not an age-encrypted file/);
-  });
+  }, 600_000); // a guard: scrypt at 2^18 (256 MiB each) took over a minute here on a busy machine
 
   it('an unknown recipient type (an SSH key) is named', async () => {
     const dir = makeTempDir('age-bad');
