@@ -21,7 +21,7 @@ describe('verify on a damaged backup made by backup.sh', () => {
       expect(run.stdout).toContain('actors.tar.gz: truncated gzip stream (unexpected end of file).');
       expect(run.stdout).toMatch(/Backup has 1 problem:/);
     }
-  }, 60_000);
+  });
 });
 
 describe('a backup user who may read the data directory but not write to it', () => {
@@ -46,5 +46,5 @@ describe('a backup user who may read the data directory but not write to it', ()
     } finally {
       chmodSync(dataDir, 0o755);
     }
-  }, 60_000);
+  });
 });

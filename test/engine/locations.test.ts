@@ -95,7 +95,7 @@ describe('configured locations with a data directory flag', () => {
     const other = await restoreBackup({ backupPath, dataDir: defaultLayout, backupDir: path.join(root, 'pre'), env: {}, cwd: root });
     expect(other.warnings).toContain(`The backup's blobs came from blocks in its data directory; this PDS's configuration keeps blobs at ${path.join(defaultLayout, 'blobs')}, so they are restored there.`);
     expect(treeDigest(path.join(defaultLayout, 'blobs'))).toBe(treeDigest(path.join(dataDir, 'blocks')));
-  }, 60_000);
+  });
 
   it('restores a backup.sh backup whose blob archive has a folder of another name (blobstore/) where the target keeps blobs', async () => {
     const root = makeTempDir('locations');
@@ -120,7 +120,7 @@ describe('configured locations with a data directory flag', () => {
     const same = await restoreBackup({ backupPath, dataDir: alike, backupDir: path.join(root, 'pre'), env, cwd: root });
     expect(same.warnings.filter((w) => /came from/.test(w))).toEqual([]);
     expect(treeDigest(path.join(alike, 'blobstore'))).toBe(treeDigest(path.join(dataDir, 'blobstore')));
-  }, 60_000);
+  });
 });
 
 describe('a backup says what it held', () => {
@@ -139,7 +139,7 @@ describe('a backup says what it held', () => {
     expect(run.stdout).toContain(`Warning: No did_cache database at ${path.join(dataDir, 'did_cache.sqlite')}: the backup holds none.`);
     expect(run.stdout).toContain(`Warning: No blob folder at ${path.join(dataDir, 'blobs')}: the backup holds no blobs.`);
     expect(run.stdout).toContain(`Warning: ${path.join(dataDir, 'account.sqlite')} holds no accounts: check that this is the PDS's data directory.`);
-  }, 60_000);
+  });
 
   it('records the version the running PDS reports at /xrpc/_health when PDS_VERSION is not set', async () => {
     const root = makeTempDir('locations');
@@ -168,5 +168,5 @@ describe('a backup says what it held', () => {
     // Nothing answering: "unknown", as before.
     const silent = await runBackup({ dataDir, backupDir: path.join(root, 'backups'), env: {}, healthUrl: 'http://127.0.0.1:9/xrpc/_health' });
     expect(silent.manifest.pds_version).toBe('unknown');
-  }, 60_000);
+  });
 });
