@@ -19,7 +19,7 @@ import { IntegrityChecks } from './integrity.js';
 import { checkPdsRunning, looksLikeDatabase, runRequiredCommand } from './pds-running.js';
 import { progressReporter, type ProgressReporter } from './progress.js';
 import { safeExtract } from './safe-extract.js';
-import { extractZip, unzipDatabase } from './zip-archive.js';
+import { extractZip, unzipDatabase, zipUnpackedSize } from './zip-archive.js';
 import { commitSwap, exists, lockDataDir, recoverInterruptedRestore, recoverLocked, removeStagingRoot, type RecoveryResult, stagingRootFor, swapItemFor, STAGING_DIR_NAME, type SwapItem } from './staging.js';
 
 
@@ -510,7 +510,10 @@ async function stageAndSwap(backup: BackupFolder, plan: RestorePlan, progress: P
   };
   let swapping = false;
   const checks = new IntegrityChecks();
-  const space = new FreeSpaceGuard(plan, opts.keepFreeBytes, (component) => expandedSize(backup, plan, component));
+  // backup.ps1's zips record what they unpack to in their central directory.
+  const zipSizes = new Map<Component, number>();
+  if (backup.zip) for (const c of plan.components) zipSizes.set(c.component, await zipUnpackedSize(path.join(backup.path, c.file), isDatabase(c.component)));
+  const space = new FreeSpaceGuard(plan, opts.keepFreeBytes, (component) => Math.max(expandedSize(backup, plan, component), zipSizes.get(component) ?? 0));
   try {
     await space.checkBefore();
     progress.phase('unpacking');
@@ -681,12 +684,13 @@ async function stage(backup: BackupFolder, file: BackupFile, item: SwapItem, { p
           archive: source,
           dest: item.staged,
           platform,
+          beforeWrite,
           onFile: (written) => {
             if (item.component === 'actors' && written.endsWith('.sqlite')) void checks.check(written); // awaited in checkStaged
           },
         });
       } else {
-        await unzipDatabase(source, item.staged, platform);
+        await unzipDatabase(source, item.staged, platform, beforeWrite);
         void checks.check(item.staged); // awaited in checkStaged
       }
       progress.add((await stat(source)).size);

@@ -22,6 +22,8 @@ export interface ZipEntry {
   /** Below the archive's top folder ('' for a database zip's one file). */
   relative: string;
   isDirectory: boolean;
+  /** Bytes it unpacks to, as the zip's directory records them. */
+  size: number;
   /** The entry's bytes, CRC-checked: the stream fails when they do not match the archive's CRC-32. */
   open(): Promise<Readable>;
 }
@@ -68,6 +70,7 @@ export async function readZip(archive: string, topDir: string | null, onEntry: (
         name,
         relative,
         isDirectory,
+        size: entry.uncompressedSize,
         open: async () => {
           const stream = await zip.openReadStreamPromise(entry);
           let crc = 0;
@@ -111,7 +114,14 @@ function nextEntry(zip: yauzl.ZipFile): Promise<yauzl.Entry | null> {
  * Unpacks a folder's zip into `dest` (which must not exist): the top folder's contents land in `dest`.
  * Only files and folders are created, files with `wx`; on refusal or any error `dest` is removed.
  */
-export async function extractZip(opts: { archive: string; dest: string; platform?: NodeJS.Platform; onFile?: (file: string) => void }): Promise<{ files: number }> {
+export async function extractZip(opts: {
+  archive: string;
+  dest: string;
+  platform?: NodeJS.Platform;
+  onFile?: (file: string) => void;
+  /** Awaited before each write with the (unpacked) bytes about to be written; throws to stop (the disk is filling, say). */
+  beforeWrite?: (bytes: number) => Promise<void>;
+}): Promise<{ files: number }> {
   const dest = path.resolve(opts.dest);
   mkdirSync(path.dirname(dest), { recursive: true });
   mkdirSync(dest);
@@ -124,7 +134,7 @@ export async function extractZip(opts: { archive: string; dest: string; platform
         return;
       }
       mkdirSync(path.dirname(target), { recursive: true });
-      await writeEntry(opts.archive, entry, target);
+      await writeEntry(opts.archive, entry, target, opts.beforeWrite);
       files++;
       opts.onFile?.(target);
     }, opts.platform);
@@ -136,13 +146,13 @@ export async function extractZip(opts: { archive: string; dest: string; platform
 }
 
 /** Writes the one database in a `<name>.sqlite.zip` to `target` (which must not exist). */
-export async function unzipDatabase(archive: string, target: string, platform?: NodeJS.Platform): Promise<void> {
+export async function unzipDatabase(archive: string, target: string, platform?: NodeJS.Platform, beforeWrite?: (bytes: number) => Promise<void>): Promise<void> {
   let written = false;
   try {
     await readZip(archive, '', async (entry) => {
       if (entry.isDirectory) return;
       if (written) throw refusal(archive, `it holds more than one file ("${printable(entry.name)}"); a database zip holds one`);
-      await writeEntry(archive, entry, target);
+      await writeEntry(archive, entry, target, beforeWrite);
       written = true;
     }, platform);
     if (!written) throw refusal(archive, 'it holds no database file');
@@ -152,13 +162,27 @@ export async function unzipDatabase(archive: string, target: string, platform?: 
   }
 }
 
-async function writeEntry(archive: string, entry: ZipEntry, target: string): Promise<void> {
+async function writeEntry(archive: string, entry: ZipEntry, target: string, beforeWrite?: (bytes: number) => Promise<void>): Promise<void> {
+  const asked = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      (beforeWrite ? beforeWrite(chunk.length) : Promise.resolve()).then(() => callback(null, chunk), callback);
+    },
+  });
   try {
-    await pipeline(await entry.open(), createWriteStream(target, { flags: 'wx', flush: true }));
+    await pipeline(await entry.open(), asked, createWriteStream(target, { flags: 'wx', flush: true }));
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'EEXIST') throw refusal(archive, `the entry "${printable(entry.name)}" appears twice in the archive`);
     throw error;
   }
+}
+
+/** The bytes a zip's entries unpack to, as its central directory records them (nothing is decompressed); `database`: a database zip. */
+export async function zipUnpackedSize(archive: string, database: boolean): Promise<number> {
+  let total = 0;
+  await readZip(archive, database ? '' : null, async (entry) => {
+    total += entry.size;
+  }).catch(() => undefined); // a damaged zip is refused, with its reason, when it is unpacked
+  return total;
 }
 
 function refusal(archive: string, problem: string): EngineError {

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readdirSync, rmSync, statfsSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -80,6 +80,35 @@ describe('the free-space guard counts what unpacking writes', () => {
     const keepFreeBytes = free - (64 << 20);
     const { result: error, leastFree } = await leastFreeDuring(target, () =>
       restoreBackup({ backupPath: bomb, dataDir: target, backupDir: path.join(root, 'pre'), env: {}, keepFreeBytes }).catch((e: Error) => e),
+    );
+    expect((error as Error).message).toMatch(NO_SPACE);
+    expect(leastFree).toBeGreaterThan(keepFreeBytes - SLACK);
+    expect(readdirSync(target)).not.toContain(STAGING_DIR_NAME);
+  }, 120_000);
+});
+
+describe('backups made by backup.ps1 (zip) go through the same guard', () => {
+  /** A backup.ps1 folder (made with Debian's zip) whose blobs.zip holds 256 MiB of zeros in about 250 KB. */
+  let zipBomb: string;
+  beforeAll(() => {
+    const source = copyDir(data, path.join(root, 'zip-source'));
+    execFileSync('truncate', ['-s', '256M', path.join(source, 'blobs', readdirSync(path.join(source, 'blobs'))[0]!, 'bafkreizeros')]);
+    zipBomb = path.join(root, 'ps1', 'backup_20250322_143022');
+    mkdirSync(path.join(zipBomb, 'databases'), { recursive: true });
+    for (const db of ['account', 'sequencer', 'did_cache']) execFileSync('zip', ['-qj', path.join(zipBomb, 'databases', `${db}.sqlite.zip`), path.join(source, `${db}.sqlite`)]);
+    for (const dir of ['blobs', 'actors']) execFileSync('zip', ['-qr', path.join(zipBomb, `${dir}.zip`), dir], { cwd: source });
+    const manifest = { backup_timestamp: '2025-03-22T14:30:22Z', backup_version: '1.0', pds_version: 'unknown', hostname: 'pds.example', service_did: 'unknown', compression: 'zip', databases: { account: 'account.sqlite', sequencer: 'sequencer.sqlite', did_cache: 'did_cache.sqlite' }, data_directories: { actor_store: 'actors', blob_store: 'blobs' }, backup_size: '1 MB' };
+    writeFileSync(path.join(zipBomb, 'manifest.json'), JSON.stringify(manifest));
+    rmSync(source, { recursive: true });
+  }, 120_000);
+
+  it('counts what the zip unpacks to, not what it is stored in, and refuses with the same message before writing it', async () => {
+    const target = copyDir(data, path.join(root, 'target-zip'));
+    const free = statfsSync(target).bavail * statfsSync(target).bsize;
+    // Room for the stored zips many times over, but not for the 256 MiB they unpack to.
+    const keepFreeBytes = free - (128 << 20);
+    const { result: error, leastFree } = await leastFreeDuring(target, () =>
+      restoreBackup({ backupPath: zipBomb, dataDir: target, backupDir: path.join(root, 'pre'), env: {}, cwd: root, keepFreeBytes }).catch((e: Error) => e),
     );
     expect((error as Error).message).toMatch(NO_SPACE);
     expect(leastFree).toBeGreaterThan(keepFreeBytes - SLACK);
