@@ -259,17 +259,23 @@ async function writeBackup(
   }
   let blobBytes = 0;
   let blobFiles = 0;
+  /** Blob files per top folder (a DID's), as listed before the backup, and as they were found when read. */
+  const scannedBlobs = new Map<string, number>();
+  const storedBlobs = new Map<string, number>();
   const includeBlobs = components.has('blobs') && (await exists(locations.blobsDir));
   if (components.has('blobs') && !includeBlobs) warnings.push(`No blob folder at ${locations.blobsDir}: the backup holds no blobs.`);
   if (includeBlobs) {
     place('blobs', locations.blobsDir);
     for await (const file of walkFiles(locations.blobsDir)) {
       noteWindowsName('blobs', file.rel);
+      const folder = topFolder(file.rel);
+      scannedBlobs.set(folder, (scannedBlobs.get(folder) ?? 0) + 1);
       await sizing.add(fileSize(file.abs).then((bytes) => (blobBytes += bytes)));
       blobFiles++;
     }
   }
   await sizing.flush();
+  faultPoint('backup:scanned');
   if (windowsNames.size > 0) {
     const examples = [...windowsNames].slice(0, 3).map(([name, problem]) => `${name} ${problem}`);
     warnings.push(
@@ -310,7 +316,11 @@ async function writeBackup(
     const tar = packTar(blobEntries(), {
       onBytes: (n) => progress.add(n, 0, relative),
       onFile: (entry, stored) => {
-        if (stored) counts.blobs++;
+        if (stored) {
+          counts.blobs++;
+          const folder = topFolder(entry.archivePath.slice('blobs/'.length));
+          storedBlobs.set(folder, (storedBlobs.get(folder) ?? 0) + 1);
+        }
         else archivedBlobs.delete(entry.archivePath.slice('blobs/'.length));
         progress.add(0, 1);
       },
@@ -446,6 +456,8 @@ async function writeBackup(
 
     const directories: string[] = [];
     const blobs = await blobsFile;
+    const vanished = blobs ? vanishedBlobs(locations.blobsDir, scannedBlobs, storedBlobs) : null;
+    if (vanished) throw new EngineError(`${vanished} No backup was kept.`, 'DATA_VANISHED');
     const gap = components.has('blobs') && components.has('actors') ? blobGap(blobs?.path ?? null) : null;
     // A pre-restore backup keeps whatever there is: a restore is often what brings the missing blobs back.
     if (gap && opts.preRestore) warnings.push(gap);
@@ -788,4 +800,29 @@ export function humanSize(bytes: number): string {
   }
   const shown = unit === 0 ? String(value) : value < 10 ? (Math.ceil(value * 10) / 10).toFixed(1) : String(Math.ceil(value));
   return `${shown}${units[unit]}`;
+}
+
+/** The first folder of a path below the blob folder (a DID's), '' for a file at its top. */
+function topFolder(rel: string): string {
+  const slash = rel.indexOf('/');
+  return slash < 0 ? '' : rel.slice(0, slash);
+}
+
+/**
+ * A blob file that vanishes while the backup runs is the PDS's own business (a temporary upload moved or
+ * removed); a whole DID folder vanishing, or most of the store, is not: something removed data the backup
+ * would have kept (an account deleted, a restore, a failing disk), and a backup without it must not look whole.
+ */
+function vanishedBlobs(blobsDir: string, scanned: Map<string, number>, stored: Map<string, number>): string | null {
+  const gone = [...scanned].filter(([folder, files]) => folder !== '' && files > 0 && !stored.has(folder));
+  const why = 'Something removed them while this backup ran (an account deleted, a restore, a failing disk): check the PDS, then run the backup again.';
+  if (gone.length > 0) {
+    const [folder, files] = gone[0]!;
+    const more = gone.length > 1 ? ` and ${gone.length - 1} more folders` : '';
+    return `${path.join(blobsDir, folder)} (${files} blob files)${more} vanished while the backup read the blob folder. ${why}`;
+  }
+  const total = [...scanned.values()].reduce((a, b) => a + b, 0);
+  const kept = [...stored.values()].reduce((a, b) => a + b, 0);
+  if (total >= 10 && kept < total / 2) return `Only ${kept} of the ${total} blob files in ${blobsDir} were still there when the backup read them. ${why}`;
+  return null;
 }
