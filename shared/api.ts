@@ -108,6 +108,11 @@ export interface RestoreResult {
   newerBlobsKept: number;
   warnings: string[];
   durationMs: number;
+  /**
+   * An encrypted backup's PDS configuration (pds.env): where it was written (0600), or null when the one
+   * there was kept (the same, or the user kept theirs). Absent when the restore did not include it.
+   */
+  configRestored?: string | null;
 }
 
 export type RunKind = 'backup' | 'restore' | 'verify' | 'prune';

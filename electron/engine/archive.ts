@@ -2,12 +2,13 @@ import { createHash } from 'node:crypto';
 import { open, readdir, stat, type FileHandle } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import path from 'node:path';
-import { Readable, Transform, Writable } from 'node:stream';
+import { Readable, Transform, Writable, type Duplex } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Header, Pax } from 'tar';
 import type { Compression } from '../../shared/components.js';
 import { BLOCK_BYTES, takeBlock, written } from './blocks.js';
 import { compressor } from './compress.js';
+import { createEncryptor, type EncryptionKeys } from './crypto/age-stream.js';
 import { EngineError } from './errors.js';
 
 const BLOCK = 512;
@@ -302,11 +303,13 @@ function header(fields: { path: string; type: 'File' | 'Directory'; mode: number
 }
 
 export interface StoredFile {
-  /** Bytes written (after compression). */
+  /** Bytes written (after compression, and encryption). */
   size: number;
   sha256: string;
   /** Bytes read from `source` (before compression). */
   unpacked_size: number;
+  /** Written as an age file. */
+  encrypted?: true;
 }
 
 /**
@@ -318,7 +321,7 @@ export async function writeCompressed(
   source: Readable,
   target: string,
   compression: Compression,
-  opts: { signal?: AbortSignal; onSourceBytes?: (bytes: number) => void } = {},
+  opts: { signal?: AbortSignal; onSourceBytes?: (bytes: number) => void; encryption?: EncryptionKeys } = {},
 ): Promise<StoredFile> {
   const sink = new HashedFileSink(target);
   let unpacked = 0;
@@ -326,8 +329,10 @@ export async function writeCompressed(
     unpacked += bytes;
     opts.onSourceBytes?.(bytes);
   });
-  await pipeline([source, counted, compressor(compression), sink], { signal: opts.signal });
-  return { size: sink.size, sha256: sink.sha256(), unpacked_size: unpacked };
+  // Encrypted in the same pass: compressed pieces go straight into the age stream, whose bytes are hashed as written.
+  const encrypted = opts.encryption ? [await createEncryptor(opts.encryption)] : [];
+  await pipeline([source, counted, compressor(compression), ...encrypted, sink], { signal: opts.signal });
+  return { size: sink.size, sha256: sink.sha256(), unpacked_size: unpacked, ...(opts.encryption && { encrypted: true as const }) };
 }
 
 /**
@@ -439,7 +444,7 @@ export async function feedFile(file: string, sink: Writable, onChunk: (chunk: Bu
 }
 
 /** Feeds `file` through `transform` (a decompressor) into `destination`; a failure on either side stops both. */
-export async function pumpFile(file: string, transform: Transform, destination: Writable, onChunk: (chunk: Buffer) => void, signal?: AbortSignal): Promise<void> {
+export async function pumpFile(file: string, transform: Duplex, destination: Writable, onChunk: (chunk: Buffer) => void, signal?: AbortSignal): Promise<void> {
   await Promise.all([
     feedFile(file, transform, onChunk, signal).catch((error: Error) => {
       transform.destroy(error);

@@ -12,12 +12,16 @@ import {
   type Component,
   type Compression,
   type DatabaseComponent,
+  SECRETS_COMPONENT,
 } from '../../shared/components.js';
+import { ENCRYPTED_EXTENSION, SECRETS_NOT_BACKED_UP } from '../../shared/encryption.js';
 import { MANIFEST_FORMAT_VERSION, type Manifest, type ManifestDatabase, type ManifestFile } from '../../shared/manifest.js';
 import type { Progress } from '../../shared/progress.js';
 import { packTar, READ_BYTES, walkFiles, writeCompressed, type TarSource } from './archive.js';
 import { blobPath, BLOB_REFERENCE_QUERIES, describeMissing, missingBlobs, referencesFrom, type BlobReference } from './blob-references.js';
 import { assertSupportedCompression } from './compress.js';
+import type { EncryptionKeys } from './crypto/age-stream.js';
+import { resolveRecipients } from './crypto/keys.js';
 import { resolveConfig, type PdsLocations } from './config.js';
 import { EngineError } from './errors.js';
 import { faultPoint } from './fault-injection.js';
@@ -53,6 +57,11 @@ export interface BackupOptions {
   preRestore?: { backupName: string; backupPath: string };
   /** The PDS's health URL: when PDS_VERSION is not set, the version its /xrpc/_health reports is recorded. */
   healthUrl?: string;
+  /**
+   * Encrypt every file (age), and add the PDS's configuration (its pds.env or .env) as the secrets component.
+   * Undefined: BACKUP_ENCRYPTION_RECIPIENTS when set (never for a pre-restore backup); null: not encrypted.
+   */
+  encryption?: EncryptionKeys | null;
 }
 
 /** An actor store's snapshot held in memory goes back to the snapshot budget once it is packed. */
@@ -84,6 +93,7 @@ export async function runBackup(opts: BackupOptions = {}): Promise<BackupResult>
     throw new EngineError((error as Error).message, 'UNSUPPORTED_COMPRESSION');
   }
   const { locations, backupDir } = config;
+  const encryption = await encryptionFor(opts, config);
   await checkDataDir(locations, { partialIsFine: opts.preRestore !== undefined });
   const pdsVersion = config.pdsVersion !== 'unknown' || !opts.healthUrl ? config.pdsVersion : await versionFromHealth(opts.healthUrl);
   await prepareBackupDir(backupDir, locations);
@@ -112,7 +122,7 @@ export async function runBackup(opts: BackupOptions = {}): Promise<BackupResult>
     // Private whatever the umask (the guide's "chmod 700 backups/"): a backup holds signing keys and the account database.
     await mkdir(workDir, { mode: 0o700 }); // never shares a folder: fails when another run made it
     await mkdir(path.join(workDir, STAGING), { mode: 0o700 });
-    const written = await writeBackup({ ...opts, signal, locations, compression: config.compression, workDir, progress });
+    const written = await writeBackup({ ...opts, signal, locations, compression: config.compression, workDir, progress, encryption, envFile: config.envFile ?? undefined });
 
     const manifest: Manifest = {
       backup_timestamp: stampedAt.toISOString().replace(/\.\d{3}Z$/, 'Z'), // the moment the folder is named after, as backup.sh records it
@@ -140,6 +150,14 @@ export async function runBackup(opts: BackupOptions = {}): Promise<BackupResult>
         duration_ms: Date.now() - startedAt.getTime(),
         total_size: written.totalSize,
         ...(written.keptRaw.length > 0 && { kept_raw: written.keptRaw }),
+        ...(encryption && {
+          encryption: {
+            format: 'age-encryption.org/v1' as const,
+            mode: encryption.kind,
+            recipients: encryption.kind === 'recipients' ? encryption.recipients : [],
+            secrets: written.secrets,
+          },
+        }),
         ...(opts.preRestore && { pre_restore_of: { backup_name: opts.preRestore.backupName, backup_path: opts.preRestore.backupPath, data_dir: locations.dataDir } }),
       },
     };
@@ -196,14 +214,17 @@ interface Written {
   sequencerLastSeq: number | null;
   totalSize: number;
   keptRaw: NonNullable<Manifest['aurora_backup']['kept_raw']>;
+  /** What the secrets component holds, where it was (relative to the data directory when inside it). */
+  secrets: string[];
 }
 
 async function writeBackup(
-  opts: BackupOptions & { locations: PdsLocations; compression: Compression; workDir: string; progress: ProgressReporter },
+  opts: Omit<BackupOptions, 'encryption'> & { locations: PdsLocations; compression: Compression; workDir: string; progress: ProgressReporter; encryption: EncryptionKeys | null },
 ): Promise<Written> {
   const { locations, compression, workDir, signal, progress } = opts;
+  const encryption = opts.encryption ?? undefined;
   const components = new Set<Component>(opts.components ?? COMPONENTS);
-  const ext = COMPRESSION_EXTENSION[compression];
+  const ext = `${COMPRESSION_EXTENSION[compression]}${encryption ? ENCRYPTED_EXTENSION : ''}`;
   const staging = path.join(workDir, STAGING);
 
   // --- Scan: what there is, and how much (totals for progress, known up front) ---------------------
@@ -325,7 +346,7 @@ async function writeBackup(
         progress.add(0, 1);
       },
     }, { topDir: 'blobs', topDirSource: locations.blobsDir });
-    return { path: relative, component: 'blobs', ...(await writeCompressed(tar, path.join(workDir, relative), compression, { signal: innerSignal })) };
+    return { path: relative, component: 'blobs', ...(await writeCompressed(tar, path.join(workDir, relative), compression, { signal: innerSignal, encryption })) };
   }
 
   async function* blobEntries(): AsyncGenerator<TarSource> {
@@ -412,13 +433,13 @@ async function writeBackup(
           else void unlink(entry.source).catch(() => undefined); // free the staging space as we go
         },
       }, { topDir: 'actors', topDirSource: locations.actorsDir });
-      return { path: relative, component: 'actors', ...(await writeCompressed(tar, path.join(workDir, relative), compression, { signal: innerSignal })) };
+      return { path: relative, component: 'actors', ...(await writeCompressed(tar, path.join(workDir, relative), compression, { signal: innerSignal, encryption })) };
     }
 
     const files: ManifestFile[] = [];
     const databases: ManifestDatabase[] = [];
     const storeRaw = (source: string, relative: string) =>
-      writeCompressed(createReadStream(source, { highWaterMark: READ_BYTES }), path.join(workDir, relative), compression, { signal: innerSignal });
+      writeCompressed(createReadStream(source, { highWaterMark: READ_BYTES }), path.join(workDir, relative), compression, { signal: innerSignal, encryption });
     let sequencerLastSeq: number | null = null;
     for (const [i, job] of jobs.entries()) {
       if (job.component === 'actors') continue;
@@ -441,6 +462,7 @@ async function writeBackup(
       const source = snapshot.data ? Readable.from([snapshot.data], { objectMode: false }) : createReadStream(job.target, { highWaterMark: READ_BYTES });
       const stored = await writeCompressed(source, path.join(workDir, relative), compression, {
         signal: innerSignal,
+        encryption,
         onSourceBytes: (n) => progress.add(n * k, 0, relative),
       });
       if (snapshot.data) snapshot.release();
@@ -472,6 +494,21 @@ async function writeBackup(
       directories.push('actors');
     }
 
+    // The PDS's configuration goes only into encrypted backups: it holds the JWT secret, the PLC rotation key and the admin password.
+    const secrets: string[] = [];
+    if (encryption && opts.envFile && !opts.preRestore) {
+      const relative = `secrets.tar${ext}`;
+      const entries = async function* (): AsyncGenerator<TarSource> {
+        yield { archivePath: `secrets/${path.basename(opts.envFile!)}`, source: opts.envFile! };
+      };
+      files.push({ path: relative, component: SECRETS_COMPONENT, ...(await writeCompressed(packTar(entries(), {}, { topDir: 'secrets' }), path.join(workDir, relative), compression, { signal: innerSignal, encryption })) });
+      secrets.push(relativeToData(locations.dataDir, opts.envFile));
+    } else if (encryption && !opts.preRestore) {
+      warnings.push(`No pds.env or .env was found, so the PDS's configuration (JWT secret, PLC rotation key) is not in this backup: give it with --env-file.`);
+    } else if (!opts.preRestore) {
+      warnings.push(SECRETS_NOT_BACKED_UP);
+    }
+
     if (databases.some((d) => d.name === 'account') && counts.accounts === 0) {
       warnings.push(`${locations.accountDb} holds no accounts: check that this is the PDS's data directory.`);
     }
@@ -480,7 +517,7 @@ async function writeBackup(
     progress.enter('finalizing');
     await rm(staging, { recursive: true, force: true });
     const companionBytes = keptRaw.flatMap((k) => k.companions ?? []).reduce((sum, c) => sum + c.size, 0);
-    return { locations: locationsHeld, warnings, files, databases, directories, counts, sequencerLastSeq, totalSize: files.reduce((sum, f) => sum + f.size, companionBytes), keptRaw };
+    return { locations: locationsHeld, warnings, files, databases, directories, counts, sequencerLastSeq, totalSize: files.reduce((sum, f) => sum + f.size, companionBytes), keptRaw, secrets };
   }
 
   /** What the snapshots' records use must be in the blob archive: a backup that would restore posts without their images is not kept. */
@@ -499,6 +536,22 @@ async function writeBackup(
       `deleted while the backup ran (run it again), or lost from the blob store.`
     );
   }
+}
+
+/**
+ * What this backup is encrypted with: the caller's keys, else BACKUP_ENCRYPTION_RECIPIENTS. Checked before
+ * anything is written, so a mistyped key fails the run at once. A pre-restore backup is never encrypted
+ * unless asked: a restore has the identity, not necessarily the keys the backups are made for.
+ */
+async function encryptionFor(opts: BackupOptions, config: { encryptionRecipients: string[] }): Promise<EncryptionKeys | null> {
+  if (opts.encryption === null) return null;
+  if (opts.encryption?.kind === 'passphrase') return opts.encryption;
+  const wanted = opts.encryption?.recipients ?? (opts.preRestore ? [] : config.encryptionRecipients);
+  if (wanted.length === 0) {
+    if (opts.encryption) throw new EngineError('Encryption was asked for, but no age public key (age1…) was given.', 'BAD_RECIPIENT');
+    return null;
+  }
+  return { kind: 'recipients', recipients: await resolveRecipients(wanted) };
 }
 
 /** Asked of each snapshot (not the live file), so the numbers match what the backup holds. */

@@ -25,6 +25,11 @@ export interface ResolvedConfig {
   serviceDid: string;
   /** The .env file that was read, or null when none was. */
   envFile: string | null;
+  /**
+   * BACKUP_ENCRYPTION_RECIPIENTS: age public keys (age1…) or files of them, separated by commas or spaces
+   * (files relative to where the setting came from). Empty: backups are not encrypted unless asked.
+   */
+  encryptionRecipients: string[];
   /** What the user should be told about where settings came from: a settings file found in the data directory, a location not followed. */
   notes: string[];
 }
@@ -107,6 +112,7 @@ export async function resolveConfig(opts: ConfigOptions = {}): Promise<ResolvedC
     hostname: lookup('PDS_HOSTNAME')?.value ?? 'unknown', // as backup.sh: the PDS's public name, not this machine's
     serviceDid: lookup('PDS_SERVICE_DID')?.value ?? 'unknown',
     envFile,
+    encryptionRecipients: recipientsSetting(lookup('BACKUP_ENCRYPTION_RECIPIENTS')),
     notes,
   };
 }
@@ -155,6 +161,14 @@ async function loadEnvFile(candidate: string, explicit: boolean): Promise<Loaded
     throw new EngineError(`The .env file ${candidate} ${why}. Check the path ${advice('envFile')}.`, 'ENV_FILE');
   }
   return { file: parseEnvFile(text), envFile: candidate };
+}
+
+function recipientsSetting(found: { value: string; base: string } | undefined): string[] {
+  if (!found) return [];
+  return found.value
+    .split(/[\s,]+/)
+    .filter(Boolean)
+    .map((item) => (item.startsWith('age1') ? item : path.resolve(found.base, item)));
 }
 
 function parseCompression(value: string | undefined): Compression {

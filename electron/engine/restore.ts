@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { constants as fsConstants, createReadStream } from 'node:fs';
-import { Writable } from 'node:stream';
+import { Writable, type Duplex } from 'node:stream';
 import { chmod, copyFile, lchown, link, lstat, mkdir, open, opendir, realpath, rm, rmdir, stat, statfs, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { KeptRawFile, RestoreResult } from '../../shared/api.js';
@@ -8,9 +8,11 @@ import { COMPONENTS, DATABASE_COMPONENTS, isDataComponent, type Component, type 
 import { escapeControlCharacters, formatBytes } from '../../shared/format.js';
 import type { Progress } from '../../shared/progress.js';
 import { pumpFile, READ_BYTES, writeAll } from './archive.js';
-import { ACCOUNT_QUERIES, CHECKSUM_PROBLEM, missingAccountsProblem, ZIP_NOTICE, openBackupFolder, sizeProblem, type BackupFile, type BackupFolder } from './backup-folder.js';
+import { ACCOUNT_QUERIES, CHECKSUM_PROBLEM, isSecretsFile, missingAccountsProblem, ZIP_NOTICE, openBackupFolder, sizeProblem, type BackupFile, type BackupFolder } from './backup-folder.js';
 import { runBackup } from './backup.js';
-import { decompressor } from './compress.js';
+import type { DecryptionKeys } from './crypto/age-stream.js';
+import { assertKeysOpenBackup, fileDecoder } from './crypto/backup-keys.js';
+import { readSecrets, writeSecrets, type ConfigChoice, type ConfigDifference } from './restore-secrets.js';
 import { DEFAULT_BACKUP_DIR, resolveConfig, type PdsLocations, type ResolvedConfig } from './config.js';
 import { EngineError } from './errors.js';
 import { faultPoint } from './fault-injection.js';
@@ -54,6 +56,17 @@ export interface RestoreOptions {
   platform?: NodeJS.Platform;
   onProgress?: (p: Progress) => void;
   signal?: AbortSignal;
+  /** An encrypted backup's identity or passphrase; checked against the backup before anything is changed. */
+  decryption?: DecryptionKeys;
+  /**
+   * An encrypted backup's PDS configuration (pds.env) is restored with a full restore, and with a partial
+   * one only when this is set (`--only …,secrets`).
+   */
+  secrets?: boolean;
+  /** When the configuration there names another hostname or service DID: replace it, or keep it and restore the data only. */
+  configChoice?: ConfigChoice;
+  /** Asked when `configChoice` is not set (the CLI's prompt on a terminal); no answer refuses the restore. */
+  chooseConfig?: (difference: ConfigDifference) => Promise<ConfigChoice | undefined>;
 }
 
 export interface PlannedComponent {
@@ -108,8 +121,12 @@ async function followLink(target: string): Promise<string> {
 export async function planRestore(opts: RestoreOptions): Promise<RestorePlan> {
   const config = await resolveConfig(configOptions(opts));
   const backup = await openBackupFolder(opts.backupPath);
-  return makePlan(opts, config, backup);
+  const plan = await makePlan(opts, config, backup);
+  await assertKeysOpenBackup(backup, opts.decryption, plannedFiles(backup, plan));
+  return plan;
 }
+
+const plannedFiles = (backup: BackupFolder, plan: RestorePlan) => backup.files.filter((f) => plan.components.some((c) => c.component === f.component));
 
 async function makePlan(opts: RestoreOptions, config: ResolvedConfig, backup: BackupFolder): Promise<RestorePlan> {
   const available = backup.files.map((f) => f.component).filter(isDataComponent);
@@ -239,6 +256,12 @@ async function restore(opts: RestoreOptions): Promise<RestoreResult> {
   const warnings = [...plan.warnings];
 
   assertSizesMatch(backup, plan);
+  // A missing or wrong key (or passphrase) is refused here, before the data directory is even created.
+  await assertKeysOpenBackup(backup, opts.decryption, plannedFiles(backup, plan));
+  const secretsFile = opts.components === undefined || opts.secrets ? backup.files.find(isSecretsFile) : undefined;
+  const secrets = secretsFile
+    ? await readSecrets(backup, secretsFile, { dataDir, envFile: config.envFile, decryption: opts.decryption, choose: opts.configChoice ? () => Promise.resolve(opts.configChoice) : opts.chooseConfig })
+    : null;
   await assertNoMountPoints(plan);
   // Only the health URL is asked this early: probing the databases could fold a leftover -wal into
   // them, and a restore that is then refused must leave every byte as it was.
@@ -287,7 +310,12 @@ async function restore(opts: RestoreOptions): Promise<RestoreResult> {
       await lock.release();
     }
     const kept = preRestore.backup;
-    outcome = { result: { restored: plan.components.map((c) => c.component), dataDir, preRestoreBackup: kept?.path ?? null, keptRaw: kept?.keptRaw ?? [], newerBlobsKept, warnings, durationMs: 0 } };
+    // The configuration last, once the data is in: a refused or failed restore leaves it as it was.
+    const configRestored = secrets ? await writeSecrets(secrets, dataDir) : undefined;
+    if (secrets?.replaces) warnings.push(`The configuration it replaced is kept as ${secrets.target}.before-restore.`);
+    outcome = {
+      result: { restored: plan.components.map((c) => c.component), dataDir, preRestoreBackup: kept?.path ?? null, keptRaw: kept?.keptRaw ?? [], newerBlobsKept, warnings, durationMs: 0, ...(secrets && { configRestored }) },
+    };
   } catch (error) {
     outcome = { error };
   }
@@ -501,7 +529,7 @@ async function stageAndSwap(backup: BackupFolder, plan: RestorePlan, progress: P
   const unpack = async (i: number) => {
     const planned = plan.components[i]!;
     faultPoint(`unpacking:${planned.component}`);
-    await stage(backup, backup.files.find((f) => f.component === planned.component)!, items[i]!, { progress, checks, space, signal, platform: opts.platform });
+    await stage(backup, backup.files.find((f) => f.component === planned.component)!, items[i]!, { progress, checks, space, signal, platform: opts.platform, decryption: opts.decryption });
     faultPoint(`staged:${planned.component}`);
   };
   const stopOnFailure = (error: unknown) => {
@@ -667,9 +695,10 @@ interface Staging {
   space: FreeSpaceGuard;
   signal: AbortSignal;
   platform?: NodeJS.Platform;
+  decryption?: DecryptionKeys;
 }
 
-async function stage(backup: BackupFolder, file: BackupFile, item: SwapItem, { progress, checks, space, signal, platform }: Staging): Promise<void> {
+async function stage(backup: BackupFolder, file: BackupFile, item: SwapItem, { progress, checks, space, signal, platform, decryption }: Staging): Promise<void> {
   const source = path.join(backup.path, file.path);
   progress.file(file.path);
   await mkdir(path.dirname(item.staged), { recursive: true });
@@ -699,6 +728,10 @@ async function stage(backup: BackupFolder, file: BackupFile, item: SwapItem, { p
       await safeExtract({
         archive: source,
         compression: backup.compression,
+        encrypted: file.encrypted === true,
+        decryption,
+        // Signing keys stay private whatever mode they had when they were backed up.
+        privateFile: item.component === 'actors' ? (relative) => path.posix.basename(relative) === 'key' || relative.startsWith('reserved_keys/') : undefined,
         topDir: backup.legacy ? null : item.component, // backup.sh names the archive's folder after the configured one
         dest: item.staged,
         platform,
@@ -715,7 +748,7 @@ async function stage(backup: BackupFolder, file: BackupFile, item: SwapItem, { p
         },
       });
     } else {
-      await unpackDatabase(source, guardedFile(item.staged, beforeWrite), backup.compression, onRead, progress, signal);
+      await unpackDatabase(source, guardedFile(item.staged, beforeWrite), fileDecoder(source, backup.compression, file.encrypted === true, decryption), backup.compression, onRead, progress, signal);
       void checks.check(item.staged, item.component === 'account' ? ACCOUNT_QUERIES : undefined); // awaited in checkStaged
     }
   } catch (error) {
@@ -727,13 +760,13 @@ async function stage(backup: BackupFolder, file: BackupFile, item: SwapItem, { p
   progress.fileDone();
 }
 
-async function unpackDatabase(source: string, staged: Writable, compression: Compression, onRead: (chunk: Buffer) => void, progress: ProgressReporter, signal: AbortSignal): Promise<void> {
+async function unpackDatabase(source: string, staged: Writable, decoder: Duplex, compression: Compression, onRead: (chunk: Buffer) => void, progress: ProgressReporter, signal: AbortSignal): Promise<void> {
   const onChunk = (chunk: Buffer) => {
     onRead(chunk);
     progress.add(chunk.length);
   };
   try {
-    await pumpFile(source, decompressor(compression), staged, onChunk, signal);
+    await pumpFile(source, decoder, staged, onChunk, signal);
   } catch (error) {
     const err = error as NodeJS.ErrnoException;
     if (err.code?.startsWith('Z_') || err.code?.startsWith('ERR_ZSTD') || /unexpected end of file/i.test(err.message)) {

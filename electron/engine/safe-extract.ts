@@ -5,7 +5,8 @@ import { Writable } from 'node:stream';
 import { Parser, type ReadEntry } from 'tar';
 import type { Compression } from '../../shared/components.js';
 import { pumpFile, READ_BYTES, writeAll } from './archive.js';
-import { decompressor } from './compress.js';
+import type { DecryptionKeys } from './crypto/age-stream.js';
+import { fileDecoder } from './crypto/backup-keys.js';
 import { EngineError } from './errors.js';
 import { Semaphore } from './semaphore.js';
 
@@ -13,6 +14,11 @@ export interface SafeExtractOptions {
   /** The compressed archive, e.g. `<backup>/blobs.tar.gz`. */
   archive: string;
   compression: Compression;
+  /** An age file: decrypted with `decryption` before it is decompressed. */
+  encrypted?: boolean;
+  decryption?: DecryptionKeys;
+  /** Files (by path below the top folder) that hold secrets: written 0600 whatever the archive records. */
+  privateFile?: (relative: string) => boolean;
   /**
    * The one folder every entry must live under (`blobs` for blobs.tar.gz, as `tar -C data blobs` writes
    * it). Its contents land directly in `dest`. Null: whatever folder the first entry is in (the original
@@ -204,7 +210,7 @@ export async function safeExtract(opts: SafeExtractOptions): Promise<SafeExtract
       return refuse(refusalError(opts.archive, checked.problem));
     }
     const target = checked.relative === '' ? dest : path.join(dest, ...checked.relative.split('/'));
-    const mode = recordedMode(entry);
+    const mode = entry.type !== 'Directory' && opts.privateFile?.(checked.relative) ? recordedMode(entry) & 0o600 : recordedMode(entry);
     try {
       if (entry.type === 'Directory') {
         mkdirSync(target, { recursive: true });
@@ -286,7 +292,7 @@ export async function safeExtract(opts: SafeExtractOptions): Promise<SafeExtract
   });
 
   try {
-    await pumpFile(opts.archive, decompressor(opts.compression), sink, onChunk, opts.signal);
+    await pumpFile(opts.archive, fileDecoder(opts.archive, opts.compression, opts.encrypted === true, opts.decryption), sink, onChunk, opts.signal);
     await Promise.all([...pendingWrites]);
     if (refusal) throw refusal;
     if (process.platform !== 'win32') for (const [folder, mode] of [...folderModes].sort(([a], [b]) => b.length - a.length)) await chmod(folder, mode);
@@ -299,6 +305,7 @@ export async function safeExtract(opts: SafeExtractOptions): Promise<SafeExtract
     if (refusal) throw refusal;
     const err = error as NodeJS.ErrnoException;
     if (err.name === 'AbortError') throw error;
+    if (error instanceof EngineError && error.code.startsWith('DECRYPT_')) throw error;
     if (err.code === 'ENOENT' && err.path === opts.archive) throw new EngineError(`${opts.archive} is missing.`, 'FILE_MISSING');
     if (err.code?.startsWith('Z_') || err.code === 'ERR_ZSTD_INVALID' || /zstd|unexpected end of file|incorrect header|invalid/i.test(err.message)) {
       throw refusalError(opts.archive, `the ${opts.compression} stream is truncated or corrupt (${err.message})`);

@@ -12,7 +12,9 @@ import type { Compression } from '../../shared/components.js';
 import type { Progress } from '../../shared/progress.js';
 import { ACCOUNT_QUERIES, CHECKSUM_PROBLEM, missingAccountsProblem, ZIP_NOTICE, isDatabaseFile, readBackupFolder, sizeProblem, type BackupFile, type BackupFolder } from './backup-folder.js';
 import { BLOB_REFERENCE_QUERIES, describeMissing, missingBlobs, referencesFrom, type BlobReference } from './blob-references.js';
-import { assertSupportedCompression, decompressor } from './compress.js';
+import { assertSupportedCompression } from './compress.js';
+import type { DecryptionKeys } from './crypto/age-stream.js';
+import { assertKeysOpenBackup, fileDecoder } from './crypto/backup-keys.js';
 import { EngineError } from './errors.js';
 import { IntegrityChecks } from './integrity.js';
 import { progressReporter, type ProgressReporter } from './progress.js';
@@ -26,6 +28,8 @@ export interface VerifyOptions {
   platform?: NodeJS.Platform;
   onProgress?: (progress: Progress) => void;
   signal?: AbortSignal;
+  /** An encrypted backup's identity or passphrase: needed for a deep check, not for a quick one. */
+  decryption?: DecryptionKeys;
 }
 
 export const LEGACY_NOTE = 'checksums not available (backup made by the original backup.sh)';
@@ -64,12 +68,14 @@ export async function verifyBackup(folder: string, opts: VerifyOptions = {}): Pr
   const sizes = await Promise.all(present.map(async (file) => (await stat(path.join(backup.path, file.path))).size));
   const progress = progressReporter('verify', opts.onProgress, { phase: 'verifying', filesTotal: present.length, bytesTotal: sizes.reduce((a, b) => a + b, 0) });
 
+  // A missing or wrong key is said once, before anything is read (a quick check reads no contents: it needs none).
+  if (checkContents) await assertKeysOpenBackup(backup, opts.decryption, present);
   const tempDir = checkContents ? await mkdtemp(path.join(os.tmpdir(), 'aurora-verify-')) : null;
   const checker = new IntegrityChecks();
   const blobUse: BlobUse = { archived: null, references: [], storesRead: false };
   try {
     for (const [index, file] of present.entries()) {
-      const check = { tempDir, checker, progress, signal: opts.signal, blobUse, platform: opts.platform };
+      const check = { tempDir, checker, progress, signal: opts.signal, blobUse, platform: opts.platform, decryption: opts.decryption };
       const outcome = backup.zip ? await checkZipFile(backup, file, sizes[index]!, check) : await checkFile(backup, file, sizes[index]!, check);
       files.push({ path: file.path, ok: outcome.problems.length === 0, detail: outcome.problems.length ? outcome.problems.join('; ') : outcome.notes.join(', ') });
       problems.push(...outcome.problems.map((problem) => `${file.path}: ${problem}.`));
@@ -94,6 +100,7 @@ interface FileCheck {
   signal?: AbortSignal;
   blobUse: BlobUse;
   platform?: NodeJS.Platform;
+  decryption?: DecryptionKeys;
 }
 
 /** What a deep check learns about blobs: the blob archive's files and the blobs the actor stores' records use. */
@@ -137,7 +144,7 @@ async function checkFile(backup: BackupFolder, file: BackupFile, size: number, c
 
   check.progress.file(file.path);
   const hash = createHash('sha256');
-  const contents = check.tempDir ? contentCheck(backup, file, check.tempDir, check.checker, check.blobUse, check.platform) : null;
+  const contents = check.tempDir ? contentCheck(backup, file, check.tempDir, check.checker, check.blobUse, check.platform, check.decryption) : null;
   try {
     for await (const chunk of createReadStream(path.join(backup.path, file.path), { signal: check.signal })) {
       hash.update(chunk as Buffer);
@@ -232,8 +239,8 @@ interface ContentCheck {
  * Decompresses into a temp file (databases, then integrity_check) or into a tar lister (archives; the
  * SQLite files inside, the actor stores, are unpacked one folder at a time and integrity-checked too).
  */
-function contentCheck(backup: BackupFolder, file: BackupFile, tempDir: string, checker: IntegrityChecks, blobUse: BlobUse, platform?: NodeJS.Platform): ContentCheck {
-  const head = decompressor(backup.compression);
+function contentCheck(backup: BackupFolder, file: BackupFile, tempDir: string, checker: IntegrityChecks, blobUse: BlobUse, platform: NodeJS.Platform | undefined, decryption: DecryptionKeys | undefined): ContentCheck {
+  const head = fileDecoder(path.join(backup.path, file.path), backup.compression, file.encrypted === true, decryption);
   const problems: string[] = [];
   const notes: string[] = [];
   let failure: Error | null = null;
@@ -443,6 +450,7 @@ function tarLister(onEntry: (entry: ReadEntry) => boolean): Writable {
 }
 
 function describeStreamError(error: Error & { code?: string }, compression: Compression): string {
+  if (error instanceof EngineError && error.code.startsWith('DECRYPT_')) return `decryption failed: ${error.message}`;
   if (error.code?.startsWith('TAR_')) return `tar archive error: ${error.message.replace(/^TAR_\w+: /, '')}`;
   if (error.code === 'Z_BUF_ERROR' || /unexpected end of file/i.test(error.message)) {
     return `truncated ${compression} stream (unexpected end of file)`;

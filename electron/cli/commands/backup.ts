@@ -1,7 +1,9 @@
 import { COMPONENTS, COMPRESSIONS, type Component, type Compression } from '../../../shared/components.js';
 import type { Manifest } from '../../../shared/manifest.js';
 import { DEFAULT_SETTINGS } from '../../../shared/settings.js';
-import { cancelOnSignals, CliError, wholeNumber, type Command } from '../command.js';
+import { cancelOnSignals, CliError, wholeNumber, type Command, type ParsedArgs } from '../command.js';
+import type { EncryptionKeys } from '../../engine/crypto/age-stream.js';
+import { readPassphraseFile } from '../../engine/crypto/keys.js';
 import { runBackup } from '../../engine/backup.js';
 import { resolveConfig } from '../../engine/config.js';
 import { EngineError } from '../../engine/errors.js';
@@ -41,16 +43,26 @@ Options:
                       succeeded and a copy did not.
 ${TARGET_OPTIONS_HELP}
   --no-copy           Do not copy to the targets of the targets file
+  --encrypt-to KEY    Encrypt every file of the backup (age format) to this age public key (age1…), or
+                      to the keys in this file (one a line; age-keygen's key file works too). Repeatable.
+                      Default: BACKUP_ENCRYPTION_RECIPIENTS. An encrypted backup also holds the PDS's
+                      pds.env (or .env): its JWT secret, PLC rotation key and admin password
+  --passphrase-file F Encrypt with the passphrase on the first line of F instead (scrypt)
+
+An unencrypted backup leaves pds.env out and says so; the actors' signing keys are in every backup.
+Decrypt a file by hand with the age tool: age -d -i key.txt blobs.tar.gz.age > blobs.tar.gz
 
 Settings come from the flags, then the environment, then the .env file, then the defaults.
 Read: BACKUP_DIR, BACKUP_COMPRESSION, COMPRESSION, BACKUP_RETAIN_DAYS, PDS_DATA_DIRECTORY,
 PDS_ACCOUNT_DB_LOCATION, PDS_SEQUENCER_DB_LOCATION, PDS_DID_CACHE_DB_LOCATION,
-PDS_ACTOR_STORE_DIRECTORY, PDS_BLOBSTORE_DISK_LOCATION, PDS_VERSION, PDS_HOSTNAME, PDS_SERVICE_DID.
+PDS_ACTOR_STORE_DIRECTORY, PDS_BLOBSTORE_DISK_LOCATION, PDS_VERSION, PDS_HOSTNAME, PDS_SERVICE_DID,
+BACKUP_ENCRYPTION_RECIPIENTS (age public keys or files of them, separated by commas or spaces).
 A progress bar with ETA is drawn on stderr when it is a terminal. Ctrl+C cancels cleanly.
 
 Examples:
   aurora-backup backup --data /opt/aurora-locus/data --out /mnt/backup-drive/aurora-locus
-  aurora-backup backup --env-file /opt/aurora-locus/.env --json`;
+  aurora-backup backup --env-file /opt/aurora-locus/.env --json
+  aurora-backup backup --env-file /pds/pds.env --encrypt-to age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p`;
 
 export const command: Command = {
   summary: 'Back up a PDS data directory (safe while the PDS runs)',
@@ -68,6 +80,8 @@ export const command: Command = {
     json: { type: 'boolean' },
     to: { type: 'string', multiple: true },
     'no-copy': { type: 'boolean' },
+    'encrypt-to': { type: 'string', multiple: true },
+    'passphrase-file': { type: 'string' },
     ...TARGET_OPTIONS,
   },
   async run({ values, positionals }) {
@@ -94,6 +108,7 @@ export const command: Command = {
       if (!values.json) for (const note of config.notes) console.error(note);
       const result = await runBackup({
         ...opts,
+        encryption: await encryptionFrom(values),
         healthUrl: values['health-url'] as string | undefined,
         signal: cancel.signal,
         onProgress: values.json ? undefined : (p) => bar.update(p),
@@ -104,6 +119,10 @@ export const command: Command = {
         console.log(`Backup complete: ${result.path}`);
         console.log(`  ${result.manifest.aurora_backup.files.length} files, ${formatBytes(result.size)}, ${formatDuration(result.durationMs)}`);
         console.log(`  Held: ${describeHeld(result.manifest)}`);
+        const encryption = result.manifest.aurora_backup.encryption;
+        if (encryption) {
+          console.log(`  Encrypted (age) ${encryption.mode === 'passphrase' ? 'with a passphrase' : `to ${encryption.recipients.join(', ')}`}${encryption.secrets.length ? `; with the PDS's configuration (${encryption.secrets.join(', ')})` : ''}`);
+        }
         for (const warning of result.warnings ?? []) console.log(`  Warning: ${warning}`);
         if (result.pruned.length) console.log(`  Removed old backups: ${result.pruned.join(', ')}`);
       }
@@ -119,6 +138,17 @@ export const command: Command = {
     }
   },
 };
+
+/** --encrypt-to / --passphrase-file; undefined leaves it to BACKUP_ENCRYPTION_RECIPIENTS. */
+async function encryptionFrom(values: ParsedArgs['values']): Promise<EncryptionKeys | undefined> {
+  const recipients = (values['encrypt-to'] as string[] | undefined) ?? [];
+  const passphraseFile = values['passphrase-file'] as string | undefined;
+  if (passphraseFile !== undefined && recipients.length > 0) {
+    throw new CliError('Give either --encrypt-to (age public keys) or --passphrase-file, not both: age encrypts a file to keys or with a passphrase.', 2);
+  }
+  if (passphraseFile !== undefined) return { kind: 'passphrase', passphrase: await readPassphraseFile(passphraseFile) };
+  return recipients.length > 0 ? { kind: 'recipients', recipients } : undefined;
+}
 
 /** What each component held, named by where it was found: `account.sqlite 3 accounts; …; blocks/ 40 blobs`. */
 export function describeHeld(manifest: Manifest): string {

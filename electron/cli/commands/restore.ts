@@ -1,6 +1,8 @@
 import { createInterface } from 'node:readline/promises';
-import { COMPONENTS, type Component } from '../../../shared/components.js';
+import { COMPONENTS, SECRETS_COMPONENT, type Component } from '../../../shared/components.js';
+import type { ConfigChoice, ConfigDifference } from '../../engine/restore-secrets.js';
 import { EngineError } from '../../engine/errors.js';
+import { decryptionKeysFrom } from '../../engine/crypto/backup-keys.js';
 import { yieldCpuToPds } from '../../engine/priority.js';
 import { resolveConfig } from '../../engine/config.js';
 import { listBackups, resolveBackupPath } from '../../engine/list.js';
@@ -53,6 +55,12 @@ Options:
   --stop-command CMD    Run through the shell once the backup is unpacked and checked, before the
                         swap, e.g. "systemctl stop aurora-locus"
   --start-command CMD   Run through the shell afterwards, e.g. "systemctl start aurora-locus"
+  --identity FILE       An encrypted backup's age identity file (AGE-SECRET-KEY-1…); repeatable
+  --passphrase-file F   An encrypted backup's passphrase (the first line of F)
+  --overwrite-config    An encrypted backup holds the PDS's pds.env: replace the one there even when
+                        its PDS_HOSTNAME or PDS_SERVICE_DID differ (asked on a terminal; the old one is
+                        kept as pds.env.before-restore)
+  --keep-config         … or keep it, and restore the data only (a new server with its own name)
   --replace-blobs       Make the blob folder exactly the backup's even when restoring only some
                         components (a full restore always does)
   --full-priority       Run at normal CPU priority (by default unpacking yields the CPU to the PDS)
@@ -74,12 +82,27 @@ Examples:
       --stop-command "systemctl stop aurora-locus" --start-command "systemctl start aurora-locus"`;
 
 export function parseComponents(value: string): Component[] {
-  const names = value.split(',').map((s) => s.trim()).filter(Boolean);
+  const names = value.split(',').map((s) => s.trim()).filter((n) => n !== '' && n !== SECRETS_COMPONENT);
   const unknown = names.filter((n) => !(COMPONENTS as readonly string[]).includes(n));
   if (names.length === 0 || unknown.length > 0) {
-    throw new CliError(`--only takes a comma-separated list of ${COMPONENTS.join(', ')}${unknown.length ? `; unknown: ${unknown.join(', ')}` : ''}.`, 2);
+    throw new CliError(
+      `--only takes a comma-separated list of ${COMPONENTS.join(', ')}${unknown.length ? `; unknown: ${unknown.join(', ')}` : ''}` +
+        ` (and secrets, with at least one of them: to take out only pds.env, decrypt secrets.tar.gz.age with age -d).`,
+      2,
+    );
   }
   return [...new Set(names)] as Component[];
+}
+
+/** The answer to a configuration that belongs to another PDS: the flag, else a question on a terminal. */
+async function askAboutConfig(difference: ConfigDifference): Promise<ConfigChoice | undefined> {
+  if (!process.stdin.isTTY) return undefined; // refused by the engine, naming --overwrite-config and --keep-config
+  const lines = difference.differences.map((d) => `  ${d.name}: ${d.now} here, ${d.backup} in the backup`);
+  process.stderr.write(`\n${difference.target} belongs to another PDS than the backup's configuration:\n${lines.join('\n')}\n`);
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  const answer = await rl.question(`Replace it with the backup's (the current one is kept as ${difference.target}.before-restore)? Type yes to replace, no to keep it: `).finally(() => rl.close());
+  const word = answer.trim().toLowerCase();
+  return word === 'yes' ? 'overwrite' : word === 'no' ? 'keep' : undefined;
 }
 
 /** The plan in words, as the confirmation shows it. */
@@ -123,6 +146,10 @@ export const command: Command = {
     'start-command': { type: 'string' },
     'full-priority': { type: 'boolean' },
     'replace-blobs': { type: 'boolean' },
+    identity: { type: 'string', multiple: true },
+    'passphrase-file': { type: 'string' },
+    'overwrite-config': { type: 'boolean' },
+    'keep-config': { type: 'boolean' },
     recover: { type: 'boolean' },
     undo: { type: 'boolean' },
     from: { type: 'string' },
@@ -151,7 +178,11 @@ export const command: Command = {
       stopCommand: values['stop-command'] as string | undefined,
       startCommand: values['start-command'] as string | undefined,
       replaceBlobs: values['replace-blobs'] === true,
+      secrets: values.only !== undefined && (values.only as string).split(',').some((n) => n.trim() === SECRETS_COMPONENT),
+      configChoice: values['overwrite-config'] ? 'overwrite' : values['keep-config'] ? 'keep' : undefined,
+      chooseConfig: askAboutConfig,
     };
+    if (values['overwrite-config'] && values['keep-config']) throw new CliError('Give --overwrite-config or --keep-config, not both.', 2);
 
     if (!values['full-priority']) yieldCpuToPds(); // unpacking runs beside the live PDS
     let cancel: ReturnType<typeof cancelOnSignals> | undefined;
@@ -159,6 +190,7 @@ export const command: Command = {
     try {
       const download = values.from === undefined || undo ? null : await fetchFromTarget(positionals[0]!, values, { json });
       if (download) opts.backupPath = download.backupPath;
+      opts.decryption = await decryptionKeysFrom((values.identity as string[] | undefined) ?? [], values['passphrase-file'] as string | undefined);
       const plan = await planRestore(opts);
       if (!values.force) {
         say(describePlan(plan));
@@ -187,6 +219,8 @@ export const command: Command = {
         console.log(result.preRestoreBackup ? `The data it replaced is in ${result.preRestoreBackup}.` : 'There was no earlier data to keep.');
         if (result.newerBlobsKept > 0) console.log(`Kept ${result.newerBlobsKept} blob${result.newerBlobsKept === 1 ? '' : 's'} uploaded since the backup.`);
         for (const kept of result.keptRaw) console.log(`Kept as it was (${kept.files.join(', ')}): ${kept.path}, because ${kept.reason}.`);
+        if (result.configRestored) console.log(`The PDS's configuration is back in ${result.configRestored} (mode 0600).`);
+        else if (result.configRestored === null) console.log("The PDS's configuration there was kept as it is.");
         for (const warning of result.warnings) console.log(`Warning: ${warning}`);
       }
       return 0;

@@ -1,11 +1,12 @@
 import { CliError, type Command } from '../command.js';
 import { EngineError } from '../../engine/errors.js';
+import { decryptionKeysFrom } from '../../engine/crypto/backup-keys.js';
 import { LEGACY_NOTE, verifyBackup } from '../../engine/verify.js';
 import { createProgressBar } from '../progress-bar.js';
 import { resolveBackupPath } from '../../engine/list.js';
 import { backupDirFrom } from './list.js';
 
-const help = `Usage: aurora-backup verify <backup> [--deep] [--json]
+const help = `Usage: aurora-backup verify <backup> [--deep] [--identity FILE | --passphrase-file FILE] [--json]
 
 Checks a backup folder without changing it: a path, or a name as \`list\` prints it
 (backup_YYYYMMDD_HHMMSS, pre-restore_…), looked for in the backup directory (--out, else BACKUP_DIR
@@ -25,6 +26,10 @@ Options:
   --json   Print the report as JSON on stdout
   --out DIR         Backup directory, where a backup given by name is looked for
   --env-file FILE   The PDS's .env file (default ./.env when it exists)
+  --identity FILE   An encrypted backup's age identity file (AGE-SECRET-KEY-1…), for --deep; repeatable
+  --passphrase-file FILE  An encrypted backup's passphrase (first line of FILE), for --deep
+
+An encrypted backup's quick check needs no key: manifest.json records each encrypted file's SHA-256.
 
 Examples:
   aurora-backup verify backups/backup_20250322_143022
@@ -33,14 +38,15 @@ Examples:
 export const command: Command = {
   summary: 'Check a backup: sizes and SHA-256 (quick) or also every archive and database (--deep)',
   help,
-  options: { deep: { type: 'boolean' }, json: { type: 'boolean' }, out: { type: 'string' }, 'env-file': { type: 'string' } },
+  options: { deep: { type: 'boolean' }, json: { type: 'boolean' }, out: { type: 'string' }, 'env-file': { type: 'string' }, identity: { type: 'string', multiple: true }, 'passphrase-file': { type: 'string' } },
   async run({ values, positionals }) {
     const [backup, ...extra] = positionals;
     if (!backup || extra.length) throw new CliError('Give exactly one backup folder: aurora-backup verify <backup>. See --help.', 2);
     const bar = createProgressBar();
     let report;
     try {
-      report = await verifyBackup(resolveBackupPath(backup, (await backupDirFrom(values)).backupDir), { deep: Boolean(values.deep), onProgress: values.json ? undefined : (p) => bar.update(p) });
+      const decryption = await decryptionKeysFrom((values.identity as string[] | undefined) ?? [], values['passphrase-file'] as string | undefined);
+      report = await verifyBackup(resolveBackupPath(backup, (await backupDirFrom(values)).backupDir), { deep: Boolean(values.deep), decryption, onProgress: values.json ? undefined : (p) => bar.update(p) });
     } catch (error) {
       if (error instanceof EngineError) throw new CliError(error.message, 1, error.code);
       throw error;

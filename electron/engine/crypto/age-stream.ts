@@ -1,4 +1,5 @@
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes, scrypt as scryptCallback, type ScryptOptions } from 'node:crypto';
+import { open } from 'node:fs/promises';
 import { Transform, type TransformCallback } from 'node:stream';
 import { Decrypter, Encrypter, Stanza, type Identity, type Recipient } from 'age-encryption';
 import { written } from '../blocks.js';
@@ -272,38 +273,7 @@ class StreamDecryptor extends Transform {
   }
 
   private async unwrap(header: Buffer): Promise<void> {
-    const text = header.toString('latin1');
-    if (!text.startsWith(`${AGE_MAGIC}\n`)) throw this.notAge(header);
-    const types = [...text.matchAll(/^-> (\S+)/gm)].map((m) => m[1]!);
-    const decrypter = new Decrypter();
-    for (const identity of this.keys.identities) decrypter.addIdentity(identity);
-    if (this.keys.passphrase !== undefined) decrypter.addIdentity(new NodeScryptIdentity(this.keys.passphrase));
-    try {
-      this.fileKey = await decrypter.decryptHeader(header);
-    } catch (error) {
-      throw this.unwrapFailure(error as Error, types);
-    }
-  }
-
-  private unwrapFailure(error: Error, types: string[]): EngineError {
-    const from = this.keys.source ? ` (${this.keys.source})` : '';
-    if (error instanceof WrongPassphraseError) return new EngineError(`Cannot decrypt ${this.file}: wrong passphrase${from}. Nothing was changed.`, 'DECRYPT_WRONG_KEY');
-    if (error instanceof AgeHeaderError) return this.damaged(error.message);
-    if (/HMAC/i.test(error.message)) return this.damaged('its header was changed (the header MAC does not match)');
-    if (!/no identity matched/.test(error.message)) return this.damaged(`its header cannot be read (${error.message})`);
-    const known = types.filter((t) => t === 'X25519' || t === 'scrypt');
-    if (known.length === 0) {
-      return new EngineError(`Cannot decrypt ${this.file}: it is encrypted to a kind of recipient this tool cannot read (${[...new Set(types)].join(', ') || 'none'}). Decrypt it with the tool that made it. Nothing was changed.`, 'DECRYPT_UNKNOWN_RECIPIENT');
-    }
-    if (types.includes('scrypt')) {
-      return this.keys.passphrase === undefined
-        ? new EngineError(`${this.file} is encrypted with a passphrase, not to a key: give the passphrase with --passphrase-file FILE. Nothing was changed.`, 'DECRYPT_NO_KEY')
-        : new EngineError(`Cannot decrypt ${this.file}: wrong passphrase${from}. Nothing was changed.`, 'DECRYPT_WRONG_KEY');
-    }
-    if (this.keys.identities.length === 0) {
-      return new EngineError(`${this.file} is encrypted to age public keys, not with a passphrase: give the identity file (AGE-SECRET-KEY-1…) with --identity FILE. Nothing was changed.`, 'DECRYPT_NO_KEY');
-    }
-    return new EngineError(`Cannot decrypt ${this.file}: the identity given${from} is not one it was encrypted to (wrong key). Nothing was changed.`, 'DECRYPT_WRONG_KEY');
+    this.fileKey = await unwrapHeader(header, this.keys, this.file);
   }
 
   private open(sealed: Buffer, last: boolean): Buffer {
@@ -322,15 +292,77 @@ class StreamDecryptor extends Transform {
   }
 
   private damaged(why: string): EngineError {
-    return new EngineError(`${this.file} is damaged: ${why}. Its contents cannot be trusted and were not used.`, 'DECRYPT_DAMAGED');
+    return damaged(this.file, why);
   }
 
   private notAge(start: Buffer): EngineError {
-    const armored = start.toString('latin1').startsWith('-----BEGIN AGE');
-    return new EngineError(
-      armored ? `${this.file} is an ASCII-armored age file; backups are binary age files. Dearmor it first (age -d).` : `${this.file} is not an age-encrypted file (it does not start with "${AGE_MAGIC}").`,
-      'DECRYPT_NOT_AGE',
-    );
+    return notAge(this.file, start);
+  }
+}
+
+function damaged(file: string, why: string): EngineError {
+  return new EngineError(`${file} is damaged: ${why}. Its contents cannot be trusted and were not used.`, 'DECRYPT_DAMAGED');
+}
+
+function notAge(file: string, start: Buffer): EngineError {
+  const armored = start.toString('latin1').startsWith('-----BEGIN AGE');
+  return new EngineError(
+    armored ? `${file} is an ASCII-armored age file; backups are binary age files. Dearmor it first (age -d).` : `${file} is not an age-encrypted file (it does not start with "${AGE_MAGIC}").`,
+    'DECRYPT_NOT_AGE',
+  );
+}
+
+/** The file key of an age header (through its MAC line), checked against the header MAC; EngineErrors as createDecryptor's. */
+async function unwrapHeader(header: Buffer, keys: DecryptionKeys, file: string): Promise<Uint8Array> {
+  const text = header.toString('latin1');
+  if (!text.startsWith(`${AGE_MAGIC}\n`)) throw notAge(file, header);
+  const types = [...text.matchAll(/^-> (\S+)/gm)].map((m) => m[1]!);
+  const decrypter = new Decrypter();
+  for (const identity of keys.identities) decrypter.addIdentity(identity);
+  if (keys.passphrase !== undefined) decrypter.addIdentity(new NodeScryptIdentity(keys.passphrase));
+  try {
+    return await decrypter.decryptHeader(header);
+  } catch (error) {
+    throw unwrapFailure(error as Error, types, keys, file);
+  }
+}
+
+function unwrapFailure(error: Error, types: string[], keys: DecryptionKeys, file: string): EngineError {
+  const from = keys.source ? ` (${keys.source})` : '';
+  if (error instanceof WrongPassphraseError) return new EngineError(`Cannot decrypt ${file}: wrong passphrase${from}. Nothing was changed.`, 'DECRYPT_WRONG_KEY');
+  if (error instanceof AgeHeaderError) return damaged(file, error.message);
+  if (/HMAC/i.test(error.message)) return damaged(file, 'its header was changed (the header MAC does not match)');
+  if (!/no identity matched/.test(error.message)) return damaged(file, `its header cannot be read (${error.message})`);
+  const known = types.filter((t) => t === 'X25519' || t === 'scrypt');
+  if (known.length === 0) {
+    return new EngineError(`Cannot decrypt ${file}: it is encrypted to a kind of recipient this tool cannot read (${[...new Set(types)].join(', ') || 'none'}). Decrypt it with the tool that made it. Nothing was changed.`, 'DECRYPT_UNKNOWN_RECIPIENT');
+  }
+  if (types.includes('scrypt')) {
+    return keys.passphrase === undefined
+      ? new EngineError(`${file} is encrypted with a passphrase, not to a key: give the passphrase with --passphrase-file FILE. Nothing was changed.`, 'DECRYPT_NO_KEY')
+      : new EngineError(`Cannot decrypt ${file}: wrong passphrase${from}. Nothing was changed.`, 'DECRYPT_WRONG_KEY');
+  }
+  if (keys.identities.length === 0) {
+    return new EngineError(`${file} is encrypted to age public keys, not with a passphrase: give the identity file (AGE-SECRET-KEY-1…) with --identity FILE. Nothing was changed.`, 'DECRYPT_NO_KEY');
+  }
+  return new EngineError(`Cannot decrypt ${file}: the identity given${from} is not one it was encrypted to (wrong key). Nothing was changed.`, 'DECRYPT_WRONG_KEY');
+}
+
+/**
+ * Whether `keys` open the age file `file`: reads only its header and checks its MAC. Throws the
+ * EngineErrors of createDecryptor (no key of the right kind, wrong key, damaged header, not age).
+ */
+export async function checkKeysOpen(file: string, keys: DecryptionKeys): Promise<void> {
+  const handle = await open(file, 'r');
+  try {
+    const head = Buffer.alloc(MAX_HEADER_BYTES);
+    const { bytesRead } = await handle.read(head, 0, head.length, 0);
+    const data = head.subarray(0, bytesRead);
+    const end = headerEnd(data);
+    if (end === null) throw data.subarray(0, AGE_MAGIC.length).toString('latin1') === AGE_MAGIC ? damaged(file, 'its header never ends') : notAge(file, data);
+    await unwrapHeader(data.subarray(0, end), keys, file);
+  } finally {
+    await handle.close();
   }
 }
 
