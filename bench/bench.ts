@@ -12,6 +12,7 @@ import { parseArgs } from 'node:util';
 import Database from 'better-sqlite3';
 import type { TargetSpec } from '../shared/targets.js';
 import { runBackup } from '../electron/engine/backup.js';
+import { generateKeyPair } from '../electron/engine/crypto/keys.js';
 import { createFixture } from '../electron/engine/fixture.js';
 import { S3_KEYS, startS3, startSshd } from '../test/helpers/offsite-servers.js';
 import { assertGnuTime, commandExists, measure, median, run, setCache, sh, treeBytes, type Measured } from './measure.js';
@@ -168,6 +169,7 @@ async function main() {
   // Off-site copies of one backup of the fixture, made once: to s3rver and Debian's sshd on loopback.
   const offsite = only.has('offsite') ? await offsiteSetup(out) : null;
 
+  const benchIdentity = (await generateKeyPair()).identity;
   const loadBefore = os.loadavg()[0]!;
   for (let r = 1; r <= runs; r++) {
     log(`Run ${r} of ${runs} (${cache} cache)`);
@@ -184,6 +186,17 @@ async function main() {
       restoreReports.push(restoreReport);
       record('ours restore', restore, undefined, restoreReport);
       for (const name of ['ours', 'ours-restored', 'ours-pre']) await rm(out(name), { recursive: true, force: true });
+
+      // The same backup and restore, every file encrypted (age, one X25519 recipient), right after the plain ones.
+      const encryptedEnv = { env: { ...process.env, AURORA_BENCH_AGE_IDENTITY: benchIdentity }, cwd: ROOT };
+      await setCache([dataDir], cache);
+      const sealed = await measure([...nodeArgs, 'backup', dataDir, out('ours-age')], encryptedEnv);
+      const sealedReport = oursReport(sealed);
+      record('ours backup, encrypted (age)', sealed, sealedReport.size, sealedReport);
+      await setCache([sealedReport.backupPath!], cache);
+      const opened = await measure([...nodeArgs, 'restore', sealedReport.backupPath!, out('ours-age-restored'), out('ours-age-pre')], encryptedEnv);
+      record('ours restore, encrypted (age)', opened, undefined, oursReport(opened));
+      for (const name of ['ours-age', 'ours-age-restored', 'ours-age-pre']) await rm(out(name), { recursive: true, force: true });
     }
 
     if (only.has('guide')) {

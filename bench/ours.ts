@@ -4,6 +4,8 @@
 //   node --import tsx bench/ours.ts backup <dataDir> <backupDir>
 //   node --import tsx bench/ours.ts restore <backupPath> <targetDataDir> <preRestoreBackupDir>
 //   node --import tsx bench/ours.ts copy <backupPath> <targetSpecJson> <knownHostsFile>   (an off-site copy)
+// With AURORA_BENCH_AGE_IDENTITY=AGE-SECRET-KEY-1… the backup is encrypted to its public key and the
+// restore decrypts with it (the encrypted rows).
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Progress } from '../shared/progress.js';
 import type { TargetSpec } from '../shared/targets.js';
@@ -60,7 +62,11 @@ const { restoreBackup } = await import('../electron/engine/restore.js');
 const { copyBackup } = await import('../electron/engine/targets/copy.js');
 const { openTarget } = await import('../electron/engine/targets/open.js');
 const { KnownHosts } = await import('../electron/engine/targets/known-hosts.js');
+const { recipientOf } = await import('../electron/engine/crypto/keys.js');
 const startupMs = performance.now();
+const identity = process.env.AURORA_BENCH_AGE_IDENTITY;
+const encryption = identity ? { kind: 'recipients' as const, recipients: [await recipientOf(identity)] } : null;
+const decryption = identity ? { identities: [identity] } : undefined;
 
 // The histogram counts the timer's own interval too: sample every 1 ms and subtract that interval.
 const RESOLUTION_MS = 1;
@@ -74,7 +80,7 @@ delay.enable();
 const started = performance.now();
 let extra: Partial<OursReport> = {};
 if (mode === 'backup') {
-  const result = await runBackup({ dataDir: first!, backupDir: second!, env: {}, retention: null, onProgress });
+  const result = await runBackup({ dataDir: first!, backupDir: second!, env: {}, retention: null, onProgress, encryption });
   extra = { backupPath: result.path, size: result.size };
 } else if (mode === 'copy') {
   const target = openTarget(JSON.parse(second!) as TargetSpec, { knownHosts: new KnownHosts(third!), env: process.env });
@@ -82,7 +88,7 @@ if (mode === 'backup') {
   await target.close();
   extra = { size: result.uploadedBytes };
 } else {
-  await restoreBackup({ backupPath: first!, dataDir: second!, backupDir: third!, env: {}, onProgress });
+  await restoreBackup({ backupPath: first!, dataDir: second!, backupDir: third!, env: {}, onProgress, decryption });
 }
 const durationMs = performance.now() - started;
 delay.disable();

@@ -86,6 +86,8 @@ export function printTable(result: BenchResult, print: (line: string) => void): 
     'ours backup engine-only / restic first': engineRatio(t['ours backup'], t['restic backup (first)']),
     'ours backup engine-only / read floor': engineRatio(t['ours backup'], t['read floor']),
     'ours restore engine-only / guide restore': engineRatio(t['ours restore'], t['guide restore']),
+    'ours backup encrypted / plain': ratio(t['ours backup, encrypted (age)'], t['ours backup']),
+    'ours restore encrypted / plain': ratio(t['ours restore, encrypted (age)'], t['ours restore']),
   };
   const r = result.ratios;
   const fmt = (x: number | null | undefined, digits = 2) => (x === null || x === undefined ? 'n/a' : x.toFixed(digits));
@@ -96,6 +98,8 @@ export function printTable(result: BenchResult, print: (line: string) => void): 
     { target: 'backup faster than restic first backup', measured: fmt(r['ours backup / restic first backup']), met: lte(r['ours backup / restic first backup'], 1) },
     { target: 'backup within 2× read floor', measured: fmt(r['ours backup / read floor']), met: lte(r['ours backup / read floor'], 2) },
     { target: 'restore ≤ 0.5 × guide pipeline', measured: fmt(r['ours restore / guide restore']), met: lte(r['ours restore / guide restore'], 0.5) },
+    { target: 'encrypted backup ≤ 1.15 × plain', measured: fmt(r['ours backup encrypted / plain']), met: lte(r['ours backup encrypted / plain'], 1.15) },
+    { target: 'encrypted restore ≤ 1.15 × plain', measured: fmt(r['ours restore encrypted / plain']), met: lte(r['ours restore encrypted / plain'], 1.15) },
     { target: `peak RSS < 200 MB at ${result.sizeMiB} MiB`, measured: `${peak.toFixed(0)} MB`, met: peak > 0 ? peak < 200 : null },
     { target: 'writer keeps ≥ 90% throughput', measured: w ? `${w.keptPercent.toFixed(1)} %` : 'n/a', met: w ? w.keptPercent >= 90 : null },
     { target: '… with our backup at nice +10', measured: w ? `${w.keptPercentLowPriority.toFixed(1)} %` : 'n/a', met: w ? w.keptPercentLowPriority >= 90 : null },

@@ -79,7 +79,7 @@ describe('encrypted backups (age, X25519 key)', () => {
     } finally {
       await writer.stop();
     }
-  }, 120_000);
+  }, 600_000);
 
   it('encrypts every file, records it in a plain manifest, and adds pds.env as the secrets component', async () => {
     const manifest = JSON.parse(await readFile(path.join(backupPath, 'manifest.json'), 'utf8'));
@@ -191,7 +191,7 @@ describe('encrypted backups (age, X25519 key)', () => {
     const forced = await runCli(['restore', backupPath, '--data', target, '--identity', s.key.file, '--force', '--overwrite-config']);
     expect(forced.stdout).toContain(`The PDS's configuration is back in ${path.join(target, 'pds.env')} (mode 0600).`);
     expect(forced.code).toBe(0);
-  }, 180_000);
+  }, 600_000);
 });
 
 describe('encrypted backups: round trips and damage', () => {
@@ -218,7 +218,7 @@ describe('encrypted backups: round trips and damage', () => {
     const only = await restoreBackup({ backupPath: byKey.path, dataDir: partial, components: ['account', 'blobs'], decryption: { identities: [s.key.identity] } });
     expect(only.restored).toEqual(['account', 'blobs']);
     expect(digests(partial)).toMatchObject({ account: digests(s.source).account, blobs: digests(s.source).blobs, actors: 'absent' });
-  });
+  }, 600_000); // a passphrase costs an scrypt per file, each a few seconds on a busy machine
 
   it('a bit flipped in any .age file is refused by verify --deep and by restore, which changes nothing', async () => {
     const s = await setup('enc-flip', 2);
@@ -244,7 +244,7 @@ describe('encrypted backups: round trips and damage', () => {
         await writeFile(full, original);
       }
     }
-  }, 180_000);
+  }, 600_000);
 });
 
 describe('aurora-backup backup/verify with encryption', () => {
@@ -277,5 +277,5 @@ describe('aurora-backup backup/verify with encryption', () => {
     expect(plain.stdout.split(SECRETS_NOT_BACKED_UP).length - 1).toBe(1);
     const plainName = /Backup complete: (\S+)/.exec(plain.stdout)![1]!;
     expect(existsSync(path.join(plainName, 'secrets.tar.gz'))).toBe(false);
-  }, 180_000);
+  }, 600_000);
 });
