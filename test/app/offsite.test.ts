@@ -222,6 +222,10 @@ it("an SFTP target: the server's host key is pinned when it is added and shown w
     expect(refused).toEqual({ ok: false, message: expect.stringContaining(pinned) });
     expect(refused.message).toContain('someone may be intercepting the connection');
     expect((await app.handlers.listTargets(undefined))[0]!.hostKey).toBe(pinned);
+    // A key changed on purpose: the target is added again with the new fingerprint, checked on the server.
+    await app.handlers.removeTarget({ name: 'nas' });
+    const again = await app.handlers.addTarget({ target: { type: 'sftp', name: 'nas', host: '127.0.0.1', port: sshd.port, username: sshd.user, path: remote, privateKeyFile: sshd.userKey, hostKey: sshd.hostFingerprint } });
+    expect(again).toMatchObject({ ok: true, target: { hostKey: sshd.hostFingerprint }, test: { ok: true } });
     await app.controller.shutdown();
   } finally {
     await sshd.stop();

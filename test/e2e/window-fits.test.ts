@@ -41,7 +41,9 @@ describe('the window fits and reads well at every size, in light and dark', () =
     }
     expect(problems).toEqual([]);
     expect(app.pageErrors).toEqual([]);
-  });
+    // 30 axe scans and full-page screenshots (Settings longer with its off-site section): the limit guards
+    // against a hang, it measures nothing, and the default timed out beside other test runs.
+  }, 360_000);
 
   it('navigation moves focus to the new view’s heading and names the view in the title', async () => {
     const { page } = app;

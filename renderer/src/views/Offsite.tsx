@@ -143,7 +143,7 @@ function AddTarget({ onAdded }: { onAdded: (answer: Extract<Awaited<ReturnType<R
         ? { ...common, path: v('path') }
         : kind === 's3'
           ? { ...common, bucket: v('bucket'), prefix: v('prefix'), endpoint: v('endpoint'), region: v('region') || 'us-east-1', forcePathStyle: v('endpoint') !== '', ...optional('accessKeyId') }
-          : { ...common, host: v('host'), port: Number(v('port') || 22), username: v('username'), path: v('path'), ...optional('privateKeyFile') };
+          : { ...common, host: v('host'), port: Number(v('port') || 22), username: v('username'), path: v('path'), ...optional('privateKeyFile'), ...optional('hostKey') };
     const secret = values.secret ? values.secret : undefined;
     setAdding(true);
     try {
@@ -260,7 +260,8 @@ function AddTarget({ onAdded }: { onAdded: (answer: Extract<Awaited<ReturnType<R
           {field('username', 'User')}
           {field('path', 'Folder on the server', { mono: true, placeholder: 'backups' })}
           {field('privateKeyFile', 'Private key file', { mono: true, placeholder: '/home/me/.ssh/id_ed25519', hint: 'Or a password below.' })}
-          {field('secret', 'Password', { type: 'password', hint: "Kept in this computer's keychain. The server's host key is pinned when it is first reached." })}
+          {field('secret', 'Password', { type: 'password', hint: "Kept in this computer's keychain." })}
+          {field('hostKey', 'Host key fingerprint', { mono: true, placeholder: 'SHA256:…', hint: "Optional: the server's key as ssh-keygen -lf prints it. Empty: the key the server shows first is pinned." })}
         </>
       ) : null}
       <details className="more-options">
@@ -291,7 +292,7 @@ const MORE = ['retention.retainDays', 'retention.keepLast', 'bandwidthLimitKiBps
 const FIELDS: Record<Kind, string[]> = {
   folder: ['name', 'path', ...MORE],
   s3: ['name', 'endpoint', 'region', 'bucket', 'prefix', 'accessKeyId', 'secret', ...MORE],
-  sftp: ['name', 'host', 'port', 'username', 'path', 'privateKeyFile', 'secret', ...MORE],
+  sftp: ['name', 'host', 'port', 'username', 'path', 'privateKeyFile', 'secret', 'hostKey', ...MORE],
 };
 
 // ---- Backups: copy states, upload progress, restore from a target -------------------------------
