@@ -1,7 +1,6 @@
 // "A backup that verifies deep is a backup that restores": each crafted blob archive, sealed into a real
 // backup (its size and SHA-256 fixed in manifest.json, so only the contents can tell), must fail
 // `verify --deep` with the very reason `restore` refuses it for.
-import { createHash } from 'node:crypto';
 import { cpSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -12,6 +11,7 @@ import { createFixture } from '../../electron/engine/fixture.js';
 import { restoreBackup } from '../../electron/engine/restore.js';
 import { verifyBackup } from '../../electron/engine/verify.js';
 import { blobsBombOf, hostileBlobsArchives } from '../helpers/hostile-archives.js';
+import { replaceAndReseal } from '../helpers/manifest-backup.js';
 import { makeTempDir } from '../helpers/tmp.js';
 
 let root: string;
@@ -29,14 +29,7 @@ beforeAll(async () => {
 function backupWith(relative: string, bytes: Buffer, edit?: (manifest: Manifest) => void): string {
   const folder = path.join(root, `copy-${++copies}`, path.basename(real));
   cpSync(real, folder, { recursive: true });
-  writeFileSync(path.join(folder, relative), bytes);
-  const manifestPath = path.join(folder, 'manifest.json');
-  const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as Manifest;
-  const entry = manifest.aurora_backup.files.find((f) => f.path === relative)!;
-  entry.size = bytes.length;
-  entry.sha256 = createHash('sha256').update(bytes).digest('hex');
-  edit?.(manifest);
-  writeFileSync(manifestPath, JSON.stringify(manifest));
+  replaceAndReseal(folder, relative, bytes, edit);
   return folder;
 }
 

@@ -1,17 +1,15 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Manifest } from '../../shared/manifest.js';
 import type { Progress } from '../../shared/progress.js';
 import { runBackup } from '../../electron/engine/backup.js';
 import { createFixture } from '../../electron/engine/fixture.js';
 import { verifyBackup } from '../../electron/engine/verify.js';
 import { makeLegacyBackup } from '../helpers/legacy-backup.js';
-import { makeManifestBackup } from '../helpers/manifest-backup.js';
+import { makeManifestBackup, replaceAndReseal } from '../helpers/manifest-backup.js';
 
 const STORED = ['databases/account.sqlite.gz', 'databases/sequencer.sqlite.gz', 'databases/did_cache.sqlite.gz', 'blobs.tar.gz', 'actors.tar.gz'];
 
@@ -26,17 +24,6 @@ function flipByte(file: string, offset: number) {
   const bytes = readFileSync(file);
   bytes[offset] = bytes[offset]! ^ 0xff;
   writeFileSync(file, bytes);
-}
-
-/** Rewrites a stored file and fixes its size and SHA-256 in manifest.json, so only deep checks can notice. */
-function replaceAndReseal(folder: string, relative: string, bytes: Buffer) {
-  writeFileSync(path.join(folder, relative), bytes);
-  const manifestPath = path.join(folder, 'manifest.json');
-  const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as Manifest;
-  const entry = manifest.aurora_backup.files.find((f) => f.path === relative)!;
-  entry.size = bytes.length;
-  entry.sha256 = createHash('sha256').update(bytes).digest('hex');
-  writeFileSync(manifestPath, JSON.stringify(manifest));
 }
 
 beforeAll(async () => {

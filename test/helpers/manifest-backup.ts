@@ -72,3 +72,18 @@ export function countData(dataDir: string): { accounts: number; actors: number; 
   const actors = files('actors').filter((e) => e.name === 'store.sqlite').length;
   return { accounts: actors, actors, blobs: files('blobs').length };
 }
+
+/**
+ * Rewrites a stored file of a backup and fixes its size and SHA-256 in manifest.json (then applies `edit`
+ * to the manifest), so only deep checks can notice.
+ */
+export function replaceAndReseal(folder: string, relative: string, bytes: Buffer, edit?: (manifest: Manifest) => void): void {
+  writeFileSync(path.join(folder, relative), bytes);
+  const manifestPath = path.join(folder, 'manifest.json');
+  const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as Manifest;
+  const entry = manifest.aurora_backup.files.find((f) => f.path === relative)!;
+  entry.size = bytes.length;
+  entry.sha256 = createHash('sha256').update(bytes).digest('hex');
+  edit?.(manifest);
+  writeFileSync(manifestPath, JSON.stringify(manifest));
+}
