@@ -61,11 +61,27 @@ async function start(): Promise<void> {
     openPath: (p) => shell.openPath(p),
     pickFolder: async (purpose) => {
       const options: Electron.OpenDialogOptions = {
-        title: { dataDir: 'Choose the PDS data directory', backupDir: 'Choose where backups are kept', restore: 'Choose a backup folder', envFile: "Choose the PDS's .env file" }[purpose],
-        properties: purpose === 'envFile' ? ['openFile', 'showHiddenFiles'] : ['openDirectory', 'createDirectory'],
+        title: {
+          dataDir: 'Choose the PDS data directory',
+          backupDir: 'Choose where backups are kept',
+          restore: 'Choose a backup folder',
+          envFile: "Choose the PDS's .env file",
+          identityFile: 'Choose the identity file (AGE-SECRET-KEY-1…) of the backup',
+        }[purpose],
+        properties: purpose === 'envFile' || purpose === 'identityFile' ? ['openFile', 'showHiddenFiles'] : ['openDirectory', 'createDirectory'],
       };
       const picked = window ? await dialog.showOpenDialog(window, options) : await dialog.showOpenDialog(options);
       return picked.canceled ? null : (picked.filePaths[0] ?? null);
+    },
+    pickSaveFile: async () => {
+      const options: Electron.SaveDialogOptions = {
+        title: 'Save the identity file: without it the encrypted backups cannot be read',
+        defaultPath: path.join(app.getPath('documents'), 'aurora-backup-identity.txt'),
+        buttonLabel: 'Save identity',
+        properties: ['createDirectory', 'showOverwriteConfirmation'],
+      };
+      const picked = window ? await dialog.showSaveDialog(window, options) : await dialog.showSaveDialog(options);
+      return picked.canceled || !picked.filePath ? null : picked.filePath;
     },
     setLaunchAtLogin: (enabled) => {
       // macOS 13+: the app itself as a login item (SMAppService); it takes no arguments, so a start at login

@@ -4,6 +4,7 @@ import type { Manifest } from './manifest.js';
 import type { Progress } from './progress.js';
 import type { FieldErrors, Settings } from './settings.js';
 import type { TargetSpec } from './targets.js';
+import type { EncryptionMode } from './encryption.js';
 
 // ---- Values that cross the boundary -------------------------------------------------------------
 
@@ -211,6 +212,19 @@ export interface AppStatus {
   freeSpace: { path: string; freeBytes: number; totalBytes: number } | null;
   staleHours: number;
   offsite: OffsiteStatus;
+  /** How the app's backups are encrypted (public keys only): while off, the window says secrets are not backed up. */
+  encryption: Settings['encryption'];
+}
+
+/** The app's encryption as Settings → Encryption shows it. Never a secret: no identity, no passphrase. */
+export interface EncryptionState {
+  mode: EncryptionMode | 'off';
+  /** The age public keys (age1…) backups are encrypted to. */
+  recipients: string[];
+  /** Passphrase mode: the passphrase is in this computer's keychain (scheduled backups need it). */
+  passphraseRemembered: boolean;
+  /** The file the app keeps identities in, when the user asked it to keep a copy (0600, in the app's folder). */
+  keptIdentities: string | null;
 }
 
 export type View = 'overview' | 'backups' | 'restore' | 'settings' | 'history';
@@ -237,6 +251,16 @@ export interface LogLines {
 const path = z.string().min(1, 'A path is required').max(4096);
 const targetName = z.string().min(1).max(64);
 const none = z.undefined();
+/** age passphrases as typed; the scrypt work makes short ones slow to guess, not safe. */
+const passphrase = z.string().min(10, 'Use a passphrase of at least 10 characters').max(1024);
+
+/** What an encrypted backup is decrypted with: an identity file, a passphrase, or what the app remembers (the keychain's passphrase, its kept identities). */
+export const decryptionInput = z.union([
+  z.object({ identityPath: path }).strict(),
+  z.object({ passphrase: z.string().min(1, 'Enter the passphrase').max(1024) }).strict(),
+  z.object({ remembered: z.literal(true) }).strict(),
+]);
+export type DecryptionInput = z.input<typeof decryptionInput>;
 
 /** Input schemas. The main process (and the HTTP bridge) parse every input with these. */
 export const apiInputs = {
@@ -258,11 +282,26 @@ export const apiInputs = {
       (list) => new Set(list).size === list.length,
       'Each component once',
     ),
+    /** For an encrypted backup. */
+    decryption: decryptionInput.optional(),
   }),
+  getEncryption: none,
+  /**
+   * Turns encryption on with a new age key pair: the identity is written to `identityPath` (0600, never an
+   * existing file; without a path the desktop asks where with a save dialog), and kept in the app's folder
+   * too only when `keepCopy`. Backups are then encrypted to its public key.
+   */
+  generateEncryptionKey: z.object({ identityPath: path.optional(), keepCopy: z.boolean() }),
+  /** Encrypt to pasted public keys, with a passphrase (kept in the OS keychain, never in settings), or not at all. */
+  setEncryption: z.discriminatedUnion('mode', [
+    z.object({ mode: z.literal('off') }).strict(),
+    z.object({ mode: z.literal('recipients'), recipients: z.array(z.string().max(1000)).min(1, 'Paste at least one public key').max(100) }).strict(),
+    z.object({ mode: z.literal('passphrase'), passphrase }).strict(),
+  ]),
   getHistory: none,
   getLogPath: none,
   openFolder: z.object({ target: z.enum(['backups', 'log', 'data', 'backup']), path: path.optional() }),
-  pickFolder: z.object({ purpose: z.enum(['dataDir', 'backupDir', 'restore', 'envFile']) }),
+  pickFolder: z.object({ purpose: z.enum(['dataDir', 'backupDir', 'restore', 'envFile', 'identityFile']) }),
   /** The sub-folders of a folder on the machine running the app (the browser's folder chooser); default: the backup folder. */
   listFolders: z.object({ path: path.optional() }),
   /** The last lines of the log file, newest last, optionally only those of a level and above. */
@@ -301,6 +340,10 @@ export interface ApiOutputs {
   verifyBackup: VerifyReport;
   inspectBackup: InspectResult;
   restore: { ok: true; result: RestoreResult } | { ok: false; error: string };
+  getEncryption: EncryptionState;
+  /** `cancelled`: the save dialog was closed; nothing changed. */
+  generateEncryptionKey: { ok: true; recipient: string; identityPath: string; state: EncryptionState } | { ok: false; error: string; cancelled?: boolean };
+  setEncryption: { ok: true; state: EncryptionState } | { ok: false; error: string };
   getHistory: HistoryEntry[];
   getLogPath: string;
   openFolder: { opened: boolean; error?: string };

@@ -7,6 +7,8 @@ import type {
   ApiEvents,
   AppStatus,
   BackupSummary,
+  DecryptionInput,
+  EncryptionState,
   HistoryEntry,
   InspectResult,
   RestoreOutcome,
@@ -19,6 +21,7 @@ import type { Component } from '../../shared/components.js';
 import type { Progress } from '../../shared/progress.js';
 import type { Settings } from '../../shared/settings.js';
 import { forApp } from '../../shared/advice.js';
+import { generateKeyPair } from '../engine/crypto/index.js';
 import { EngineError } from '../engine/errors.js';
 import { inspectBackup } from '../engine/inspect.js';
 import { listBackups } from '../engine/list.js';
@@ -28,6 +31,7 @@ import { History } from './history.js';
 import { runJobInWorker } from './job-runner.js';
 import { describeError, type Logger } from './log.js';
 import { Offsite } from './offsite.js';
+import { decryptionKeys, encryptionKeys, encryptionMode, keepIdentity, keptIdentitiesFile, PASSPHRASE_SECRET, writeIdentityFile } from './encryption.js';
 import { decideNotifications, initialMemory, type PolicyMemory } from './notification-policy.js';
 import type { Platform } from './platform.js';
 import { headlessSecretStore, type SecretStore } from './secret-store.js';
@@ -233,7 +237,46 @@ export class Controller extends EventEmitter<ApiEventMap> {
       freeSpace: this.freeSpace,
       staleHours,
       offsite: this.offsite.status(),
+      encryption: this.settings.encryption,
     };
+  }
+
+  /** Settings → Encryption: the mode and public keys, whether the keychain holds the passphrase, where kept identities are. */
+  async getEncryption(): Promise<EncryptionState> {
+    const encryption = this.settings.encryption;
+    const mode = encryptionMode(encryption);
+    return {
+      mode,
+      recipients: encryption.recipients,
+      passphraseRemembered: mode === 'passphrase' && (await this.secrets.get(PASSPHRASE_SECRET).catch(() => null)) !== null,
+      keptIdentities: await keptIdentitiesFile(this.opts.userDataDir),
+    };
+  }
+
+  /**
+   * Encrypt backups to `recipients`, with `passphrase` (kept in the keychain first: if it cannot be kept,
+   * nothing changes), or not at all. A passphrase no longer used is removed from the keychain.
+   */
+  async setEncryption(choice: { mode: 'off' } | { mode: 'recipients'; recipients: string[] } | { mode: 'passphrase'; passphrase: string }): Promise<EncryptionState> {
+    if (choice.mode === 'passphrase') await this.secrets.set(PASSPHRASE_SECRET, choice.passphrase);
+    else await this.secrets.delete(PASSPHRASE_SECRET);
+    const encryption = { recipients: choice.mode === 'recipients' ? choice.recipients : [], passphrase: choice.mode === 'passphrase' };
+    await this.updateSettings({ ...this.settings, encryption });
+    this.opts.log.info(`encryption: ${choice.mode === 'recipients' ? `to ${choice.recipients.join(', ')}` : choice.mode}`);
+    return this.getEncryption();
+  }
+
+  /**
+   * A new key pair: the identity goes to `identityFile` (never over an existing file) and, only when asked,
+   * to the app's kept identities; backups are then encrypted to its public key.
+   */
+  async generateEncryptionKey(identityFile: string, keepCopy: boolean): Promise<{ recipient: string; state: EncryptionState }> {
+    const pair = await generateKeyPair();
+    const now = this.clock.now();
+    await writeIdentityFile(identityFile, pair, now);
+    if (keepCopy) await keepIdentity(this.opts.userDataDir, pair, now);
+    this.opts.log.info(`encryption: new key pair ${pair.recipient}, identity saved to ${identityFile}${keepCopy ? ' and kept in the app folder' : ''}`);
+    return { recipient: pair.recipient, state: await this.setEncryption({ mode: 'recipients', recipients: [pair.recipient] }) };
   }
 
   /** What is running now (main.ts asks before quitting). */
@@ -282,8 +325,14 @@ export class Controller extends EventEmitter<ApiEventMap> {
   }
 
   /** Restores components of a backup into the data directory; the PDS commands and health URL come from settings. */
-  async restore(backupPath: string, components: Component[]): Promise<{ ok: true; result: RestoreResult } | { ok: false; error: string }> {
+  async restore(backupPath: string, components: Component[], decryption?: DecryptionInput): Promise<{ ok: true; result: RestoreResult } | { ok: false; error: string }> {
     if (this.job) return { ok: false, error: `A ${this.job.kind} is running; wait for it to finish or cancel it first.` };
+    let keys;
+    try {
+      keys = decryption ? await decryptionKeys(decryption, this.secrets, this.opts.userDataDir) : undefined;
+    } catch (error) {
+      return { ok: false, error: userMessage(error) };
+    }
     const abort = new AbortController();
     const job: Job = { kind: 'restore', startedAt: this.clock.now().toISOString(), backupPath, components, abort, progress: null, done: Promise.resolve() };
     this.job = job;
@@ -306,6 +355,7 @@ export class Controller extends EventEmitter<ApiEventMap> {
             healthUrl: s.pds.healthUrl || undefined,
             stopCommand: s.pds.stopCommand || undefined,
             startCommand: s.pds.startCommand || undefined,
+            ...(keys && { decryption: keys }),
           },
           { signal: abort.signal, onProgress: (p: Progress) => this.onProgress(job, p) },
         );
@@ -363,6 +413,8 @@ export class Controller extends EventEmitter<ApiEventMap> {
     let copyPath: string | null = null;
     this.publish();
     try {
+      // Read here, from the keychain: a passphrase backup whose passphrase is gone fails rather than run unencrypted.
+      const encryption = await encryptionKeys(s.encryption, this.secrets);
       // In a worker thread: the main thread only relays progress, whatever the engine does synchronously.
       const result = await runJobInWorker(
         'backup',
@@ -374,6 +426,7 @@ export class Controller extends EventEmitter<ApiEventMap> {
           env: s.pds.version ? { ...process.env, PDS_VERSION: s.pds.version } : { ...process.env },
           healthUrl: s.pds.healthUrl || undefined,
           retention: { retainDays: s.retainDays, keepLast: s.keepLast },
+          ...(encryption && { encryption }),
         },
         { signal: job.abort.signal, onProgress: (p: Progress) => this.onProgress(job, p) },
       );

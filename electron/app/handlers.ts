@@ -8,6 +8,7 @@ import type { BridgeResponse } from '../../shared/http-bridge.js';
 import { unsupportedSettings, validateSettings, type FieldErrors, type Settings } from '../../shared/settings.js';
 import { EngineError } from '../engine/errors.js';
 import { describeError, type Logger } from './log.js';
+import { parseRecipients } from './encryption.js';
 import type { Controller } from './controller.js';
 import { readLogTail } from './log-tail.js';
 import { importEnvFile } from './settings-store.js';
@@ -132,6 +133,13 @@ export function createHandlers(controller: Controller): Handlers {
       if (!checked.ok) return checked;
       const unknown = unknownFields(input, checked.settings);
       if (unknown.length) return { ok: false, errors: Object.fromEntries(unknown.map((field) => [field, 'Unknown setting'])) };
+      // Encryption changes go through setEncryption / generateEncryptionKey, which keep the keychain in step.
+      const current = controller.getSettings().encryption;
+      const given = (input as { encryption?: unknown }).encryption;
+      if (given !== undefined && JSON.stringify(checked.settings.encryption) !== JSON.stringify(current)) {
+        return { ok: false, errors: { encryption: 'Change encryption with its own buttons in Settings → Encryption; nothing was saved.' } };
+      }
+      checked.settings.encryption = current;
       const errors = { ...unsupportedSettings(checked.settings), ...(await settingsPathErrors(checked.settings)) };
       if (Object.keys(errors).length) return { ok: false, errors };
       const settings = { ...checked.settings, dataDir: path.resolve(checked.settings.dataDir), backupDir: path.resolve(checked.settings.backupDir) };
@@ -159,8 +167,37 @@ export function createHandlers(controller: Controller): Handlers {
       return controller.inspect(await requirePath(backup, 'directory'));
     },
     restore: async (input) => {
-      const { path: backup, components } = parse('restore', input);
-      return controller.restore(await requirePath(backup, 'directory'), components);
+      const { path: backup, components, decryption } = parse('restore', input);
+      if (decryption && 'identityPath' in decryption) await requirePath(decryption.identityPath, 'file');
+      return controller.restore(await requirePath(backup, 'directory'), components, decryption);
+    },
+    getEncryption: async (input) => (parse('getEncryption', input), controller.getEncryption()),
+    generateEncryptionKey: async (input) => {
+      const { identityPath, keepCopy } = parse('generateEncryptionKey', input);
+      const file = identityPath ?? (await controller.platform.pickSaveFile('identityFile'));
+      if (file === null) return { ok: false, cancelled: true, error: 'No file was chosen for the identity; encryption is unchanged.' };
+      if (file.includes('\0') || !path.isAbsolute(file)) return { ok: false, error: `"${file}" is not a full path; give the full path of the file to save the identity in.` };
+      const folderProblem = await pathProblem(path.dirname(file), 'directory');
+      if (folderProblem) return { ok: false, error: `Cannot save the identity there: ${folderProblem}` };
+      try {
+        const made = await controller.generateEncryptionKey(path.resolve(file), keepCopy);
+        return { ok: true, recipient: made.recipient, identityPath: path.resolve(file), state: made.state };
+      } catch (error) {
+        if (error instanceof EngineError) return { ok: false, error: error.message };
+        throw error;
+      }
+    },
+    setEncryption: async (input) => {
+      const choice = parse('setEncryption', input);
+      try {
+        if (choice.mode !== 'recipients') return { ok: true, state: await controller.setEncryption(choice) };
+        const parsed = parseRecipients(choice.recipients);
+        if (!parsed.ok) return parsed;
+        return { ok: true, state: await controller.setEncryption({ mode: 'recipients', recipients: parsed.recipients }) };
+      } catch (error) {
+        if (error instanceof EngineError) return { ok: false, error: error.message }; // the keychain's KeychainError among them
+        throw error;
+      }
     },
     getHistory: async (input) => (parse('getHistory', input), controller.history.list()),
     getLogPath: async (input) => (parse('getLogPath', input), controller.logPath),

@@ -1,7 +1,7 @@
 import type { View } from '../../shared/api.js';
 import type { TrayModel } from './tray-model.js';
 
-export type FolderPurpose = 'dataDir' | 'backupDir' | 'restore' | 'envFile';
+export type FolderPurpose = 'dataDir' | 'backupDir' | 'restore' | 'envFile' | 'identityFile';
 
 /** A notification to show; clicking it opens the window at `view`. */
 export interface Notice {
@@ -23,6 +23,8 @@ export interface Platform {
   /** Resolves to '' on success or an error message (Electron's shell.openPath convention). */
   openPath(path: string): Promise<string>;
   pickFolder(purpose: FolderPurpose): Promise<string | null>;
+  /** Where to save a new file (a save dialog); null when the user cancelled or there is no desktop. */
+  pickSaveFile(purpose: 'identityFile'): Promise<string | null>;
   setLaunchAtLogin(enabled: boolean): void;
 }
 
@@ -33,6 +35,7 @@ export function headlessPlatform(log: { info(...args: unknown[]): void }): Platf
     setTray: () => {},
     openPath: async (path) => `This server has no desktop to open ${path} on; open it on the server itself.`,
     pickFolder: async () => null,
+    pickSaveFile: async () => null,
     setLaunchAtLogin: () => {},
   };
 }

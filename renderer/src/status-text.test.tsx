@@ -19,6 +19,7 @@ const status = (over: Partial<AppStatus>): AppStatus => ({
   freeSpace: null,
   staleHours: 48,
   offsite: { copying: null, queued: 0, targets: [] },
+  encryption: { recipients: [], passphrase: false },
   ...over,
 });
 

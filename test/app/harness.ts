@@ -12,6 +12,9 @@ export class RecordingPlatform implements Platform {
   trays: TrayModel[] = [];
   opened: string[] = [];
   picked: FolderPurpose[] = [];
+  /** What pickFolder and pickSaveFile answer, as a user choosing in the dialog would (default: cancelled). */
+  answers: Partial<Record<FolderPurpose, string>> = {};
+  saveAnswers: Partial<Record<'identityFile', string>> = {};
   launchAtLogin: boolean[] = [];
   showNotification(notice: Notice): void {
     this.notices.push(notice);
@@ -25,7 +28,11 @@ export class RecordingPlatform implements Platform {
   }
   async pickFolder(purpose: FolderPurpose): Promise<string | null> {
     this.picked.push(purpose);
-    return null;
+    return this.answers[purpose] ?? null;
+  }
+  async pickSaveFile(purpose: 'identityFile'): Promise<string | null> {
+    this.picked.push(purpose);
+    return this.saveAnswers[purpose] ?? null;
   }
   setLaunchAtLogin(enabled: boolean): void {
     this.launchAtLogin.push(enabled);

@@ -25,6 +25,7 @@ function status(overrides: Partial<AppStatus>): AppStatus {
     freeSpace: { path: '/backups', freeBytes: 100 * GB, totalBytes: 200 * GB },
     staleHours: 48,
     offsite: { copying: null, queued: 0, targets: [] },
+    encryption: { recipients: [], passphrase: false },
     ...overrides,
   };
 }

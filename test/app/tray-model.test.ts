@@ -21,6 +21,7 @@ function status(overrides: Partial<AppStatus>): AppStatus {
     freeSpace: null,
     staleHours: 48,
     offsite: { copying: null, queued: 0, targets: [] },
+    encryption: { recipients: [], passphrase: false },
     ...overrides,
   };
 }
