@@ -95,6 +95,8 @@ export type InspectResult =
       components: ComponentInBackup[];
       counts: { accounts: number; actors: number; blobs: number } | null;
       size: number;
+      /** An encrypted backup: how (public keys only), and whether it holds the PDS's secrets (pds.env). */
+      encryption?: { mode: EncryptionMode; recipients: string[]; secrets: boolean } | null;
     }
   | { ok: false; path: string; reason: string };
 

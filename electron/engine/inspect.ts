@@ -2,7 +2,7 @@ import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { ComponentInBackup, InspectResult } from '../../shared/api.js';
 import { COMPONENTS } from '../../shared/components.js';
-import { readBackupFolder } from './backup-folder.js';
+import { isSecretsFile, readBackupFolder } from './backup-folder.js';
 import { EngineError } from './errors.js';
 
 /**
@@ -32,6 +32,7 @@ export async function inspectBackup(folder: string): Promise<InspectResult> {
     }),
   );
   const text = (value: unknown) => (typeof value === 'string' ? value : null);
+  const encryption = backup.manifest?.aurora_backup.encryption;
   return {
     ok: true,
     path: backup.path,
@@ -44,5 +45,6 @@ export async function inspectBackup(folder: string): Promise<InspectResult> {
     components,
     counts: backup.manifest?.aurora_backup.counts ?? null,
     size: components.reduce((sum, c) => sum + c.size, 0),
+    encryption: encryption ? { mode: encryption.mode, recipients: encryption.recipients, secrets: backup.files.some(isSecretsFile) } : null,
   };
 }

@@ -10,7 +10,15 @@ describe('settings form', () => {
     expect(values['pds.healthUrl']).toBe('');
     const { input, errors } = settingsFromForm(values);
     expect(errors).toEqual({});
-    expect(input).toEqual(DEFAULT_SETTINGS);
+    const { encryption: _changedElsewhere, ...formSettings } = DEFAULT_SETTINGS;
+    expect(input).toEqual(formSettings);
+  });
+
+  it('leaves encryption out: saving the form sends none, so it cannot undo what Settings → Encryption set', () => {
+    const recipient = 'age1qyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqs3290gq';
+    const values = formFromSettings({ ...DEFAULT_SETTINGS, encryption: { recipients: [recipient], passphrase: false } });
+    expect(Object.keys(values).filter((k) => k.startsWith('encryption'))).toEqual([]);
+    expect(settingsFromForm(values).input).not.toHaveProperty('encryption');
   });
 
   it('uses the same paths as the FieldErrors of the settings schema, so each message lands next to its field', () => {

@@ -12,8 +12,11 @@ export const NUMBER_FIELDS = new Set([
   'notifications.lowSpaceMB',
 ]);
 
-/** Settings → form values, keyed by the same paths that setSettings uses in its FieldErrors. */
-export function formFromSettings(settings: Settings): FormValues {
+/**
+ * Settings → form values, keyed by the same paths that setSettings uses in its FieldErrors. Encryption is
+ * not part of the form: Settings → Encryption changes it through its own requests (the keychain with it).
+ */
+export function formFromSettings({ encryption: _own, ...settings }: Settings): FormValues {
   const values: FormValues = {};
   const walk = (object: Record<string, unknown>, prefix: string) => {
     for (const [key, value] of Object.entries(object)) {

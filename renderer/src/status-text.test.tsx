@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { AppStatus } from '../../shared/api.js';
 import type { Progress } from '../../shared/progress.js';
-import { describeNextRun, describeStatus, partialRestoreRisks, restoreCancellable } from './status-text.js';
+import { describeNextRun, describeStatus, partialRestoreRisks, restoreCancellable, secretsNotice } from './status-text.js';
 
 const now = new Date('2026-03-22T14:30:00Z');
 const status = (over: Partial<AppStatus>): AppStatus => ({
@@ -118,5 +118,16 @@ describe('describeNextRun', () => {
     expect(describeNextRun(status({}), now).value).toBe('In 12 hours');
     expect(describeNextRun(status({ paused: true }), now).value).toBe('Paused');
     expect(describeNextRun(status({ scheduleEnabled: false }), now).value).toBe('Not scheduled');
+  });
+});
+
+describe('secretsNotice', () => {
+  it('stands while encryption is off, saying the secrets are left out and the actor keys are in unencrypted; gone once on', () => {
+    const off = secretsNotice({ recipients: [], passphrase: false });
+    expect(off?.title).toBe('Secrets not backed up: turn on encryption');
+    expect(off?.detail).toContain('pds.env');
+    expect(off?.detail).toMatch(/signing keys are in the backups unencrypted/);
+    expect(secretsNotice({ recipients: ['age1qyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqs3290gq'], passphrase: false })).toBeNull();
+    expect(secretsNotice({ recipients: [], passphrase: true })).toBeNull();
   });
 });

@@ -145,3 +145,17 @@ export function describeNextRun(status: AppStatus, now: Date): { value: string; 
   if (!status.nextRunAt) return { value: 'Not planned', detail: 'The schedule has no next run.' };
   return { value: capitalize(formatUntil(status.nextRunAt, now)), detail: formatDateTime(status.nextRunAt) };
 }
+
+/**
+ * The standing notice while backups are not encrypted (a pure function of the encryption settings): they
+ * leave the PDS's secrets out, and the actors' signing keys they do hold are unencrypted. Null when on.
+ */
+export function secretsNotice(encryption: AppStatus['encryption']): { title: string; detail: string } | null {
+  if (encryption.passphrase || encryption.recipients.length > 0) return null;
+  return {
+    title: 'Secrets not backed up: turn on encryption',
+    detail:
+      "Backups leave out the PDS's configuration (pds.env: JWT secret, PLC rotation key, admin password), so a restore on a new server cannot sign identity changes. " +
+      "The accounts' signing keys are in the backups unencrypted: keep the backup folder private.",
+  };
+}

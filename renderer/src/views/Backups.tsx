@@ -165,6 +165,11 @@ export function Backups(props: {
                             </StatusBadge>
                           )}
                           {backup.legacy ? <span className="cell-sub">from backup.sh</span> : null}
+                          {backup.encrypted ? (
+                            <span className="cell-sub" data-testid={`encrypted-${backup.name}`}>
+                              <Icon name="lock" size={12} /> Encrypted
+                            </span>
+                          ) : null}
                           {backup.kind === 'pre-restore' ? (
                             <span className="cell-sub" data-testid={`pre-restore-${backup.name}`}>
                               Pre-restore backup: the data {backup.preRestoreOf ? `the restore of ${backup.preRestoreOf.backupName}` : 'a restore'} replaced

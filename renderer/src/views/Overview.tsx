@@ -10,7 +10,7 @@ import { StatusBadge } from '../components/StatusBadge.js';
 import { errorText } from '../errors.js';
 import { capitalize, formatAge, formatBytes, formatDateTime } from '../format.js';
 import { showView } from '../hooks.js';
-import { describeNextRun, describeStatus } from '../status-text.js';
+import { describeNextRun, describeStatus, secretsNotice } from '../status-text.js';
 
 const RESULT_TEXT = { success: 'Succeeded', failed: 'Failed', cancelled: 'Cancelled', running: 'Running' } as const;
 const RESULT_TONE = { success: 'ok', failed: 'failed', cancelled: 'stale', running: 'running' } as const;
@@ -49,6 +49,7 @@ export function Overview({ status, running, now, connectionError }: { status: Ap
   const busy = status.state === 'running';
   const job = status.job;
   const action = summary.action;
+  const unencrypted = secretsNotice(status.encryption);
   const fix = !action || 'backUp' in action ? null : 'view' in action ? () => showView(action.view) : () => act(async () => (await api.pauseSchedule({ paused: false }), null));
 
   return (
@@ -76,6 +77,14 @@ export function Overview({ status, running, now, connectionError }: { status: Ap
       </section>
 
       {message ? <Notice tone="error">{message}</Notice> : null}
+      {unencrypted ? (
+        <Notice tone="warning" title={unencrypted.title}>
+          <p>{unencrypted.detail}</p>
+          <button type="button" className="button small" onClick={() => showView('settings')}>
+            Turn on encryption
+          </button>
+        </Notice>
+      ) : null}
       {busy && job?.kind === 'restore' ? <RestoreProgress job={job} progress={running} now={now} onCancel={cancel} /> : null}
       {busy && job?.kind !== 'restore' ? <ProgressPanel progress={running} now={now} title="Backup" onCancel={cancel} /> : null}
 

@@ -1,5 +1,5 @@
 import { useEffect, useId, useRef, useState, type FormEvent } from 'react';
-import type { AppStatus, InspectResult, RestoreOutcome } from '../../../shared/api.js';
+import type { AppStatus, DecryptionInput, EncryptionState, InspectResult, RestoreOutcome } from '../../../shared/api.js';
 import type { Component } from '../../../shared/components.js';
 import type { Progress } from '../../../shared/progress.js';
 import type { Settings } from '../../../shared/settings.js';
@@ -40,6 +40,8 @@ export function Restore({ dropped, onDroppedTaken, status, running, now }: { dro
   const [settings, setSettings] = useState<Settings | null>(null);
   const [dragging, setDragging] = useState(false);
   const [dismissed, setDismissed] = useState(() => sessionStorage.getItem(DISMISSED_KEY));
+  const [keys, setKeys] = useState<KeysForm>(NO_KEYS);
+  const [remembered, setRemembered] = useState<EncryptionState | null>(null);
 
   useEffect(() => {
     api.getSettings().then(setSettings, () => setSettings(null));
@@ -54,7 +56,9 @@ export function Restore({ dropped, onDroppedTaken, status, running, now }: { dro
     try {
       const result = await api.inspectBackup({ path });
       setInspection(result);
+      setKeys(NO_KEYS);
       if (result.ok) setSelected(result.components.filter((c) => c.present).map((c) => c.component));
+      if (result.ok && result.encryption) setRemembered(await api.getEncryption().catch(() => null));
     } catch (error) {
       setProblem(errorText(error));
     }
@@ -99,7 +103,8 @@ export function Restore({ dropped, onDroppedTaken, status, running, now }: { dro
     const before = status?.lastRestore?.entry.id;
     setStarting(true);
     try {
-      const answer = await api.restore({ path: backup.path, components: selected });
+      const decryption = backup.encryption ? decryptionFrom(chosenKeys) : undefined;
+      const answer = await api.restore({ path: backup.path, components: selected, ...(decryption && { decryption }) });
       // A restore that ran reports through the status; one refused before it began only here.
       if (!answer.ok && latestRestoreId.current === before) setProblem(answer.error);
     } catch (error) {
@@ -135,6 +140,9 @@ export function Restore({ dropped, onDroppedTaken, status, running, now }: { dro
   const found = inspection?.ok ? inspection : null;
   const present = found ? found.components.filter((c) => c.present).map((c) => c.component) : [];
   const risks = partialRestoreRisks(selected, present);
+  const canRemember = found?.encryption ? (found.encryption.mode === 'passphrase' ? remembered?.passphraseRemembered === true : remembered?.keptIdentities != null) : false;
+  const chosenKeys = found?.encryption ? withDefaultUse(keys, found.encryption.mode, canRemember) : keys;
+  const keysMissing = found?.encryption ? decryptionFrom(chosenKeys) === null : false;
 
   return (
     <div className="stack">
@@ -228,9 +236,25 @@ export function Restore({ dropped, onDroppedTaken, status, running, now }: { dro
             })}
           </fieldset>
           {risks.length ? <RisksNotice risks={risks} /> : null}
+          {found.encryption ? (
+            <DecryptionFields
+              mode={found.encryption.mode}
+              canRemember={canRemember}
+              keys={chosenKeys}
+              onChange={setKeys}
+              onPickFile={
+                native
+                  ? async () => {
+                      const file = await api.pickFolder({ purpose: 'identityFile' }).catch(() => null);
+                      if (file) setKeys((k) => ({ ...k, use: 'file', identityPath: file }));
+                    }
+                  : null
+              }
+            />
+          ) : null}
 
           <div className="button-row">
-            <button type="button" className="button primary" disabled={selected.length === 0} onClick={() => setConfirming(true)}>
+            <button type="button" className="button primary" disabled={selected.length === 0 || keysMissing} onClick={() => setConfirming(true)}>
               {selected.length === present.length ? 'Restore everything…' : `Restore ${selected.length} of ${found.components.length} parts…`}
             </button>
           </div>
@@ -238,6 +262,73 @@ export function Restore({ dropped, onDroppedTaken, status, running, now }: { dro
         </section>
       ) : null}
     </div>
+  );
+}
+
+/** What the user gave to decrypt an encrypted backup. */
+interface KeysForm {
+  use: 'file' | 'passphrase' | 'remembered' | null;
+  identityPath: string;
+  passphrase: string;
+}
+const NO_KEYS: KeysForm = { use: null, identityPath: '', passphrase: '' };
+
+/** Until the user picks, what the app remembers is used when it can be, else the backup's own kind of key. */
+function withDefaultUse(keys: KeysForm, mode: 'recipients' | 'passphrase', canRemember: boolean): KeysForm {
+  return keys.use ? keys : { ...keys, use: canRemember ? 'remembered' : mode === 'recipients' ? 'file' : 'passphrase' };
+}
+
+function decryptionFrom(keys: KeysForm): DecryptionInput | null {
+  if (keys.use === 'remembered') return { remembered: true };
+  if (keys.use === 'file' && keys.identityPath.trim()) return { identityPath: keys.identityPath.trim() };
+  if (keys.use === 'passphrase' && keys.passphrase) return { passphrase: keys.passphrase };
+  return null;
+}
+
+/** An encrypted backup's key: its identity file or its passphrase, or what the app remembers. */
+function DecryptionFields(props: { mode: 'recipients' | 'passphrase'; canRemember: boolean; keys: KeysForm; onChange: (k: KeysForm) => void; onPickFile: (() => Promise<void>) | null }) {
+  const { mode, canRemember, keys, onChange, onPickFile } = props;
+  const id = useId();
+  const byFile = mode === 'recipients';
+  const own: KeysForm['use'] = byFile ? 'file' : 'passphrase';
+  const use = keys.use;
+  const set = (change: Partial<KeysForm>) => onChange({ ...keys, ...change });
+  return (
+    <fieldset className="decryption">
+      <legend>This backup is encrypted {byFile ? 'to a public key' : 'with a passphrase'}</legend>
+      <p className="hint">{byFile ? 'Restoring it needs the identity file (AGE-SECRET-KEY-1…) of its key pair.' : 'Restoring it needs its passphrase.'} A wrong key changes nothing.</p>
+      {canRemember ? (
+        <>
+          <label className="check">
+            <input type="radio" name={`${id}-use`} checked={use === 'remembered'} onChange={() => set({ use: 'remembered' })} />
+            {byFile ? 'Use the identity the app keeps' : "Use the passphrase in this computer's keychain"}
+          </label>
+          <label className="check">
+            <input type="radio" name={`${id}-use`} checked={use === own} onChange={() => set({ use: own })} />
+            {byFile ? 'Use an identity file' : 'Type the passphrase'}
+          </label>
+        </>
+      ) : null}
+      {use === 'file' ? (
+        <div className="field">
+          <label htmlFor={`${id}-identity`}>Identity file</label>
+          <div className="input-row">
+            <input id={`${id}-identity`} type="text" className="mono" value={keys.identityPath} onChange={(e) => set({ identityPath: e.target.value })} placeholder="/home/me/aurora-backup-identity.txt" spellCheck={false} />
+            {onPickFile ? (
+              <button type="button" className="button" onClick={() => void onPickFile()}>
+                Choose file…
+              </button>
+            ) : null}
+          </div>
+        </div>
+      ) : null}
+      {use === 'passphrase' ? (
+        <div className="field">
+          <label htmlFor={`${id}-passphrase`}>Passphrase</label>
+          <input id={`${id}-passphrase`} type="password" autoComplete="current-password" value={keys.passphrase} onChange={(e) => set({ passphrase: e.target.value })} />
+        </div>
+      ) : null}
+    </fieldset>
   );
 }
 

@@ -2,6 +2,7 @@ import { createContext, useContext, useEffect, useState, type FormEvent, type Re
 import { WRITABLE_COMPRESSIONS } from '../../../shared/components.js';
 import { unsupportedSettings, type FieldErrors, type Settings } from '../../../shared/settings.js';
 import { useApi, useConnection } from '../api/client.js';
+import { EncryptionSettings } from '../components/EncryptionSettings.js';
 import { FolderBrowser } from '../components/FolderBrowser.js';
 import { Notice } from '../components/Notice.js';
 import { errorText } from '../errors.js';
@@ -141,6 +142,7 @@ export function SettingsView() {
           }}
         />
       ) : null}
+      <EncryptionSettings />
       <form className="settings" onSubmit={save} noValidate>
         {stray.length ? (
           <Notice tone="error">
