@@ -113,7 +113,7 @@ export function EncryptionSettings() {
   const off = state ? secretsNotice({ recipients: state.recipients, passphrase: state.mode === 'passphrase' }) : null;
 
   return (
-    <section className="card settings-section" aria-label="Encryption">
+    <section className="card settings-section encryption-settings" aria-label="Encryption">
       <div className="settings-section-head">
         <h2 className="card-title">Encryption</h2>
         <p className="muted">
