@@ -307,3 +307,47 @@ describe("an off-site target's secret, added through the window's IPC, goes to t
     }
   });
 });
+
+describe('encryption through the Electron glue', () => {
+  type Invoked<T> = { ok: true; value: T } | { ok: false; error: string };
+  const invoke = <T>(app: GlueApp, name: Parameters<typeof requestChannel>[0], input?: unknown) => app.ask<Invoked<T>>('invoke', { channel: requestChannel(name), senderUrl: OUR_PAGE, input });
+
+  it('a new key pair is saved where the save dialog says (0600, after the plain warning in its title); a passphrase is keychain ciphertext, not in settings.json', async () => {
+    const dir = makeTempDir('aurora-glue-encryption');
+    const savePath = path.join(dir, 'aurora-backup-identity.txt');
+    const app = new GlueApp({ env: { STAND_IN_SAVE_PATH: savePath } });
+    try {
+      const made = await invoke<{ ok: boolean; identityPath: string; recipient: string }>(app, 'generateEncryptionKey', { keepCopy: false });
+      expect(made).toMatchObject({ ok: true, value: { ok: true, identityPath: savePath, recipient: expect.stringMatching(/^age1/) } });
+      expect(statSync(savePath).mode & 0o777).toBe(0o600);
+      expect(readFileSync(savePath, 'utf8')).toMatch(/^AGE-SECRET-KEY-1/m);
+      const dialogs = await app.ask<Array<{ kind: string; options: { title?: string; properties?: string[] } }>>('dialogs');
+      expect(dialogs.filter((d) => d.kind === 'save')).toEqual([{ kind: 'save', options: expect.objectContaining({ title: expect.stringContaining('without it the encrypted backups cannot be read') }) }]);
+
+      const userData = path.join(app.home, 'userData');
+      const passphrase = 'correct horse battery staple';
+      expect(await invoke(app, 'setEncryption', { mode: 'passphrase', passphrase })).toMatchObject({ ok: true, value: { ok: true, state: { mode: 'passphrase', passphraseRemembered: true } } });
+      const secrets = readFileSync(path.join(userData, 'secrets.json'), 'utf8');
+      expect(secrets).toContain('backup:passphrase');
+      expect(secrets).not.toContain(passphrase);
+      expect(readFileSync(path.join(userData, 'settings.json'), 'utf8')).not.toContain(passphrase);
+
+      // Restore's identity file is chosen with an open-file dialog.
+      expect(await invoke(app, 'pickFolder', { purpose: 'identityFile' })).toEqual({ ok: true, value: null });
+      expect((await app.ask<Array<{ kind: string; options: { properties?: string[] } }>>('dialogs')).at(-1)).toEqual({ kind: 'open', options: expect.objectContaining({ properties: expect.arrayContaining(['openFile']) }) });
+    } finally {
+      await app.stop();
+    }
+  });
+
+  it('without a keyring a passphrase is refused with the reason, and encryption stays off', async () => {
+    const app = new GlueApp({ env: { STAND_IN_KEYRING: 'basic_text' } });
+    try {
+      const answer = await invoke<{ ok: boolean; error?: string }>(app, 'setEncryption', { mode: 'passphrase', passphrase: 'correct horse battery staple' });
+      expect(answer).toEqual({ ok: true, value: { ok: false, error: expect.stringMatching(/^Cannot save the secret: no keyring/) } });
+      expect(await invoke(app, 'getSettings')).toMatchObject({ ok: true, value: { encryption: { recipients: [], passphrase: false } } });
+    } finally {
+      await app.stop();
+    }
+  });
+});

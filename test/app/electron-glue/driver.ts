@@ -48,6 +48,8 @@ function state() {
 
 const commands: Record<string, (message: Message) => unknown> = {
   state,
+  /** The dialogs shown, each with its options (the last argument; the window before it is left out). */
+  dialogs: () => standIn.dialogCalls.map((c) => ({ kind: c.kind, options: c.args.at(-1) })),
   /** ipcRenderer.invoke from a frame at `senderUrl` (null: a frame that is gone). */
   async invoke({ channel, senderUrl, input }) {
     const handler = standIn.ipcHandlers.get(String(channel));

@@ -221,6 +221,12 @@ export const dialog = {
     dialogCalls.push({ kind: 'open', args });
     return { canceled: true, filePaths: [] };
   },
+  /** Answers with STAND_IN_SAVE_PATH, as a user choosing that file would; cancelled without it. */
+  showSaveDialog: async (...args: unknown[]) => {
+    dialogCalls.push({ kind: 'save', args });
+    const chosen = process.env.STAND_IN_SAVE_PATH;
+    return chosen ? { canceled: false, filePath: chosen } : { canceled: true, filePath: '' };
+  },
 };
 
 export const webContents = { getAllWebContents: () => BrowserWindow.all.map((w) => w.webContents) };
