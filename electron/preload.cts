@@ -2,7 +2,7 @@
 // files, so the request names are inlined; test/app/electron-glue.test.ts checks they equal API_NAMES in shared/api.ts.
 import { contextBridge, ipcRenderer, webUtils } from 'electron';
 
-const API_NAMES = ['getStatus', 'getSettings', 'setSettings', 'importEnv', 'startBackup', 'cancel', 'pauseSchedule', 'listBackups', 'verifyBackup', 'inspectBackup', 'restore', 'getEncryption', 'generateEncryptionKey', 'setEncryption', 'getHistory', 'getLogPath', 'openFolder', 'pickFolder', 'listFolders', 'readLog', 'listTargets', 'addTarget', 'testTarget', 'removeTarget', 'copyStates', 'copyBackup', 'listTargetBackups', 'downloadFromTarget'];
+const API_NAMES = ['getStatus', 'getSettings', 'setSettings', 'importEnv', 'startBackup', 'cancel', 'pauseSchedule', 'listBackups', 'verifyBackup', 'inspectBackup', 'restore', 'answerConfigQuestion', 'getEncryption', 'generateEncryptionKey', 'setEncryption', 'getHistory', 'getLogPath', 'openFolder', 'pickFolder', 'listFolders', 'readLog', 'listTargets', 'addTarget', 'testTarget', 'removeTarget', 'copyStates', 'copyBackup', 'listTargetBackups', 'downloadFromTarget'];
 const EVENT_CHANNEL = 'aurora:event';
 
 type Answer = { ok: true; value: unknown } | { ok: false; error: string };

@@ -216,6 +216,18 @@ export interface AppStatus {
   offsite: OffsiteStatus;
   /** How the app's backups are encrypted (public keys only): while off, the window says secrets are not backed up. */
   encryption: Settings['encryption'];
+  /** The running restore waits for this answer (answerConfigQuestion). */
+  configQuestion?: ConfigQuestion | null;
+}
+
+/**
+ * A restore's question while it waits (before anything is changed): the configuration file it would
+ * replace (pds.env) names another hostname or service DID than the backup's.
+ */
+export interface ConfigQuestion {
+  /** The configuration file there now. */
+  target: string;
+  differences: Array<{ name: string; now: string; backup: string }>;
 }
 
 /** The app's encryption as Settings → Encryption shows it. Never a secret: no identity, no passphrase. */
@@ -286,7 +298,11 @@ export const apiInputs = {
     ),
     /** For an encrypted backup. */
     decryption: decryptionInput.optional(),
+    /** Also restore an encrypted backup's PDS configuration and secrets (pds.env). */
+    secrets: z.boolean().optional(),
   }),
+  /** The running restore's configuration question: replace the configuration there with the backup's, or keep it and restore the data only. */
+  answerConfigQuestion: z.object({ choice: z.enum(['overwrite', 'keep']) }),
   getEncryption: none,
   /**
    * Turns encryption on with a new age key pair: the identity is written to `identityPath` (0600, never an
@@ -342,6 +358,7 @@ export interface ApiOutputs {
   verifyBackup: VerifyReport;
   inspectBackup: InspectResult;
   restore: { ok: true; result: RestoreResult } | { ok: false; error: string };
+  answerConfigQuestion: { answered: boolean };
   getEncryption: EncryptionState;
   /** `cancelled`: the save dialog was closed; nothing changed. */
   generateEncryptionKey: { ok: true; recipient: string; identityPath: string; state: EncryptionState } | { ok: false; error: string; cancelled?: boolean };

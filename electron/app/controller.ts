@@ -7,6 +7,7 @@ import type {
   ApiEvents,
   AppStatus,
   BackupSummary,
+  ConfigQuestion,
   DecryptionInput,
   EncryptionState,
   HistoryEntry,
@@ -93,6 +94,8 @@ export class Controller extends EventEmitter<ApiEventMap> {
   private memory: PolicyMemory | null = null;
   private ticker: NodeJS.Timeout | null = null;
   private lastTrayPercent = -1;
+  /** The running restore's open question, and how to answer it. */
+  private question: { asked: ConfigQuestion; answer: (choice: 'overwrite' | 'keep' | undefined) => void } | null = null;
 
   constructor(private readonly opts: ControllerOptions) {
     super();
@@ -238,7 +241,28 @@ export class Controller extends EventEmitter<ApiEventMap> {
       staleHours,
       offsite: this.offsite.status(),
       encryption: this.settings.encryption,
+      configQuestion: this.question?.asked ?? null,
     };
+  }
+
+  /** The user's answer to the running restore's configuration question; false when none is open. */
+  answerConfigQuestion(choice: 'overwrite' | 'keep'): boolean {
+    const open = this.question;
+    if (!open) return false;
+    this.question = null;
+    open.answer(choice);
+    this.publish();
+    return true;
+  }
+
+  /** Holds the restore until the window answers (or the restore is cancelled: no answer, and the engine refuses). */
+  private askConfig(question: unknown): Promise<'overwrite' | 'keep' | undefined> {
+    const asked = question as ConfigQuestion;
+    return new Promise((resolve) => {
+      this.question = { asked: { target: asked.target, differences: asked.differences.map(({ name, now, backup }) => ({ name, now, backup })) }, answer: resolve };
+      this.opts.log.info(`restore: ${asked.target} belongs to another PDS; asking whether to replace it`);
+      this.publish();
+    });
   }
 
   /** Settings → Encryption: the mode and public keys, whether the keychain holds the passphrase, where kept identities are. */
@@ -307,6 +331,8 @@ export class Controller extends EventEmitter<ApiEventMap> {
   cancel(): { cancelled: boolean } {
     if (!this.job) return { cancelled: false };
     if (this.job.kind === 'restore' && !restoreCancellable(this.job.progress)) return { cancelled: false };
+    this.question?.answer(undefined);
+    this.question = null;
     this.job.abort.abort(new EngineError('Cancelled by the user.', 'CANCELLED'));
     return { cancelled: true };
   }
@@ -325,7 +351,7 @@ export class Controller extends EventEmitter<ApiEventMap> {
   }
 
   /** Restores components of a backup into the data directory; the PDS commands and health URL come from settings. */
-  async restore(backupPath: string, components: Component[], decryption?: DecryptionInput): Promise<{ ok: true; result: RestoreResult } | { ok: false; error: string }> {
+  async restore(backupPath: string, components: Component[], decryption?: DecryptionInput, secrets = false): Promise<{ ok: true; result: RestoreResult } | { ok: false; error: string }> {
     if (this.job) return { ok: false, error: `A ${this.job.kind} is running; wait for it to finish or cancel it first.` };
     let keys;
     try {
@@ -356,8 +382,9 @@ export class Controller extends EventEmitter<ApiEventMap> {
             stopCommand: s.pds.stopCommand || undefined,
             startCommand: s.pds.startCommand || undefined,
             ...(keys && { decryption: keys }),
+            ...(secrets && { secrets }),
           },
-          { signal: abort.signal, onProgress: (p: Progress) => this.onProgress(job, p) },
+          { signal: abort.signal, onProgress: (p: Progress) => this.onProgress(job, p), onQuestion: (q) => this.askConfig(q) },
         );
         const ended: HistoryEntry = { ...entry, endedAt: this.clock.now().toISOString(), result: 'success' };
         this.lastRestore = { entry: ended, backupPath, components, result, error: null };
@@ -374,6 +401,7 @@ export class Controller extends EventEmitter<ApiEventMap> {
         return { ok: false, error: message };
       } finally {
         this.job = null;
+        this.question = null;
         await this.refresh();
         this.publish();
       }

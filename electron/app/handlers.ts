@@ -167,10 +167,11 @@ export function createHandlers(controller: Controller): Handlers {
       return controller.inspect(await requirePath(backup, 'directory'));
     },
     restore: async (input) => {
-      const { path: backup, components, decryption } = parse('restore', input);
+      const { path: backup, components, decryption, secrets } = parse('restore', input);
       if (decryption && 'identityPath' in decryption) await requirePath(decryption.identityPath, 'file');
-      return controller.restore(await requirePath(backup, 'directory'), components, decryption);
+      return controller.restore(await requirePath(backup, 'directory'), components, decryption, secrets);
     },
+    answerConfigQuestion: async (input) => ({ answered: controller.answerConfigQuestion(parse('answerConfigQuestion', input).choice) }),
     getEncryption: async (input) => (parse('getEncryption', input), controller.getEncryption()),
     generateEncryptionKey: async (input) => {
       const { identityPath, keepCopy } = parse('generateEncryptionKey', input);

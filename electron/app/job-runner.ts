@@ -22,11 +22,13 @@ interface WorkerError {
 type WorkerMessage =
   | { type: 'ready' }
   | { id: number; type: 'progress'; progress: Progress }
+  | { id: number; type: 'question'; question: unknown }
   | { id: number; type: 'done'; result: unknown }
   | { id: number; type: 'error'; error: WorkerError };
 
 interface Pending {
   onProgress(p: Progress): void;
+  onQuestion?(question: unknown): Promise<unknown>;
   resolve(result: unknown): void;
   reject(error: Error): void;
 }
@@ -49,6 +51,14 @@ function jobWorker(): NonNullable<typeof shared> {
     const job = current.pending.get(message.id);
     if (!job) return;
     if (message.type === 'progress') return job.onProgress(message.progress);
+    if (message.type === 'question') {
+      const asked = job.onQuestion?.(message.question) ?? Promise.resolve(undefined);
+      void asked.then(
+        (answer) => worker.postMessage({ type: 'answer', id: message.id, answer }),
+        () => worker.postMessage({ type: 'answer', id: message.id, answer: undefined }),
+      );
+      return;
+    }
     current.pending.delete(message.id);
     if (current.pending.size === 0) worker.unref();
     if (message.type === 'done') return job.resolve(message.result);
@@ -69,7 +79,15 @@ function jobWorker(): NonNullable<typeof shared> {
 export function runJobInWorker<K extends keyof Jobs>(
   kind: K,
   options: Jobs[K]['options'],
-  callbacks: { onProgress: (p: Progress) => void; signal: AbortSignal },
+  callbacks: {
+    onProgress: (p: Progress) => void;
+    signal: AbortSignal;
+    /**
+     * A restore's question for the user (the configuration there belongs to another PDS); what it resolves
+     * to goes back to the engine. With it, the job is started with `askConfig`.
+     */
+    onQuestion?: (question: unknown) => Promise<unknown>;
+  },
 ): Promise<Jobs[K]['result']> {
   const { worker, pending } = jobWorker();
   const id = nextId++;
@@ -78,11 +96,12 @@ export function runJobInWorker<K extends keyof Jobs>(
     const settle = () => callbacks.signal.removeEventListener('abort', onAbort);
     pending.set(id, {
       onProgress: callbacks.onProgress,
+      onQuestion: callbacks.onQuestion,
       resolve: (result) => (settle(), resolve(result as Jobs[K]['result'])),
       reject: (error) => (settle(), reject(error)),
     });
     worker.ref();
-    worker.postMessage({ type: 'start', id, kind, options });
+    worker.postMessage({ type: 'start', id, kind, options, askConfig: callbacks.onQuestion !== undefined });
     callbacks.signal.addEventListener('abort', onAbort, { once: true });
     if (callbacks.signal.aborted) onAbort();
   });

@@ -29,15 +29,16 @@ function describe(error) {
  * @param {any} options the job's options, checked by the caller (job-runner.ts)
  * @param {(progress: unknown) => void} onProgress
  * @param {AbortSignal} signal
+ * @param {((question: unknown) => Promise<unknown>) | undefined} chooseConfig
  */
-async function run(kind, options, onProgress, signal) {
+async function run(kind, options, onProgress, signal, chooseConfig) {
   if (kind === 'backup') {
     const { runBackup } = await import('../engine/backup.js');
     return runBackup({ ...options, onProgress, signal });
   }
   if (kind === 'restore') {
     const { restoreBackup } = await import('../engine/restore.js');
-    return restoreBackup({ ...options, onProgress, signal });
+    return restoreBackup({ ...options, onProgress, signal, ...(chooseConfig && { chooseConfig }) });
   }
   throw new Error(`Unknown job kind ${kind}`);
 }
@@ -48,15 +49,30 @@ yieldWorkerCpuToPds();
 
 /** @type {Map<number, AbortController>} */
 const running = new Map();
+/** A restore's open question (its configuration differs), by job: answered by the main thread. @type {Map<number, (answer: unknown) => void>} */
+const questions = new Map();
 parentPort.on('message', async (message) => {
-  if (message.type === 'abort') return running.get(message.id)?.abort(new Error(message.reason));
+  if (message.type === 'abort') {
+    questions.get(message.id)?.(undefined); // an unanswered question counts as no answer: the engine refuses
+    return running.get(message.id)?.abort(new Error(message.reason));
+  }
+  if (message.type === 'answer') return questions.get(message.id)?.(message.answer);
   if (message.type !== 'start') return;
-  const { id, kind, options } = message;
+  const { id, kind, options, askConfig } = message;
+  /** @param {unknown} question */
+  const ask = (question) =>
+    new Promise((resolve) => {
+      questions.set(id, (answer) => {
+        questions.delete(id);
+        resolve(answer);
+      });
+      parentPort.postMessage({ id, type: 'question', question });
+    });
   const abort = new AbortController();
   running.set(id, abort);
   const onProgress = (/** @type {unknown} */ progress) => parentPort.postMessage({ id, type: 'progress', progress });
   try {
-    parentPort.postMessage({ id, type: 'done', result: await run(kind, options, onProgress, abort.signal) });
+    parentPort.postMessage({ id, type: 'done', result: await run(kind, options, onProgress, abort.signal, askConfig ? ask : undefined) });
   } catch (error) {
     parentPort.postMessage({ id, type: 'error', error: describe(error) });
   } finally {

@@ -94,7 +94,12 @@ const badInputs: Record<ApiName, Array<[input: () => unknown, message: string | 
     [() => ({ path: aBackup, components: ['account'], decryption: { identityPath: missing() } }), 'does not exist'],
     [() => ({ path: aBackup, components: ['account'], decryption: { passphrase: '' } }), 'decryption'],
     [() => ({ path: aBackup, components: ['account'], decryption: { remembered: false } }), 'decryption'],
+    [() => ({ path: aBackup, components: ['account'], secrets: 'yes' }), 'secrets'],
     [() => ({ path: aBackup, components: ['account'], decryption: { passphrase: 'x', identityPath: envFile } }), 'decryption'],
+  ],
+  answerConfigQuestion: [
+    [() => ({}), 'choice'],
+    [() => ({ choice: 'merge' }), 'choice'],
   ],
   getEncryption: [[() => ({ secrets: true }), 'Invalid input for getEncryption']],
   generateEncryptionKey: [

@@ -1,5 +1,5 @@
 import { useEffect, useId, useRef, useState, type FormEvent } from 'react';
-import type { AppStatus, DecryptionInput, EncryptionState, InspectResult, RestoreOutcome } from '../../../shared/api.js';
+import type { AppStatus, ConfigQuestion, DecryptionInput, EncryptionState, InspectResult, RestoreOutcome } from '../../../shared/api.js';
 import type { Component } from '../../../shared/components.js';
 import type { Progress } from '../../../shared/progress.js';
 import type { Settings } from '../../../shared/settings.js';
@@ -41,6 +41,7 @@ export function Restore({ dropped, onDroppedTaken, status, running, now }: { dro
   const [dragging, setDragging] = useState(false);
   const [dismissed, setDismissed] = useState(() => sessionStorage.getItem(DISMISSED_KEY));
   const [keys, setKeys] = useState<KeysForm>(NO_KEYS);
+  const [withSecrets, setWithSecrets] = useState(true);
   const [remembered, setRemembered] = useState<EncryptionState | null>(null);
 
   useEffect(() => {
@@ -57,6 +58,7 @@ export function Restore({ dropped, onDroppedTaken, status, running, now }: { dro
       const result = await api.inspectBackup({ path });
       setInspection(result);
       setKeys(NO_KEYS);
+      setWithSecrets(true);
       if (result.ok) setSelected(result.components.filter((c) => c.present).map((c) => c.component));
       if (result.ok && result.encryption) setRemembered(await api.getEncryption().catch(() => null));
     } catch (error) {
@@ -104,7 +106,8 @@ export function Restore({ dropped, onDroppedTaken, status, running, now }: { dro
     setStarting(true);
     try {
       const decryption = backup.encryption ? decryptionFrom(chosenKeys) : undefined;
-      const answer = await api.restore({ path: backup.path, components: selected, ...(decryption && { decryption }) });
+      const secrets = backup.encryption?.secrets === true && withSecrets;
+      const answer = await api.restore({ path: backup.path, components: selected, ...(decryption && { decryption }), ...(secrets && { secrets }) });
       // A restore that ran reports through the status; one refused before it began only here.
       if (!answer.ok && latestRestoreId.current === before) setProblem(answer.error);
     } catch (error) {
@@ -128,6 +131,13 @@ export function Restore({ dropped, onDroppedTaken, status, running, now }: { dro
       <div className="stack">
         <RestoreProgress job={job} progress={running} now={now} onCancel={cancel} />
         {problem ? <Notice tone="error">{problem}</Notice> : null}
+        {status?.configQuestion ? (
+          <ConfigQuestionDialog
+            question={status.configQuestion}
+            onAnswer={(choice) => void api.answerConfigQuestion({ choice }).catch((error: unknown) => setProblem(errorText(error)))}
+            onCancel={cancel}
+          />
+        ) : null}
       </div>
     );
   }
@@ -234,6 +244,16 @@ export function Restore({ dropped, onDroppedTaken, status, running, now }: { dro
                 </label>
               );
             })}
+            {found.encryption?.secrets ? (
+              <label className="component">
+                <input type="checkbox" name="component" value="secrets" checked={withSecrets} onChange={() => setWithSecrets(!withSecrets)} />
+                <span className="component-text">
+                  <span className="component-name">Configuration and secrets</span>
+                  <span className="muted">pds.env: JWT secret, PLC rotation key, admin password. Written with mode 0600; asked first if the one here belongs to another PDS.</span>
+                </span>
+                <span className="component-size">encrypted</span>
+              </label>
+            ) : null}
           </fieldset>
           {risks.length ? <RisksNotice risks={risks} /> : null}
           {found.encryption ? (
@@ -262,6 +282,55 @@ export function Restore({ dropped, onDroppedTaken, status, running, now }: { dro
         </section>
       ) : null}
     </div>
+  );
+}
+
+/** The restore waits: the configuration here names another hostname or service DID than the backup's. */
+function ConfigQuestionDialog({ question, onAnswer, onCancel }: { question: ConfigQuestion; onAnswer: (choice: 'overwrite' | 'keep') => void; onCancel: () => void }) {
+  const keepButton = useRef<HTMLButtonElement>(null);
+  return (
+    <Modal role="alertdialog" labelledBy="config-title" describedBy="config-text" onClose={onCancel} initialFocus={keepButton} className="confirm">
+      <h2 id="config-title" className="card-title">
+        Replace the configuration of another PDS?
+      </h2>
+      <div id="config-text">
+        <p>
+          <code>{question.target}</code> belongs to another PDS than the backup&apos;s configuration. Nothing has been changed yet.
+        </p>
+        <table className="config-differences">
+          <thead>
+            <tr>
+              <th scope="col">Setting</th>
+              <th scope="col">Here now</th>
+              <th scope="col">In the backup</th>
+            </tr>
+          </thead>
+          <tbody>
+            {question.differences.map((d) => (
+              <tr key={d.name}>
+                <th scope="row">
+                  <code>{d.name}</code>
+                </th>
+                <td className="mono">{d.now}</td>
+                <td className="mono">{d.backup}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+        <p>Keep it when this server is meant to run under its own name (the guide&apos;s &quot;update configuration&quot; step); replace it to bring the old server back as it was. A replaced file is kept beside it as <code>.before-restore</code>.</p>
+      </div>
+      <div className="button-row">
+        <button type="button" className="button" onClick={onCancel}>
+          Cancel the restore
+        </button>
+        <button type="button" className="button" ref={keepButton} onClick={() => onAnswer('keep')}>
+          Keep this one, restore the data only
+        </button>
+        <button type="button" className="button danger" onClick={() => onAnswer('overwrite')}>
+          Replace with the backup&apos;s
+        </button>
+      </div>
+    </Modal>
   );
 }
 
