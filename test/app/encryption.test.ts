@@ -109,6 +109,14 @@ describe('pasted public keys and a passphrase', () => {
     expect(controller.getSettings().encryption.recipients).toEqual([a, b]);
   });
 
+  it('accepts an X25519 key whose data happens to start with "pq" (one in 1024 generated keys), unlike a post-quantum one', async () => {
+    let recipient = '';
+    for (let i = 0; i < 50_000 && !recipient.startsWith('age1pq'); i++) recipient = (await generateKeyPair()).recipient;
+    expect(recipient).toMatch(/^age1pq/);
+    expect(await handlers.setEncryption({ mode: 'recipients', recipients: [recipient] })).toMatchObject({ ok: true, state: { recipients: [recipient] } });
+    expect(await handlers.setEncryption({ mode: 'recipients', recipients: [`age1pq1${'q'.repeat(70)}`] })).toEqual({ ok: false, error: expect.stringContaining('post-quantum') });
+  });
+
   it('keeps the passphrase in the keychain only: not in settings.json, not in any answer to the window', async () => {
     const passphrase = 'correct horse battery staple';
     const answer = await handlers.setEncryption({ mode: 'passphrase', passphrase });

@@ -42,7 +42,8 @@ export function identityFileText(pair: KeyPair, createdAt = new Date()): string 
 
 /** Why `text` is not an X25519 recipient, or null when it is one. */
 export function recipientProblem(text: string): string | null {
-  if (/^age1(pq|tag)/.test(text)) return `${text.slice(0, 12)}… is a post-quantum or tag recipient, which the age tool of most systems cannot decrypt yet; use an X25519 key (age-keygen makes one)`;
+  // Their prefix is `age1pq1`/`age1tag1`: an X25519 key's data never holds a second `1`, but may start with pq.
+  if (/^age1(pq|tag)1/.test(text)) return `${text.slice(0, 12)}… is a post-quantum or tag recipient, which the age tool of most systems cannot decrypt yet; use an X25519 key (age-keygen makes one)`;
   if (text.startsWith('ssh-')) return `${text.slice(0, 12)}… is an SSH key; use an age key (age-keygen makes one)`;
   if (!text.startsWith('age1')) return `"${text.length > 24 ? `${text.slice(0, 24)}…` : text}" is not an age public key (age1…)`;
   if (!RECIPIENT_PATTERN.test(text)) return `${text.slice(0, 12)}… is not a valid age public key: it should be age1 followed by 58 letters and digits`;
