@@ -31,6 +31,12 @@ export interface BackupSummary {
   components: Component[];
   /** Its files are age-encrypted: verify --deep and restore need its identity file or passphrase. */
   encrypted?: boolean;
+  /** `incremental`: stores only what changed since the backups it builds on (its chain); `full` otherwise. */
+  backupKind?: 'full' | 'incremental';
+  /** Incremental backups: the full backup the chain starts with. */
+  base?: string | null;
+  /** Stored bytes a restore of it reads: its own files and those of its chain it needs (`size` for a full backup); null when unknown. */
+  standsForSize?: number | null;
 }
 
 export interface VerifyFileResult {

@@ -1,8 +1,14 @@
 import type { Component, Compression, DatabaseComponent, StoredComponent } from './components.js';
 import type { EncryptionMode } from './encryption.js';
 
-/** The manifest format this version writes; a higher one in a backup is refused by restore and verify. */
-export const MANIFEST_FORMAT_VERSION = 1;
+/** The newest manifest format this version reads; a higher one in a backup is refused by restore and verify. */
+export const MANIFEST_FORMAT_VERSION = 2;
+/**
+ * Full backups are written as format 1, which older versions read. An incremental backup is format 2, so
+ * a version that does not know incremental backups refuses it rather than restore only its changes.
+ */
+export const FULL_FORMAT_VERSION = 1;
+export const INCREMENTAL_FORMAT_VERSION = 2;
 
 export interface ManifestFile {
   /** Relative to the backup folder, '/'-separated: `databases/account.sqlite.gz`, `blobs.tar.gz`. */
@@ -35,6 +41,35 @@ export interface ManifestDatabase {
   /** Bytes of the uncompressed snapshot. */
   snapshot_size: number;
   page_count: number;
+}
+
+/** A backup whose files hold part of what a backup stands for: itself, its base, or a backup between them. */
+export interface ManifestHolder {
+  /** The folder's name, a sibling of this backup's folder (`backup_20250322_143022`). */
+  name: string;
+  compression: Compression;
+  /** That backup's files this backup needs, with the size and SHA-256 its manifest recorded when this backup was made. */
+  files: ManifestFile[];
+}
+
+/**
+ * The full list of what a backup stands for (every database, actor store folder and blob a restore of it
+ * writes) and which backup holds each, so restore and verify never guess. Holder 0 is the backup itself.
+ */
+export interface ManifestContents {
+  /** The data directory backed up; only a backup of the same one can be the base of an incremental backup. */
+  data_dir: string;
+  holders: ManifestHolder[];
+  databases: Array<{ name: DatabaseComponent; holder: number; snapshot_size: number; page_count: number }>;
+  /** Actor store folders (`ab/did:plc:…`, relative to actors/), the holder, and the names of their files. */
+  actors: Array<[dir: string, holder: number, files: string[]]>;
+  /** Blobs (`did:plc:…/bafkrei…`, relative to blobs/), the holder, and their size. */
+  blobs: Array<[path: string, holder: number, size: number]>;
+  /**
+   * What each database (`account.sqlite`) and actor store folder (`actors/ab/did:plc:…`) looked like on disk
+   * just before it was snapshotted; the next backup snapshots again whatever no longer looks the same.
+   */
+  fingerprints: Record<string, string>;
 }
 
 /**
@@ -78,6 +113,13 @@ export interface Manifest {
      * with its -wal and -shm.
      */
     kept_raw?: Array<{ path: string; files: string[]; reason: string; companions?: Array<{ path: string; size: number; sha256: string }> }>;
+    /** Absent in backups of versions before incremental backups: those are full. */
+    kind?: 'full' | 'incremental';
+    /** Incremental backups: the full backup the chain starts with, and the backup this one was compared with. */
+    base?: string;
+    parent?: string;
+    /** What the backup stands for; absent in backups of versions before incremental backups. */
+    contents?: ManifestContents;
     /** Pre-restore backups only: the restore this backup was taken before. */
     pre_restore_of?: { backup_name: string; backup_path: string; data_dir: string };
   };

@@ -15,10 +15,19 @@ import {
   SECRETS_COMPONENT,
 } from '../../shared/components.js';
 import { ENCRYPTED_EXTENSION, SECRETS_NOT_BACKED_UP } from '../../shared/encryption.js';
-import { MANIFEST_FORMAT_VERSION, type Manifest, type ManifestDatabase, type ManifestFile } from '../../shared/manifest.js';
+import {
+  FULL_FORMAT_VERSION,
+  INCREMENTAL_FORMAT_VERSION,
+  type Manifest,
+  type ManifestContents,
+  type ManifestDatabase,
+  type ManifestFile,
+  type ManifestHolder,
+} from '../../shared/manifest.js';
 import type { Progress } from '../../shared/progress.js';
 import { packTar, READ_BYTES, walkFiles, writeCompressed, type TarSource } from './archive.js';
 import { blobPath, BLOB_REFERENCE_QUERIES, describeMissing, missingBlobs, referencesFrom, type BlobReference } from './blob-references.js';
+import { findParent, fingerprint, unchangedSince, type ChainParent } from './chain.js';
 import { assertSupportedCompression } from './compress.js';
 import type { EncryptionKeys } from './crypto/age-stream.js';
 import { resolveRecipients } from './crypto/keys.js';
@@ -62,7 +71,19 @@ export interface BackupOptions {
    * Undefined: BACKUP_ENCRYPTION_RECIPIENTS when set (never for a pre-restore backup); null: not encrypted.
    */
   encryption?: EncryptionKeys | null;
+  /**
+   * `full` (the default): the guide's layout, all of it. `incremental`: only what changed since the newest
+   * backup (full when there is none to build on). `auto`: incremental, but full when the chain's base is
+   * `fullEveryDays` old or more. See docs/incremental.md.
+   */
+  kind?: BackupKindChoice;
+  /** With `auto`: a full backup at least this often (default 7 days). */
+  fullEveryDays?: number;
 }
+
+export type BackupKindChoice = 'full' | 'incremental' | 'auto';
+export const DEFAULT_FULL_EVERY_DAYS = 7;
+const DAY_MS = 24 * 60 * 60 * 1000;
 
 /** An actor store's snapshot held in memory goes back to the snapshot budget once it is packed. */
 type ActorEntry = TarSource & { release?: () => void; rawStore?: boolean };
@@ -118,11 +139,15 @@ export async function runBackup(opts: BackupOptions = {}): Promise<BackupResult>
     await removeLeftovers(backupDir);
     const { stamp, at: stampedAt } = await freeTimestamp(backupDir, prefix);
     const name = `${prefix}${stamp}`;
+    // Encrypted backups are full: restoring through a chain does not decrypt its parts yet (docs/incremental.md).
+    const chain = encryption ? { parent: null } : await chooseParent(opts, backupDir, locations.dataDir, startedAt);
+    const previous = chain.parent;
     workDir = path.join(backupDir, `.incomplete-${name}`);
     // Private whatever the umask (the guide's "chmod 700 backups/"): a backup holds signing keys and the account database.
     await mkdir(workDir, { mode: 0o700 }); // never shares a folder: fails when another run made it
     await mkdir(path.join(workDir, STAGING), { mode: 0o700 });
-    const written = await writeBackup({ ...opts, signal, locations, compression: config.compression, workDir, progress, encryption, envFile: config.envFile ?? undefined });
+    const written = await writeBackup({ ...opts, signal, locations, compression: config.compression, workDir, progress, encryption, envFile: config.envFile ?? undefined, name, previous });
+    if (chain.warning) written.warnings.push(chain.warning);
 
     const manifest: Manifest = {
       backup_timestamp: stampedAt.toISOString().replace(/\.\d{3}Z$/, 'Z'), // the moment the folder is named after, as backup.sh records it
@@ -138,7 +163,7 @@ export async function runBackup(opts: BackupOptions = {}): Promise<BackupResult>
       },
       backup_size: humanSize(written.totalSize),
       aurora_backup: {
-        format_version: MANIFEST_FORMAT_VERSION,
+        format_version: previous ? INCREMENTAL_FORMAT_VERSION : FULL_FORMAT_VERSION,
         app_version: APP_VERSION,
         created_at: startedAt.toISOString(),
         host: { hostname: os.hostname(), platform: process.platform, arch: process.arch },
@@ -158,6 +183,9 @@ export async function runBackup(opts: BackupOptions = {}): Promise<BackupResult>
             secrets: written.secrets,
           },
         }),
+        kind: previous ? 'incremental' : 'full',
+        ...(previous && { base: previous.base, parent: previous.name }),
+        contents: written.contents,
         ...(opts.preRestore && { pre_restore_of: { backup_name: opts.preRestore.backupName, backup_path: opts.preRestore.backupPath, data_dir: locations.dataDir } }),
       },
     };
@@ -216,13 +244,74 @@ interface Written {
   keptRaw: NonNullable<Manifest['aurora_backup']['kept_raw']>;
   /** What the secrets component holds, where it was (relative to the data directory when inside it). */
   secrets: string[];
+  contents: ManifestContents;
+}
+
+/**
+ * Whether this backup is incremental, and on which backup it builds. Pre-restore and partial backups are
+ * always full: they stand alone beside the backups.
+ */
+async function chooseParent(opts: BackupOptions, backupDir: string, dataDir: string, now: Date): Promise<{ parent: ChainParent | null; warning?: string }> {
+  const kind = opts.kind ?? 'full';
+  if (kind === 'full' || opts.preRestore || opts.components) return { parent: null };
+  const { parent, reason } = await findParent(backupDir, dataDir);
+  if (!parent) return { parent: null, ...(kind === 'incremental' && { warning: `This backup is full, not incremental: ${reason}.` }) };
+  const everyDays = opts.fullEveryDays ?? DEFAULT_FULL_EVERY_DAYS;
+  if (kind === 'auto' && now.getTime() - parent.baseCreatedAt.getTime() >= everyDays * DAY_MS) return { parent: null };
+  return { parent };
+}
+
+/**
+ * The holders of a new incremental backup: itself first, then the backups of its parent's chain that
+ * still hold something it stands for, each with the files it is read from (as the parent recorded them).
+ */
+class Holders {
+  readonly list: ManifestHolder[];
+  private readonly fromParent = new Map<number, number>();
+
+  constructor(name: string, compression: Compression, private readonly previous: ChainParent | null) {
+    this.list = [{ name, compression, files: [] }];
+  }
+
+  /** The new index of the parent's holder `index`, which holds `component` for this backup. */
+  use(index: number, component: Component): number {
+    const old = this.previous!.contents.holders[index]!;
+    let mine = this.fromParent.get(index);
+    if (mine === undefined) {
+      mine = this.list.push({ name: old.name, compression: old.compression, files: [] }) - 1;
+      this.fromParent.set(index, mine);
+    }
+    const holder = this.list[mine]!;
+    if (!holder.files.some((f) => f.component === component)) {
+      const file = old.files.find((f) => f.component === component);
+      if (file) holder.files.push({ ...file });
+    }
+    return mine;
+  }
 }
 
 async function writeBackup(
-  opts: Omit<BackupOptions, 'encryption'> & { locations: PdsLocations; compression: Compression; workDir: string; progress: ProgressReporter; encryption: EncryptionKeys | null },
+  opts: Omit<BackupOptions, 'encryption'> & {
+    locations: PdsLocations;
+    compression: Compression;
+    workDir: string;
+    progress: ProgressReporter;
+    encryption: EncryptionKeys | null;
+    name: string;
+    previous: ChainParent | null;
+  },
 ): Promise<Written> {
-  const { locations, compression, workDir, signal, progress } = opts;
+  const { locations, compression, workDir, signal, progress, previous } = opts;
   const encryption = opts.encryption ?? undefined;
+  const holders = new Holders(opts.name, compression, previous);
+  const fingerprints: Record<string, string> = {};
+  const previousFingerprints = previous?.contents.fingerprints ?? {};
+  /** Databases, actor store folders and blobs this backup takes over from its parent's chain, unchanged. */
+  const reusedDatabases: ManifestContents['databases'] = [];
+  const reusedActors: ManifestContents['actors'] = [];
+  const reusedBlobs: ManifestContents['blobs'] = [];
+  const previousBlobs = new Map((previous?.contents.blobs ?? []).map((b) => [b[0], b]));
+  const previousActors = new Map((previous?.contents.actors ?? []).map((a) => [a[0], a]));
   const components = new Set<Component>(opts.components ?? COMPONENTS);
   const ext = `${COMPRESSION_EXTENSION[compression]}${encryption ? ENCRYPTED_EXTENSION : ''}`;
   const staging = path.join(workDir, STAGING);
@@ -243,6 +332,13 @@ async function writeBackup(
       continue;
     }
     place(name, source);
+    const key = `databases/${name}`;
+    fingerprints[key] = await fingerprint([source, `${source}-wal`, `${source}-journal`]);
+    const before = previous?.contents.databases.find((d) => d.name === name);
+    if (before && unchangedSince(previousFingerprints[key], fingerprints[key])) {
+      reusedDatabases.push({ ...before, holder: holders.use(before.holder, name) });
+      continue;
+    }
     jobs.push({ source, target: path.join(staging, 'databases', `${name}.sqlite`), sourceBytes: await sqliteBytes(source), label: `${name}.sqlite`, component: name, queries: QUERIES[name], keepUnreadable });
   }
   // Names Windows cannot store (`x.`, `aux`), not counting the colons of the DID-named folders every PDS on Linux and macOS has.
@@ -261,8 +357,26 @@ async function writeBackup(
   if (components.has('actors') && !(await exists(locations.actorsDir))) warnings.push(`No actor store folder at ${locations.actorsDir}: the backup holds no actor stores.`);
   if (components.has('actors') && (await exists(locations.actorsDir))) {
     place('actors', locations.actorsDir);
+    // Each actor store folder is one unit: snapshotted and stored whole when anything in it changed.
+    const folders = new Map<string, FoundFileList>();
     for await (const file of walkFiles(locations.actorsDir)) {
       noteWindowsName('actors', file.rel);
+      const folder = path.posix.dirname(file.rel);
+      let list = folders.get(folder);
+      if (!list) folders.set(folder, (list = []));
+      list.push(file);
+    }
+    const folderPrints = await mapLimited([...folders], 64, ([folder, files]) =>
+      fingerprint(files.filter((f) => !f.rel.endsWith('-shm')).map((f) => f.abs)).then((print) => [folder, print] as const),
+    );
+    const changed = new Set<string>();
+    for (const [folder, print] of folderPrints) {
+      fingerprints[`actors/${folder}`] = print;
+      const before = previousActors.get(folder);
+      if (before && unchangedSince(previousFingerprints[`actors/${folder}`], print)) reusedActors.push([folder, holders.use(before[1], 'actors'), before[2]]);
+      else changed.add(folder);
+    }
+    for (const file of [...folders].filter(([folder]) => changed.has(folder)).flatMap(([, files]) => files)) {
       if (/-(wal|shm|journal)$/.test(file.rel)) continue; // belong to the live database, never copied
       const archivePath = `actors/${file.rel}`;
       if (file.rel.endsWith('.sqlite')) {
@@ -285,16 +399,30 @@ async function writeBackup(
   const storedBlobs = new Map<string, number>();
   const includeBlobs = components.has('blobs') && (await exists(locations.blobsDir));
   if (components.has('blobs') && !includeBlobs) warnings.push(`No blob folder at ${locations.blobsDir}: the backup holds no blobs.`);
+  /** Blobs to store, with their sizes (`<did>/<cid>`): all of them in a full backup, those its chain lacks in an incremental one. */
+  const blobSizes = new Map<string, number>();
+  const blobsToStore: Array<{ rel: string; abs: string }> = [];
   if (includeBlobs) {
     place('blobs', locations.blobsDir);
     for await (const file of walkFiles(locations.blobsDir)) {
+      // Blobs are immutable and named by their content: one the chain holds is not read again.
       noteWindowsName('blobs', file.rel);
+      const held = previousBlobs.get(file.rel);
+      if (held) {
+        reusedBlobs.push([held[0], holders.use(held[1], 'blobs'), held[2]]);
+        continue;
+      }
       const folder = topFolder(file.rel);
       scannedBlobs.set(folder, (scannedBlobs.get(folder) ?? 0) + 1);
-      await sizing.add(fileSize(file.abs).then((bytes) => (blobBytes += bytes)));
+      blobsToStore.push(file);
+      await sizing.add(fileSize(file.abs).then((bytes) => {
+        blobBytes += bytes;
+        blobSizes.set(file.rel, bytes);
+      }));
       blobFiles++;
     }
   }
+  const reusedBlobPaths = new Set(reusedBlobs.map((b) => b[0]));
   await sizing.flush();
   faultPoint('backup:scanned');
   if (windowsNames.size > 0) {
@@ -317,6 +445,8 @@ async function writeBackup(
   // snapshot exists, with the blobs they use that the walk missed (blobs are immutable and content-named,
   // so adding one later is the same as having listed it later).
   const checkReferences = includeBlobs && components.has('actors');
+  /** Actor store files stored, by folder. */
+  const storedActorFiles = new Map<string, string[]>();
   const references: BlobReference[] = [];
   /** Blob paths (`<did>/<cid>`) in the archive; those that vanished before they could be read are taken out again. */
   const archivedBlobs = new Set<string>();
@@ -324,7 +454,7 @@ async function writeBackup(
   snapshotsTaken.promise.catch(() => undefined); // surfaced by the snapshots themselves
   const overlap = new AbortController();
   const innerSignal = signal ? AbortSignal.any([signal, overlap.signal]) : overlap.signal;
-  const blobsFile = includeBlobs ? archiveBlobs() : Promise.resolve(null);
+  const blobsFile = includeBlobs && (!previous || blobsToStore.length > 0 || checkReferences) ? archiveBlobs() : Promise.resolve(null);
   const background: Array<Promise<unknown>> = [blobsFile];
   let blobFailure: unknown = null;
   blobsFile.catch((error: unknown) => {
@@ -350,15 +480,15 @@ async function writeBackup(
   }
 
   async function* blobEntries(): AsyncGenerator<TarSource> {
-    for await (const file of walkFiles(locations.blobsDir)) {
-      if (checkReferences) archivedBlobs.add(file.rel);
+    for (const file of blobsToStore) {
+      archivedBlobs.add(file.rel);
       yield { archivePath: `blobs/${file.rel}`, source: file.abs };
     }
     if (!checkReferences) return;
     await snapshotsTaken.promise;
     for (const ref of references) {
       const rel = blobPath(ref);
-      if (archivedBlobs.has(rel)) continue;
+      if (archivedBlobs.has(rel) || reusedBlobPaths.has(rel)) continue;
       archivedBlobs.add(rel);
       yield { archivePath: `blobs/${rel}`, source: path.join(locations.blobsDir, ...rel.split('/')) };
     }
@@ -426,6 +556,10 @@ async function writeBackup(
       const tar = packTar(whenSnapshotted(), {
         onBytes: (n, entry) => progress.add(n * scale(entry.source), 0, relative),
         onFile: (entry: ActorEntry, stored) => {
+          if (stored) {
+            const [folder, file] = [path.posix.dirname(entry.archivePath.slice('actors/'.length)), path.posix.basename(entry.archivePath)];
+            storedActorFiles.set(folder, [...(storedActorFiles.get(folder) ?? []), file]);
+          }
           if (entry.rawStore && stored && path.basename(entry.archivePath) === 'store.sqlite') counts.actors++;
           if (!jobIndex.has(entry.source)) return progress.add(0, 1);
           if (stored && path.basename(entry.archivePath) === 'store.sqlite') counts.actors++;
@@ -441,6 +575,10 @@ async function writeBackup(
     const storeRaw = (source: string, relative: string) =>
       writeCompressed(createReadStream(source, { highWaterMark: READ_BYTES }), path.join(workDir, relative), compression, { signal: innerSignal, encryption });
     let sequencerLastSeq: number | null = null;
+    for (const reused of reusedDatabases) {
+      if (reused.name === 'account') counts.accounts = previous!.manifest.aurora_backup.counts.accounts;
+      if (reused.name === 'sequencer') sequencerLastSeq = previous!.manifest.aurora_backup.sequencer_last_seq;
+    }
     for (const [i, job] of jobs.entries()) {
       if (job.component === 'actors') continue;
       const snapshot = await ready[i]!.promise;
@@ -480,11 +618,13 @@ async function writeBackup(
     const blobs = await blobsFile;
     const vanished = blobs ? vanishedBlobs(locations.blobsDir, scannedBlobs, storedBlobs) : null;
     if (vanished) throw new EngineError(`${vanished} No backup was kept.`, 'DATA_VANISHED');
+    for (const rel of reusedBlobPaths) archivedBlobs.add(rel); // what the chain holds counts as held
     const gap = components.has('blobs') && components.has('actors') ? blobGap(blobs?.path ?? null) : null;
     // A pre-restore backup keeps whatever there is: a restore is often what brings the missing blobs back.
     if (gap && opts.preRestore) warnings.push(gap);
     else if (gap) throw new EngineError(`${gap} No backup was kept.`, 'BLOBS_MISSING');
-    if (blobs) {
+    if (blobs && previous && counts.blobs === 0) await unlink(path.join(workDir, blobs.path)); // no new blob: an incremental backup stores no empty archive
+    else if (blobs) {
       files.push(blobs);
       directories.push('blobs');
     }
@@ -512,12 +652,34 @@ async function writeBackup(
     if (databases.some((d) => d.name === 'account') && counts.accounts === 0) {
       warnings.push(`${locations.accountDb} holds no accounts: check that this is the PDS's data directory.`);
     }
-    const locationsHeld = Object.fromEntries(Object.entries(found).filter(([c]) => files.some((f) => f.component === c)));
+    const standsFor = new Set<string>([...files.map((f) => f.component), ...reusedDatabases.map((d) => d.name), ...(reusedActors.length ? ['actors'] : []), ...(reusedBlobs.length ? ['blobs'] : [])]);
+    const locationsHeld = Object.fromEntries(Object.entries(found).filter(([c]) => standsFor.has(c)));
 
     progress.enter('finalizing');
     await rm(staging, { recursive: true, force: true });
     const companionBytes = keptRaw.flatMap((k) => k.companions ?? []).reduce((sum, c) => sum + c.size, 0);
-    return { locations: locationsHeld, warnings, files, databases, directories, counts, sequencerLastSeq, totalSize: files.reduce((sum, f) => sum + f.size, companionBytes), keptRaw, secrets };
+    // What the backup stands for: what it stored (holder 0) and what its chain holds unchanged.
+    holders.list[0]!.files = files.map((f) => ({ ...f }));
+    const ownBlobs: ManifestContents['blobs'] = [];
+    if (blobs && counts.blobs > 0) {
+      for (const rel of archivedBlobs) {
+        if (reusedBlobPaths.has(rel)) continue;
+        ownBlobs.push([rel, 0, blobSizes.get(rel) ?? (await fileSize(path.join(locations.blobsDir, ...rel.split('/'))))]);
+      }
+    }
+    const ownActors: ManifestContents['actors'] = actors ? [...storedActorFiles].map(([folder, names]) => [folder, 0, names.sort()]) : [];
+    const contents: ManifestContents = {
+      data_dir: locations.dataDir,
+      holders: holders.list,
+      databases: [...databases.map((d) => ({ ...d, holder: 0 })), ...reusedDatabases].sort((a, b) => a.name.localeCompare(b.name)),
+      actors: [...ownActors, ...reusedActors].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)),
+      blobs: [...ownBlobs, ...reusedBlobs].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)),
+      fingerprints,
+    };
+    // Counts are of what the backup stands for, as a restore finds them.
+    counts.blobs += reusedBlobs.length;
+    counts.actors += reusedActors.filter((a) => a[2].includes('store.sqlite')).length;
+    return { locations: locationsHeld, warnings, files, databases, directories, counts, sequencerLastSeq, totalSize: files.reduce((sum, f) => sum + f.size, companionBytes), keptRaw, secrets, contents };
   }
 
   /** What the snapshots' records use must be in the blob archive: a backup that would restore posts without their images is not kept. */
@@ -828,6 +990,22 @@ async function fileSize(p: string): Promise<number> {
     (s) => s.size,
     () => 0, // vanished since it was listed
   );
+}
+
+type FoundFileList = Array<{ rel: string; abs: string }>;
+
+/** `fn` over every item, at most `limit` at a time, results in order. */
+async function mapLimited<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
 }
 
 /** A database's bytes on disk, its write-ahead log included (what SQLite reads to snapshot it). */

@@ -2,10 +2,11 @@ import { existsSync } from 'node:fs';
 import { lstat, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { BackupStatus, BackupSummary } from '../../shared/api.js';
-import { BACKUP_NAME_PATTERN, INCOMPLETE_BACKUP_PREFIX, isDataComponent, PRE_RESTORE_NAME_PATTERN } from '../../shared/components.js';
+import { BACKUP_NAME_PATTERN, COMPONENTS, INCOMPLETE_BACKUP_PREFIX, isDataComponent, PRE_RESTORE_NAME_PATTERN, type Component } from '../../shared/components.js';
 import { escapeControlCharacters } from '../../shared/format.js';
-import { readBackupFolder, timeFromFolderName } from './backup-folder.js';
+import { readBackupFolder, timeFromFolderName, type BackupFolder } from './backup-folder.js';
 import { EngineError } from './errors.js';
+import { isIncremental, resolveSources, standsForSize } from './chain.js';
 
 /** Folder names list and prune consider: finished backups (ours and legacy) and leftovers of unfinished ones. */
 export const isBackupFolderName = (name: string) => BACKUP_NAME_PATTERN.test(name) || PRE_RESTORE_NAME_PATTERN.test(name) || name.startsWith(INCOMPLETE_BACKUP_PREFIX);
@@ -55,6 +56,9 @@ export function unreadSummary(name: string, where: string, size: number): Omit<B
     kind: PRE_RESTORE_NAME_PATTERN.test(name) ? 'pre-restore' : 'backup',
     preRestoreOf: null,
     components: [],
+    backupKind: 'full' as 'full' | 'incremental',
+    base: null as string | null,
+    standsForSize: null as number | null,
   };
 }
 
@@ -95,19 +99,28 @@ async function summarize(folder: string): Promise<BackupSummary> {
   const sizes = new Map<string, number>();
   const missing = new Set(backup.missing.map((f) => f.path));
   for (const file of backup.files) if (!missing.has(file.path)) sizes.set(file.path, (await stat(path.join(folder, file.path))).size);
+  let status = statusFromSizes(backup.files, sizes);
+  const incremental = isIncremental(backup);
+  if (incremental && status.status === 'complete') {
+    const { problems, needs } = await resolveSources(backup);
+    if (problems.length > 0) status = { status: 'incomplete', statusDetail: `an incremental backup whose chain (${needs.join(', ')}) is not whole: ${problems.join('; ')}` };
+  }
   const pdsVersion = backup.rawManifest.pds_version;
   const before = backup.manifest?.aurora_backup.pre_restore_of;
   return {
     ...base,
     createdAt: backup.createdAt.toISOString(),
     durationMs: backup.manifest?.aurora_backup.duration_ms ?? null,
-    ...statusFromSizes(backup.files, sizes),
+    ...status,
     compression: backup.compression,
     pdsVersion: typeof pdsVersion === 'string' ? escapeControlCharacters(pdsVersion) : null,
     legacy: backup.legacy,
     preRestoreOf: before && typeof before.backup_name === 'string' ? { backupName: before.backup_name, dataDir: String(before.data_dir) } : null,
-    components: backup.files.map((f) => f.component).filter(isDataComponent),
+    components: incremental ? COMPONENTS.filter((c) => standsForComponents(backup).has(c)) : backup.files.map((f) => f.component).filter(isDataComponent),
     encrypted: backup.files.some((f) => f.encrypted === true),
+    backupKind: incremental ? 'incremental' : 'full',
+    base: incremental ? (backup.manifest?.aurora_backup.base ?? null) : null,
+    standsForSize: standsForSize(backup.manifest) ?? (backup.legacy ? null : base.size),
   };
 }
 
@@ -123,4 +136,13 @@ async function diskUsage(folder: string): Promise<number> {
     entries.filter((entry) => entry.isFile()).map((entry) => lstat(path.join(entry.parentPath, entry.name)).then((s) => s.size, vanished(0))),
   );
   return sizes.reduce((sum, size) => sum + size, 0);
+}
+
+/** The components an incremental backup stands for, wherever in its chain they are. */
+function standsForComponents(backup: BackupFolder): Set<Component> {
+  const contents = backup.manifest?.aurora_backup.contents;
+  const held = new Set<Component>(contents?.databases.map((d) => d.name) ?? []);
+  if (contents?.blobs.length) held.add('blobs');
+  if (contents?.actors.length) held.add('actors');
+  return held;
 }

@@ -37,6 +37,34 @@ const originalFields = {
   backup_size: z.string(),
 };
 
+const manifestFile = z.looseObject({
+  path: relativePath,
+  component: z.enum(STORED_COMPONENTS),
+  size: z.number().int().nonnegative(),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex digits'),
+  encrypted: z.boolean().optional(),
+  unpacked_size: z.number().int().nonnegative().optional(),
+});
+
+/** A backup folder's name: a holder is always a sibling folder, never a path. */
+const holderName = z.string().regex(/^(backup|pre-restore)_\d{8}_\d{6}$/, 'must be a backup folder name');
+
+const contentsSchema = z.looseObject({
+  data_dir: z.string(),
+  holders: z.array(z.looseObject({ name: holderName, compression: z.enum(COMPRESSIONS), files: z.array(manifestFile) })).min(1),
+  databases: z.array(
+    z.looseObject({
+      name: z.enum(DATABASE_COMPONENTS),
+      holder: z.number().int().nonnegative(),
+      snapshot_size: z.number().int().nonnegative(),
+      page_count: z.number().int().nonnegative(),
+    }),
+  ),
+  actors: z.array(z.tuple([relativePath, z.number().int().nonnegative(), z.array(z.string())])),
+  blobs: z.array(z.tuple([relativePath, z.number().int().nonnegative(), z.number().int().nonnegative()])),
+  fingerprints: z.record(z.string(), z.string()),
+});
+
 const ourManifestSchema = z.looseObject({
   ...originalFields,
   compression: z.enum(COMPRESSIONS),
@@ -45,18 +73,7 @@ const ourManifestSchema = z.looseObject({
     app_version: z.string(),
     created_at: z.iso.datetime({ offset: true }),
     host: z.looseObject({ hostname: z.string(), platform: z.string(), arch: z.string() }),
-    files: z
-      .array(
-        z.looseObject({
-          path: relativePath,
-          component: z.enum(STORED_COMPONENTS),
-          size: z.number().int().nonnegative(),
-          sha256: z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex digits'),
-          encrypted: z.boolean().optional(),
-          unpacked_size: z.number().int().nonnegative().optional(),
-        }),
-      )
-      .min(1, 'lists no files'),
+    files: z.array(manifestFile),
     database_snapshots: z.array(
       z.looseObject({
         name: z.enum(DATABASE_COMPONENTS),
@@ -81,7 +98,18 @@ const ourManifestSchema = z.looseObject({
         secrets: z.array(relativePath),
       })
       .optional(),
-  }),
+    kind: z.enum(['full', 'incremental']).optional(),
+    base: holderName.optional(),
+    parent: holderName.optional(),
+    contents: contentsSchema.optional(),
+  })
+    // An incremental backup may store nothing itself (nothing changed); a full one always stores something.
+    .refine((block) => block.files.length > 0 || block.kind === 'incremental', { path: ['files'], message: 'lists no files' })
+    .refine((block) => block.kind !== 'incremental' || (block.contents !== undefined && block.base !== undefined), {
+      path: ['contents'],
+      message: 'an incremental backup must name its base and list what it stands for',
+    })
+    .refine((block) => !block.contents || holdersInRange(block.contents), { path: ['contents'], message: 'names a holder it does not list' }),
 })
   .superRefine((manifest, ctx) => {
     // Each file is encrypted exactly when the backup says it is, and named for it: a manifest edited to
@@ -101,6 +129,12 @@ const ourManifestSchema = z.looseObject({
       ctx.addIssue({ code: 'custom', path: ['aurora_backup', 'encryption', 'recipients'], message: mode.mode === 'recipients' ? 'lists no recipient' : 'a passphrase backup lists no recipients' });
     }
   });
+
+function holdersInRange(contents: z.infer<typeof contentsSchema>): boolean {
+  const count = contents.holders.length;
+  const inRange = (holder: number) => holder < count;
+  return contents.databases.every((d) => inRange(d.holder)) && contents.actors.every((a) => inRange(a[1])) && contents.blobs.every((b) => inRange(b[1]));
+}
 
 /** The original script's fields; all optional because hand-edited and older copies exist. */
 const legacyManifestSchema = z.looseObject({

@@ -4,7 +4,7 @@ import { Writable, type Duplex } from 'node:stream';
 import { chmod, copyFile, lchown, link, lstat, mkdir, open, opendir, realpath, rm, rmdir, stat, statfs, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { KeptRawFile, RestoreResult } from '../../shared/api.js';
-import { COMPONENTS, DATABASE_COMPONENTS, isDataComponent, type Component, type Compression, type DatabaseComponent } from '../../shared/components.js';
+import { COMPONENTS, DATABASE_COMPONENTS, type Component, type Compression, type DatabaseComponent } from '../../shared/components.js';
 import { escapeControlCharacters, formatBytes } from '../../shared/format.js';
 import type { Progress } from '../../shared/progress.js';
 import { pumpFile, READ_BYTES, writeAll } from './archive.js';
@@ -13,6 +13,7 @@ import { runBackup } from './backup.js';
 import type { DecryptionKeys } from './crypto/age-stream.js';
 import { assertKeysOpenBackup, fileDecoder } from './crypto/backup-keys.js';
 import { readSecrets, writeSecrets, type ConfigChoice, type ConfigDifference } from './restore-secrets.js';
+import { isIncremental, openSources, type ResolvedSources, type SourcePart } from './chain.js';
 import { DEFAULT_BACKUP_DIR, resolveConfig, type PdsLocations, type ResolvedConfig } from './config.js';
 import { EngineError } from './errors.js';
 import { faultPoint } from './fault-injection.js';
@@ -121,15 +122,16 @@ async function followLink(target: string): Promise<string> {
 export async function planRestore(opts: RestoreOptions): Promise<RestorePlan> {
   const config = await resolveConfig(configOptions(opts));
   const backup = await openBackupFolder(opts.backupPath);
-  const plan = await makePlan(opts, config, backup);
+  const sources = await openSources(backup);
+  const plan = await makePlan(opts, config, backup, sources);
   await assertKeysOpenBackup(backup, opts.decryption, plannedFiles(backup, plan));
   return plan;
 }
 
 const plannedFiles = (backup: BackupFolder, plan: RestorePlan) => backup.files.filter((f) => plan.components.some((c) => c.component === f.component));
 
-async function makePlan(opts: RestoreOptions, config: ResolvedConfig, backup: BackupFolder): Promise<RestorePlan> {
-  const available = backup.files.map((f) => f.component).filter(isDataComponent);
+async function makePlan(opts: RestoreOptions, config: ResolvedConfig, backup: BackupFolder, sources: ResolvedSources): Promise<RestorePlan> {
+  const available = COMPONENTS.filter((c) => sources.parts.has(c));
   const selected = opts.components ? COMPONENTS.filter((c) => opts.components!.includes(c)) : COMPONENTS.filter((c) => available.includes(c));
   if (selected.length === 0) throw new EngineError(`${backup.path} holds nothing to restore.`, 'NOTHING_TO_RESTORE');
   const absent = selected.filter((c) => !available.includes(c));
@@ -139,9 +141,11 @@ async function makePlan(opts: RestoreOptions, config: ResolvedConfig, backup: Ba
 
   const components: PlannedComponent[] = [];
   for (const component of selected) {
-    const file = backup.files.find((f) => f.component === component)!;
+    const parts = sources.parts.get(component)!;
     const target = await followLink(targetOf(config.locations, component));
-    components.push({ component, file: file.path, size: (await stat(path.join(backup.path, file.path))).size, target, targetExists: await exists(target) });
+    let size = 0;
+    for (const part of parts) size += (await stat(path.join(part.folder, part.file.path))).size;
+    components.push({ component, file: parts.map((p) => partLabel(backup, p)).join(' + '), size, target, targetExists: await exists(target) });
   }
 
   const warnings: string[] = [];
@@ -154,6 +158,7 @@ async function makePlan(opts: RestoreOptions, config: ResolvedConfig, backup: Ba
         `The PDS may need to run its database migrations after the restore (the guide's "Database version mismatch").`,
     );
   }
+  if (sources.needs.length > 0) warnings.push(`This is an incremental backup: it is restored from its own files and those of ${sources.needs.join(', ')} (its chain), each checked against its checksum.`);
   if (backup.zip) warnings.push(ZIP_NOTICE);
   else if (backup.legacy) {
     warnings.push('This backup was made by the original backup.sh: checksums were not available. Every file is still checked by decompressing it, listing every archive and running integrity_check on every database.');
@@ -251,11 +256,12 @@ async function restore(opts: RestoreOptions): Promise<RestoreResult> {
   const progress = progressReporter('restore', opts.onProgress, { phase: 'preparing', startedAt });
   const config = await resolveConfig(configOptions(opts));
   const backup = await openBackupFolder(opts.backupPath);
-  let plan = await makePlan(opts, config, backup);
+  const sources = await openSources(backup);
+  let plan = await makePlan(opts, config, backup, sources);
   const dataDir = plan.dataDir;
   const warnings = [...plan.warnings];
 
-  assertSizesMatch(backup, plan);
+  await assertSizesMatch(backup, sources, plan);
   // A missing or wrong key (or passphrase) is refused here, before the data directory is even created.
   await assertKeysOpenBackup(backup, opts.decryption, plannedFiles(backup, plan));
   const secretsFile = opts.components === undefined || opts.secrets ? backup.files.find(isSecretsFile) : undefined;
@@ -295,10 +301,10 @@ async function restore(opts: RestoreOptions): Promise<RestoreResult> {
       const recovered = await recoverLocked(dataDir, stopPds);
       if (recovered.outcome === 'completed' || recovered.outcome === 'rolled-back') {
         warnings.push(`An earlier restore (from ${recovered.backupPath}) had been interrupted; it was ${recovered.outcome === 'completed' ? 'finished' : 'undone'} first.`);
-        plan = await makePlan(opts, config, backup);
+        plan = await makePlan(opts, config, backup, sources);
       }
       faultPoint('locked');
-      await stageAndSwap(backup, plan, progress, opts, async () => {
+      await stageAndSwap(backup, sources, plan, progress, opts, async () => {
         await stopPds();
         preRestore.backup = await backUpCurrentData(opts, plan, progress);
         faultPoint('pre-restore:done');
@@ -331,12 +337,13 @@ async function restore(opts: RestoreOptions): Promise<RestoreResult> {
 }
 
 /** Refuses before anything happens when a file is not the size manifest.json records (cut short, say). */
-function assertSizesMatch(backup: BackupFolder, plan: RestorePlan): void {
+async function assertSizesMatch(backup: BackupFolder, sources: ResolvedSources, plan: RestorePlan): Promise<void> {
   const problems: string[] = [];
   for (const planned of plan.components) {
-    const file = backup.files.find((f) => f.component === planned.component)!;
-    const wrongSize = sizeProblem(file, planned.size);
-    if (wrongSize) problems.push(`${file.path}: ${wrongSize}.`);
+    for (const part of sources.parts.get(planned.component)!) {
+      const wrongSize = sizeProblem(part.file, (await stat(path.join(part.folder, part.file.path))).size);
+      if (wrongSize) problems.push(`${partLabel(backup, part)}: ${wrongSize}.`);
+    }
   }
   if (problems.length > 0) throw new EngineError(`The backup ${backup.path} failed verification, so nothing was restored:\n${problems.join('\n')}`, 'VERIFY_FAILED');
 }
@@ -519,7 +526,7 @@ async function backUpCurrentData(opts: RestoreOptions, plan: RestorePlan, progre
  * (stopping the PDS and the pre-restore backup: after the checks, so a refused backup leaves nothing
  * behind), then swaps them in. Staging is removed whatever happens.
  */
-async function stageAndSwap(backup: BackupFolder, plan: RestorePlan, progress: ProgressReporter, opts: RestoreOptions, beforeSwap: () => Promise<void>): Promise<void> {
+async function stageAndSwap(backup: BackupFolder, sources: ResolvedSources, plan: RestorePlan, progress: ProgressReporter, opts: RestoreOptions, beforeSwap: () => Promise<void>): Promise<void> {
   const items = plan.components.map((c) => swapItemFor(c.component, isDatabase(c.component) ? 'database' : 'directory', c.target));
   const stagingRoots = [...new Set([path.join(plan.dataDir, STAGING_DIR_NAME), ...plan.components.map((c) => stagingRootFor(c.target))])];
   for (const root of stagingRoots) await removeStagingRoot(root);
@@ -529,7 +536,7 @@ async function stageAndSwap(backup: BackupFolder, plan: RestorePlan, progress: P
   const unpack = async (i: number) => {
     const planned = plan.components[i]!;
     faultPoint(`unpacking:${planned.component}`);
-    await stage(backup, backup.files.find((f) => f.component === planned.component)!, items[i]!, { progress, checks, space, signal, platform: opts.platform, decryption: opts.decryption });
+    await stage(backup, sources.parts.get(planned.component)!, items[i]!, { progress, checks, space, signal, platform: opts.platform, decryption: opts.decryption });
     faultPoint(`staged:${planned.component}`);
   };
   const stopOnFailure = (error: unknown) => {
@@ -553,7 +560,7 @@ async function stageAndSwap(backup: BackupFolder, plan: RestorePlan, progress: P
     await Promise.allSettled(indices.filter((i) => !isDatabase(plan.components[i]!.component)).map((i) => unpack(i).catch(stopOnFailure)));
     if (stopUnpacking.signal.aborted) throw stopUnpacking.signal.reason;
     progress.phase('checking');
-    await checkStaged(backup, items, progress, checks);
+    await checkStaged(backup, plan, items, progress, checks);
     await checks.close();
     for (const item of items) await takeOwnership(item, plan.dataDir);
     faultPoint('checked');
@@ -698,10 +705,16 @@ interface Staging {
   decryption?: DecryptionKeys;
 }
 
-async function stage(backup: BackupFolder, file: BackupFile, item: SwapItem, { progress, checks, space, signal, platform, decryption }: Staging): Promise<void> {
-  const source = path.join(backup.path, file.path);
-  progress.file(file.path);
+/** Unpacks a component from each file it is read from (one, unless the backup is incremental) into its staging place. */
+async function stage(backup: BackupFolder, parts: SourcePart[], item: SwapItem, staging: Staging): Promise<void> {
   await mkdir(path.dirname(item.staged), { recursive: true });
+  for (const [index, part] of parts.entries()) await stagePart(backup, part, index > 0, item, staging);
+}
+
+async function stagePart(backup: BackupFolder, part: SourcePart, intoExisting: boolean, item: SwapItem, { progress, checks, space, signal, platform, decryption }: Staging): Promise<void> {
+  const { file, compression } = part;
+  const source = path.join(part.folder, file.path);
+  progress.file(partLabel(backup, part));
   const hash = createHash('sha256');
   const onRead = (chunk: Buffer) => hash.update(chunk);
   const beforeWrite = (bytes: number) => space.beforeWrite(item.component, bytes);
@@ -727,7 +740,7 @@ async function stage(backup: BackupFolder, file: BackupFile, item: SwapItem, { p
       let counted = 0;
       await safeExtract({
         archive: source,
-        compression: backup.compression,
+        compression,
         encrypted: file.encrypted === true,
         decryption,
         // Signing keys stay private whatever mode they had when they were backed up.
@@ -736,6 +749,8 @@ async function stage(backup: BackupFolder, file: BackupFile, item: SwapItem, { p
         dest: item.staged,
         platform,
         unpackedBytes: file.unpackedSize,
+        intoExisting,
+        ...(part.keep && { keep: part.keep }),
         signal,
         onRead,
         beforeWrite,
@@ -748,15 +763,15 @@ async function stage(backup: BackupFolder, file: BackupFile, item: SwapItem, { p
         },
       });
     } else {
-      await unpackDatabase(source, guardedFile(item.staged, beforeWrite), fileDecoder(source, backup.compression, file.encrypted === true, decryption), backup.compression, onRead, progress, signal);
+      await unpackDatabase(source, guardedFile(item.staged, beforeWrite), fileDecoder(source, compression, file.encrypted === true, decryption), compression, onRead, progress, signal);
       void checks.check(item.staged, item.component === 'account' ? ACCOUNT_QUERIES : undefined); // awaited in checkStaged
     }
   } catch (error) {
     // A damaged file usually fails to decompress first; its checksum says why.
-    if (!signal?.aborted && file.sha256 !== null && (await sha256Of(source)) !== file.sha256) throw checksumError(backup, file);
+    if (!signal?.aborted && file.sha256 !== null && (await sha256Of(source)) !== file.sha256) throw checksumError(backup, part);
     throw error;
   }
-  if (file.sha256 !== null && hash.digest('hex') !== file.sha256) throw checksumError(backup, file);
+  if (file.sha256 !== null && hash.digest('hex') !== file.sha256) throw checksumError(backup, part);
   progress.fileDone();
 }
 
@@ -779,16 +794,29 @@ async function unpackDatabase(source: string, staged: Writable, decoder: Duplex,
 /** What a component unpacks to: the unpacked (or snapshot) size manifest.json records, at least its stored size. */
 function expandedSize(backup: BackupFolder, plan: RestorePlan, component: Component): number {
   const stored = plan.components.find((c) => c.component === component)!.size;
-  const snapshot = backup.manifest?.aurora_backup.database_snapshots.find((s) => s.name === component)?.snapshot_size;
+  const snapshot = snapshotSizes(backup).find((s) => s.name === component)?.snapshot_size;
   const unpacked = backup.files.find((f) => f.component === component)?.unpackedSize;
   return Math.max(stored, snapshot ?? 0, unpacked ?? 0);
 }
 
-function checksumError(backup: BackupFolder, file: BackupFile): EngineError {
+function checksumError(backup: BackupFolder, part: SourcePart): EngineError {
+  const elsewhere = part.folder === backup.path ? '' : ` (${part.holder} holds part of this incremental backup: it is damaged, so this backup cannot be restored; restore a backup made after a full one that is intact)`;
   return new EngineError(
-    `The backup ${backup.path} failed verification, so nothing was restored:\n${file.path}: ${CHECKSUM_PROBLEM}.`,
+    `The backup ${backup.path} failed verification, so nothing was restored:\n${partLabel(backup, part)}: ${CHECKSUM_PROBLEM}${elsewhere}.`,
     'VERIFY_FAILED',
   );
+}
+
+/** `blobs.tar.gz` in the backup itself; `../backup_…/blobs.tar.gz` in another backup of its chain. */
+function partLabel(backup: BackupFolder, part: SourcePart): string {
+  return part.folder === backup.path ? part.file.path : `../${part.holder}/${part.file.path}`;
+}
+
+/** The unpacked sizes of the databases the backup stands for (in its chain too, when incremental). */
+function snapshotSizes(backup: BackupFolder): Array<{ name: DatabaseComponent; snapshot_size: number }> {
+  const block = backup.manifest?.aurora_backup;
+  if (!block) return [];
+  return isIncremental(backup) && block.contents ? block.contents.databases : block.database_snapshots;
 }
 
 async function sha256Of(file: string): Promise<string> {
@@ -798,13 +826,13 @@ async function sha256Of(file: string): Promise<string> {
 }
 
 /** Counts against the manifest, and the integrity_check of every staged database (actor stores included). */
-async function checkStaged(backup: BackupFolder, items: SwapItem[], progress: ProgressReporter, checks: IntegrityChecks): Promise<void> {
+async function checkStaged(backup: BackupFolder, plan: RestorePlan, items: SwapItem[], progress: ProgressReporter, checks: IntegrityChecks): Promise<void> {
   const problems: string[] = [];
   const databases: Array<{ file: string; label: string; component?: Component; size?: number }> = [];
-  const snapshots = backup.manifest?.aurora_backup.database_snapshots ?? [];
+  const snapshots = snapshotSizes(backup);
   const counts = backup.manifest?.aurora_backup.counts;
   for (const item of items) {
-    const archive = backup.files.find((f) => f.component === item.component)!.path;
+    const archive = plan.components.find((c) => c.component === item.component)!.file;
     if (item.kind === 'database') {
       const size = (await stat(item.staged)).size;
       databases.push({ file: item.staged, label: archive, component: item.component, size });

@@ -25,12 +25,23 @@ export interface SafeExtractOptions {
    * backup.sh archives the configured folder under its own name, `blobstore/` say).
    */
   topDir: string | null;
-  /** Must not exist yet: it is created, and removed again when the archive is refused. */
+  /** Must not exist yet (unless `intoExisting`): it is created, and removed again when the archive is refused. */
   dest: string;
   /** Where the files will be used: names Windows cannot store are refused only on Windows. */
   platform?: NodeJS.Platform;
   /** The bytes manifest.json records the archive unpacks to; null or absent: not recorded (older backups). */
   unpackedBytes?: number | null;
+  /**
+   * `dest` holds what earlier archives of the same component unpacked (an incremental backup's chain):
+   * unpack into it. An entry already there is still refused (`wx`).
+   */
+  intoExisting?: boolean;
+  /**
+   * Only these files (relative to `topDir`) are unpacked, and only the folders leading to them; every
+   * other entry is checked by the same rules and skipped (an incremental backup takes from an earlier
+   * archive only what it stands for). All when absent.
+   */
+  keep?: Set<string>;
   /** Called with compressed bytes read so far and files written so far. */
   onProgress?: (bytesRead: number, files: number) => void;
   /** Called with each file's path once it is written and flushed to disk. */
@@ -183,7 +194,9 @@ export async function safeExtract(opts: SafeExtractOptions): Promise<SafeExtract
   const dest = path.resolve(opts.dest);
   const archiveName = path.basename(opts.archive);
   mkdirSync(path.dirname(dest), { recursive: true });
-  mkdirSync(dest); // throws EEXIST: staging must start empty
+  if (opts.intoExisting) mkdirSync(dest, { recursive: true });
+  else mkdirSync(dest); // throws EEXIST: staging must start empty
+  const keptFolders = opts.keep ? foldersLeadingTo(opts.keep) : null;
   const result: SafeExtractResult = { files: 0, directories: 0, bytes: 0 };
   const folderModes = new Map<string, number>();
   const pendingWrites = new Set<Promise<void>>();
@@ -208,6 +221,10 @@ export async function safeExtract(opts: SafeExtractOptions): Promise<SafeExtract
     if (!checked.ok) {
       entry.resume();
       return refuse(refusalError(opts.archive, checked.problem));
+    }
+    if (opts.keep && checked.relative !== '' && !(entry.type === 'Directory' ? keptFolders!.has(checked.relative.replace(/\/$/, '')) : opts.keep.has(checked.relative))) {
+      entry.resume();
+      return;
     }
     const target = checked.relative === '' ? dest : path.join(dest, ...checked.relative.split('/'));
     const mode = entry.type !== 'Directory' && opts.privateFile?.(checked.relative) ? recordedMode(entry) & 0o600 : recordedMode(entry);
@@ -312,6 +329,15 @@ export async function safeExtract(opts: SafeExtractOptions): Promise<SafeExtract
     }
     throw new EngineError(`Unpacking ${archiveName} into ${dest} failed: ${err.message}.`, 'EXTRACT_FAILED');
   }
+}
+
+/** `a/b/c` → `a`, `a/b`: the folders to create for the files kept. */
+function foldersLeadingTo(files: Set<string>): Set<string> {
+  const folders = new Set<string>();
+  for (const file of files) {
+    for (let i = file.indexOf('/'); i > 0; i = file.indexOf('/', i + 1)) folders.add(file.slice(0, i));
+  }
+  return folders;
 }
 
 /**

@@ -15,6 +15,7 @@ import { BLOB_REFERENCE_QUERIES, describeMissing, missingBlobs, referencesFrom, 
 import { assertSupportedCompression } from './compress.js';
 import type { DecryptionKeys } from './crypto/age-stream.js';
 import { assertKeysOpenBackup, fileDecoder } from './crypto/backup-keys.js';
+import { isIncremental, resolveSources } from './chain.js';
 import { EngineError } from './errors.js';
 import { IntegrityChecks } from './integrity.js';
 import { progressReporter, type ProgressReporter } from './progress.js';
@@ -65,6 +66,23 @@ export async function verifyBackup(folder: string, opts: VerifyOptions = {}): Pr
     problems.push(`${file.path} is missing${backup.legacy ? '' : ' (manifest.json lists it)'}.`);
   }
   const present = backup.files.filter((file) => !backup.missing.includes(file));
+  // An incremental backup is checked with the files of its chain it needs, against its own record of them.
+  const chainFiles: Array<{ folder: BackupFolder; file: BackupFile; label: string }> = [];
+  if (isIncremental(backup)) {
+    const sources = await resolveSources(backup);
+    for (const problem of sources.problems) {
+      files.push({ path: problem.split(' ')[0]!, ok: false, detail: problem.replace(/^\S+ /, '') });
+      problems.push(`${problem}: this incremental backup needs it (its chain: ${sources.needs.join(', ')}).`);
+    }
+    const seen = new Set<string>();
+    for (const part of [...sources.parts.values()].flat()) {
+      const label = `../${part.holder}/${part.file.path}`;
+      if (part.folder === backup.path || seen.has(label) || sources.problems.some((p) => p.startsWith(part.holder))) continue;
+      seen.add(label);
+      // Its archives hold what later backups replaced too: there is no count to compare them with.
+      chainFiles.push({ folder: { ...backup, manifest: null, path: part.folder, name: part.holder, compression: part.compression }, file: part.file, label });
+    }
+  }
   const sizes = await Promise.all(present.map(async (file) => (await stat(path.join(backup.path, file.path))).size));
   const progress = progressReporter('verify', opts.onProgress, { phase: 'verifying', filesTotal: present.length, bytesTotal: sizes.reduce((a, b) => a + b, 0) });
 
@@ -76,10 +94,22 @@ export async function verifyBackup(folder: string, opts: VerifyOptions = {}): Pr
   try {
     for (const [index, file] of present.entries()) {
       const check = { tempDir, checker, progress, signal: opts.signal, blobUse, platform: opts.platform, decryption: opts.decryption };
-      const outcome = backup.zip ? await checkZipFile(backup, file, sizes[index]!, check) : await checkFile(backup, file, sizes[index]!, check);
+      const outcome = backup.zip ? await checkZipFile(backup, file, sizes[index]!, check) : await checkFile(ownFilesView(backup), file, sizes[index]!, check);
       files.push({ path: file.path, ok: outcome.problems.length === 0, detail: outcome.problems.length ? outcome.problems.join('; ') : outcome.notes.join(', ') });
       problems.push(...outcome.problems.map((problem) => `${file.path}: ${problem}.`));
       progress.fileDone();
+    }
+    for (const { folder, file, label } of chainFiles) {
+      // The chain's older actor stores may use blobs deleted since: only this backup's own stores' uses count.
+      const check = { tempDir, checker, progress, signal: opts.signal, platform: opts.platform, decryption: opts.decryption, blobUse: { archived: null, references: [], storesRead: false } };
+      const outcome = await checkFile(folder, file, (await stat(path.join(folder.path, file.path))).size, check);
+      files.push({ path: label, ok: outcome.problems.length === 0, detail: outcome.problems.length ? outcome.problems.join('; ') : outcome.notes.join(', ') });
+      problems.push(...outcome.problems.map((problem) => `${label}: ${problem}.`));
+    }
+    const contents = backup.manifest?.aurora_backup.contents;
+    if (isIncremental(backup) && contents) {
+      blobUse.archived = new Set(contents.blobs.map((b) => b[0]));
+      blobUse.storesRead ||= !backup.files.some((f) => f.component === 'actors');
     }
     if (checkContents) checkBlobUse(backup, blobUse, files, problems);
   } catch (error) {
@@ -91,6 +121,18 @@ export async function verifyBackup(folder: string, opts: VerifyOptions = {}): Pr
   }
   progress.done();
   return { backupPath: backup.path, deep, ok: problems.length === 0, checksumsAvailable: !backup.legacy, files, problems, ...(backup.zip && { notice: ZIP_NOTICE }) };
+}
+
+/** An incremental backup's manifest counts what it stands for; its own archives hold only what it stored. */
+function ownFilesView(backup: BackupFolder): BackupFolder {
+  const block = backup.manifest?.aurora_backup;
+  if (!isIncremental(backup) || !block?.contents) return backup;
+  const counts = {
+    ...block.counts,
+    blobs: block.contents.blobs.filter((b) => b[1] === 0).length,
+    actors: block.contents.actors.filter((a) => a[1] === 0 && a[2].includes('store.sqlite')).length,
+  };
+  return { ...backup, manifest: { ...backup.manifest!, aurora_backup: { ...block, counts } } };
 }
 
 interface FileCheck {
@@ -118,7 +160,7 @@ interface BlobUse {
  */
 function checkBlobUse(backup: BackupFolder, use: BlobUse, files: VerifyFileResult[], problems: string[]): void {
   if (!use.storesRead || use.references.length === 0) return;
-  const blobsFile = backup.files.find((f) => f.component === 'blobs');
+  const blobsFile = backup.files.find((f) => f.component === 'blobs') ?? (isIncremental(backup) ? { path: 'the blobs this backup stands for' } : undefined);
   if (!blobsFile) {
     problems.push(`The actor stores use ${use.references.length} blobs, but the backup has no blob archive: restored posts would lose their images.`);
     return;
