@@ -37,6 +37,8 @@ export interface BackupSummary {
   base?: string | null;
   /** Stored bytes a restore of it reads: its own files and those of its chain it needs (`size` for a full backup); null when unknown. */
   standsForSize?: number | null;
+  /** Incremental backups: the other backups a restore of it reads (its chain); prune never removes them while it is kept. */
+  needs?: string[];
 }
 
 export interface VerifyFileResult {

@@ -212,7 +212,7 @@ export async function resolveSources(backup: BackupFolder): Promise<ResolvedSour
     if (list.length > 0) parts.set(component, list);
   };
   byHolder(contents.blobs.map(([p, holder]) => [p, holder]), 'blobs');
-  byHolder(contents.actors.flatMap(([folder, holder, files]) => files.map((f) => [`${folder}/${f}`, holder] as [string, number])), 'actors');
+  byHolder(contents.actors.flatMap(([folder, holder, files]) => files.map((f) => [folder === '.' ? f : `${folder}/${f}`, holder] as [string, number])), 'actors');
   const needs = contents.holders.slice(1).map((h) => h.name).sort();
   return { parts, problems, needs };
 }

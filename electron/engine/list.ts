@@ -121,6 +121,7 @@ async function summarize(folder: string): Promise<BackupSummary> {
     backupKind: incremental ? 'incremental' : 'full',
     base: incremental ? (backup.manifest?.aurora_backup.base ?? null) : null,
     standsForSize: standsForSize(backup.manifest) ?? (backup.legacy ? null : base.size),
+    needs: backup.manifest?.aurora_backup.contents?.holders.slice(1).map((h) => h.name) ?? [],
   };
 }
 

@@ -60,7 +60,8 @@ const contentsSchema = z.looseObject({
       page_count: z.number().int().nonnegative(),
     }),
   ),
-  actors: z.array(z.tuple([relativePath, z.number().int().nonnegative(), z.array(z.string())])),
+  // `.` for files directly in actors/; each file a plain name inside its folder.
+  actors: z.array(z.tuple([z.union([z.literal('.'), relativePath]), z.number().int().nonnegative(), z.array(relativePath.refine((n) => !n.includes('/'), 'must be a file name'))])),
   blobs: z.array(z.tuple([relativePath, z.number().int().nonnegative(), z.number().int().nonnegative()])),
   fingerprints: z.record(z.string(), z.string()),
 });

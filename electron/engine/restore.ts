@@ -8,7 +8,7 @@ import { COMPONENTS, DATABASE_COMPONENTS, type Component, type Compression, type
 import { escapeControlCharacters, formatBytes } from '../../shared/format.js';
 import type { Progress } from '../../shared/progress.js';
 import { pumpFile, READ_BYTES, writeAll } from './archive.js';
-import { ACCOUNT_QUERIES, CHECKSUM_PROBLEM, isSecretsFile, missingAccountsProblem, ZIP_NOTICE, openBackupFolder, sizeProblem, type BackupFile, type BackupFolder } from './backup-folder.js';
+import { ACCOUNT_QUERIES, CHECKSUM_PROBLEM, isSecretsFile, missingAccountsProblem, ZIP_NOTICE, openBackupFolder, sizeProblem, type BackupFolder } from './backup-folder.js';
 import { runBackup } from './backup.js';
 import type { DecryptionKeys } from './crypto/age-stream.js';
 import { assertKeysOpenBackup, fileDecoder } from './crypto/backup-keys.js';

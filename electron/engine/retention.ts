@@ -80,5 +80,26 @@ export function selectBackupsToPrune(backups: BackupSummary[], policy: Retention
       decide(backup, true, `${age}, older than the ${policy.retainDays}-day retention${backup.status === 'complete' ? '' : ` (${backup.status})`}`);
     }
   }
+  keepWhatKeptBackupsNeed(selection);
   return selection;
+}
+
+/**
+ * An incremental backup is restored from its chain: a backup that one being kept needs is kept too (and
+ * so is what that one needs), whatever its age.
+ */
+function keepWhatKeptBackupsNeed(selection: PruneSelection): void {
+  for (let moved = true; moved; ) {
+    moved = false;
+    for (const kept of selection.keep) {
+      for (const needed of kept.needs ?? []) {
+        const index = selection.remove.findIndex((b) => b.name === needed);
+        if (index < 0) continue;
+        const [backup] = selection.remove.splice(index, 1);
+        selection.keep.push(backup!);
+        selection.reasons[needed] = `needed by ${kept.name}, an incremental backup that is kept (it is restored from ${needed})`;
+        moved = true;
+      }
+    }
+  }
 }

@@ -60,9 +60,9 @@ describe('inspectBackup', () => {
     unlinkSync(path.join(broken, 'actors.tar.gz'));
     expect(await inspectBackup(broken)).toMatchObject({ ok: false, reason: 'This backup is incomplete: actors.tar.gz is missing, so it cannot be restored.' });
 
-    const newer = makeManifestBackup(dataDir, path.join(root, 'b'), { ...next(), edit: (m) => void (m.aurora_backup.format_version = 2) });
+    const newer = makeManifestBackup(dataDir, path.join(root, 'b'), { ...next(), edit: (m) => void (m.aurora_backup.format_version = 3) });
     const result = await inspectBackup(newer);
-    expect(!result.ok && result.reason).toMatch(/format version 2.*update Aurora Locus Backup/);
+    expect(!result.ok && result.reason).toMatch(/format version 3.*update Aurora Locus Backup/);
 
     const escaping = makeManifestBackup(dataDir, path.join(root, 'b'), { ...next(), edit: (m) => void (m.aurora_backup.files[0]!.path = '../../etc/passwd') });
     const escape = await inspectBackup(escaping);

@@ -122,7 +122,7 @@ describe('verify, our format', () => {
 
   it('refuses a manifest from a newer format version, naming the version', async () => {
     const folder = fresh(makeManifestBackup, { edit: (m) => void (m.aurora_backup.format_version = 7) });
-    await expect(verifyBackup(folder)).rejects.toThrow(/format version 7, but this version of Aurora Locus Backup reads format 1/);
+    await expect(verifyBackup(folder)).rejects.toThrow(/format version 7, but this version of Aurora Locus Backup reads format 2/);
   });
 
   it('refuses a folder without manifest.json and one whose manifest is not JSON', async () => {

@@ -71,6 +71,8 @@ async function describeRemote(target: Target, name: string): Promise<RemoteBacku
   let createdAt: string;
   let compression: Compression | null;
   let components: Component[] = [];
+  /** An incremental copy is restored from its chain: the target's retention keeps what it needs. */
+  let needs: string[] = [];
   if (parsed.legacy) {
     const c = parsed.manifest.compression;
     compression = (COMPRESSIONS as readonly string[]).includes(c) ? (c as Compression) : null;
@@ -83,6 +85,7 @@ async function describeRemote(target: Target, name: string): Promise<RemoteBacku
     compression = parsed.manifest.compression;
     files = parsed.manifest.aurora_backup.files.map((f) => ({ path: f.path, size: f.size, sha256: f.sha256 }));
     components = parsed.manifest.aurora_backup.files.map((f) => f.component).filter(isDataComponent);
+    needs = parsed.manifest.aurora_backup.contents?.holders.slice(1).map((h) => h.name) ?? [];
     createdAt = new Date(parsed.manifest.aurora_backup.created_at).toISOString();
   }
   files.push({ path: MANIFEST, size: sizes.get(MANIFEST)!, sha256: null });
@@ -98,6 +101,8 @@ async function describeRemote(target: Target, name: string): Promise<RemoteBacku
     pdsVersion: typeof pdsVersion === 'string' ? escapeControlCharacters(pdsVersion) : null,
     legacy: parsed.legacy,
     components,
+    needs,
+    ...(!parsed.legacy && parsed.manifest.aurora_backup.kind === 'incremental' && { backupKind: 'incremental' as const, base: parsed.manifest.aurora_backup.base ?? null }),
   };
 }
 
