@@ -18,6 +18,8 @@ export const settingsSchema = z.object({
   compression: z.enum(COMPRESSIONS).default('gzip'),
   retainDays: z.number().int('Whole days').min(1, 'At least 1 day').max(3650).default(30),
   keepLast: z.number().int().min(1, 'Keep at least the newest backup').max(1000).default(3),
+  /** Backups are incremental (only what changed); a full one at least this often (BACKUP_FULL_EVERY_DAYS). */
+  fullEveryDays: z.number().int('Whole days').min(1, 'At least 1 day').max(3650).default(7),
   schedule: z
     .object({
       enabled: z.boolean().default(false),

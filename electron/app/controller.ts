@@ -455,6 +455,8 @@ export class Controller extends EventEmitter<ApiEventMap> {
           healthUrl: s.pds.healthUrl || undefined,
           retention: { retainDays: s.retainDays, keepLast: s.keepLast },
           ...(encryption && { encryption }),
+          kind: 'auto',
+          fullEveryDays: s.fullEveryDays,
         },
         { signal: job.abort.signal, onProgress: (p: Progress) => this.onProgress(job, p) },
       );

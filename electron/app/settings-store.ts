@@ -120,6 +120,8 @@ export async function importEnvFile(
   if (backupDir) next.backupDir = path.resolve(folder, backupDir);
   const retain = take('BACKUP_RETAIN_DAYS');
   if (retain !== undefined) next.retainDays = whole('BACKUP_RETAIN_DAYS', retain);
+  const fullEvery = take('BACKUP_FULL_EVERY_DAYS');
+  if (fullEvery !== undefined) next.fullEveryDays = whole('BACKUP_FULL_EVERY_DAYS', fullEvery);
   const compressionName = env.BACKUP_COMPRESSION !== undefined ? 'BACKUP_COMPRESSION' : 'COMPRESSION';
   const compression = take(compressionName)?.toLowerCase();
   if (compression !== undefined) {

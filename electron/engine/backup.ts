@@ -31,7 +31,7 @@ import { findParent, fingerprint, unchangedSince, type ChainParent } from './cha
 import { assertSupportedCompression } from './compress.js';
 import type { EncryptionKeys } from './crypto/age-stream.js';
 import { resolveRecipients } from './crypto/keys.js';
-import { resolveConfig, type PdsLocations } from './config.js';
+import { DEFAULT_FULL_EVERY_DAYS, resolveConfig, type PdsLocations } from './config.js';
 import { EngineError } from './errors.js';
 import { faultPoint } from './fault-injection.js';
 import { windowsNameProblem } from './safe-extract.js';
@@ -82,7 +82,6 @@ export interface BackupOptions {
 }
 
 export type BackupKindChoice = 'full' | 'incremental' | 'auto';
-export const DEFAULT_FULL_EVERY_DAYS = 7;
 const DAY_MS = 24 * 60 * 60 * 1000;
 
 /** An actor store's snapshot held in memory goes back to the snapshot budget once it is packed. */
@@ -140,7 +139,7 @@ export async function runBackup(opts: BackupOptions = {}): Promise<BackupResult>
     const { stamp, at: stampedAt } = await freeTimestamp(backupDir, prefix);
     const name = `${prefix}${stamp}`;
     // Encrypted backups are full: restoring through a chain does not decrypt its parts yet (docs/incremental.md).
-    const chain = encryption ? { parent: null } : await chooseParent(opts, backupDir, locations.dataDir, startedAt);
+    const chain = encryption ? { parent: null } : await chooseParent({ ...opts, fullEveryDays: opts.fullEveryDays ?? config.fullEveryDays }, backupDir, locations.dataDir, startedAt);
     const previous = chain.parent;
     workDir = path.join(backupDir, `.incomplete-${name}`);
     // Private whatever the umask (the guide's "chmod 700 backups/"): a backup holds signing keys and the account database.

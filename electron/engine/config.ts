@@ -19,6 +19,8 @@ export interface ResolvedConfig {
   backupDir: string;
   compression: Compression;
   retainDays: number;
+  /** BACKUP_FULL_EVERY_DAYS: an incremental chain's base is at most this old, else the next backup is full. */
+  fullEveryDays: number;
   pdsVersion: string;
   /** PDS_HOSTNAME, or this machine's name when it is not set. */
   hostname: string;
@@ -44,6 +46,7 @@ export interface ConfigOptions {
   envFile?: string;
   compression?: Compression;
   retainDays?: number;
+  fullEveryDays?: number;
   env?: NodeJS.ProcessEnv;
   cwd?: string;
 }
@@ -51,6 +54,7 @@ export interface ConfigOptions {
 export const DEFAULT_DATA_DIR = './data';
 export const DEFAULT_BACKUP_DIR = './backups';
 export const DEFAULT_RETAIN_DAYS = 30;
+export const DEFAULT_FULL_EVERY_DAYS = 7;
 
 /** KEY=VALUE lines as a shell or dotenv reads them: comments, `export`, quotes. */
 export function parseEnvFile(text: string): Record<string, string> {
@@ -108,6 +112,7 @@ export async function resolveConfig(opts: ConfigOptions = {}): Promise<ResolvedC
     backupDir: pathSetting(opts.backupDir, ['BACKUP_DIR'], () => path.resolve(cwd, DEFAULT_BACKUP_DIR)),
     compression: opts.compression ?? parseCompression(lookup('BACKUP_COMPRESSION', 'COMPRESSION')?.value),
     retainDays: opts.retainDays ?? parseRetainDays(lookup('BACKUP_RETAIN_DAYS')?.value),
+    fullEveryDays: opts.fullEveryDays ?? parseFullEveryDays(lookup('BACKUP_FULL_EVERY_DAYS')?.value),
     pdsVersion: lookup('PDS_VERSION')?.value ?? 'unknown',
     hostname: lookup('PDS_HOSTNAME')?.value ?? 'unknown', // as backup.sh: the PDS's public name, not this machine's
     serviceDid: lookup('PDS_SERVICE_DID')?.value ?? 'unknown',
@@ -179,6 +184,13 @@ function parseCompression(value: string | undefined): Compression {
     `Unknown compression "${value}" in BACKUP_COMPRESSION/COMPRESSION. Use one of: ${COMPRESSIONS.join(', ')}.`,
     'BAD_SETTING',
   );
+}
+
+function parseFullEveryDays(value: string | undefined): number {
+  if (value === undefined) return DEFAULT_FULL_EVERY_DAYS;
+  const days = Number(value);
+  if (Number.isInteger(days) && days >= 1) return days;
+  throw new EngineError(`BACKUP_FULL_EVERY_DAYS must be a whole number of days (1 or more), not "${value}".`, 'BAD_SETTING');
 }
 
 function parseRetainDays(value: string | undefined): number {

@@ -13,12 +13,18 @@ import { createProgressBar, formatDuration } from '../progress-bar.js';
 import { copyToNamedTargets, OFFSITE_FAILED_EXIT } from '../offsite-after-backup.js';
 import { TARGET_OPTIONS, TARGET_OPTIONS_HELP } from '../targets-config.js';
 
-const help = `Usage: aurora-backup backup [--data DIR] [--out DIR] [--env-file FILE] [--compression C] [--json]
+const help = `Usage: aurora-backup backup [--data DIR] [--out DIR] [--env-file FILE] [--compression C] [--full | --incremental] [--json]
 
 Backs up a PDS data directory, also while the PDS runs, into <out>/backup_YYYYMMDD_HHMMSS/:
 manifest.json, databases/{account,sequencer,did_cache}.sqlite.gz, blobs.tar.gz, actors.tar.gz.
 Every SQLite database (the actor stores too) is copied as a consistent snapshot through SQLite.
 The folder gets its final name only when everything is written and flushed to disk.
+
+By default a backup is incremental: it stores only the databases and actor stores that changed and
+the blobs that are new since the newest backup, and restores through that backup's chain (its full
+base and the incremental backups after it, which must stay beside it). A full backup, which the
+original restore.sh and gunzip/tar can read on their own, is made when the chain's base is
+BACKUP_FULL_EVERY_DAYS (default 7) days old, when there is no whole chain to build on, and with --full.
 
 Then, as the original backup.sh does, backups older than BACKUP_RETAIN_DAYS (default 30) are removed,
 but never the newest ${DEFAULT_SETTINGS.keepLast} (--keep-last) and never anything that is not a backup.
@@ -36,6 +42,9 @@ Options:
   --retain-days N     Remove backups older than N days (default: BACKUP_RETAIN_DAYS, else 30)
   --keep-last N       Always keep the newest N backups (default ${DEFAULT_SETTINGS.keepLast})
   --no-prune          Do not remove old backups
+  --full              A full backup (the guide's layout), whatever the chain's age
+  --incremental       An incremental backup even when the chain's base is old (full when there is none)
+  --full-every-days N A full backup when the chain's base is N days old (default: BACKUP_FULL_EVERY_DAYS, else 7)
   --full-priority     Run at normal CPU priority (by default the backup yields the CPU to the PDS)
   --json              Print the result (name, path, size, manifest, pruned, offsite) as JSON on stdout
   --to TARGET         Then copy the backup off-site (repeatable; default: every enabled target of the
@@ -53,7 +62,7 @@ An unencrypted backup leaves pds.env out and says so; the actors' signing keys a
 Decrypt a file by hand with the age tool: age -d -i key.txt blobs.tar.gz.age > blobs.tar.gz
 
 Settings come from the flags, then the environment, then the .env file, then the defaults.
-Read: BACKUP_DIR, BACKUP_COMPRESSION, COMPRESSION, BACKUP_RETAIN_DAYS, PDS_DATA_DIRECTORY,
+Read: BACKUP_DIR, BACKUP_COMPRESSION, COMPRESSION, BACKUP_RETAIN_DAYS, BACKUP_FULL_EVERY_DAYS, PDS_DATA_DIRECTORY,
 PDS_ACCOUNT_DB_LOCATION, PDS_SEQUENCER_DB_LOCATION, PDS_DID_CACHE_DB_LOCATION,
 PDS_ACTOR_STORE_DIRECTORY, PDS_BLOBSTORE_DISK_LOCATION, PDS_VERSION, PDS_HOSTNAME, PDS_SERVICE_DID,
 BACKUP_ENCRYPTION_RECIPIENTS (age public keys or files of them, separated by commas or spaces).
@@ -76,6 +85,9 @@ export const command: Command = {
     'retain-days': { type: 'string' },
     'keep-last': { type: 'string' },
     'no-prune': { type: 'boolean' },
+    full: { type: 'boolean' },
+    incremental: { type: 'boolean' },
+    'full-every-days': { type: 'string' },
     'full-priority': { type: 'boolean' },
     json: { type: 'boolean' },
     to: { type: 'string', multiple: true },
@@ -92,12 +104,15 @@ export const command: Command = {
     }
     const retainDays = wholeNumber(values['retain-days'], '--retain-days', 1);
     const keepLast = wholeNumber(values['keep-last'], '--keep-last', 1) ?? DEFAULT_SETTINGS.keepLast;
+    if (values.full && values.incremental) throw new CliError('Choose --full or --incremental, not both.', 2);
+    const fullEveryDays = wholeNumber(values['full-every-days'], '--full-every-days', 1);
     const opts = {
       dataDir: values.data as string | undefined,
       backupDir: values.out as string | undefined,
       envFile: values['env-file'] as string | undefined,
       compression: compression as Compression | undefined,
       retainDays,
+      fullEveryDays,
     };
 
     if (!values['full-priority']) yieldCpuToPds();
@@ -113,11 +128,17 @@ export const command: Command = {
         signal: cancel.signal,
         onProgress: values.json ? undefined : (p) => bar.update(p),
         retention: values['no-prune'] ? null : { retainDays: config.retainDays, keepLast },
+        kind: values.full ? 'full' : values.incremental ? 'incremental' : 'auto',
       });
       bar.finish();
       if (!values.json) {
+        const block = result.manifest.aurora_backup;
         console.log(`Backup complete: ${result.path}`);
-        console.log(`  ${result.manifest.aurora_backup.files.length} files, ${formatBytes(result.size)}, ${formatDuration(result.durationMs)}`);
+        console.log(
+          block.kind === 'incremental'
+            ? `  Incremental (on ${block.parent}; chain from the full backup ${block.base}): ${block.files.length} files, ${formatBytes(result.size)}, ${formatDuration(result.durationMs)}`
+            : `  Full: ${block.files.length} files, ${formatBytes(result.size)}, ${formatDuration(result.durationMs)}`,
+        );
         console.log(`  Held: ${describeHeld(result.manifest)}`);
         const encryption = result.manifest.aurora_backup.encryption;
         if (encryption) {
@@ -152,11 +173,16 @@ async function encryptionFrom(values: ParsedArgs['values']): Promise<EncryptionK
 
 /** What each component held, named by where it was found: `account.sqlite 3 accounts; …; blocks/ 40 blobs`. */
 export function describeHeld(manifest: Manifest): string {
-  const { counts, sequencer_last_seq: lastSeq, database_snapshots: snapshots, files, locations = {} } = manifest.aurora_backup;
+  const { counts, sequencer_last_seq: lastSeq, files, locations = {}, contents } = manifest.aurora_backup;
+  const snapshots = manifest.aurora_backup.kind === 'incremental' && contents ? contents.databases : manifest.aurora_backup.database_snapshots;
   const where = (component: Component, fallback: string) => locations[component] ?? fallback;
+  const held = (component: Component) =>
+    manifest.aurora_backup.kind === 'incremental' && contents
+      ? component === 'blobs' ? contents.blobs.length > 0 : component === 'actors' ? contents.actors.length > 0 : contents.databases.some((d) => d.name === component)
+      : files.some((f) => f.component === component);
   return COMPONENTS.map((component) => {
     const folder = `${where(component, component)}/`;
-    if (!files.some((f) => f.component === component)) return `${component === 'blobs' || component === 'actors' ? folder : where(component, `${component}.sqlite`)} not backed up`;
+    if (!held(component)) return `${component === 'blobs' || component === 'actors' ? folder : where(component, `${component}.sqlite`)} not backed up`;
     switch (component) {
       case 'account':
         return `${where(component, 'account.sqlite')} ${counts.accounts} accounts`;

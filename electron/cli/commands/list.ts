@@ -13,9 +13,13 @@ const help = `Usage: aurora-backup list [--out DIR] [--env-file FILE] [--json]
 Lists the backups in the backup directory, newest first: every backup_YYYYMMDD_HHMMSS folder (ours and
 those made by the original scripts/backup.sh), every pre-restore_YYYYMMDD_HHMMSS folder (the data a
 restore replaced, marked with the restore it came before) and leftovers of unfinished runs, with time,
-age, size and status:
+age, kind, size and status. KIND is full (the guide's layout: the original restore.sh can restore it)
+or incr (incremental: stores only what changed since the backup before it and is restored, by this tool
+only, through its chain). SIZE is what the folder itself takes; STANDS FOR what a restore of it reads,
+its chain included. Status:
   complete     manifest.json is valid and every file it lists is there with the recorded size
-  incomplete   an unfinished run, no manifest.json, or files missing
+  incomplete   an unfinished run, no manifest.json, or files missing (for an incremental backup, also
+               a backup of its chain missing, deleted by hand say: it is named)
   corrupt      manifest.json does not parse, or a file has the wrong size
 This is a quick look (no checksums): use \`aurora-backup verify\` to check a backup's contents.
 
@@ -57,10 +61,12 @@ function table(backups: BackupSummary[], now: number): string {
     b.name,
     new Date(b.createdAt).toLocaleString('sv-SE').slice(0, 16),
     formatAge(now - Date.parse(b.createdAt)),
+    b.kind === 'pre-restore' ? 'pre-restore' : b.backupKind === 'incremental' ? 'incr' : 'full',
     formatBytes(b.size),
+    b.standsForSize === null || b.standsForSize === undefined ? '-' : formatBytes(b.standsForSize),
     b.status + (b.legacy ? ' (original backup.sh)' : '') + (b.kind === 'pre-restore' ? ' (pre-restore)' : ''),
   ]);
-  const head = ['NAME', 'CREATED', 'AGE', 'SIZE', 'STATUS'];
+  const head = ['NAME', 'CREATED', 'AGE', 'KIND', 'SIZE', 'STANDS FOR', 'STATUS'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
   const out = [line(head)];
@@ -70,6 +76,7 @@ function table(backups: BackupSummary[], now: number): string {
       const before = b.preRestoreOf ? `the restore of ${b.preRestoreOf.backupName} into ${b.preRestoreOf.dataDir}` : 'a restore';
       out.push(`    pre-restore backup: the data ${before} replaced; restore it to undo that restore`);
     }
+    if (b.backupKind === 'incremental' && b.base) out.push(`    incremental: restored with ${(b.needs ?? []).join(', ') || b.base} (base ${b.base})`);
     if (b.statusDetail) out.push(`    ${b.statusDetail}`);
   });
   return out.join('\n');

@@ -154,7 +154,14 @@ export function Backups(props: {
                             {formatAge(backup.createdAt, now)} · {backup.name}
                           </span>
                         </td>
-                        <td className="num">{formatBytes(backup.size)}</td>
+                        <td className="num">
+                          <span className="cell-main">{formatBytes(backup.size)}</span>
+                          <span className="cell-sub" data-testid={`kind-${backup.name}`}>
+                            {backup.backupKind === 'incremental'
+                              ? `Incremental · stands for ${backup.standsForSize == null ? '—' : formatBytes(backup.standsForSize)}`
+                              : 'Full'}
+                          </span>
+                        </td>
                         <td className="num">{backup.durationMs === null ? '—' : formatDuration(backup.durationMs)}</td>
                         <td>
                           {verification?.state === 'done' && !verification.report.ok ? (

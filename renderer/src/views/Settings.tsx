@@ -196,6 +196,13 @@ export function SettingsView() {
         <Section title="Keeping backups">
           <TextField path="retainDays" label="Delete backups older than" unit="days" numeric hint="Checked after each successful backup. (BACKUP_RETAIN_DAYS)" />
           <TextField path="keepLast" label="But always keep the newest" unit="backups" numeric hint="However old they are, so an outage never leaves you with none." />
+          <TextField
+            path="fullEveryDays"
+            label="Full backup at least every"
+            unit="days"
+            numeric
+            hint="Between full backups, each backup stores only what changed and is restored with the backups before it. (BACKUP_FULL_EVERY_DAYS)"
+          />
           <div className={`field${errors.compression ? ' invalid' : ''}`}>
             <label htmlFor={fieldId('compression')}>Compression</label>
             <select
