@@ -185,6 +185,23 @@ async function main() {
       const restoreReport = oursReport(restore);
       restoreReports.push(restoreReport);
       record('ours restore', restore, undefined, restoreReport);
+      for (const name of ['ours-restored', 'ours-pre']) await rm(out(name), { recursive: true, force: true });
+
+      // Incremental backups: the second backup after a small change, then a chain of 7 and its newest restored.
+      const undoChanges: Array<() => Promise<void>> = [await smallChange(dataDir)];
+      await setCache([dataDir], cache);
+      const second = await measure([...nodeArgs, 'backup', dataDir, out('ours'), 'incremental'], { cwd: ROOT });
+      const secondReport = oursReport(second);
+      record('ours backup (second, incremental)', second, secondReport.size, secondReport);
+      let newest = secondReport.backupPath!;
+      for (let i = 2; i <= 7; i++) {
+        undoChanges.push(await smallChange(dataDir));
+        newest = oursReport(await measure([...nodeArgs, 'backup', dataDir, out('ours'), 'incremental'], { cwd: ROOT })).backupPath!;
+      }
+      await setCache([out('ours')], cache);
+      const chainRestore = await measure([...nodeArgs, 'restore', newest, out('ours-restored'), out('ours-pre')], { cwd: ROOT });
+      record('ours restore (newest of 7 incrementals)', chainRestore, undefined, oursReport(chainRestore));
+      for (const undo of undoChanges) await undo();
       for (const name of ['ours', 'ours-restored', 'ours-pre']) await rm(out(name), { recursive: true, force: true });
 
       // The same backup and restore, every file encrypted (age, one X25519 recipient), right after the plain ones.

@@ -1,7 +1,7 @@
 // Runs our backup or restore in a process of its own, so that the benchmark measures its peak RSS and
 // CPU time exactly as it measures the shell tools'. Prints one JSON line: duration, size, p99
 // event-loop delay and how long each phase took.
-//   node --import tsx bench/ours.ts backup <dataDir> <backupDir>
+//   node --import tsx bench/ours.ts backup <dataDir> <backupDir> [full|incremental]
 //   node --import tsx bench/ours.ts restore <backupPath> <targetDataDir> <preRestoreBackupDir>
 //   node --import tsx bench/ours.ts copy <backupPath> <targetSpecJson> <knownHostsFile>   (an off-site copy)
 // With AURORA_BENCH_AGE_IDENTITY=AGE-SECRET-KEY-1… the backup is encrypted to its public key and the
@@ -52,7 +52,7 @@ const onProgress = (p: Progress) => {
   phaseCpu = process.cpuUsage();
 };
 
-const usage = 'usage: ours.ts backup <dataDir> <backupDir> | restore <backupPath> <targetDir> <preRestoreDir> | copy <backupPath> <targetSpecJson> <knownHostsFile>';
+const usage = 'usage: ours.ts backup <dataDir> <backupDir> [full|incremental] | restore <backupPath> <targetDir> <preRestoreDir> | copy <backupPath> <targetSpecJson> <knownHostsFile>';
 if (!(mode === 'backup' && first && second) && !((mode === 'restore' || mode === 'copy') && first && second && third)) {
   console.error(usage);
   process.exit(2);
@@ -80,7 +80,7 @@ delay.enable();
 const started = performance.now();
 let extra: Partial<OursReport> = {};
 if (mode === 'backup') {
-  const result = await runBackup({ dataDir: first!, backupDir: second!, env: {}, retention: null, onProgress, encryption });
+  const result = await runBackup({ dataDir: first!, backupDir: second!, env: {}, retention: null, onProgress, encryption, kind: third === 'incremental' ? 'incremental' : 'full' });
   extra = { backupPath: result.path, size: result.size };
 } else if (mode === 'copy') {
   const target = openTarget(JSON.parse(second!) as TargetSpec, { knownHosts: new KnownHosts(third!), env: process.env });

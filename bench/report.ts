@@ -88,6 +88,11 @@ export function printTable(result: BenchResult, print: (line: string) => void): 
     'ours restore engine-only / guide restore': engineRatio(t['ours restore'], t['guide restore']),
     'ours backup encrypted / plain': ratio(t['ours backup, encrypted (age)'], t['ours backup']),
     'ours restore encrypted / plain': ratio(t['ours restore, encrypted (age)'], t['ours restore']),
+    'ours second (incremental) / restic second': ratio(t['ours backup (second, incremental)'], t['restic backup (second)']),
+    'ours second (incremental) / ours full': ratio(t['ours backup (second, incremental)'], t['ours backup']),
+    'ours second (incremental) bytes / ours full bytes':
+      t['ours backup (second, incremental)']?.sizeBytes && t['ours backup']?.sizeBytes ? t['ours backup (second, incremental)'].sizeBytes / t['ours backup'].sizeBytes : null,
+    'ours restore newest of 7 incrementals / ours restore': ratio(t['ours restore (newest of 7 incrementals)'], t['ours restore']),
   };
   const r = result.ratios;
   const fmt = (x: number | null | undefined, digits = 2) => (x === null || x === undefined ? 'n/a' : x.toFixed(digits));
@@ -100,6 +105,10 @@ export function printTable(result: BenchResult, print: (line: string) => void): 
     { target: 'restore ≤ 0.5 × guide pipeline', measured: fmt(r['ours restore / guide restore']), met: lte(r['ours restore / guide restore'], 0.5) },
     { target: 'encrypted backup ≤ 1.15 × plain', measured: fmt(r['ours backup encrypted / plain']), met: lte(r['ours backup encrypted / plain'], 1.15) },
     { target: 'encrypted restore ≤ 1.15 × plain', measured: fmt(r['ours restore encrypted / plain']), met: lte(r['ours restore encrypted / plain'], 1.15) },
+    { target: 'second backup (incremental) ≤ 1.5 × restic second', measured: fmt(r['ours second (incremental) / restic second']), met: lte(r['ours second (incremental) / restic second'], 1.5) },
+    { target: 'second backup (incremental) ≤ 0.2 × our full', measured: fmt(r['ours second (incremental) / ours full']), met: lte(r['ours second (incremental) / ours full'], 0.2) },
+    { target: 'second backup writes ≤ 5 % of the full', measured: fmt(r['ours second (incremental) bytes / ours full bytes'], 4), met: lte(r['ours second (incremental) bytes / ours full bytes'], 0.05) },
+    { target: 'restore of newest of 7 incrementals ≤ 1.2 × full restore', measured: fmt(r['ours restore newest of 7 incrementals / ours restore']), met: lte(r['ours restore newest of 7 incrementals / ours restore'], 1.2) },
     { target: `peak RSS < 200 MB at ${result.sizeMiB} MiB`, measured: `${peak.toFixed(0)} MB`, met: peak > 0 ? peak < 200 : null },
     { target: 'writer keeps ≥ 90% throughput', measured: w ? `${w.keptPercent.toFixed(1)} %` : 'n/a', met: w ? w.keptPercent >= 90 : null },
     { target: '… with our backup at nice +10', measured: w ? `${w.keptPercentLowPriority.toFixed(1)} %` : 'n/a', met: w ? w.keptPercentLowPriority >= 90 : null },

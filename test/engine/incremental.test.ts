@@ -6,6 +6,7 @@ import type { Component } from '../../shared/components.js';
 import { runBackup } from '../../electron/engine/backup.js';
 import { createFixture } from '../../electron/engine/fixture.js';
 import { listBackups } from '../../electron/engine/list.js';
+import { pruneBackups } from '../../electron/engine/prune.js';
 import { restoreBackup } from '../../electron/engine/restore.js';
 import { verifyBackup } from '../../electron/engine/verify.js';
 import { addAccount, addBlob, deleteAccount, writeToActors } from '../helpers/chain-changes.js';
@@ -164,5 +165,23 @@ describe('a chain of incremental backups', () => {
     const forced = await runBackup({ dataDir, backupDir: path.join(root, 'empty-backups'), kind: 'incremental' });
     expect(forced.manifest.aurora_backup.kind).toBe('full');
     expect(forced.warnings!.join('\n')).toMatch(/This backup is full, not incremental: there is no earlier backup/);
+  }, 60_000);
+
+  it('prune keeps every backup a kept incremental backup needs, however old, and the kept ones still restore', async () => {
+    const copy = copyDir(backupDir, path.join(root, 'pruned'));
+    const newest = manifestOf(path.join(copy, steps.at(-1)!.name));
+    const needed = newest.aurora_backup.contents!.holders.map((h) => h.name);
+    expect(needed).toContain(steps[0]!.name);
+    // Two months later, keeping only the newest: everything else is past the retention.
+    const result = await pruneBackups({ backupDir: copy, retainDays: 30, keepLast: 1, now: new Date(Date.now() + 60 * 86_400_000) });
+    const left = readdirSync(copy).filter((n) => n.startsWith('backup_')).sort();
+    expect(left).toEqual([...new Set([...needed, steps.at(-1)!.name])].sort());
+    expect(result.removed.length).toBe(steps.length - left.length);
+    expect(result.reasons[steps[0]!.name]).toMatch(/needed by .*an incremental backup that is kept/);
+    const target = path.join(root, 'after-prune');
+    await restoreBackup({ backupPath: path.join(copy, steps.at(-1)!.name), dataDir: target });
+    expect(digests(target)).toEqual(steps.at(-1)!.expected);
+    // With the base gone too, the next backup starts a new chain: full.
+    expect((await listBackups(copy)).every((b) => b.status === 'complete')).toBe(true);
   }, 60_000);
 });
