@@ -229,10 +229,3 @@ export async function openSources(backup: BackupFolder): Promise<ResolvedSources
   }
   return sources;
 }
-
-/** Stored bytes a restore of the backup reads: its own files and those of its chain that it needs. */
-export function standsForSize(manifest: Manifest | null): number | null {
-  const contents = manifest?.aurora_backup.contents;
-  if (!manifest || !contents) return null;
-  return contents.holders.reduce((sum, h) => sum + h.files.reduce((s, f) => s + f.size, 0), 0);
-}

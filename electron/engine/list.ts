@@ -6,7 +6,7 @@ import { BACKUP_NAME_PATTERN, COMPONENTS, INCOMPLETE_BACKUP_PREFIX, isDataCompon
 import { escapeControlCharacters } from '../../shared/format.js';
 import { readBackupFolder, timeFromFolderName, type BackupFolder } from './backup-folder.js';
 import { EngineError } from './errors.js';
-import { isIncremental, resolveSources, standsForSize } from './chain.js';
+import { isIncremental, resolveSources } from './chain.js';
 
 /** Folder names list and prune consider: finished backups (ours and legacy) and leftovers of unfinished ones. */
 export const isBackupFolderName = (name: string) => BACKUP_NAME_PATTERN.test(name) || PRE_RESTORE_NAME_PATTERN.test(name) || name.startsWith(INCOMPLETE_BACKUP_PREFIX);
@@ -120,7 +120,7 @@ async function summarize(folder: string): Promise<BackupSummary> {
     encrypted: backup.files.some((f) => f.encrypted === true),
     backupKind: incremental ? 'incremental' : 'full',
     base: incremental ? (backup.manifest?.aurora_backup.base ?? null) : null,
-    standsForSize: standsForSize(backup.manifest) ?? (backup.legacy ? null : base.size),
+    standsForSize: base.size + (incremental ? chainBytes(backup) : 0),
     needs: backup.manifest?.aurora_backup.contents?.holders.slice(1).map((h) => h.name) ?? [],
   };
 }
@@ -146,4 +146,10 @@ function standsForComponents(backup: BackupFolder): Set<Component> {
   if (contents?.blobs.length) held.add('blobs');
   if (contents?.actors.length) held.add('actors');
   return held;
+}
+
+/** Stored bytes of the files of its chain an incremental backup is restored from, besides its own. */
+function chainBytes(backup: BackupFolder): number {
+  const holders = backup.manifest?.aurora_backup.contents?.holders.slice(1) ?? [];
+  return holders.reduce((sum, h) => sum + h.files.reduce((s, f) => s + f.size, 0), 0);
 }

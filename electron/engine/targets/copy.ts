@@ -55,6 +55,15 @@ interface LocalFile {
 export async function copyBackup(opts: CopyOptions): Promise<CopyResult> {
   const { target, signal } = opts;
   const backup = await openBackupFolder(opts.backupPath);
+  // An incremental backup is restored from its chain: the backups it needs go first, so that the target
+  // never holds one without what it needs (each is sent only when the target lacks it).
+  const needs = backup.manifest?.aurora_backup.contents?.holders.slice(1).map((h) => h.name) ?? [];
+  if (needs.length > 0) {
+    const there = new Set(await target.listFolders());
+    for (const needed of needs.sort()) {
+      if (!there.has(needed)) await copyBackup({ ...opts, backupPath: path.join(path.dirname(backup.path), needed), retention: null });
+    }
+  }
   const files = await localFiles(backup.path, backup.files);
   const staging = `.incomplete-${backup.name}`;
   const totalBytes = files.reduce((sum, f) => sum + f.size, 0);

@@ -41,6 +41,10 @@ export async function downloadBackup(opts: DownloadOptions): Promise<string> {
     throw new EngineError(`The copy of ${name} on target "${target.name}" is ${remote.status}${remote.statusDetail ? ` (${remote.statusDetail})` : ''}: it cannot be restored from.`, 'NOT_ON_TARGET');
   }
 
+  // An incremental backup is restored from its chain: the backups it needs come down beside it first.
+  for (const needed of [...(remote.needs ?? [])].sort()) {
+    if (!(await stat(path.join(path.resolve(opts.intoDir), needed)).then(() => true, () => false))) await downloadBackup({ ...opts, name: needed });
+  }
   const finalDir = path.join(path.resolve(opts.intoDir), name);
   const stagingDir = path.join(path.resolve(opts.intoDir), `.incomplete-${name}`);
   if (await stat(finalDir).then(() => true, () => false)) {
