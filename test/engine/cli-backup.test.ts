@@ -58,7 +58,7 @@ describe('aurora-backup fixture and backup', () => {
     expect(plain.stdout).toMatch(/^Backup complete: .*\/backups\/backup_\d{8}_\d{6}\n {2}Full: 5 files, .*\n {2}Held: account\.sqlite 3 accounts; sequencer\.sqlite events up to 21; did_cache\.sqlite \d+ KB; blobs\/ \d+ blobs; actors\/ 3 actor stores\n {2}Warning: Secrets not backed up: turn on encryption .* The actors' signing keys ARE in this backup, unencrypted .*\n$/);
     expect(plain.stderr).toContain('backup: snapshotting');
 
-    const json = await runCli(['backup', '--json', '--compression', 'zstd'], { cwd: root });
+    const json = await runCli(['backup', '--full', '--json', '--compression', 'zstd'], { cwd: root }); // the second would be incremental, storing no unchanged archive
     expect(json.code).toBe(0);
     const result = JSON.parse(json.stdout);
     expect(result).toMatchObject({ ok: true, manifest: { compression: 'zstd', aurora_backup: { counts: { accounts: 3, actors: 3 } } } });
