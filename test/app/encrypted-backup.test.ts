@@ -1,7 +1,6 @@
 // The app's backups and restores with encryption on, through the handlers and the controller's job worker,
 // on a generated PDS: encrypted to a key pair the app made, then with a passphrase from the keychain.
-import { createHash } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AppStatus, ApiOutputs } from '../../shared/api.js';
@@ -12,20 +11,10 @@ import type { Controller } from '../../electron/app/controller.js';
 import { generateKeyPair, identityFileText } from '../../electron/engine/crypto/index.js';
 import { createFixture } from '../../electron/engine/fixture.js';
 import { makeTempDir } from '../helpers/tmp.js';
+import { exactFiles } from '../helpers/digest.js';
 import { startController } from './harness.js';
 
 const PDS_ENV = 'PDS_HOSTNAME=pds.example.org\nPDS_SERVICE_DID=did:web:pds.example.org\nPDS_JWT_SECRET=0123456789abcdef\n';
-
-/** Every file under `dir` with its content hash: what "nothing changed" means on disk. */
-function fingerprint(dir: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
-    if (!entry.isFile()) continue;
-    const full = path.join(entry.parentPath, entry.name);
-    out[path.relative(dir, full)] = createHash('sha256').update(readFileSync(full)).digest('hex');
-  }
-  return out;
-}
 
 let dir: string;
 let dataDir: string;
@@ -89,7 +78,7 @@ describe('encrypted backups made by the app', () => {
     const target = path.join(dir, 'new-machine-wrong-key');
     const answer = await restoreInto(target, backupPath, { identityPath: wrong });
     expect(answer).toMatchObject({ ok: false, error: expect.stringContaining('someone-else.txt') });
-    expect(fingerprint(target)).toEqual({});
+    expect(exactFiles(target)).toEqual({});
   });
 
   it('restores onto a new machine with the identity file: the data and pds.env (0600) come back', async () => {
@@ -99,8 +88,8 @@ describe('encrypted backups made by the app', () => {
     expect(answer.result.restored).toEqual(['account', 'sequencer', 'did_cache', 'blobs', 'actors']);
     expect(readFileSync(path.join(target, 'pds.env'), 'utf8')).toBe(PDS_ENV);
     expect(statSync(path.join(target, 'pds.env')).mode & 0o777).toBe(0o600);
-    const { 'pds.env': _env, ...restored } = fingerprint(target);
-    const { 'pds.env': _original, ...original } = fingerprint(dataDir);
+    const { 'pds.env': _env, ...restored } = exactFiles(target);
+    const { 'pds.env': _original, ...original } = exactFiles(dataDir);
     expect(Object.keys(restored).filter((f) => f.endsWith('account.sqlite'))).toEqual(Object.keys(original).filter((f) => f.endsWith('account.sqlite')));
   });
 
@@ -143,9 +132,9 @@ describe('encrypted backups made by the app', () => {
     const answer = await restoreInto(target, backup.path, { remembered: true }, { components: ['did_cache'], secrets: false });
     if (!answer.ok) throw new Error(answer.error);
     expect(answer.result.restored).toEqual(['did_cache']);
-    expect(Object.keys(fingerprint(target))).toEqual(['did_cache.sqlite']);
+    expect(Object.keys(exactFiles(target))).toEqual(['did_cache.sqlite']);
     const wrong = await restoreInto(path.join(dir, 'wrong-passphrase'), backup.path, { passphrase: 'not the passphrase at all' }, { components: ['did_cache'], secrets: false });
     expect(wrong).toMatchObject({ ok: false, error: expect.stringMatching(/wrong passphrase.*Nothing was changed/) });
-    expect(fingerprint(path.join(dir, 'wrong-passphrase'))).toEqual({});
+    expect(exactFiles(path.join(dir, 'wrong-passphrase'))).toEqual({});
   });
 });

@@ -1,23 +1,12 @@
-import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateKeyPair, identityFileText } from '../../electron/engine/crypto/index.js';
 import { axeViolations, overflowing } from './a11y.js';
+import { exactFiles } from '../helpers/digest.js';
 import { backUp, openView, startApp, type App } from './harness.js';
 
 const NOTICE = 'Secrets not backed up: turn on encryption';
-
-/** Every file under `dir` with its content hash: what "nothing changed" means on disk. */
-function fingerprint(dir: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
-    if (!entry.isFile()) continue;
-    const full = path.join(entry.parentPath, entry.name);
-    out[path.relative(dir, full)] = createHash('sha256').update(readFileSync(full)).digest('hex');
-  }
-  return out;
-}
 
 describe('the window: encrypted backups', () => {
   let app: App;
@@ -97,7 +86,7 @@ describe('the window: encrypted backups', () => {
     const other = await generateKeyPair();
     const wrongFile = path.join(app.dir, 'someone-elses-identity.txt');
     writeFileSync(wrongFile, identityFileText(other), { mode: 0o600 });
-    const before = fingerprint(app.dataDir);
+    const before = exactFiles(app.dataDir);
     await row.getByRole('button', { name: /Restore/ }).click();
     await page.getByRole('heading', { level: 1, name: 'Restore' }).waitFor();
     const keys = page.getByRole('group', { name: 'This backup is encrypted to a public key' });
@@ -112,7 +101,7 @@ describe('the window: encrypted backups', () => {
     const failed = page.getByRole('alert').filter({ hasText: /identit|decrypt/i });
     await failed.waitFor();
     expect(await failed.textContent()).toContain(wrongFile);
-    expect(fingerprint(app.dataDir)).toEqual(before);
+    expect(exactFiles(app.dataDir)).toEqual(before);
 
     // With the identity file the app saved: restored.
     await page.getByRole('button', { name: 'Restore something else' }).click();
