@@ -7,6 +7,7 @@ export type FormValues = Record<string, string | boolean>;
 export const NUMBER_FIELDS = new Set([
   'retainDays',
   'keepLast',
+  'fullEveryDays',
   'schedule.intervalHours',
   'notifications.staleHours',
   'notifications.lowSpaceMB',
