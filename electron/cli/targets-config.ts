@@ -1,9 +1,8 @@
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { TargetSpec } from '../../shared/targets.js';
 import { defaultUserDataDir } from '../app/paths.js';
-import { EngineError } from '../engine/errors.js';
+import { EngineError, readUserFile } from '../engine/errors.js';
 import { KnownHosts } from '../engine/targets/known-hosts.js';
 import { loadTargetsFile, openTarget, resolveTarget, type TargetContext } from '../engine/targets/open.js';
 import type { Target } from '../engine/targets/target.js';
@@ -67,9 +66,7 @@ export async function targetSpecFromArg(text: string, values: Record<string, unk
 }
 
 async function readPasswordFile(file: string): Promise<string> {
-  const text = await readFile(file, 'utf8').catch((error: NodeJS.ErrnoException) => {
-    throw new CliError(`Cannot read the SFTP password file ${path.resolve(file)}: ${error.code === 'ENOENT' ? 'no such file' : error.message}.`, 2);
-  });
+  const text = await asCliError(readUserFile(path.resolve(file), 'SFTP password file', 'BAD_TARGET', 'Check the path given with --ssh-password-file.'));
   const password = text.split(/\r?\n/)[0]!;
   if (!password) throw new CliError(`The SFTP password file ${path.resolve(file)} is empty: its first line is the password.`, 2);
   return password;

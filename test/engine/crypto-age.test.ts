@@ -61,7 +61,7 @@ describe('age keys', () => {
     expect(await codeOf(resolveRecipients([typo]))).toMatch(/BAD_RECIPIENT: .*checksum/);
     expect(await codeOf(resolveRecipients(['age1pq1abc']))).toMatch(/BAD_RECIPIENT: .*post-quantum/);
     expect(await codeOf(resolveRecipients(['ssh-ed25519 AAAAC3Nz']))).toMatch(/BAD_RECIPIENT: .*SSH key/);
-    expect(await codeOf(resolveRecipients([path.join(dir, 'nope.txt')]))).toMatch(/BAD_RECIPIENT: .*nope\.txt" is neither an age public key \(age1…\) nor a file of them: no such file/);
+    expect(await codeOf(resolveRecipients([path.join(dir, 'nope.txt')]))).toMatch(/BAD_RECIPIENT: The recipients file .*nope\.txt does not exist. Give an age public key \(age1…\) or a file of them/);
     await writeFile(path.join(dir, 'recipients.txt'), `# team\n${recipient}\nnot-a-key\n`);
     expect(await codeOf(resolveRecipients([path.join(dir, 'recipients.txt')]))).toMatch(/recipients\.txt, line 3: "not-a-key" is not an age public key/);
 

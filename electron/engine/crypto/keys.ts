@@ -1,7 +1,6 @@
-import { readFile } from 'node:fs/promises';
 import { Encrypter, generateX25519Identity, identityToRecipient } from 'age-encryption';
 import { AGE_RECIPIENT_PATTERN } from '../../../shared/encryption.js';
-import { EngineError } from '../errors.js';
+import { EngineError, readUserFile } from '../errors.js';
 
 /**
  * age keys as text: an identity `AGE-SECRET-KEY-1…` (the private key, kept off the server) and its
@@ -69,18 +68,7 @@ export async function resolveRecipients(values: string[]): Promise<string[]> {
       out.push(raw);
       continue;
     }
-    let text: string;
-    try {
-      text = await readFile(raw, 'utf8');
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      throw new EngineError(
-        code === 'ENOENT'
-          ? `"${raw}" is neither an age public key (age1…) nor a file of them: no such file.`
-          : `Cannot read the recipients file ${raw} (${code ?? (error as Error).message}).`,
-        'BAD_RECIPIENT',
-      );
-    }
+    const text = await readUserFile(raw, 'recipients file', 'BAD_RECIPIENT', 'Give an age public key (age1…) or a file of them, one a line.');
     const found: string[] = [];
     for (const [i, line] of text.split(/\r?\n/).entries()) {
       const publicKeyComment = /^#\s*public key:\s*(\S+)/.exec(line);
@@ -99,16 +87,7 @@ export async function resolveRecipients(values: string[]): Promise<string[]> {
 
 /** The identities (`AGE-SECRET-KEY-1…`) of an identity file as age-keygen writes it; comments and blank lines skipped. */
 export async function readIdentityFile(file: string): Promise<string[]> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new EngineError(
-      code === 'ENOENT' ? `The identity file ${file} does not exist. Give the file age-keygen (or the app) wrote, holding AGE-SECRET-KEY-1….` : `Cannot read the identity file ${file} (${code ?? (error as Error).message}).`,
-      'BAD_IDENTITY',
-    );
-  }
+  const text = await readUserFile(file, 'identity file', 'BAD_IDENTITY', 'Give the file age-keygen (or the app) wrote, holding AGE-SECRET-KEY-1….');
   if (text.startsWith('age-encryption.org/v1') || text.startsWith('-----BEGIN AGE ENCRYPTED FILE-----')) {
     throw new EngineError(`${file} is a passphrase-protected identity file; decrypt it first (age -d ${file} > key.txt) and give that.`, 'BAD_IDENTITY');
   }
@@ -131,13 +110,7 @@ export async function readIdentityFile(file: string): Promise<string[]> {
 
 /** A passphrase file: its first line, without the line break. Empty is refused. */
 export async function readPassphraseFile(file: string): Promise<string> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new EngineError(`Cannot read the passphrase file ${file} (${code === 'ENOENT' ? 'no such file' : (code ?? (error as Error).message)}).`, 'BAD_PASSPHRASE');
-  }
+  const text = await readUserFile(file, 'passphrase file', 'BAD_PASSPHRASE', 'Give a file whose first line is the passphrase.');
   const passphrase = text.split(/\r?\n/)[0] ?? '';
   if (passphrase === '') throw new EngineError(`The passphrase file ${file} is empty: its first line is the passphrase.`, 'BAD_PASSPHRASE');
   return passphrase;

@@ -1,7 +1,6 @@
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describeTarget, s3TargetSchema, sftpTargetSchema, targetsFileSchema, type TargetSpec } from '../../../shared/targets.js';
-import { EngineError } from '../errors.js';
+import { EngineError, readUserFile } from '../errors.js';
 import { FolderTarget } from './folder.js';
 import type { KnownHosts } from './known-hosts.js';
 import { S3Target } from './s3.js';
@@ -78,13 +77,7 @@ export function parseTargetUrl(text: string, opts: { sshKey?: string } = {}): Ta
 
 /** The targets of a targets file: `{"targets": [...]}` (also the app's targets.json) or a bare array. */
 export async function loadTargetsFile(file: string): Promise<TargetSpec[]> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new EngineError(`The targets file ${file} ${code === 'ENOENT' ? 'does not exist' : `cannot be read (${code})`}.`, 'BAD_TARGET');
-  }
+  const text = await readUserFile(file, 'targets file', 'BAD_TARGET', 'Check the path given with --targets; `aurora-backup targets --help` shows the file\'s format.');
   let raw: unknown;
   try {
     raw = JSON.parse(text);
