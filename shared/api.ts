@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { BACKUP_NAME_PATTERN, COMPONENTS, type Component, type Compression } from './components.js';
+import { BACKUP_NAME_PATTERN, COMPONENTS, type Component, type StoredCompression } from './components.js';
 import type { Manifest } from './manifest.js';
 import type { Progress } from './progress.js';
 import type { FieldErrors, Settings } from './settings.js';
@@ -19,7 +19,7 @@ export interface BackupSummary {
   status: BackupStatus;
   /** Why it is incomplete or corrupt, in words. */
   statusDetail?: string;
-  compression: Compression | null;
+  compression: StoredCompression | null;
   pdsVersion: string | null;
   /** Made by the original backup.sh: no checksums in its manifest. */
   legacy: boolean;
@@ -98,7 +98,7 @@ export type InspectResult =
       createdAt: string;
       pdsVersion: string | null;
       hostname: string | null;
-      compression: Compression | null;
+      compression: StoredCompression | null;
       legacy: boolean;
       components: ComponentInBackup[];
       counts: { accounts: number; actors: number; blobs: number } | null;

@@ -18,6 +18,8 @@ export const isDataComponent = (component: StoredComponent): component is Compon
 
 export const COMPRESSIONS = ['gzip', 'zstd', 'bzip2', 'xz', 'none'] as const;
 export type Compression = (typeof COMPRESSIONS)[number];
+/** A backup's compression as list and inspect report it: 'zip' for backup.ps1's zip archives (deflate). */
+export type StoredCompression = Compression | 'zip';
 /** What a backup can be written with: bzip2 and xz (the guide's) are only read. */
 export const WRITABLE_COMPRESSIONS = ['gzip', 'zstd', 'none'] as const satisfies readonly Compression[];
 

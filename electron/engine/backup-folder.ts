@@ -9,6 +9,7 @@ import {
   DIRECTORY_COMPONENTS,
   SECRETS_COMPONENT,
   type Compression,
+  type StoredCompression,
   type StoredComponent,
 } from '../../shared/components.js';
 import { ENCRYPTED_EXTENSION } from '../../shared/encryption.js';
@@ -46,6 +47,9 @@ export interface BackupFolder {
   createdAt: Date;
   files: BackupFile[];
 }
+
+/** How a backup's files are compressed, for people: backup.ps1's zip archives are 'zip' (deflate), not 'none'. */
+export const storedCompression = (backup: BackupFolder): StoredCompression => (backup.zip ? 'zip' : backup.compression);
 
 /** Said wherever a backup.ps1 backup is verified or restored. */
 export const ZIP_NOTICE =

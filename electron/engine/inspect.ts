@@ -2,7 +2,7 @@ import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { ComponentInBackup, InspectResult } from '../../shared/api.js';
 import { COMPONENTS } from '../../shared/components.js';
-import { isSecretsFile, readBackupFolder } from './backup-folder.js';
+import { isSecretsFile, readBackupFolder, storedCompression } from './backup-folder.js';
 import { EngineError } from './errors.js';
 
 /**
@@ -40,7 +40,7 @@ export async function inspectBackup(folder: string): Promise<InspectResult> {
     createdAt: backup.createdAt.toISOString(),
     pdsVersion: text(backup.rawManifest.pds_version),
     hostname: text(backup.rawManifest.hostname),
-    compression: backup.compression,
+    compression: storedCompression(backup),
     legacy: backup.legacy,
     components,
     counts: backup.manifest?.aurora_backup.counts ?? null,

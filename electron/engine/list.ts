@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { BackupStatus, BackupSummary } from '../../shared/api.js';
 import { BACKUP_NAME_PATTERN, COMPONENTS, INCOMPLETE_BACKUP_PREFIX, isDataComponent, PRE_RESTORE_NAME_PATTERN, type Component } from '../../shared/components.js';
 import { escapeControlCharacters } from '../../shared/format.js';
-import { readBackupFolder, timeFromFolderName, type BackupFolder } from './backup-folder.js';
+import { readBackupFolder, storedCompression, timeFromFolderName, type BackupFolder } from './backup-folder.js';
 import { EngineError } from './errors.js';
 import { isIncremental, resolveSources } from './chain.js';
 
@@ -112,7 +112,7 @@ async function summarize(folder: string): Promise<BackupSummary> {
     createdAt: backup.createdAt.toISOString(),
     durationMs: backup.manifest?.aurora_backup.duration_ms ?? null,
     ...status,
-    compression: backup.compression,
+    compression: storedCompression(backup),
     pdsVersion: typeof pdsVersion === 'string' ? escapeControlCharacters(pdsVersion) : null,
     legacy: backup.legacy,
     preRestoreOf: before && typeof before.backup_name === 'string' ? { backupName: before.backup_name, dataDir: String(before.data_dir) } : null,

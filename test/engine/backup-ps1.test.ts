@@ -3,6 +3,7 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createFixture } from '../../electron/engine/fixture.js';
+import { inspectBackup } from '../../electron/engine/inspect.js';
 import { listBackups } from '../../electron/engine/list.js';
 import { restoreBackup } from '../../electron/engine/restore.js';
 import { verifyBackup } from '../../electron/engine/verify.js';
@@ -49,7 +50,9 @@ describe('backups made by the original backup.ps1 (zip)', () => {
       if (backslashes) expect(readFileSync(path.join(folder, 'actors.zip')).includes(Buffer.from('actors\\'))).toBe(true);
 
       const [listed] = await listBackups(backupDir);
-      expect(listed).toMatchObject({ name: 'backup_20250322_143022', status: 'complete', legacy: true });
+      expect(listed).toMatchObject({ name: 'backup_20250322_143022', status: 'complete', legacy: true, compression: 'zip' });
+      // The app's restore view says "stored with zip": its archives are deflated, not stored uncompressed.
+      expect(await inspectBackup(folder)).toMatchObject({ ok: true, compression: 'zip' });
 
       for (const deep of [false, true]) {
         const report = await verifyBackup(folder, { deep });
