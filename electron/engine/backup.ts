@@ -351,6 +351,8 @@ async function writeBackup(
   };
   const sizing = new StatBatch();
   const actorEntries: TarSource[] = [];
+  /** Every actor's signing key and the reserved keys (paths below the actor folder): copied into an encrypted backup's secrets component. */
+  const keyFiles: FoundFileList = [];
   let otherBytes = 0;
   let otherFiles = 0;
   if (components.has('actors') && !(await exists(locations.actorsDir))) warnings.push(`No actor store folder at ${locations.actorsDir}: the backup holds no actor stores.`);
@@ -360,6 +362,7 @@ async function writeBackup(
     const folders = new Map<string, FoundFileList>();
     for await (const file of walkFiles(locations.actorsDir)) {
       noteWindowsName('actors', file.rel);
+      if (isKeyFile(file.rel)) keyFiles.push(file);
       const folder = path.posix.dirname(file.rel);
       let list = folders.get(folder);
       if (!list) folders.set(folder, (list = []));
@@ -633,18 +636,26 @@ async function writeBackup(
       directories.push('actors');
     }
 
-    // The PDS's configuration goes only into encrypted backups: it holds the JWT secret, the PLC rotation key and the admin password.
+    // The secrets component, only in encrypted backups: the PDS's configuration (the JWT secret, the PLC rotation key,
+    // the admin password) and a copy of every signing key and reserved key, which also stay in the actor archive
+    // so that it restores on its own (docs/encryption.md).
     const secrets: string[] = [];
-    if (encryption && opts.envFile && !opts.preRestore) {
+    if (encryption && !opts.preRestore && (opts.envFile || keyFiles.length > 0)) {
       const relative = `secrets.tar${ext}`;
+      const envFile = opts.envFile;
+      const stored: string[] = [];
       const entries = async function* (): AsyncGenerator<TarSource> {
-        yield { archivePath: `secrets/${path.basename(opts.envFile!)}`, source: opts.envFile! };
+        if (envFile) yield { archivePath: `secrets/${path.basename(envFile)}`, source: envFile };
+        for (const key of keyFiles) yield { archivePath: `secrets/actors/${key.rel}`, source: key.abs };
       };
-      files.push({ path: relative, component: SECRETS_COMPONENT, ...(await writeCompressed(packTar(entries(), {}, { topDir: 'secrets' }), path.join(workDir, relative), compression, { signal: innerSignal, encryption })) });
-      secrets.push(relativeToData(locations.dataDir, opts.envFile));
-    } else if (encryption && !opts.preRestore) {
+      const hooks = { onFile: (entry: TarSource, kept: boolean) => void (kept && stored.push(entry.archivePath)) };
+      files.push({ path: relative, component: SECRETS_COMPONENT, ...(await writeCompressed(packTar(entries(), hooks, { topDir: 'secrets' }), path.join(workDir, relative), compression, { signal: innerSignal, encryption })) });
+      if (envFile) secrets.push(relativeToData(locations.dataDir, envFile));
+      secrets.push(...stored.filter((p) => p.startsWith('secrets/actors/')).map((p) => p.slice('secrets/'.length)));
+    }
+    if (encryption && !opts.preRestore && !opts.envFile) {
       warnings.push(`No pds.env or .env was found, so the PDS's configuration (JWT secret, PLC rotation key) is not in this backup: give it with --env-file.`);
-    } else if (!opts.preRestore) {
+    } else if (!encryption && !opts.preRestore) {
       warnings.push(SECRETS_NOT_BACKED_UP);
     }
 
@@ -714,6 +725,9 @@ async function encryptionFor(opts: BackupOptions, config: { encryptionRecipients
   }
   return { kind: 'recipients', recipients: await resolveRecipients(wanted) };
 }
+
+/** An actor's signing key (`<folder>/key`) or a reserved key (`reserved_keys/…`), by its path below the actor folder. */
+export const isKeyFile = (relative: string) => path.posix.basename(relative) === 'key' || relative.startsWith('reserved_keys/');
 
 /** Asked of each snapshot (not the live file), so the numbers match what the backup holds. */
 const QUERIES: Partial<Record<DatabaseComponent, Record<string, string>>> = {

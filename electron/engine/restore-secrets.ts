@@ -32,7 +32,7 @@ export interface SecretsToRestore {
 }
 
 /**
- * Reads the backup's secrets component before anything is changed: decrypted and unpacked (under the
+ * Reads the configuration from the backup's secrets component before anything is changed (null when it holds none): decrypted and unpacked (under the
  * same rules for hostile entries as any archive, its SHA-256 checked as it is read) into a private
  * temporary folder, then held in memory (a configuration file is a few KiB). Decides where it goes and,
  * when the configuration there names another hostname or service DID, asks `choose` (the CLI's prompt
@@ -42,7 +42,7 @@ export async function readSecrets(
   backup: BackupFolder,
   file: BackupFile,
   opts: { dataDir: string; envFile: string | null; decryption?: DecryptionKeys; choose?: (difference: ConfigDifference) => Promise<ConfigChoice | undefined> },
-): Promise<SecretsToRestore> {
+): Promise<SecretsToRestore | null> {
   const archive = path.join(backup.path, file.path);
   const temp = await mkdtemp(path.join(os.tmpdir(), 'aurora-secrets-'));
   let name: string;
@@ -65,9 +65,13 @@ export async function readSecrets(
       throw error;
     });
     if (file.sha256 !== null && hash.digest('hex') !== file.sha256) throw checksumError(backup, file);
-    const names = await readdir(dest);
-    if (names.length !== 1) throw new EngineError(`${archive} should hold one configuration file, but holds ${names.length}: ${names.join(', ') || 'none'}. Nothing was restored.`, 'SECRETS_INVALID');
-    name = names[0]!;
+    // The configuration file, and `actors/`: copies of the signing keys, which a restore takes from the actor archive.
+    const entries = (await readdir(dest, { withFileTypes: true })).filter((e) => !(e.name === 'actors' && e.isDirectory()));
+    if (entries.length > 1 || entries.some((e) => !e.isFile())) {
+      throw new EngineError(`${archive} should hold at most one configuration file beside actors/, but holds ${entries.map((e) => e.name).join(', ')}. Nothing was restored.`, 'SECRETS_INVALID');
+    }
+    if (entries.length === 0) return null;
+    name = entries[0]!.name;
     content = await readFile(path.join(dest, name));
   } finally {
     await rm(temp, { recursive: true, force: true });

@@ -9,7 +9,7 @@ import { escapeControlCharacters, formatBytes } from '../../shared/format.js';
 import type { Progress } from '../../shared/progress.js';
 import { pumpFile, READ_BYTES, writeAll } from './archive.js';
 import { ACCOUNT_QUERIES, CHECKSUM_PROBLEM, isSecretsFile, missingAccountsProblem, ZIP_NOTICE, openBackupFolder, sizeProblem, type BackupFolder } from './backup-folder.js';
-import { runBackup } from './backup.js';
+import { isKeyFile, runBackup } from './backup.js';
 import type { DecryptionKeys } from './crypto/age-stream.js';
 import { assertKeysOpenBackup, fileDecoder } from './crypto/backup-keys.js';
 import { readSecrets, writeSecrets, type ConfigChoice, type ConfigDifference } from './restore-secrets.js';
@@ -744,7 +744,7 @@ async function stagePart(backup: BackupFolder, part: SourcePart, intoExisting: b
         encrypted: file.encrypted === true,
         decryption,
         // Signing keys stay private whatever mode they had when they were backed up.
-        privateFile: item.component === 'actors' ? (relative) => path.posix.basename(relative) === 'key' || relative.startsWith('reserved_keys/') : undefined,
+        privateFile: item.component === 'actors' ? isKeyFile : undefined,
         topDir: backup.legacy ? null : item.component, // backup.sh names the archive's folder after the configured one
         dest: item.staged,
         platform,

@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { SECRETS_NOT_BACKED_UP } from '../../shared/encryption.js';
@@ -24,6 +24,14 @@ const PDS_ENV = [
   '',
 ].join('\n');
 
+const RESERVED_KEY = 'did:key:zQ3shreserved';
+
+/** Every signing key and reserved key below an actor folder, by path, with its bytes and mode. */
+function keysBelow(actorsDir: string): Record<string, { bytes: string; mode: number }> {
+  const found = execFileSync('find', [actorsDir, '-type', 'f', '(', '-name', 'key', '-o', '-path', '*/reserved_keys/*', ')']).toString().trim().split('\n').filter(Boolean);
+  return Object.fromEntries(found.map((f) => [path.relative(actorsDir, f), { bytes: readFileSync(f).toString('hex'), mode: statSync(f).mode & 0o777 }]));
+}
+
 interface Setup {
   dir: string;
   source: string;
@@ -36,6 +44,9 @@ async function setup(label: string, accounts = 3): Promise<Setup> {
   const source = path.join(dir, 'pds');
   await createFixture(source, { accounts, posts: 4, blobMB: 0.3, seed: label });
   await writeFile(path.join(source, 'pds.env'), PDS_ENV, { mode: 0o600 });
+  // A key the PDS reserved for an account being created (createAccount's reserveSigningKey).
+  await mkdir(path.join(source, 'actors', 'reserved_keys'), { recursive: true, mode: 0o700 });
+  await writeFile(path.join(source, 'actors', 'reserved_keys', RESERVED_KEY), `reserved-key:${label}`, { mode: 0o600 });
   const pair = await generateKeyPair();
   const file = path.join(dir, 'key.txt');
   await writeFile(file, identityFileText(pair), { mode: 0o600 });
@@ -83,7 +94,9 @@ describe('encrypted backups (age, X25519 key)', () => {
 
   it('encrypts every file, records it in a plain manifest, and adds pds.env as the secrets component', async () => {
     const manifest = JSON.parse(await readFile(path.join(backupPath, 'manifest.json'), 'utf8'));
-    expect(manifest.aurora_backup.encryption).toEqual({ format: 'age-encryption.org/v1', mode: 'recipients', recipients: [s.key.recipient], secrets: ['pds.env'] });
+    const keyPaths = Object.keys(keysBelow(path.join(s.source, 'actors'))).map((k) => `actors/${k}`).sort();
+    expect(keyPaths).toHaveLength(4); // three actors' keys and the reserved one
+    expect(manifest.aurora_backup.encryption).toEqual({ format: 'age-encryption.org/v1', mode: 'recipients', recipients: [s.key.recipient], secrets: ['pds.env', ...keyPaths] });
     const files = manifest.aurora_backup.files as Array<{ path: string; component: string; encrypted: boolean }>;
     expect(files.map((f) => f.path).sort()).toEqual(
       ['actors.tar.gz.age', 'blobs.tar.gz.age', 'databases/account.sqlite.gz.age', 'databases/did_cache.sqlite.gz.age', 'databases/sequencer.sqlite.gz.age', 'secrets.tar.gz.age'],
@@ -110,8 +123,12 @@ describe('encrypted backups (age, X25519 key)', () => {
     expect(execFileSync('sqlite3', [path.join(plainDir, 'databases/account.sqlite'), 'SELECT count(*) FROM account;']).toString().trim()).toBe('3');
     execFileSync('tar', ['-xzf', path.join(plainDir, 'secrets.tar.gz'), '-C', plainDir]);
     expect(readFileSync(path.join(plainDir, 'secrets/pds.env'), 'utf8')).toBe(PDS_ENV);
-    const keys = execFileSync('tar', ['-tzf', path.join(plainDir, 'actors.tar.gz')]).toString().split('\n').filter((p) => p.endsWith('/key'));
-    expect(keys).toHaveLength(3); // every actor's signing key, inside the encrypted actor archive
+    // The secrets component holds every signing key and the reserved keys, byte for byte.
+    const live = keysBelow(path.join(s.source, 'actors'));
+    expect(keysBelow(path.join(plainDir, 'secrets/actors'))).toEqual(live);
+    // The actor archive keeps them too, so it restores on its own (a restore of the actors only, or tar by hand).
+    const inActors = execFileSync('tar', ['-tzf', path.join(plainDir, 'actors.tar.gz')]).toString().split('\n').filter((p) => p.endsWith('/key') || /reserved_keys\/./.test(p));
+    expect(inActors.map((p) => p.replace(/^actors\//, '')).sort()).toEqual(Object.keys(live).sort());
   });
 
   it('verify: quick needs no key; deep refuses without one, names the wrong one, and passes with the right one', async () => {
@@ -147,9 +164,10 @@ describe('encrypted backups (age, X25519 key)', () => {
 
     const result = await restoreBackup({ backupPath, dataDir: target, decryption: { identities: [s.key.identity] } });
     expect(result.restored).toEqual(['account', 'sequencer', 'did_cache', 'blobs', 'actors']);
-    const keyFiles = execFileSync('find', [path.join(target, 'actors'), '-name', 'key']).toString().trim().split('\n');
-    expect(keyFiles).toHaveLength(3);
-    for (const key of keyFiles) expect(statSync(key).mode & 0o777).toBe(0o600);
+    // Every signing key and reserved key comes back with its bytes, mode 0600.
+    const keys = keysBelow(path.join(target, 'actors'));
+    expect(Object.keys(keys)).toHaveLength(4);
+    expect(keys).toEqual(Object.fromEntries(Object.entries(keysBelow(path.join(s.source, 'actors'))).map(([k, v]) => [k, { ...v, mode: 0o600 }])));
     expect(execFileSync('sqlite3', [path.join(target, 'account.sqlite'), 'SELECT count(*) FROM account;']).toString().trim()).toBe('3');
     // The new machine gets the PDS's configuration back, private.
     expect(result.configRestored).toBe(path.join(target, 'pds.env'));
@@ -252,7 +270,7 @@ describe('aurora-backup backup/verify with encryption', () => {
     const s = await setup('enc-cli', 1);
     const out = path.join(s.dir, 'backups');
     const byFlag = await runCli(['backup', '--data', s.source, '--out', out, '--encrypt-to', s.key.file, '--no-prune', '--no-copy']);
-    expect(byFlag.stderr + byFlag.stdout).toContain(`Encrypted (age) to ${s.key.recipient}; with the PDS's configuration (pds.env)`);
+    expect(byFlag.stderr + byFlag.stdout).toContain(`Encrypted (age) to ${s.key.recipient}; with the PDS's configuration (pds.env) and 2 signing keys`); // one actor's, one reserved
     expect(byFlag.code).toBe(0);
     const name = /Backup complete: (\S+)/.exec(byFlag.stdout)![1]!;
     const deep = await runCli(['verify', name, '--deep', '--identity', s.key.file]);

@@ -142,7 +142,7 @@ export const command: Command = {
         console.log(`  Held: ${describeHeld(result.manifest)}`);
         const encryption = result.manifest.aurora_backup.encryption;
         if (encryption) {
-          console.log(`  Encrypted (age) ${encryption.mode === 'passphrase' ? 'with a passphrase' : `to ${encryption.recipients.join(', ')}`}${encryption.secrets.length ? `; with the PDS's configuration (${encryption.secrets.join(', ')})` : ''}`);
+          console.log(`  Encrypted (age) ${encryption.mode === 'passphrase' ? 'with a passphrase' : `to ${encryption.recipients.join(', ')}`}${describeSecrets(encryption.secrets)}`);
         }
         for (const warning of result.warnings ?? []) console.log(`  Warning: ${warning}`);
         if (result.pruned.length) console.log(`  Removed old backups: ${result.pruned.join(', ')}`);
@@ -169,6 +169,14 @@ async function encryptionFrom(values: ParsedArgs['values']): Promise<EncryptionK
   }
   if (passphraseFile !== undefined) return { kind: 'passphrase', passphrase: await readPassphraseFile(passphraseFile) };
   return recipients.length > 0 ? { kind: 'recipients', recipients } : undefined;
+}
+
+/** `; with the PDS's configuration (pds.env) and 3 signing keys`: what the secrets component holds. */
+function describeSecrets(secrets: string[]): string {
+  const keys = secrets.filter((p) => p.startsWith('actors/')).length;
+  const config = secrets.filter((p) => !p.startsWith('actors/'));
+  const parts = [...(config.length ? [`the PDS's configuration (${config.join(', ')})`] : []), ...(keys ? [`${keys} signing key${keys === 1 ? '' : 's'}`] : [])];
+  return parts.length ? `; with ${parts.join(' and ')}` : '';
 }
 
 /** What each component held, named by where it was found: `account.sqlite 3 accounts; …; blocks/ 40 blobs`. */
