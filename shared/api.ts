@@ -296,7 +296,8 @@ export const apiInputs = {
   cancel: none,
   pauseSchedule: z.object({ paused: z.boolean() }),
   listBackups: none,
-  verifyBackup: z.object({ path, deep: z.boolean() }),
+  /** `decryption`: an encrypted backup's key, which a deep verification needs to read its files. */
+  verifyBackup: z.object({ path, deep: z.boolean(), decryption: decryptionInput.optional() }),
   inspectBackup: z.object({ path }),
   restore: z.object({
     path,

@@ -342,8 +342,10 @@ export class Controller extends EventEmitter<ApiEventMap> {
     return listBackups(this.backupDir);
   }
 
-  async verify(backupPath: string, deep: boolean): Promise<VerifyReport> {
-    return verifyBackup(backupPath, { deep, onProgress: (p: Progress) => this.emit('progress', p) });
+  /** A deep verification of an encrypted backup needs its key, as a restore does (given the same ways). */
+  async verify(backupPath: string, deep: boolean, decryption?: DecryptionInput): Promise<VerifyReport> {
+    const keys = decryption ? await decryptionKeys(decryption, this.secrets, this.opts.userDataDir) : undefined;
+    return verifyBackup(backupPath, { deep, ...(keys && { decryption: keys }), onProgress: (p: Progress) => this.emit('progress', p) });
   }
 
   async inspect(backupPath: string): Promise<InspectResult> {

@@ -159,8 +159,9 @@ export function createHandlers(controller: Controller): Handlers {
     pauseSchedule: async (input) => controller.setPaused(parse('pauseSchedule', input).paused),
     listBackups: async (input) => (parse('listBackups', input), controller.listBackups()),
     verifyBackup: async (input) => {
-      const { path: backup, deep } = parse('verifyBackup', input);
-      return controller.verify(await requirePath(backup, 'directory'), deep);
+      const { path: backup, deep, decryption } = parse('verifyBackup', input);
+      if (decryption && 'identityPath' in decryption) await requirePath(decryption.identityPath, 'file');
+      return controller.verify(await requirePath(backup, 'directory'), deep, decryption);
     },
     inspectBackup: async (input) => {
       const { path: backup } = parse('inspectBackup', input);

@@ -114,6 +114,43 @@ describe('the window: encrypted backups', () => {
     expect(problems).toEqual([]);
     expect(app.pageErrors).toEqual([]);
   });
+
+  it('Deep verify on an encrypted backup asks for its key as a restore does: a wrong identity file gets a clear message, the right one passes', async () => {
+    const { page } = app;
+    const identityFile = path.join(app.dir, 'verify-identity.txt');
+    const generated = await app.api('generateEncryptionKey', { identityPath: identityFile, keepCopy: false });
+    expect(generated.ok).toBe(true);
+    const backup = await backUp(app);
+    expect(backup.encrypted).toBe(true);
+    // The main process checks the key's path as it checks a restore's.
+    await expect(app.api('verifyBackup', { path: backup.path, deep: true, decryption: { identityPath: path.join(app.dir, 'no-such-identity.txt') } })).rejects.toThrow(/no-such-identity\.txt/);
+
+    await openView(page, 'Backups');
+    const row = page.locator(`tr[data-backup="${backup.name}"]`);
+    await row.getByRole('button', { name: /^Deep verify/ }).click();
+    const dialog = page.getByRole('dialog', { name: `Deep verify ${backup.name}` });
+    const keys = dialog.getByRole('group', { name: 'This backup is encrypted to a public key' });
+    await keys.getByText('A deep verification needs the identity file').waitFor();
+    const verifyButton = dialog.getByRole('button', { name: 'Verify with this key' });
+    expect(await verifyButton.isDisabled()).toBe(true); // no key yet
+    const other = await generateKeyPair();
+    const wrongFile = path.join(app.dir, 'not-this-backups-identity.txt');
+    writeFileSync(wrongFile, identityFileText(other), { mode: 0o600 });
+    await keys.getByLabel('Identity file').fill(wrongFile);
+    const problems = [...(await overflowing(page)), ...(await axeViolations(page))];
+    await app.screenshot('encryption-verify-key');
+    await verifyButton.click();
+    const refused = page.getByRole('alert').filter({ hasText: `Could not verify ${backup.name}` });
+    await refused.waitFor();
+    expect(await refused.textContent()).toContain(`(${wrongFile}) is not one it was encrypted to (wrong key)`);
+
+    await row.getByRole('button', { name: /^Deep verify/ }).click();
+    await keys.getByLabel('Identity file').fill(identityFile);
+    await verifyButton.click();
+    await page.getByTestId(`verify-${backup.name}`).getByText('Deep verification passed').waitFor({ timeout: 120_000 });
+    expect(problems).toEqual([]);
+    expect(app.pageErrors).toEqual([]);
+  });
 });
 
 function filesUnder(dir: string): Record<string, string> {

@@ -1,8 +1,10 @@
-import { Fragment, useCallback, useEffect, useState } from 'react';
-import type { AppStatus, BackupSummary, CopyStateView, VerifyReport } from '../../../shared/api.js';
+import { Fragment, useCallback, useEffect, useRef, useState, type FormEvent } from 'react';
+import type { AppStatus, BackupSummary, CopyStateView, DecryptionInput, VerifyReport } from '../../../shared/api.js';
 import type { Progress } from '../../../shared/progress.js';
 import { useApi, useConnection } from '../api/client.js';
+import { decryptionFrom, DecryptionFields, NO_KEYS, withDefaultUse } from '../components/DecryptionFields.js';
 import { Icon } from '../components/Icon.js';
+import { Modal } from '../components/Modal.js';
 import { Notice } from '../components/Notice.js';
 import { ProgressPanel } from '../components/ProgressPanel.js';
 import { SizeChart } from '../components/SizeChart.js';
@@ -72,17 +74,30 @@ export function Backups(props: {
     if (focus && backups) document.querySelector(`tr[data-backup="${CSS.escape(focus)}"]`)?.scrollIntoView({ block: 'center' });
   }, [focus, backups]);
 
-  const verify = async (backup: BackupSummary, deep: boolean) => {
+  const verify = async (backup: BackupSummary, deep: boolean, decryption?: DecryptionInput) => {
     // Progress events carry no backup name: those that started after this request are this one's.
     const since = new Date(Date.now() - 1000);
     setVerifications((all) => ({ ...all, [backup.name]: { state: 'running', deep, since } }));
     let result: Verification;
     try {
-      result = { state: 'done', report: await api.verifyBackup({ path: backup.path, deep }) };
+      result = { state: 'done', report: await api.verifyBackup({ path: backup.path, deep, ...(decryption && { decryption }) }) };
     } catch (failure) {
       result = { state: 'error', message: errorText(failure) };
     }
     setVerifications((all) => ({ ...all, [backup.name]: result }));
+  };
+  // A deep verification reads an encrypted backup's files: it asks for the key first, as a restore does.
+  const [askingKey, setAskingKey] = useState<KeyQuestion | null>(null);
+  const deepVerify = async (backup: BackupSummary) => {
+    if (!backup.encrypted) return verify(backup, true);
+    try {
+      const [found, remembered] = await Promise.all([api.inspectBackup({ path: backup.path }), api.getEncryption().catch(() => null)]);
+      if (!found.ok || !found.encryption) return verify(backup, true); // the verification says what is wrong with it
+      const mode = found.encryption.mode;
+      setAskingKey({ backup, mode, canRemember: mode === 'passphrase' ? remembered?.passphraseRemembered === true : remembered?.keptIdentities != null });
+    } catch (failure) {
+      setError(errorText(failure));
+    }
   };
   const openFolder = async (backup: BackupSummary) => {
     try {
@@ -201,7 +216,7 @@ export function Backups(props: {
                                 <button
                                   type="button"
                                   className="button small"
-                                  onClick={() => verify(backup, true)}
+                                  onClick={() => void deepVerify(backup)}
                                   disabled={verification?.state === 'running'}
                                   aria-label={`Deep verify ${backup.name} (unpack and check every database)`}
                                 >
@@ -274,7 +289,69 @@ export function Backups(props: {
         </>
       )}
       {restoreFromTarget}
+      {askingKey ? (
+        <VerifyKeyDialog
+          question={askingKey}
+          onPickFile={native ? () => api.pickFolder({ purpose: 'identityFile' }).catch(() => null) : null}
+          onCancel={() => setAskingKey(null)}
+          onVerify={(decryption) => {
+            setAskingKey(null);
+            void verify(askingKey.backup, true, decryption);
+          }}
+        />
+      ) : null}
     </div>
+  );
+}
+
+interface KeyQuestion {
+  backup: BackupSummary;
+  mode: 'recipients' | 'passphrase';
+  canRemember: boolean;
+}
+
+/** The key a deep verification of an encrypted backup needs: the restore's fields, in a dialog. */
+function VerifyKeyDialog(props: { question: KeyQuestion; onPickFile: (() => Promise<string | null>) | null; onCancel: () => void; onVerify: (decryption: DecryptionInput) => void }) {
+  const { question, onPickFile, onCancel, onVerify } = props;
+  const [keys, setKeys] = useState(NO_KEYS);
+  const cancelButton = useRef<HTMLButtonElement>(null);
+  const chosen = withDefaultUse(keys, question.mode, question.canRemember);
+  const decryption = decryptionFrom(chosen);
+  const submit = (event: FormEvent) => {
+    event.preventDefault();
+    if (decryption) onVerify(decryption);
+  };
+  return (
+    <Modal labelledBy="verify-key-title" onClose={onCancel} initialFocus={cancelButton} className="confirm">
+      <form onSubmit={submit}>
+        <h2 id="verify-key-title" className="card-title">
+          Deep verify {question.backup.name}
+        </h2>
+        <DecryptionFields
+          mode={question.mode}
+          canRemember={question.canRemember}
+          keys={chosen}
+          onChange={setKeys}
+          task="A deep verification"
+          onPickFile={
+            onPickFile
+              ? async () => {
+                  const file = await onPickFile();
+                  if (file) setKeys((k) => ({ ...k, use: 'file', identityPath: file }));
+                }
+              : null
+          }
+        />
+        <div className="button-row">
+          <button type="button" className="button" ref={cancelButton} onClick={onCancel}>
+            Cancel
+          </button>
+          <button type="submit" className="button primary" disabled={!decryption}>
+            Verify with this key
+          </button>
+        </div>
+      </form>
+    </Modal>
   );
 }
 
