@@ -1,7 +1,8 @@
 // One backup the way the desktop app runs it (controller, job worker, history, progress relay), in a
-// process of its own, reporting the event-loop delay of the app's main thread. Run from the TypeScript
-// sources through tsx, because the app's job worker loads the engine by its path in the source tree.
-//   node --import tsx bench/app-backup.ts <dataDir> <backupDir> <userDataDir>
+// process of its own, reporting the event-loop delay of the app's main thread. The bench runs it bundled
+// as the app is (app-backup.mjs, with the bundled job worker beside it):
+//   node app-backup.mjs <dataDir> <backupDir> <userDataDir>
+// (`node --import tsx bench/app-backup.ts …` runs it from the sources, the job worker through tsx.)
 import { measureAppBackup } from '../electron/app/event-loop.js';
 
 const [dataDir, backupDir, userDataDir] = process.argv.slice(2);

@@ -4,13 +4,14 @@
 // the live databases alone and during our backup. Prints a table (and JSON with --json).
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import Database from 'better-sqlite3';
 import type { TargetSpec } from '../shared/targets.js';
+import { BUNDLES, bundle } from '../scripts/build.js';
 import { runBackup } from '../electron/engine/backup.js';
 import { generateKeyPair } from '../electron/engine/crypto/keys.js';
 import { createFixture } from '../electron/engine/fixture.js';
@@ -98,24 +99,26 @@ async function ensureFixture(): Promise<string> {
 }
 
 /**
- * Our side runs as the built app and an installed CLI run it: plain JavaScript, no TypeScript loader
- * (tsx compiles every module at start-up, which costs about a second). esbuild (already installed
- * with tsx and vite) bundles bench/ours.ts with the engine; the worker .mjs files go beside the bundle,
- * where the engine's `new URL('./x-worker.mjs', import.meta.url)` finds them. The bundle lives below
- * node_modules so that better-sqlite3 and the other packages resolve as usual.
+ * Our side runs as the built app and the installed CLI run it: plain JavaScript bundled by esbuild exactly
+ * as `npm run build` bundles them (scripts/build.ts: every package inside except better-sqlite3, the
+ * workers as bundles of their own beside the code that starts them), with no TypeScript loader, so that
+ * start-up and memory are what a user gets. Built at start into the work folder, which stands as an
+ * installed package: a package.json (the engine reads its version from it) and the checkout's
+ * node_modules linked beside the bundles, for better-sqlite3.
  */
-async function buildOurs(): Promise<string[]> {
-  const outDir = path.join(ROOT, 'node_modules', '.cache', 'aurora-bench');
+async function buildOurs(): Promise<{ ours: string[]; app: string[] }> {
+  const outDir = path.join(workDir, 'bundle');
   await rm(outDir, { recursive: true, force: true });
   await mkdir(outDir, { recursive: true });
-  const { build } = await import('esbuild');
-  const outfile = path.join(outDir, 'ours.mjs');
-  await build({ entryPoints: [path.join(ROOT, 'bench', 'ours.ts')], outfile, bundle: true, platform: 'node', format: 'esm', target: 'node22', packages: 'external', logLevel: 'error' });
-  const engineDir = path.join(ROOT, 'electron', 'engine');
-  for (const name of await readdir(engineDir)) if (name.endsWith('.mjs')) await copyFile(path.join(engineDir, name), path.join(outDir, name));
-  return [process.execPath, outfile];
+  const workers = Object.fromEntries(Object.entries(BUNDLES).filter(([name]) => name.endsWith('-worker.mjs')));
+  await bundle({ 'ours.mjs': 'bench/ours.ts', 'app-backup.mjs': 'bench/app-backup.ts', ...workers }, outDir, { quiet: true });
+  const pkg = JSON.parse(await readFile(path.join(ROOT, 'package.json'), 'utf8')) as { name: string; version: string };
+  await writeFile(path.join(outDir, 'package.json'), JSON.stringify({ name: pkg.name, version: pkg.version, private: true, type: 'module' }));
+  await symlink(path.join(ROOT, 'node_modules'), path.join(outDir, 'node_modules'), 'dir');
+  return { ours: [process.execPath, path.join(outDir, 'ours.mjs')], app: [process.execPath, path.join(outDir, 'app-backup.mjs')] };
 }
 let nodeArgs: string[] = [];
+let appArgs: string[] = [];
 function oursReport(m: Measured): OursReport {
   return JSON.parse(m.stdout.trim().split('\n').at(-1)!) as OursReport;
 }
@@ -146,10 +149,10 @@ async function main() {
   // Children inherit the niceness of the thread that spawns them (the main thread), so every tool
   // is measured at the same priority.
   if (niceness !== 0) os.setPriority(niceness);
-  nodeArgs = await buildOurs();
   const hasRestic = await commandExists('restic');
   if (!hasRestic) log('restic is not installed (apt-get install restic): its rows are left out.');
   await mkdir(workDir, { recursive: true });
+  ({ ours: nodeArgs, app: appArgs } = await buildOurs());
   const dataDir = await ensureFixture();
   const dataBytes = await treeBytes(dataDir);
   const scratch = path.join(workDir, 'scratch');
@@ -261,9 +264,9 @@ async function main() {
   let appEventLoop: { p50Ms: number; p99Ms: number; maxMs: number } | null = null;
   if (only.has('ours')) {
     await setCache([dataDir], cache);
-    const app = await measure([process.execPath, '--import', 'tsx', path.join(ROOT, 'bench', 'app-backup.ts'), dataDir, out('app-backups'), out('app-user')], { cwd: ROOT });
+    const app = await measure([...appArgs, dataDir, out('app-backups'), out('app-user')], { cwd: ROOT });
     appEventLoop = (JSON.parse(app.stdout.trim().split('\n').at(-1)!) as { eventLoop: typeof appEventLoop }).eventLoop;
-    record('ours backup, desktop app path (tsx)', app);
+    record('ours backup, desktop app path', app);
     for (const name of ['app-backups', 'app-user']) await rm(out(name), { recursive: true, force: true });
   }
 

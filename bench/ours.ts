@@ -1,9 +1,10 @@
 // Runs our backup or restore in a process of its own, so that the benchmark measures its peak RSS and
 // CPU time exactly as it measures the shell tools'. Prints one JSON line: duration, size, p99
-// event-loop delay and how long each phase took.
-//   node --import tsx bench/ours.ts backup <dataDir> <backupDir> [full|incremental]
-//   node --import tsx bench/ours.ts restore <backupPath> <targetDataDir> <preRestoreBackupDir>
-//   node --import tsx bench/ours.ts copy <backupPath> <targetSpecJson> <knownHostsFile>   (an off-site copy)
+// event-loop delay and how long each phase took. The bench runs it bundled as the CLI is (ours.mjs):
+//   node ours.mjs backup <dataDir> <backupDir> [full|incremental]
+//   node ours.mjs restore <backupPath> <targetDataDir> <preRestoreBackupDir>
+//   node ours.mjs copy <backupPath> <targetSpecJson> <knownHostsFile>   (an off-site copy)
+// (`node --import tsx bench/ours.ts …` runs it from the sources.)
 // With AURORA_BENCH_AGE_IDENTITY=AGE-SECRET-KEY-1… the backup is encrypted to its public key and the
 // restore decrypts with it (the encrypted rows).
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -11,7 +12,7 @@ import type { Progress } from '../shared/progress.js';
 import type { TargetSpec } from '../shared/targets.js';
 
 export interface OursReport {
-  /** From process start until the engine is loaded (Node, the TypeScript loader, imports). */
+  /** From process start until the engine is loaded (Node's own start-up, then loading the bundle). */
   startupMs: number;
   /** The backup or restore call itself, as the desktop app (engine already loaded) pays it. */
   durationMs: number;

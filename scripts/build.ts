@@ -30,6 +30,23 @@ const OPTIONAL_NATIVE = ['cpu-features'];
 export async function buildAll(opts: { outDir?: string; renderer?: boolean; quiet?: boolean } = {}): Promise<string> {
   const outDir = opts.outDir ?? path.join(root, 'dist');
   for (const name of Object.keys(BUNDLES)) await rm(path.join(outDir, name), { force: true });
+  await bundle(BUNDLES, outDir, opts);
+  if (opts.renderer !== false) {
+    const { build: viteBuild } = await import('vite');
+    await viteBuild({
+      configFile: path.join(root, 'renderer', 'vite.config.ts'),
+      build: { outDir: path.join(outDir, 'renderer') },
+      logLevel: opts.quiet ? 'error' : 'info',
+    });
+  }
+  return outDir;
+}
+
+/**
+ * Bundles each entry (`{ 'out.mjs': 'path/from/root.ts' }`) into `outDir` as `npm run build` does for the
+ * app and the CLI (the benchmark bundles its own entry points with it, so that it measures the same code).
+ */
+export async function bundle(entries: Record<string, string>, outDir: string, opts: { quiet?: boolean } = {}): Promise<void> {
   const common: BuildOptions = {
     bundle: true,
     platform: 'node',
@@ -42,7 +59,7 @@ export async function buildAll(opts: { outDir?: string; renderer?: boolean; quie
     logLevel: opts.quiet ? 'error' : 'warning',
   };
   await Promise.all(
-    Object.entries(BUNDLES).map(([name, entry]) => {
+    Object.entries(entries).map(([name, entry]) => {
       const outfile = path.join(outDir, name);
       if (name.endsWith('.cjs')) return build({ ...common, entryPoints: [path.join(root, entry)], outfile, format: 'cjs' });
       return build({
@@ -55,15 +72,6 @@ export async function buildAll(opts: { outDir?: string; renderer?: boolean; quie
       });
     }),
   );
-  if (opts.renderer !== false) {
-    const { build: viteBuild } = await import('vite');
-    await viteBuild({
-      configFile: path.join(root, 'renderer', 'vite.config.ts'),
-      build: { outDir: path.join(outDir, 'renderer') },
-      logLevel: opts.quiet ? 'error' : 'info',
-    });
-  }
-  return outDir;
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
