@@ -165,7 +165,7 @@ async function main() {
   const restoreReports: OursReport[] = [];
   /** `movedBytes`: what the tool's throughput is of (an off-site copy: the backup's bytes), else the data directory. */
   const record = (tool: string, m: Measured, sizeBytes?: number, ours?: OursReport, movedBytes?: number) => {
-    (samples[tool] ??= []).push({ ...m, stdout: '', sizeBytes, engineS: ours && ours.durationMs / 1000, startupS: ours && ours.startupMs / 1000, movedBytes });
+    (samples[tool] ??= []).push({ ...m, stdout: '', sizeBytes, engineS: ours && ours.durationMs / 1000, startupS: ours && ours.startupMs / 1000, startupCpuS: ours && ours.startupCpuMs / 1000, movedBytes });
     log(`  ${tool.padEnd(28)} ${m.wallS.toFixed(2).padStart(7)} s  ${m.peakRssMB.toFixed(0).padStart(5)} MB RSS  ${m.cpuS.toFixed(2).padStart(7)} s CPU`);
   };
 
@@ -388,7 +388,7 @@ async function smallChange(dataDir: string): Promise<() => Promise<void>> {
   return () => rm(blob, { force: true });
 }
 
-type Sample = Measured & { sizeBytes?: number; engineS?: number; startupS?: number; movedBytes?: number };
+type Sample = Measured & { sizeBytes?: number; engineS?: number; startupS?: number; startupCpuS?: number; movedBytes?: number };
 
 function summarize(list: Sample[], dataBytes: number): ToolSummary {
   const walls = list.map((s) => s.wallS);
@@ -405,6 +405,7 @@ function summarize(list: Sample[], dataBytes: number): ToolSummary {
     ...(list[0]?.engineS !== undefined && {
       engineWallS: median(list.map((s) => s.engineS!)),
       startupS: median(list.map((s) => s.startupS!)),
+      startupCpuS: median(list.map((s) => s.startupCpuS!)),
     }),
     samples: list.map(({ wallS: w, cpuS, peakRssMB }) => ({ wallS: w, cpuS, peakRssMB })),
   };

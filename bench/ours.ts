@@ -14,6 +14,8 @@ import type { TargetSpec } from '../shared/targets.js';
 export interface OursReport {
   /** From process start until the engine is loaded (Node's own start-up, then loading the bundle). */
   startupMs: number;
+  /** CPU milliseconds (all threads) used by then. */
+  startupCpuMs: number;
   /** The backup or restore call itself, as the desktop app (engine already loaded) pays it. */
   durationMs: number;
   backupPath?: string;
@@ -58,6 +60,7 @@ if (!(mode === 'backup' && first && second) && !((mode === 'restore' || mode ===
   console.error(usage);
   process.exit(2);
 }
+// All loaded whatever the mode, as the CLI's backup command loads the off-site targets too (for its copy after the backup).
 const { runBackup } = await import('../electron/engine/backup.js');
 const { restoreBackup } = await import('../electron/engine/restore.js');
 const { copyBackup } = await import('../electron/engine/targets/copy.js');
@@ -65,6 +68,7 @@ const { openTarget } = await import('../electron/engine/targets/open.js');
 const { KnownHosts } = await import('../electron/engine/targets/known-hosts.js');
 const { recipientOf } = await import('../electron/engine/crypto/keys.js');
 const startupMs = performance.now();
+const startupCpuMs = cpuMs({ user: 0, system: 0 });
 const identity = process.env.AURORA_BENCH_AGE_IDENTITY;
 const encryption = identity ? { kind: 'recipients' as const, recipients: [await recipientOf(identity)] } : null;
 const decryption = identity ? { identities: [identity] } : undefined;
@@ -102,6 +106,7 @@ if (phase) {
 const ms = (ns: number) => Math.max(0, Math.round(ns / 1e4) / 100 - RESOLUTION_MS);
 const report: OursReport = {
   startupMs,
+  startupCpuMs,
   durationMs,
   ...extra,
   eventLoop: { p50Ms: ms(delay.percentile(50)), p99Ms: ms(delay.percentile(99)), maxMs: ms(delay.max) },

@@ -12,8 +12,10 @@ export interface ToolSummary {
   sizeBytes: number | null;
   /** Ours only: the engine call alone (what the desktop app, engine already loaded, pays) … */
   engineWallS?: number;
-  /** … and the process start-up before it (Node + TypeScript loader + imports; a CLI run pays it). */
+  /** … and the process start-up before it (Node, loading the bundle; a CLI run pays it). */
   startupS?: number;
+  /** … and the CPU time of that start-up. */
+  startupCpuS?: number;
   samples: Array<{ wallS: number; cpuS: number; peakRssMB: number }>;
 }
 
@@ -148,7 +150,7 @@ export function printTable(result: BenchResult, print: (line: string) => void): 
       Object.entries(wall).map(([k, v]) => `${k} ${v}/${cpu[k] ?? 0}`).join(', ');
     print(`our backup phases (median wall ms/CPU ms): ${phases(o.phasesMs, o.phasesCpuMs)}`);
     print(`our restore phases (median wall ms/CPU ms): ${phases(o.restorePhasesMs, o.restorePhasesCpuMs)}`);
-    print(`engine s = the backup/restore call alone; wall s adds process start-up: ${(t['ours backup']?.startupS ?? 0).toFixed(2)} s`);
+    print(`engine s = the backup/restore call alone; wall s adds process start-up: ${(t['ours backup']?.startupS ?? 0).toFixed(2)} s (${(t['ours backup']?.startupCpuS ?? 0).toFixed(2)} s CPU)`);
   }
   if (w) {
     print(
