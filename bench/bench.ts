@@ -101,7 +101,8 @@ async function ensureFixture(): Promise<string> {
 /**
  * Our side runs as the built app and the installed CLI run it: plain JavaScript bundled by esbuild exactly
  * as `npm run build` bundles them (scripts/build.ts: every package inside except better-sqlite3, the
- * workers as bundles of their own beside the code that starts them), with no TypeScript loader, so that
+ * workers as bundles of their own beside the code that starts them; ours.mjs split into parts loaded on
+ * demand, as cli.mjs is), with no TypeScript loader, so that
  * start-up and memory are what a user gets. Built at start into the work folder, which stands as an
  * installed package: a package.json (the engine reads its version from it) and the checkout's
  * node_modules linked beside the bundles, for better-sqlite3.
@@ -111,7 +112,7 @@ async function buildOurs(): Promise<{ ours: string[]; app: string[] }> {
   await rm(outDir, { recursive: true, force: true });
   await mkdir(outDir, { recursive: true });
   const workers = Object.fromEntries(Object.entries(BUNDLES).filter(([name]) => name.endsWith('-worker.mjs')));
-  await bundle({ 'ours.mjs': 'bench/ours.ts', 'app-backup.mjs': 'bench/app-backup.ts', ...workers }, outDir, { quiet: true });
+  await bundle({ 'ours.mjs': 'bench/ours.ts', 'app-backup.mjs': 'bench/app-backup.ts', ...workers }, outDir, { quiet: true, split: ['ours.mjs'] });
   const pkg = JSON.parse(await readFile(path.join(ROOT, 'package.json'), 'utf8')) as { name: string; version: string };
   await writeFile(path.join(outDir, 'package.json'), JSON.stringify({ name: pkg.name, version: pkg.version, private: true, type: 'module' }));
   await symlink(path.join(ROOT, 'node_modules'), path.join(outDir, 'node_modules'), 'dir');

@@ -60,16 +60,22 @@ if (!(mode === 'backup' && first && second) && !((mode === 'restore' || mode ===
   console.error(usage);
   process.exit(2);
 }
-// All loaded whatever the mode, as the CLI's backup command loads the off-site targets too (for its copy after the backup).
-const { runBackup } = await import('../electron/engine/backup.js');
-const { restoreBackup } = await import('../electron/engine/restore.js');
-const { copyBackup } = await import('../electron/engine/targets/copy.js');
-const { openTarget } = await import('../electron/engine/targets/open.js');
-const { KnownHosts } = await import('../electron/engine/targets/known-hosts.js');
+// Only what the mode needs, as the CLI loads only the command it runs (the bench bundles this file split
+// as the CLI is: a backup does not read the off-site targets' code).
+const engine =
+  mode === 'backup'
+    ? { backup: await import('../electron/engine/backup.js') }
+    : mode === 'restore'
+      ? { restore: await import('../electron/engine/restore.js') }
+      : {
+          copy: await import('../electron/engine/targets/copy.js'),
+          open: await import('../electron/engine/targets/open.js'),
+          knownHosts: await import('../electron/engine/targets/known-hosts.js'),
+        };
+const identity = process.env.AURORA_BENCH_AGE_IDENTITY;
 const { recipientOf } = await import('../electron/engine/crypto/keys.js');
 const startupMs = performance.now();
 const startupCpuMs = cpuMs({ user: 0, system: 0 });
-const identity = process.env.AURORA_BENCH_AGE_IDENTITY;
 const encryption = identity ? { kind: 'recipients' as const, recipients: [await recipientOf(identity)] } : null;
 const decryption = identity ? { identities: [identity] } : undefined;
 
@@ -84,16 +90,16 @@ const sampler = setInterval(() => {
 delay.enable();
 const started = performance.now();
 let extra: Partial<OursReport> = {};
-if (mode === 'backup') {
-  const result = await runBackup({ dataDir: first!, backupDir: second!, env: {}, retention: null, onProgress, encryption, kind: third === 'incremental' ? 'incremental' : 'full' });
+if (engine.backup) {
+  const result = await engine.backup.runBackup({ dataDir: first!, backupDir: second!, env: {}, retention: null, onProgress, encryption, kind: third === 'incremental' ? 'incremental' : 'full' });
   extra = { backupPath: result.path, size: result.size };
-} else if (mode === 'copy') {
-  const target = openTarget(JSON.parse(second!) as TargetSpec, { knownHosts: new KnownHosts(third!), env: process.env });
-  const result = await copyBackup({ backupPath: first!, target, onProgress });
+} else if (engine.copy) {
+  const target = engine.open.openTarget(JSON.parse(second!) as TargetSpec, { knownHosts: new engine.knownHosts.KnownHosts(third!), env: process.env });
+  const result = await engine.copy.copyBackup({ backupPath: first!, target, onProgress });
   await target.close();
   extra = { size: result.uploadedBytes };
 } else {
-  await restoreBackup({ backupPath: first!, dataDir: second!, backupDir: third!, env: {}, onProgress, decryption });
+  await engine.restore!.restoreBackup({ backupPath: first!, dataDir: second!, backupDir: third!, env: {}, onProgress, decryption });
 }
 const durationMs = performance.now() - started;
 delay.disable();

@@ -1,7 +1,6 @@
 import { formatBytes } from '../../shared/format.js';
 import type { TargetCopyResult } from '../../shared/targets.js';
 import type { CopyResult } from '../engine/targets/copy.js';
-import { copyToTargets } from '../engine/targets/offsite.js';
 import { createProgressBar, type ProgressBar } from './progress-bar.js';
 import { configuredTargets, targetContext, targetSpecFromArg } from './targets-config.js';
 
@@ -36,6 +35,9 @@ export async function targetsToCopyTo(names: readonly string[], values: Record<s
  */
 export async function copyToNamedTargets(backupPath: string, names: readonly string[], values: Record<string, unknown>, opts: CopyCommandOptions): Promise<TargetCopyResult[]> {
   const specs = await targetsToCopyTo(names, values);
+  if (specs.length === 0) return [];
+  // Loaded only now, with the S3 and SFTP libraries: a backup without targets does not load them.
+  const { copyToTargets } = await import('../engine/targets/offsite.js');
   const indent = opts.afterBackup ? '  ' : '';
   let bar: ProgressBar | null = null;
   try {

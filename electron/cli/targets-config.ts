@@ -4,9 +4,15 @@ import type { TargetSpec } from '../../shared/targets.js';
 import { defaultUserDataDir } from '../app/paths.js';
 import { EngineError, readUserFile } from '../engine/errors.js';
 import { KnownHosts } from '../engine/targets/known-hosts.js';
-import { loadTargetsFile, openTarget, resolveTarget, type TargetContext } from '../engine/targets/open.js';
+import type { TargetContext } from '../engine/targets/open.js';
 import type { Target } from '../engine/targets/target.js';
 import { CliError, type OptionSpec } from './command.js';
+
+/**
+ * The targets' code (the S3 and SFTP libraries, 2 MB of the bundle) is loaded only once there is a target to
+ * read or open: a backup without off-site targets does not pay for it at start-up.
+ */
+const targetsModule = () => import('../engine/targets/open.js');
 
 /** The app's targets file, shared by the desktop app and the CLI. */
 export const TARGETS_FILE = 'targets.json';
@@ -43,6 +49,7 @@ export async function configuredTargets(values: Record<string, unknown>): Promis
   const given = values.targets as string | undefined;
   const file = given ? path.resolve(given) : path.join(defaultUserDataDir(), TARGETS_FILE);
   if (!given && !existsSync(file)) return { specs: [], file: null };
+  const { loadTargetsFile } = await targetsModule();
   return { specs: await asCliError(loadTargetsFile(file)), file };
 }
 
@@ -56,6 +63,7 @@ export function targetContext(): TargetContext {
 /** `--to`/`--from`/`--target` → the target's settings: a configured name, a URL or a folder path. */
 export async function targetSpecFromArg(text: string, values: Record<string, unknown>, env: NodeJS.ProcessEnv = process.env): Promise<TargetSpec> {
   const { specs } = await configuredTargets(values);
+  const { resolveTarget } = await targetsModule();
   const spec = await asCliError(Promise.resolve().then(() => resolveTarget(text, specs, { sshKey: values['ssh-key'] as string | undefined })));
   if (spec.type !== 'sftp') return spec;
   const passwordFile = values['ssh-password-file'] as string | undefined;
@@ -75,6 +83,7 @@ async function readPasswordFile(file: string): Promise<string> {
 /** `--to`/`--from`/`--target` → an open target. */
 export async function targetFromArg(text: string, values: Record<string, unknown>): Promise<{ spec: TargetSpec; target: Target }> {
   const spec = await targetSpecFromArg(text, values);
+  const { openTarget } = await targetsModule();
   return { spec, target: openTarget(spec, targetContext()) };
 }
 
