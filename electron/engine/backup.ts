@@ -138,8 +138,7 @@ export async function runBackup(opts: BackupOptions = {}): Promise<BackupResult>
     await removeLeftovers(backupDir);
     const { stamp, at: stampedAt } = await freeTimestamp(backupDir, prefix);
     const name = `${prefix}${stamp}`;
-    // Encrypted backups are full: restoring through a chain does not decrypt its parts yet (docs/incremental.md).
-    const chain = encryption ? { parent: null } : await chooseParent({ ...opts, fullEveryDays: opts.fullEveryDays ?? config.fullEveryDays }, backupDir, locations.dataDir, startedAt);
+    const chain = await chooseParent({ ...opts, fullEveryDays: opts.fullEveryDays ?? config.fullEveryDays }, backupDir, locations.dataDir, startedAt, encryption);
     const previous = chain.parent;
     workDir = path.join(backupDir, `.incomplete-${name}`);
     // Private whatever the umask (the guide's "chmod 700 backups/"): a backup holds signing keys and the account database.
@@ -250,11 +249,11 @@ interface Written {
  * Whether this backup is incremental, and on which backup it builds. Pre-restore and partial backups are
  * always full: they stand alone beside the backups.
  */
-async function chooseParent(opts: BackupOptions, backupDir: string, dataDir: string, now: Date): Promise<{ parent: ChainParent | null; warning?: string }> {
+async function chooseParent(opts: BackupOptions, backupDir: string, dataDir: string, now: Date, encryption: EncryptionKeys | null): Promise<{ parent: ChainParent | null; warning?: string }> {
   const kind = opts.kind ?? 'full';
   if (kind === 'full' || opts.preRestore || opts.components) return { parent: null };
-  const { parent, reason } = await findParent(backupDir, dataDir);
-  if (!parent) return { parent: null, ...(kind === 'incremental' && { warning: `This backup is full, not incremental: ${reason}.` }) };
+  const { parent, reason, settingsChanged } = await findParent(backupDir, dataDir, encryption);
+  if (!parent) return { parent: null, ...((kind === 'incremental' || settingsChanged) && { warning: `This backup is full, not incremental: ${reason}.` }) };
   const everyDays = opts.fullEveryDays ?? DEFAULT_FULL_EVERY_DAYS;
   if (kind === 'auto' && now.getTime() - parent.baseCreatedAt.getTime() >= everyDays * DAY_MS) return { parent: null };
   return { parent };

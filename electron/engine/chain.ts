@@ -4,6 +4,8 @@ import path from 'node:path';
 import { BACKUP_NAME_PATTERN, DATABASE_COMPONENTS, isDataComponent, type Component, type Compression } from '../../shared/components.js';
 import type { Manifest, ManifestContents } from '../../shared/manifest.js';
 import { readBackupFolder, type BackupFile, type BackupFolder } from './backup-folder.js';
+import { checkKeysOpen, type DecryptionKeys, type EncryptionKeys } from './crypto/age-stream.js';
+import { assertKeysOpenBackup } from './crypto/backup-keys.js';
 import { EngineError } from './errors.js';
 
 /**
@@ -81,6 +83,8 @@ export interface ParentChoice {
   parent: ChainParent | null;
   /** Why there is none (said when a backup that could have been incremental is full). */
   reason: string;
+  /** The reason is a change the user made (encryption turned on or off, other keys): said even when the backup was not asked to be incremental. */
+  settingsChanged?: boolean;
 }
 
 /**
@@ -89,7 +93,7 @@ export interface ParentChoice {
  * size recorded. Anything else (a base deleted by hand, a damaged or unfinished newest backup) makes the
  * next backup full, and `reason` says why.
  */
-export async function findParent(backupDir: string, dataDir: string): Promise<ParentChoice> {
+export async function findParent(backupDir: string, dataDir: string, encryption: EncryptionKeys | null = null): Promise<ParentChoice> {
   const names = (await readdir(backupDir).catch(() => [] as string[])).filter((n) => BACKUP_NAME_PATTERN.test(n)).sort().reverse();
   const newest = names[0];
   if (!newest) return { parent: null, reason: `there is no earlier backup in ${backupDir}` };
@@ -104,15 +108,46 @@ export async function findParent(backupDir: string, dataDir: string): Promise<Pa
   if (path.resolve(contents.data_dir) !== path.resolve(dataDir)) {
     return { parent: null, reason: `the newest backup, ${newest}, is of another data directory (${contents.data_dir})` };
   }
-  if (backup.files.some((f) => f.encrypted)) return { parent: null, reason: `the newest backup, ${newest}, is encrypted (an incremental backup builds only on plain ones)` };
   const { missing, wrongSize } = await checkHolders(backup.path, contents);
   if (missing.length > 0 || wrongSize.length > 0) {
     return { parent: null, reason: `the chain of the newest backup, ${newest}, is not whole (${[...missing, ...wrongSize].join('; ')})` };
   }
+  const otherEncryption = await encryptionDifference(backup.path, backup.manifest, contents, encryption);
+  if (otherEncryption) return { parent: null, reason: `the newest backup, ${newest}, ${otherEncryption}`, settingsChanged: true };
   const base = backup.manifest.aurora_backup.kind === 'incremental' ? backup.manifest.aurora_backup.base! : newest;
   const baseFolder = base === newest ? backup : await readBackupFolder(path.join(backupDir, base)).catch(() => null);
   if (!baseFolder) return { parent: null, reason: `the base of the newest backup, ${base}, cannot be read` };
   return { parent: { name: newest, path: backup.path, manifest: backup.manifest, contents, base, baseCreatedAt: baseFolder.createdAt }, reason: '' };
+}
+
+/**
+ * Why a backup encrypted with `encryption` (null: not encrypted) cannot build on the chain of `manifest`,
+ * or null when it can: a restore reads the whole chain with one identity or passphrase, so the chain must
+ * be encrypted exactly as this backup will be (the same public keys; the same passphrase, which is checked
+ * by opening the header of one of the chain's files: the chain itself was built with that passphrase).
+ */
+async function encryptionDifference(backupPath: string, manifest: Manifest, contents: ManifestContents, encryption: EncryptionKeys | null): Promise<string | null> {
+  const was = manifest.aurora_backup.encryption;
+  const chainFiles = contents.holders.flatMap((h, index) => h.files.map((file) => ({ folder: index === 0 ? backupPath : path.join(path.dirname(backupPath), h.name), file })));
+  const chainEncrypted = was !== undefined && chainFiles.every(({ file }) => file.encrypted === true);
+  if (!encryption) return was ? 'is encrypted and this backup is not (an incremental backup is encrypted like the chain it builds on)' : null;
+  if (!chainEncrypted) return 'is not encrypted and this backup is (an incremental backup is encrypted like the chain it builds on)';
+  if (encryption.kind === 'recipients') {
+    if (was.mode !== 'recipients') return 'is encrypted with a passphrase, this backup to age public keys';
+    const same = (a: string[], b: string[]) => a.length === b.length && [...a].sort().every((key, i) => key === [...b].sort()[i]);
+    return same(was.recipients, encryption.recipients) ? null : `is encrypted to other age public keys (${was.recipients.join(', ')}) than this backup (${encryption.recipients.join(', ')})`;
+  }
+  if (was.mode !== 'passphrase') return 'is encrypted to age public keys, this backup with a passphrase';
+  const sample = chainFiles[0];
+  if (!sample) return null; // a chain that stores no file at all needs no key
+  try {
+    await checkKeysOpen(path.join(sample.folder, sample.file.path), { identities: [], passphrase: encryption.passphrase });
+    return null;
+  } catch (error) {
+    const code = (error as EngineError).code;
+    if (code === 'DECRYPT_WRONG_KEY') return 'is encrypted with another passphrase than this backup';
+    return `cannot be checked against this backup's passphrase (${(error as Error).message})`;
+  }
 }
 
 /** Each holder's files, looked for beside `backupPath`: those missing, and those not at the size recorded. */
@@ -215,6 +250,27 @@ export async function resolveSources(backup: BackupFolder): Promise<ResolvedSour
   byHolder(contents.actors.flatMap(([folder, holder, files]) => files.map((f) => [folder === '.' ? f : `${folder}/${f}`, holder] as [string, number])), 'actors');
   const needs = contents.holders.slice(1).map((h) => h.name).sort();
   return { parts, problems, needs };
+}
+
+/**
+ * Before an incremental backup's chain is read: the keys must open the encrypted files of every other backup
+ * it reads for `components` (the header of one file each), so a wrong or missing key is said before anything
+ * is written. Its own files are checked by assertKeysOpenBackup.
+ */
+export async function assertKeysOpenChain(backup: BackupFolder, sources: ResolvedSources, keys: DecryptionKeys | undefined, components: Component[]): Promise<void> {
+  const byFolder = new Map<string, BackupFile[]>();
+  for (const [component, parts] of sources.parts) {
+    if (!components.includes(component)) continue;
+    for (const part of parts.filter((p) => p.folder !== backup.path && p.file.encrypted === true)) {
+      const files = byFolder.get(part.folder) ?? [];
+      if (!files.some((f) => f.path === part.file.path)) files.push(part.file);
+      byFolder.set(part.folder, files);
+    }
+  }
+  for (const [folder, files] of byFolder) {
+    // Without keys the backup itself is named: it is what the user asked to read.
+    await assertKeysOpenBackup({ path: keys ? folder : backup.path, files, manifest: backup.manifest }, keys);
+  }
 }
 
 /** Refuses, naming what is missing, when an incremental backup's chain is not all there. */

@@ -117,7 +117,8 @@ async function summarize(folder: string): Promise<BackupSummary> {
     legacy: backup.legacy,
     preRestoreOf: before && typeof before.backup_name === 'string' ? { backupName: before.backup_name, dataDir: String(before.data_dir) } : null,
     components: incremental ? COMPONENTS.filter((c) => standsForComponents(backup).has(c)) : backup.files.map((f) => f.component).filter(isDataComponent),
-    encrypted: backup.files.some((f) => f.encrypted === true),
+    // An incremental backup of an idle PDS may store no file of its own; its chain is encrypted all the same.
+    encrypted: backup.manifest?.aurora_backup.encryption !== undefined || backup.files.some((f) => f.encrypted === true),
     backupKind: incremental ? 'incremental' : 'full',
     base: incremental ? (backup.manifest?.aurora_backup.base ?? null) : null,
     standsForSize: base.size + (incremental ? chainBytes(backup) : 0),

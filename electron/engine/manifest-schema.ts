@@ -125,6 +125,14 @@ const ourManifestSchema = z.looseObject({
         ctx.addIssue({ code: 'custom', path: ['aurora_backup', 'files', i], message: 'a secrets file is only ever written encrypted' });
       }
     }
+    // An incremental backup reads its chain with the same identity or passphrase: the chain is encrypted exactly as it is.
+    for (const [h, holder] of (manifest.aurora_backup.contents?.holders ?? []).entries()) {
+      for (const [i, file] of holder.files.entries()) {
+        if ((file.encrypted === true) !== encrypted || file.path.endsWith(ENCRYPTED_EXTENSION) !== encrypted) {
+          ctx.addIssue({ code: 'custom', path: ['aurora_backup', 'contents', 'holders', h, 'files', i], message: encrypted ? `${holder.name}/${file.path} must be an encrypted .age file like every file this backup reads` : `${holder.name}/${file.path} is marked encrypted, but the manifest records no encryption` });
+        }
+      }
+    }
     const mode = manifest.aurora_backup.encryption;
     if (mode && (mode.mode === 'recipients') !== mode.recipients.length > 0) {
       ctx.addIssue({ code: 'custom', path: ['aurora_backup', 'encryption', 'recipients'], message: mode.mode === 'recipients' ? 'lists no recipient' : 'a passphrase backup lists no recipients' });

@@ -13,7 +13,7 @@ import { isKeyFile, runBackup } from './backup.js';
 import type { DecryptionKeys } from './crypto/age-stream.js';
 import { assertKeysOpenBackup, fileDecoder } from './crypto/backup-keys.js';
 import { readSecrets, writeSecrets, type ConfigChoice, type ConfigDifference } from './restore-secrets.js';
-import { isIncremental, openSources, type ResolvedSources, type SourcePart } from './chain.js';
+import { assertKeysOpenChain, isIncremental, openSources, type ResolvedSources, type SourcePart } from './chain.js';
 import { DEFAULT_BACKUP_DIR, resolveConfig, type PdsLocations, type ResolvedConfig } from './config.js';
 import { EngineError } from './errors.js';
 import { faultPoint } from './fault-injection.js';
@@ -124,11 +124,17 @@ export async function planRestore(opts: RestoreOptions): Promise<RestorePlan> {
   const backup = await openBackupFolder(opts.backupPath);
   const sources = await openSources(backup);
   const plan = await makePlan(opts, config, backup, sources);
-  await assertKeysOpenBackup(backup, opts.decryption, plannedFiles(backup, plan));
+  await assertKeysOpen(backup, sources, plan, opts.decryption);
   return plan;
 }
 
 const plannedFiles = (backup: BackupFolder, plan: RestorePlan) => backup.files.filter((f) => plan.components.some((c) => c.component === f.component));
+
+/** The keys must open what the restore reads: the backup's own files, and those of its chain. */
+async function assertKeysOpen(backup: BackupFolder, sources: ResolvedSources, plan: RestorePlan, keys: DecryptionKeys | undefined): Promise<void> {
+  await assertKeysOpenBackup(backup, keys, plannedFiles(backup, plan));
+  await assertKeysOpenChain(backup, sources, keys, plan.components.map((c) => c.component));
+}
 
 async function makePlan(opts: RestoreOptions, config: ResolvedConfig, backup: BackupFolder, sources: ResolvedSources): Promise<RestorePlan> {
   const available = COMPONENTS.filter((c) => sources.parts.has(c));
@@ -263,7 +269,7 @@ async function restore(opts: RestoreOptions): Promise<RestoreResult> {
 
   await assertSizesMatch(backup, sources, plan);
   // A missing or wrong key (or passphrase) is refused here, before the data directory is even created.
-  await assertKeysOpenBackup(backup, opts.decryption, plannedFiles(backup, plan));
+  await assertKeysOpen(backup, sources, plan, opts.decryption);
   const secretsFile = opts.components === undefined || opts.secrets ? backup.files.find(isSecretsFile) : undefined;
   const secrets = secretsFile
     ? await readSecrets(backup, secretsFile, { dataDir, envFile: config.envFile, decryption: opts.decryption, choose: opts.configChoice ? () => Promise.resolve(opts.configChoice) : opts.chooseConfig })

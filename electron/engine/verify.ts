@@ -15,7 +15,7 @@ import { BLOB_REFERENCE_QUERIES, describeMissing, missingBlobs, referencesFrom, 
 import { assertSupportedCompression } from './compress.js';
 import type { DecryptionKeys } from './crypto/age-stream.js';
 import { assertKeysOpenBackup, fileDecoder } from './crypto/backup-keys.js';
-import { isIncremental, resolveSources } from './chain.js';
+import { assertKeysOpenChain, isIncremental, resolveSources, type ResolvedSources } from './chain.js';
 import { EngineError } from './errors.js';
 import { IntegrityChecks } from './integrity.js';
 import { progressReporter, type ProgressReporter } from './progress.js';
@@ -68,8 +68,9 @@ export async function verifyBackup(folder: string, opts: VerifyOptions = {}): Pr
   const present = backup.files.filter((file) => !backup.missing.includes(file));
   // An incremental backup is checked with the files of its chain it needs, against its own record of them.
   const chainFiles: Array<{ folder: BackupFolder; file: BackupFile; label: string }> = [];
+  let sources: ResolvedSources | null = null;
   if (isIncremental(backup)) {
-    const sources = await resolveSources(backup);
+    sources = await resolveSources(backup);
     for (const problem of sources.problems) {
       files.push({ path: problem.split(' ')[0]!, ok: false, detail: problem.replace(/^\S+ /, '') });
       problems.push(`${problem}: this incremental backup needs it (its chain: ${sources.needs.join(', ')}).`);
@@ -88,6 +89,7 @@ export async function verifyBackup(folder: string, opts: VerifyOptions = {}): Pr
 
   // A missing or wrong key is said once, before anything is read (a quick check reads no contents: it needs none).
   if (checkContents) await assertKeysOpenBackup(backup, opts.decryption, present);
+  if (checkContents && sources) await assertKeysOpenChain(backup, sources, opts.decryption, [...sources.parts.keys()]);
   const tempDir = checkContents ? await mkdtemp(path.join(os.tmpdir(), 'aurora-verify-')) : null;
   const checker = new IntegrityChecks();
   const blobUse: BlobUse = { archived: null, references: [], storesRead: false };
