@@ -13,6 +13,7 @@ import { verifyBackup } from '../../electron/engine/verify.js';
 import { AGE, run } from '../helpers/age-cli.js';
 import { addAccount, addBlob, writeToActors } from '../helpers/chain-changes.js';
 import { copyDir, digests } from '../helpers/restore-setup.js';
+import { runCli } from '../helpers/run-cli.js';
 import { makeTempDir } from '../helpers/tmp.js';
 
 const PDS_ENV = 'PDS_HOSTNAME=pds.example.com\nPDS_SERVICE_DID=did:web:pds.example.com\nPDS_JWT_SECRET=0123456789abcdef0123456789abcdef\n';
@@ -67,6 +68,7 @@ describe('a chain of encrypted incremental backups (age, X25519 key)', () => {
     keyFile = path.join(root, 'key.txt');
     writeFileSync(keyFile, identityFileText(pair), { mode: 0o600 });
     encryption = { kind: 'recipients', recipients: [pair.recipient] };
+    writeFileSync(path.join(root, 'recipient.txt'), `${pair.recipient}\n`);
 
     expect((await backup()).manifest.aurora_backup.kind).toBe('full');
     addBlob(dataDir);
@@ -183,6 +185,17 @@ describe('a chain of encrypted incremental backups (age, X25519 key)', () => {
     expect(existsSync(target)).toBe(false);
   }, 120_000);
 
+  it('a manifest edited to call a file of the chain plain is refused before anything is read', async () => {
+    const copy = copyDir(backupDir, path.join(root, 'edited'));
+    const newest = path.join(copy, steps.at(-1)!.name);
+    const manifest = manifestOf(newest);
+    const holder = manifest.aurora_backup.contents!.holders[1]!;
+    holder.files[0] = { ...holder.files[0]!, path: holder.files[0]!.path.replace(/\.age$/, ''), encrypted: false };
+    writeFileSync(path.join(newest, 'manifest.json'), JSON.stringify(manifest));
+    const refused = await errorOf(verifyBackup(newest));
+    expect(refused.message).toContain(`${holder.name}/${holder.files[0]!.path} must be an encrypted .age file like every file this backup reads`);
+  });
+
   it('other keys, or encryption turned off or on, make a full backup that says why; list marks the chain encrypted', async () => {
     const other = await generateKeyPair();
     const copy = copyDir(backupDir, path.join(root, 'rekeyed'));
@@ -196,9 +209,12 @@ describe('a chain of encrypted incremental backups (age, X25519 key)', () => {
 
     const plainDir = path.join(root, 'plain-first');
     await runBackup({ dataDir, backupDir: plainDir, kind: 'auto', encryption: null });
-    const encrypted = await runBackup({ dataDir, backupDir: plainDir, kind: 'auto', encryption });
-    expect(encrypted.manifest.aurora_backup.kind).toBe('full');
-    expect(encrypted.warnings!.join('\n')).toMatch(/This backup is full, not incremental: the newest backup, \S+, is not encrypted and this backup is/);
+    // Turned on from the command line: the CLI prints why this backup is full.
+    const encrypted = await runCli(['backup', '--data', dataDir, '--out', plainDir, '--encrypt-to', keyFile.replace(/key\.txt$/, 'recipient.txt'), '--no-prune', '--no-copy']);
+    expect(encrypted.code).toBe(0);
+    expect(encrypted.stdout).toMatch(/Warning: This backup is full, not incremental: the newest backup, \S+, is not encrypted and this backup is/);
+    const newest = readdirSync(plainDir).filter((n) => n.startsWith('backup_')).sort().at(-1)!;
+    expect(manifestOf(path.join(plainDir, newest)).aurora_backup).toMatchObject({ kind: 'full', encryption: { mode: 'recipients' } });
 
     const listed = await listBackups(backupDir);
     expect(listed.every((b) => b.encrypted && b.status === 'complete')).toBe(true);
