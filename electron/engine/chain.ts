@@ -134,8 +134,8 @@ async function encryptionDifference(backupPath: string, manifest: Manifest, cont
   if (!chainEncrypted) return 'is not encrypted and this backup is (an incremental backup is encrypted like the chain it builds on)';
   if (encryption.kind === 'recipients') {
     if (was.mode !== 'recipients') return 'is encrypted with a passphrase, this backup to age public keys';
-    const same = (a: string[], b: string[]) => a.length === b.length && [...a].sort().every((key, i) => key === [...b].sort()[i]);
-    return same(was.recipients, encryption.recipients) ? null : `is encrypted to other age public keys (${was.recipients.join(', ')}) than this backup (${encryption.recipients.join(', ')})`;
+    const sorted = (keys: string[]) => [...keys].sort().join(' ');
+    return sorted(was.recipients) === sorted(encryption.recipients) ? null : `is encrypted to other age public keys (${was.recipients.join(', ')}) than this backup (${encryption.recipients.join(', ')})`;
   }
   if (was.mode !== 'passphrase') return 'is encrypted to age public keys, this backup with a passphrase';
   const sample = chainFiles[0];
