@@ -464,6 +464,8 @@ export class Controller extends EventEmitter<ApiEventMap> {
       );
       entry = { ...entry, endedAt: this.clock.now().toISOString(), result: 'success', backupName: result.name, size: result.size };
       this.opts.log.info(`backup ${result.name} done (${result.size} bytes, ${result.durationMs} ms)${result.pruned.length ? `; removed by retention: ${result.pruned.join(', ')}` : ''}`);
+      // Such as why a backup that would have been incremental is full (encryption turned on, new keys).
+      for (const warning of result.warnings ?? []) this.opts.log.warn(`backup ${result.name}: ${warning}`);
       // Off-site copies run beside the next backups, never holding them up; a target that is down fails its copy alone.
       copyPath = result.path;
     } catch (error) {

@@ -12,7 +12,7 @@ import { createFixture } from '../../electron/engine/fixture.js';
 import { addBlob, writeToActors } from '../helpers/chain-changes.js';
 import { digests } from '../helpers/restore-setup.js';
 import { makeTempDir } from '../helpers/tmp.js';
-import { startController } from './harness.js';
+import { startController, type RecordingLog } from './harness.js';
 import { ManualClock } from './manual-clock.js';
 
 const HOUR = 3_600_000;
@@ -22,6 +22,7 @@ let dataDir: string;
 let dids: string[];
 let controller: Controller;
 let handlers: Handlers;
+let log: RecordingLog;
 const clock = new ManualClock(new Date());
 
 beforeAll(async () => {
@@ -31,7 +32,7 @@ beforeAll(async () => {
   // Settled files: a fingerprint taken within seconds of a write never counts as unchanged.
   const then = new Date(Date.now() - 60_000);
   for (const entry of readdirSync(dataDir, { recursive: true, withFileTypes: true })) utimesSync(path.join(entry.parentPath, entry.name), then, then);
-  ({ controller } = await startController(path.join(dir, 'user-data'), { secrets: new MemorySecretStore(), clock }));
+  ({ controller, log } = await startController(path.join(dir, 'user-data'), { secrets: new MemorySecretStore(), clock }));
   await controller.updateSettings({ ...controller.getSettings(), dataDir, backupDir: path.join(dir, 'backups'), schedule: { enabled: true, mode: 'interval', intervalHours: 1, dailyAt: '02:00' } });
   handlers = createHandlers(controller);
 });
@@ -78,6 +79,15 @@ describe('scheduled backups with encryption on', () => {
 
     const listed = (await controller.listBackups()).find((b) => b.path === second.path);
     expect(listed).toMatchObject({ backupKind: 'incremental', encrypted: true, status: 'complete' });
+
+    // New keys start a new chain: the next scheduled backup is full, and the log says why.
+    const rekeyed = await handlers.generateEncryptionKey({ identityPath: path.join(dir, 'new-identity.txt'), keepCopy: false });
+    if (!rekeyed.ok) throw new Error(rekeyed.error);
+    const third = await scheduledBackup();
+    expect(third.manifest.aurora_backup).toMatchObject({ kind: 'full', encryption: { recipients: [rekeyed.recipient] } });
+    expect(log.lines.find((l) => l.level === 'warn' && l.text.includes(path.basename(third.path)))?.text).toContain(
+      `This backup is full, not incremental: the newest backup, ${path.basename(second.path)}, is encrypted to other age public keys`,
+    );
 
     const target = path.join(dir, 'new-machine');
     mkdirSync(target, { recursive: true });
