@@ -85,8 +85,8 @@ describe('scheduled backups with encryption on', () => {
     if (!rekeyed.ok) throw new Error(rekeyed.error);
     const third = await scheduledBackup();
     expect(third.manifest.aurora_backup).toMatchObject({ kind: 'full', encryption: { recipients: [rekeyed.recipient] } });
-    expect(log.lines.find((l) => l.level === 'warn' && l.text.includes(path.basename(third.path)))?.text).toContain(
-      `This backup is full, not incremental: the newest backup, ${path.basename(second.path)}, is encrypted to other age public keys`,
+    expect(log.lines.filter((l) => l.level === 'warn').map((l) => l.text)).toContain(
+      `backup ${path.basename(third.path)}: This backup is full, not incremental: the newest backup, ${path.basename(second.path)}, is encrypted to other age public keys (${made.recipient}) than this backup (${rekeyed.recipient}).`,
     );
 
     const target = path.join(dir, 'new-machine');
