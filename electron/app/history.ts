@@ -3,7 +3,7 @@ import { appendFile, mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import type { HistoryEntry, RunKind, RunTrigger } from '../../shared/api.js';
-import { writeFileAtomic } from './settings-store.js';
+import { WriteQueue, writeFileAtomic } from './settings-store.js';
 
 export const HISTORY_FILE = 'history.jsonl';
 /** One line of the history file, as this app writes it; anything else read back is skipped, not trusted. */
@@ -30,7 +30,8 @@ export class History {
   readonly file: string;
   private entries: HistoryEntry[] = [];
   private lines = 0;
-  private writes: Promise<void> = Promise.resolve();
+  /** Appends one after the other so lines never interleave. */
+  private readonly writes = new WriteQueue();
 
   constructor(userDataDir: string) {
     this.file = path.join(userDataDir, HISTORY_FILE);
@@ -90,7 +91,7 @@ export class History {
     if (index >= 0) this.entries[index] = entry;
     else this.entries.push(entry);
     this.lines++;
-    await this.enqueue(async () => {
+    await this.writes.run(async () => {
       await mkdir(path.dirname(this.file), { recursive: true, mode: 0o700 });
       await appendFile(this.file, `${JSON.stringify(entry)}\n`, { mode: 0o600 }); // names backups and paths: private, as the settings
     });
@@ -101,12 +102,6 @@ export class History {
     this.entries = this.entries.slice(-KEEP);
     this.lines = this.entries.length;
     const content = this.entries.map((e) => `${JSON.stringify(e)}\n`).join('');
-    await this.enqueue(() => writeFileAtomic(this.file, content));
-  }
-
-  /** Appends one after the other so lines never interleave. */
-  private enqueue(write: () => Promise<void>): Promise<void> {
-    this.writes = this.writes.then(write, write);
-    return this.writes;
+    await this.writes.run(() => writeFileAtomic(this.file, content));
   }
 }

@@ -16,7 +16,7 @@ import { loadTargetsFile, openTarget, type TargetContext } from '../engine/targe
 import { describeError, type Logger } from './log.js';
 import type { Clock } from './scheduler.js';
 import type { SecretStore } from './secret-store.js';
-import { writeFileAtomic } from './settings-store.js';
+import { WriteQueue, writeFileAtomic } from './settings-store.js';
 
 /** Shared with the CLI, which reads the same files in the same folder. */
 export const TARGETS_FILE = 'targets.json';
@@ -71,6 +71,8 @@ export class Offsite {
   private draining: Promise<void> | null = null;
   private readonly abort = new AbortController();
   private readonly knownHosts: KnownHosts;
+  /** targets.json and offsite.json, each written whole, in order: a copy's record may never be overwritten by an older list. */
+  private readonly writes = new WriteQueue();
 
   constructor(private readonly opts: OffsiteOptions) {
     this.knownHosts = new KnownHosts(path.join(opts.userDataDir, KNOWN_HOSTS_FILE));
@@ -186,9 +188,10 @@ export class Offsite {
     return { queued: true };
   }
 
-  /** Resolves when every queued copy has ended. */
+  /** Resolves when every queued copy has ended and its record is saved. */
   async idle(): Promise<void> {
     while (this.draining) await this.draining;
+    await this.writes.settled();
   }
 
   copyStates(backupNames: readonly string[]): Record<string, Record<string, CopyStateView>> {
@@ -317,6 +320,8 @@ export class Offsite {
           for (const spec of specs) await this.record({ target: spec.name, backupName: job.backupName, at: this.opts.clock.now().toISOString(), ok: false, uploadedBytes: 0, error: message });
         }
       } finally {
+        // Said done only once its records are on disk: a restart right after reads them back.
+        await this.writes.settled();
         this.copying = null;
         this.opts.onChange();
       }
@@ -353,11 +358,12 @@ export class Offsite {
   }
 
   private async saveRecords(): Promise<void> {
-    await writeFileAtomic(this.stateFile, `${JSON.stringify({ version: 1, copies: this.records })}\n`);
+    // The records as they are when this write's turn comes, so the last write holds every record.
+    await this.writes.run(() => writeFileAtomic(this.stateFile, `${JSON.stringify({ version: 1, copies: this.records })}\n`));
   }
 
   private async saveTargets(): Promise<void> {
-    await writeFileAtomic(this.targetsFile, `${JSON.stringify({ targets: this.specs.map(withoutSecret) }, null, 2)}\n`);
+    await this.writes.run(() => writeFileAtomic(this.targetsFile, `${JSON.stringify({ targets: this.specs.map(withoutSecret) }, null, 2)}\n`));
   }
 }
 

@@ -26,6 +26,24 @@ export async function writeFileAtomic(file: string, content: string): Promise<vo
   }
 }
 
+/**
+ * Runs file writes one after the other, in the order they were asked for. Two atomic writes of the same
+ * file that overlap end in whichever rename comes last, which under load can be the older content.
+ */
+export class WriteQueue {
+  private tail: Promise<void> = Promise.resolve();
+
+  run(write: () => Promise<void>): Promise<void> {
+    this.tail = this.tail.then(write, write);
+    return this.tail;
+  }
+
+  /** Resolves when every write asked for so far has ended. */
+  async settled(): Promise<void> {
+    await this.tail.catch(() => {});
+  }
+}
+
 /** settings.json in the app's user-data folder. */
 export class SettingsStore {
   readonly file: string;

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_SETTINGS } from '../../shared/settings.js';
-import { importEnvFile, SettingsStore } from '../../electron/app/settings-store.js';
+import { importEnvFile, SettingsStore, WriteQueue, writeFileAtomic } from '../../electron/app/settings-store.js';
 
 let dir: string;
 beforeEach(async () => {
@@ -51,6 +51,32 @@ describe('settings store', () => {
     expect(loaded.problem).toContain('retainDays: At least 1 day');
     expect(loaded.problem).toContain('schedule.dailyAt: Use a 24-hour time like 02:00');
     expect((await readdir(dir)).some((f) => f.startsWith('settings.corrupt-'))).toBe(true);
+  });
+});
+
+describe('write queue', () => {
+  it('two saves of one file that overlap end with the later one, even when the earlier one is slower', async () => {
+    const file = path.join(dir, 'offsite.json');
+    const queue = new WriteQueue();
+    const { promise: diskBusy, resolve: diskFree } = Promise.withResolvers<void>();
+    const older = queue.run(async () => {
+      await diskBusy;
+      await writeFileAtomic(file, 'older');
+    });
+    const newer = queue.run(() => writeFileAtomic(file, 'newer'));
+    diskFree();
+    await Promise.all([older, newer]);
+    expect(await readFile(file, 'utf8')).toBe('newer');
+  });
+
+  it('a failed write does not stop the ones after it', async () => {
+    const file = path.join(dir, 'history.jsonl');
+    const queue = new WriteQueue();
+    const failed = expect(queue.run(() => Promise.reject(new Error('disk full')))).rejects.toThrow('disk full');
+    await queue.run(() => writeFile(file, 'next'));
+    await failed;
+    await queue.settled();
+    expect(await readFile(file, 'utf8')).toBe('next');
   });
 });
 
