@@ -33,6 +33,20 @@ export const RUNTIME_PACKAGES = ['better-sqlite3', 'electron'];
 /** Left out and not shipped: ssh2's optional native CPU probe, never built here; ssh2 runs without it. */
 const OPTIONAL_NATIVE = ['cpu-features'];
 
+/** What every bundle shares. */
+export const BUNDLE_OPTIONS: BuildOptions = {
+  bundle: true,
+  platform: 'node',
+  target: 'node22',
+  // A native addon a package tries to load (ssh2's sshcrypto.node, built when npm runs install scripts) is
+  // left as a require that fails at run time; the package catches it and runs its JavaScript fallback.
+  external: [...RUNTIME_PACKAGES, ...OPTIONAL_NATIVE, '*.node'],
+  // The job worker loads the engine's TypeScript through tsx only when run from the sources.
+  // ssh2 reads __dirname at load (the path of its Windows pageant helper), which an ES module lacks.
+  define: { 'globalThis.AURORA_BUNDLED': 'true', __dirname: 'import.meta.dirname' },
+  legalComments: 'none',
+};
+
 export async function buildAll(opts: { outDir?: string; renderer?: boolean; quiet?: boolean } = {}): Promise<string> {
   const outDir = opts.outDir ?? path.join(root, 'dist');
   const chunkOf = (name: string) => SPLIT.some((entry) => name.startsWith(`${path.basename(entry, '.mjs')}-chunk-`));
@@ -56,17 +70,7 @@ export async function buildAll(opts: { outDir?: string; renderer?: boolean; quie
  * only that uses, goes into chunks `<entry>-chunk-<hash>.mjs` beside them, read only when imported.
  */
 export async function bundle(entries: Record<string, string>, outDir: string, opts: { quiet?: boolean; split?: readonly string[] } = {}): Promise<void> {
-  const common: BuildOptions = {
-    bundle: true,
-    platform: 'node',
-    target: 'node22',
-    external: [...RUNTIME_PACKAGES, ...OPTIONAL_NATIVE],
-    // The job worker loads the engine's TypeScript through tsx only when run from the sources.
-    // ssh2 reads __dirname at load (the path of its Windows pageant helper), which an ES module lacks.
-    define: { 'globalThis.AURORA_BUNDLED': 'true', __dirname: 'import.meta.dirname' },
-    legalComments: 'none',
-    logLevel: opts.quiet ? 'error' : 'warning',
-  };
+  const common: BuildOptions = { ...BUNDLE_OPTIONS, logLevel: opts.quiet ? 'error' : 'warning' };
   await Promise.all(
     Object.entries(entries).map(([name, entry]) => {
       const outfile = path.join(outDir, name);
