@@ -15,6 +15,27 @@ export type Phase =
   | 'downloading' // fetching a backup from an off-site target
   | 'done';
 
+/** Each phase in words, as the window and the CLI show it. */
+const PHASES: Record<Phase, string> = {
+  preparing: 'Preparing',
+  snapshotting: 'Copying databases safely',
+  archiving: 'Packing media and repositories',
+  finalizing: 'Finishing',
+  verifying: 'Verifying',
+  'pre-restore-backup': 'Saving the current data first',
+  unpacking: 'Unpacking',
+  checking: 'Checking the restored data',
+  'stopping-pds': 'Stopping the PDS',
+  swapping: 'Putting the restored data in place',
+  'starting-pds': 'Starting the PDS',
+  pruning: 'Removing old backups',
+  uploading: 'Copying off-site',
+  downloading: 'Downloading from off-site',
+  done: 'Done',
+};
+
+export const phaseLabel = (phase: Phase): string => PHASES[phase] ?? phase;
+
 /** One progress event; long operations emit these at most every ~100 ms. */
 export interface Progress {
   operation: 'backup' | 'verify' | 'restore' | 'prune' | 'copy';

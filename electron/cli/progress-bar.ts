@@ -1,5 +1,5 @@
 import { formatBytes } from '../../shared/format.js';
-import type { Progress } from '../../shared/progress.js';
+import { phaseLabel, type Progress } from '../../shared/progress.js';
 
 const WIDTH = 24;
 const REDRAW_MS = 100;
@@ -10,6 +10,12 @@ export function formatDuration(ms: number): string {
   const [h, m, s] = [Math.floor(total / 3600), Math.floor((total % 3600) / 60), total % 60];
   const mm = h ? String(m).padStart(2, '0') : String(m);
   return `${h ? `${h}:` : ''}${mm}:${String(s).padStart(2, '0')}`;
+}
+
+/** `Restore: stopping the PDS`: one line per phase, for logs. */
+export function phaseLine(p: Pick<Progress, 'operation' | 'phase'>): string {
+  const label = phaseLabel(p.phase);
+  return `${p.operation.charAt(0).toUpperCase()}${p.operation.slice(1)}: ${label.charAt(0).toLowerCase()}${label.slice(1)}`;
 }
 
 export interface ProgressBar {
@@ -30,7 +36,7 @@ export function createProgressBar(stream: NodeJS.WriteStream = process.stderr, t
   return {
     update(p) {
       if (!stream.isTTY) {
-        if (p.phase !== lastPhase) stream.write(`${p.operation}: ${p.phase}\n`);
+        if (p.phase !== lastPhase) stream.write(`${phaseLine(p)}\n`);
         lastPhase = p.phase;
         return;
       }
@@ -42,9 +48,10 @@ export function createProgressBar(stream: NodeJS.WriteStream = process.stderr, t
       const filled = Math.round(fraction * WIDTH);
       const elapsed = now - Date.parse(p.startedAt);
       const eta = fraction > 0.01 && fraction < 1 ? ` ETA ${formatDuration((elapsed * (1 - fraction)) / fraction)}` : '';
+      // The phase in words goes last: a narrow terminal cuts it rather than the numbers.
       const line =
-        `${(title ?? p.phase).padEnd(12)} [${'#'.repeat(filled)}${'-'.repeat(WIDTH - filled)}] ${String(Math.floor(fraction * 100)).padStart(3)}% ` +
-        `${formatBytes(p.bytesDone)}/${formatBytes(p.bytesTotal)} ${p.filesDone}/${p.filesTotal} files${eta}`;
+        `${title ? `${title.padEnd(12)} ` : ''}[${'#'.repeat(filled)}${'-'.repeat(WIDTH - filled)}] ${String(Math.floor(fraction * 100)).padStart(3)}% ` +
+        `${formatBytes(p.bytesDone)}/${formatBytes(p.bytesTotal)} ${p.filesDone}/${p.filesTotal} files${eta}${title ? '' : `  ${phaseLabel(p.phase)}`}`;
       const columns = stream.columns || 100;
       stream.write(`\r${line.slice(0, columns - 1).padEnd(Math.min(columns - 1, line.length + 10))}`);
       drawn = true;

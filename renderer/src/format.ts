@@ -91,22 +91,4 @@ export function progressFraction(progress: Progress): number {
   return 0;
 }
 
-const PHASES: Record<Progress['phase'], string> = {
-  preparing: 'Preparing',
-  snapshotting: 'Copying databases safely',
-  archiving: 'Packing media and repositories',
-  finalizing: 'Finishing',
-  verifying: 'Verifying',
-  'pre-restore-backup': 'Saving the current data first',
-  unpacking: 'Unpacking',
-  checking: 'Checking the restored data',
-  'stopping-pds': 'Stopping the PDS',
-  swapping: 'Putting the restored data in place',
-  'starting-pds': 'Starting the PDS',
-  pruning: 'Removing old backups',
-  uploading: 'Copying off-site',
-  downloading: 'Downloading from off-site',
-  done: 'Done',
-};
-
-export const phaseLabel = (phase: Progress['phase']): string => PHASES[phase] ?? phase;
+export { phaseLabel } from '../../shared/progress.js';

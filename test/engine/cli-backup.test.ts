@@ -56,7 +56,7 @@ describe('aurora-backup fixture and backup', () => {
     const plain = await runCli(['backup'], { cwd: root }); // defaults: ./data → ./backups
     expect(plain.code).toBe(0);
     expect(plain.stdout).toMatch(/^Backup complete: .*\/backups\/backup_\d{8}_\d{6}\n {2}Full: 5 files, .*\n {2}Held: account\.sqlite 3 accounts; sequencer\.sqlite events up to 21; did_cache\.sqlite \d+ KB; blobs\/ \d+ blobs; actors\/ 3 actor stores\n {2}Warning: Secrets not backed up: turn on encryption .* The actors' signing keys ARE in this backup, unencrypted .*\n$/);
-    expect(plain.stderr).toContain('backup: snapshotting');
+    expect(plain.stderr).toContain('Backup: copying databases safely');
 
     const json = await runCli(['backup', '--full', '--json', '--compression', 'zstd'], { cwd: root }); // the second would be incremental, storing no unchanged archive
     expect(json.code).toBe(0);
@@ -124,7 +124,7 @@ describe('aurora-backup fixture and backup', () => {
     const victim = startCli(['backup', '--data', dataDir, '--out', backupDir], { env: { ...process.env, AURORA_FAULT_AT: 'backup:archiving' } });
     const ended = await collect(victim);
     expect(ended.signal, ended.stderr).toBe('SIGKILL');
-    expect(ended.stderr).toContain('backup: archiving');
+    expect(ended.stderr).toContain('Backup: packing media and repositories');
     expect(backupsIn(backupDir)).toEqual([]);
     expect(readdirSync(backupDir).some((name) => name.startsWith('.incomplete-backup_'))).toBe(true);
     expect((await listBackups(backupDir)).filter((b) => b.status === 'complete')).toEqual([]);
@@ -215,7 +215,7 @@ describe('the terminal progress bar', () => {
     const bar = createProgressBar(terminal as unknown as NodeJS.WriteStream);
     const startedAt = new Date(Date.now() - 10_000).toISOString();
     bar.update({ operation: 'backup', phase: 'archiving', bytesDone: 512 * 1024 * 1024, bytesTotal: 1024 * 1024 * 1024, filesDone: 1000, filesTotal: 2000, startedAt });
-    expect(output).toMatch(/^\rarchiving +\[#{12}-{12}\] +50% 512 MB\/1 GB 1000\/2000 files ETA 0:1\d/);
+    expect(output).toMatch(/^\r\[#{12}-{12}\] +50% 512 MB\/1 GB 1000\/2000 files ETA 0:1\d {2}Packing media and repositories/);
     bar.finish();
     expect(output.endsWith(`\r${' '.repeat(119)}\r`)).toBe(true);
     expect(formatDuration(3_725_000)).toBe('1:02:05');

@@ -168,7 +168,7 @@ describe('exit codes and messages', () => {
         let err = '';
         child.stderr!.on('data', (d: Buffer) => {
           err += d.toString();
-          if (err.includes('backup: archiving')) resolve();
+          if (err.includes('Backup: packing media and repositories')) resolve();
         });
       });
       child.kill('SIGSTOP');

@@ -13,7 +13,10 @@ import { createProgressBar, formatDuration } from '../progress-bar.js';
 import { copyToNamedTargets, OFFSITE_FAILED_EXIT } from '../offsite-after-backup.js';
 import { TARGET_OPTIONS, TARGET_OPTIONS_HELP } from '../targets-config.js';
 
-const help = `Usage: aurora-backup backup [--data DIR] [--out DIR] [--env-file FILE] [--compression C] [--full | --incremental] [--json]
+const help = `Usage: aurora-backup backup [--data DIR] [--out DIR] [--env-file FILE] [--health-url URL] [--compression C]
+         [--full | --incremental] [--full-every-days N] [--retain-days N] [--keep-last N] [--no-prune]
+         [--encrypt-to KEY]... [--passphrase-file F] [--full-priority] [--json]
+         [--to TARGET]... [--no-copy] [--targets FILE] [--ssh-key FILE] [--ssh-password-file FILE]
 
 Backs up a PDS data directory, also while the PDS runs, into <out>/backup_YYYYMMDD_HHMMSS/:
 manifest.json, databases/{account,sequencer,did_cache}.sqlite.gz, blobs.tar.gz, actors.tar.gz.

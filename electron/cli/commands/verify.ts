@@ -6,7 +6,7 @@ import { createProgressBar } from '../progress-bar.js';
 import { resolveBackupPath } from '../../engine/list.js';
 import { backupDirFrom } from './list.js';
 
-const help = `Usage: aurora-backup verify <backup> [--deep] [--identity FILE | --passphrase-file FILE] [--json]
+const help = `Usage: aurora-backup verify <backup> [--deep] [--identity FILE | --passphrase-file FILE] [--out DIR] [--env-file FILE] [--json]
 
 Checks a backup folder without changing it: a path, or a name as \`list\` prints it
 (backup_YYYYMMDD_HHMMSS, pre-restore_…), looked for in the backup directory (--out, else BACKUP_DIR
