@@ -113,6 +113,8 @@ export interface RestoreResult {
   dataDir: string;
   /** Where the data that was replaced now lives, or null when the target held nothing to keep. */
   preRestoreBackup: string | null;
+  /** How the pre-restore backup is encrypted (to the keys backups are encrypted to), or null when it is not. */
+  preRestoreEncryption?: { mode: EncryptionMode; recipients: string[] } | null;
   /** Damaged databases the pre-restore backup kept as they were, byte for byte. */
   keptRaw: KeptRawFile[];
   /** Blobs uploaded since the backup that a merging blobs restore kept (0 when blobs were replaced or not restored). */

@@ -356,8 +356,11 @@ export class Controller extends EventEmitter<ApiEventMap> {
   async restore(backupPath: string, components: Component[], decryption?: DecryptionInput, secrets = false): Promise<{ ok: true; result: RestoreResult } | { ok: false; error: string }> {
     if (this.job) return { ok: false, error: `A ${this.job.kind} is running; wait for it to finish or cancel it first.` };
     let keys;
+    let preRestoreEncryption;
     try {
       keys = decryption ? await decryptionKeys(decryption, this.secrets, this.opts.userDataDir) : undefined;
+      // The data the restore replaces is backed up encrypted as the backups are: it holds the same keys and accounts.
+      preRestoreEncryption = await encryptionKeys(this.settings.encryption, this.secrets);
     } catch (error) {
       return { ok: false, error: userMessage(error) };
     }
@@ -384,6 +387,7 @@ export class Controller extends EventEmitter<ApiEventMap> {
             stopCommand: s.pds.stopCommand || undefined,
             startCommand: s.pds.startCommand || undefined,
             ...(keys && { decryption: keys }),
+            ...(preRestoreEncryption && { preRestoreEncryption }),
             ...(secrets && { secrets }),
           },
           { signal: abort.signal, onProgress: (p: Progress) => this.onProgress(job, p), onQuestion: (q) => this.askConfig(q) },

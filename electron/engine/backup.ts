@@ -67,8 +67,8 @@ export interface BackupOptions {
   /** The PDS's health URL: when PDS_VERSION is not set, the version its /xrpc/_health reports is recorded. */
   healthUrl?: string;
   /**
-   * Encrypt every file (age), and add the PDS's configuration (its pds.env or .env) as the secrets component.
-   * Undefined: BACKUP_ENCRYPTION_RECIPIENTS when set (never for a pre-restore backup); null: not encrypted.
+   * Encrypt every file (age), and add the PDS's configuration (its pds.env or .env) and keys as the secrets
+   * component (not in a pre-restore backup). Undefined: BACKUP_ENCRYPTION_RECIPIENTS when set; null: not encrypted.
    */
   encryption?: EncryptionKeys | null;
   /**
@@ -711,13 +711,13 @@ async function writeBackup(
 
 /**
  * What this backup is encrypted with: the caller's keys, else BACKUP_ENCRYPTION_RECIPIENTS. Checked before
- * anything is written, so a mistyped key fails the run at once. A pre-restore backup is never encrypted
- * unless asked: a restore has the identity, not necessarily the keys the backups are made for.
+ * anything is written, so a mistyped key fails the run at once. A pre-restore backup is encrypted the same
+ * way: it holds the signing keys and the account database as much as any backup does.
  */
 async function encryptionFor(opts: BackupOptions, config: { encryptionRecipients: string[] }): Promise<EncryptionKeys | null> {
   if (opts.encryption === null) return null;
   if (opts.encryption?.kind === 'passphrase') return opts.encryption;
-  const wanted = opts.encryption?.recipients ?? (opts.preRestore ? [] : config.encryptionRecipients);
+  const wanted = opts.encryption?.recipients ?? config.encryptionRecipients;
   if (wanted.length === 0) {
     if (opts.encryption) throw new EngineError('Encryption was asked for, but no age public key (age1…) was given.', 'BAD_RECIPIENT');
     return null;

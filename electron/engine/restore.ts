@@ -10,8 +10,9 @@ import type { Progress } from '../../shared/progress.js';
 import { pumpFile, READ_BYTES, writeAll } from './archive.js';
 import { ACCOUNT_QUERIES, CHECKSUM_PROBLEM, isSecretsFile, missingAccountsProblem, ZIP_NOTICE, openBackupFolder, sizeProblem, type BackupFolder } from './backup-folder.js';
 import { isKeyFile, runBackup } from './backup.js';
-import type { DecryptionKeys } from './crypto/age-stream.js';
+import type { DecryptionKeys, EncryptionKeys } from './crypto/age-stream.js';
 import { assertKeysOpenBackup, fileDecoder } from './crypto/backup-keys.js';
+import { resolveRecipients } from './crypto/keys.js';
 import { readSecrets, writeSecrets, type ConfigChoice, type ConfigDifference } from './restore-secrets.js';
 import { assertKeysOpenChain, isIncremental, openSources, type ResolvedSources, type SourcePart } from './chain.js';
 import { DEFAULT_BACKUP_DIR, resolveConfig, type PdsLocations, type ResolvedConfig } from './config.js';
@@ -59,6 +60,11 @@ export interface RestoreOptions {
   signal?: AbortSignal;
   /** An encrypted backup's identity or passphrase; checked against the backup before anything is changed. */
   decryption?: DecryptionKeys;
+  /**
+   * How the pre-restore backup is encrypted: as backups are (the app's settings, `--encrypt-to`). Undefined:
+   * to BACKUP_ENCRYPTION_RECIPIENTS when set, as a backup; null: not encrypted.
+   */
+  preRestoreEncryption?: EncryptionKeys | null;
   /**
    * An encrypted backup's PDS configuration (pds.env) is restored with a full restore, and with a partial
    * one only when this is set (`--only …,secrets`).
@@ -268,6 +274,8 @@ async function restore(opts: RestoreOptions): Promise<RestoreResult> {
   const warnings = [...plan.warnings];
 
   await assertSizesMatch(backup, sources, plan);
+  // The keys the pre-restore backup is encrypted to, resolved now: a mistyped one refuses the restore before anything is changed.
+  const preRestoreEncryption = await preRestoreKeys(opts, config);
   // A missing or wrong key (or passphrase) is refused here, before the data directory is even created.
   await assertKeysOpen(backup, sources, plan, opts.decryption);
   const secretsFile = opts.components === undefined || opts.secrets ? backup.files.find(isSecretsFile) : undefined;
@@ -300,7 +308,7 @@ async function restore(opts: RestoreOptions): Promise<RestoreResult> {
     createdDataDir = !(await exists(dataDir));
     await mkdir(dataDir, { recursive: true });
     const lock = await lockDataDir(dataDir);
-    const preRestore: { backup: { path: string; keptRaw: KeptRawFile[] } | null } = { backup: null };
+    const preRestore: { backup: Awaited<ReturnType<typeof backUpCurrentData>> } = { backup: null };
     let newerBlobsKept = 0;
     try {
       // A swap cut off half-way is finished or undone with the PDS stopped; otherwise there are only leftovers to delete.
@@ -312,7 +320,7 @@ async function restore(opts: RestoreOptions): Promise<RestoreResult> {
       faultPoint('locked');
       await stageAndSwap(backup, sources, plan, progress, opts, async () => {
         await stopPds();
-        preRestore.backup = await backUpCurrentData(opts, plan, progress);
+        preRestore.backup = await backUpCurrentData({ ...opts, preRestoreEncryption }, plan, progress);
         faultPoint('pre-restore:done');
         // With the PDS stopped, so every upload up to now is kept.
         const blobs = plan.components.find((c) => c.component === 'blobs');
@@ -326,7 +334,17 @@ async function restore(opts: RestoreOptions): Promise<RestoreResult> {
     const configRestored = secrets ? await writeSecrets(secrets, dataDir) : undefined;
     if (secrets?.replaces) warnings.push(`The configuration it replaced is kept as ${secrets.target}.before-restore.`);
     outcome = {
-      result: { restored: plan.components.map((c) => c.component), dataDir, preRestoreBackup: kept?.path ?? null, keptRaw: kept?.keptRaw ?? [], newerBlobsKept, warnings, durationMs: 0, ...(secrets && { configRestored }) },
+      result: {
+        restored: plan.components.map((c) => c.component),
+        dataDir,
+        preRestoreBackup: kept?.path ?? null,
+        ...(kept && { preRestoreEncryption: kept.encryption }),
+        keptRaw: kept?.keptRaw ?? [],
+        newerBlobsKept,
+        warnings,
+        durationMs: 0,
+        ...(secrets && { configRestored }),
+      },
     };
   } catch (error) {
     outcome = { error };
@@ -506,8 +524,20 @@ async function actorStores(dir: string): Promise<string[]> {
   return stores;
 }
 
+/** As a backup is encrypted: the caller's keys, else BACKUP_ENCRYPTION_RECIPIENTS (files of keys read, every key checked). */
+async function preRestoreKeys(opts: RestoreOptions, config: ResolvedConfig): Promise<EncryptionKeys | null> {
+  const chosen = opts.preRestoreEncryption;
+  if (chosen === null || chosen?.kind === 'passphrase') return chosen;
+  const wanted = chosen?.recipients ?? config.encryptionRecipients;
+  return wanted.length > 0 ? { kind: 'recipients', recipients: await resolveRecipients(wanted) } : null;
+}
+
 /** The guide's pre-restore backup, through the same consistent path as any backup (so data living only in a -wal is kept). */
-async function backUpCurrentData(opts: RestoreOptions, plan: RestorePlan, progress: ProgressReporter): Promise<{ path: string; keptRaw: KeptRawFile[] } | null> {
+async function backUpCurrentData(
+  opts: RestoreOptions,
+  plan: RestorePlan,
+  progress: ProgressReporter,
+): Promise<{ path: string; keptRaw: KeptRawFile[]; encryption: NonNullable<RestoreResult['preRestoreEncryption']> | null } | null> {
   if (!plan.preRestoreBackup) return null;
   progress.phase('pre-restore-backup');
   try {
@@ -518,10 +548,12 @@ async function backUpCurrentData(opts: RestoreOptions, plan: RestorePlan, progre
       folderPrefix: 'pre-restore_',
       retention: null,
       preRestore: { backupName: plan.backupName, backupPath: plan.backupPath },
+      encryption: opts.preRestoreEncryption ?? null,
       signal: opts.signal,
       onProgress: (p) => progress.forward(p, 'pre-restore-backup'),
     });
-    return { path: result.path, keptRaw: result.keptRaw };
+    const encryption = result.manifest.aurora_backup.encryption;
+    return { path: result.path, keptRaw: result.keptRaw, encryption: encryption ? { mode: encryption.mode, recipients: encryption.recipients } : null };
   } catch (error) {
     throw new EngineError(`The backup of the current data (made before every restore) failed, so nothing was restored: ${(error as Error).message}`, (error as EngineError).code ?? 'PRE_RESTORE_FAILED');
   }

@@ -122,6 +122,19 @@ describe('encrypted backups made by the app', () => {
     expect(controller.getStatus().configQuestion).toBeNull();
   });
 
+  it('keeps the data a restore replaces encrypted to the key its backups use: the pre-restore backup is all .age and decrypts with the identity', async () => {
+    const answer = await handlers.restore({ path: backupPath, components: ['did_cache'], decryption: { identityPath } });
+    if (!answer.ok) throw new Error(answer.error);
+    const recipient = controller.getSettings().encryption.recipients[0];
+    expect(answer.result.preRestoreEncryption).toEqual({ mode: 'recipients', recipients: [recipient] });
+    const pre = answer.result.preRestoreBackup!;
+    const files: Array<{ path: string; encrypted?: boolean }> = JSON.parse(readFileSync(path.join(pre, 'manifest.json'), 'utf8')).aurora_backup.files;
+    expect(files.map((f) => [f.path, f.encrypted])).toEqual([['databases/did_cache.sqlite.gz.age', true]]);
+    const verified = await handlers.verifyBackup({ path: pre, deep: true, decryption: { identityPath } });
+    expect(verified.problems).toEqual([]);
+    expect(verified.files[0]!.detail).toContain('integrity_check ok');
+  });
+
   // age derives each file's key from the passphrase with scrypt (2^18, about a second each when the machine
   // is idle, far more beside other test runs), so this restore takes one component, not all six files.
   it('with a passphrase from the keychain: backs up, restores with the remembered passphrase, refuses a wrong one', { timeout: 300_000 }, async () => {

@@ -9,14 +9,19 @@ import { listBackups, resolveBackupPath } from '../../engine/list.js';
 import { backupDirFrom } from './list.js';
 import { planRestore, recoverRestore, restoreBackup, type RestoreOptions, type RestorePlan } from '../../engine/restore.js';
 import { cancelOnSignals, CliError, type Command, type ParsedArgs } from '../command.js';
+import type { RestoreResult } from '../../../shared/api.js';
 import { formatBytes } from '../../../shared/format.js';
 import { createProgressBar, formatDuration } from '../progress-bar.js';
 import { fetchFromTarget } from '../restore-from.js';
 import { TARGET_OPTIONS, TARGET_OPTIONS_HELP } from '../targets-config.js';
 
-const help = `Usage: aurora-backup restore <backup> [--data DIR] [--only LIST] [--force] [--json] [--env-file FILE]
-       aurora-backup restore --undo [--data DIR] [--out DIR] [--force] [--json]
-       aurora-backup restore <backup_name> --from TARGET [options]
+const help = `Usage: aurora-backup restore <backup> [--data DIR] [--only LIST] [--force] [--json] [--env-file FILE] [--out DIR]
+         [--identity FILE]... [--passphrase-file F] [--overwrite-config | --keep-config] [--encrypt-to KEY]...
+         [--stop-command CMD] [--start-command CMD] [--health-url URL] [--pds-version V]
+         [--replace-blobs] [--full-priority]
+       aurora-backup restore --undo [--data DIR] [--out DIR] [--force] [--json] [--identity FILE]... [--passphrase-file F]
+       aurora-backup restore <backup_name> --from TARGET [--download-dir DIR] [--targets FILE] [--ssh-key FILE]
+         [--ssh-password-file FILE] [options]
        aurora-backup restore --recover [--data DIR] [--env-file FILE] [--stop-command CMD] [--start-command CMD] [--health-url URL]
 
 Restores a backup folder (backup_YYYYMMDD_HHMMSS, also one made by the original backup.sh; a path,
@@ -31,7 +36,8 @@ once the backup is known to be sound:
   3. --stop-command runs when given, and the PDS must not be running (no other process may have
      account.sqlite, sequencer.sqlite or a database to be replaced open, whatever --only says; the
      health URL, when given, must not answer);
-  4. the current data of every component to be replaced is backed up to <out>/pre-restore_…;
+  4. the current data of every component to be replaced is backed up to <out>/pre-restore_…,
+     encrypted as backups are (--encrypt-to, else BACKUP_ENCRYPTION_RECIPIENTS) when keys are set;
   5. then swapped in by renames, journalled: if the process dies, the next restore (or --recover)
      finishes or undoes it first, so each component is always entirely old or entirely new.
 A restored database never keeps the old -wal/-shm beside it; a restored folder holds exactly what
@@ -57,6 +63,8 @@ Options:
   --start-command CMD   Run through the shell afterwards, e.g. "systemctl start aurora-locus"
   --identity FILE       An encrypted backup's age identity file (AGE-SECRET-KEY-1…); repeatable
   --passphrase-file F   An encrypted backup's passphrase (the first line of F)
+  --encrypt-to KEY      Encrypt the pre-restore backup to this age public key (age1…) or the keys in
+                        this file; repeatable (default: BACKUP_ENCRYPTION_RECIPIENTS, as a backup)
   --overwrite-config    An encrypted backup holds the PDS's pds.env: replace the one there even when
                         its PDS_HOSTNAME or PDS_SERVICE_DID differ (asked on a terminal; the old one is
                         kept as pds.env.before-restore)
@@ -72,6 +80,7 @@ Options:
                         s3://… or sftp://…; see aurora-backup targets --help): it is downloaded into
                         <out>/.offsite-download/ first (or --download-dir DIR), every file checked
                         against manifest.json, then restored as a local backup and the download removed
+  --download-dir DIR    With --from: where the backup is downloaded to (default <out>/.offsite-download/)
 ${TARGET_OPTIONS_HELP}
 
 Examples:
@@ -148,6 +157,7 @@ export const command: Command = {
     'replace-blobs': { type: 'boolean' },
     identity: { type: 'string', multiple: true },
     'passphrase-file': { type: 'string' },
+    'encrypt-to': { type: 'string', multiple: true },
     'overwrite-config': { type: 'boolean' },
     'keep-config': { type: 'boolean' },
     recover: { type: 'boolean' },
@@ -181,6 +191,7 @@ export const command: Command = {
       secrets: values.only !== undefined && (values.only as string).split(',').some((n) => n.trim() === SECRETS_COMPONENT),
       configChoice: values['overwrite-config'] ? 'overwrite' : values['keep-config'] ? 'keep' : undefined,
       chooseConfig: askAboutConfig,
+      ...(values['encrypt-to'] !== undefined && { preRestoreEncryption: { kind: 'recipients', recipients: values['encrypt-to'] as string[] } }),
     };
     if (values['overwrite-config'] && values['keep-config']) throw new CliError('Give --overwrite-config or --keep-config, not both.', 2);
 
@@ -216,7 +227,7 @@ export const command: Command = {
         console.log(JSON.stringify({ ok: true, ...result }));
       } else {
         console.log(`Restored ${result.restored.join(', ')} into ${result.dataDir} in ${formatDuration(result.durationMs)}.`);
-        console.log(result.preRestoreBackup ? `The data it replaced is in ${result.preRestoreBackup}.` : 'There was no earlier data to keep.');
+        console.log(result.preRestoreBackup ? `The data it replaced is in ${result.preRestoreBackup}, ${describePreRestoreEncryption(result.preRestoreEncryption)}.` : 'There was no earlier data to keep.');
         if (result.newerBlobsKept > 0) console.log(`Kept ${result.newerBlobsKept} blob${result.newerBlobsKept === 1 ? '' : 's'} uploaded since the backup.`);
         for (const kept of result.keptRaw) console.log(`Kept as it was (${kept.files.join(', ')}): ${kept.path}, because ${kept.reason}.`);
         if (result.configRestored) console.log(`The PDS's configuration is back in ${result.configRestored} (mode 0600).`);
@@ -233,6 +244,12 @@ export const command: Command = {
     }
   },
 };
+
+/** Whether the pre-restore backup, which holds the signing keys and the account database, is encrypted. */
+function describePreRestoreEncryption(encryption: RestoreResult['preRestoreEncryption']): string {
+  if (!encryption) return 'not encrypted (no age public key is set: give --encrypt-to or set BACKUP_ENCRYPTION_RECIPIENTS to encrypt it)';
+  return encryption.mode === 'passphrase' ? 'encrypted (age) with the passphrase backups use' : `encrypted (age) to ${encryption.recipients.join(', ')}`;
+}
 
 /** The newest complete pre-restore backup of this data directory: what the last restore replaced. */
 async function lastPreRestoreBackup(backupDir: string, values: ParsedArgs['values']): Promise<string> {

@@ -400,7 +400,11 @@ function RestoreOutcomeView({ outcome, now, onDone }: { outcome: RestoreOutcome;
           <p>
             Restored {result.restored.map((c) => COMPONENT_INFO[c].label).join(', ')} from {entry.backupName} into {result.dataDir}.
           </p>
-          <p>{result.preRestoreBackup ? `The data it replaced is kept in ${result.preRestoreBackup}.` : 'There was no earlier data to keep.'}</p>
+          <p>
+            {result.preRestoreBackup
+              ? `The data it replaced is kept in ${result.preRestoreBackup}${result.preRestoreEncryption ? ', encrypted as your backups are' : result.preRestoreEncryption === null ? ', not encrypted (encryption is off)' : ''}.`
+              : 'There was no earlier data to keep.'}
+          </p>
           {result.configRestored ? <p>The PDS configuration and secrets were restored to {result.configRestored} (readable by its owner only).</p> : null}
           {result.configRestored === null ? <p>The PDS configuration there was kept as it was.</p> : null}
           {result.newerBlobsKept > 0 ? <p>{result.newerBlobsKept === 1 ? 'One media file' : `${result.newerBlobsKept} media files`} uploaded since the backup {result.newerBlobsKept === 1 ? 'was' : 'were'} kept.</p> : null}
