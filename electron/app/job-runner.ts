@@ -1,15 +1,19 @@
 import { Worker } from 'node:worker_threads';
 import type { BackupResult, RestoreResult } from '../../shared/api.js';
+import type { TargetCopyResult } from '../../shared/targets.js';
 import type { Progress } from '../../shared/progress.js';
 import type { BackupOptions } from '../engine/backup.js';
 import { EngineError } from '../engine/errors.js';
 import type { RestoreOptions } from '../engine/restore.js';
+import type { CopyEvent, CopyJobOptions } from '../engine/targets/offsite.js';
 
 type WithoutCallbacks<T> = Omit<T, 'onProgress' | 'signal'>;
 
 interface Jobs {
-  backup: { options: WithoutCallbacks<BackupOptions>; result: BackupResult };
-  restore: { options: WithoutCallbacks<RestoreOptions>; result: RestoreResult };
+  backup: { options: WithoutCallbacks<BackupOptions>; progress: Progress; result: BackupResult };
+  restore: { options: WithoutCallbacks<RestoreOptions>; progress: Progress; result: RestoreResult };
+  /** Off-site copies of one backup (copyToTargetsJob): its "progress" is every event of the copy. */
+  copy: { options: CopyJobOptions; progress: CopyEvent; result: TargetCopyResult[] };
 }
 
 interface WorkerError {
@@ -21,13 +25,13 @@ interface WorkerError {
 
 type WorkerMessage =
   | { type: 'ready' }
-  | { id: number; type: 'progress'; progress: Progress }
+  | { id: number; type: 'progress'; progress: unknown }
   | { id: number; type: 'question'; question: unknown }
   | { id: number; type: 'done'; result: unknown }
   | { id: number; type: 'error'; error: WorkerError };
 
 interface Pending {
-  onProgress(p: Progress): void;
+  onProgress(p: unknown): void;
   onQuestion?(question: unknown): Promise<unknown>;
   resolve(result: unknown): void;
   reject(error: Error): void;
@@ -72,7 +76,7 @@ function jobWorker(): NonNullable<typeof shared> {
 }
 
 /**
- * Runs `runBackup` or `restoreBackup` in the job worker and relays its progress; an abort is passed on, so
+ * Runs `runBackup`, `restoreBackup` or `copyToTargetsJob` in the job worker and relays its progress; an abort is passed on, so
  * the engine cleans up as it does in-process. EngineErrors keep their message and code; other errors
  * keep their cause chain.
  */
@@ -80,7 +84,7 @@ export function runJobInWorker<K extends keyof Jobs>(
   kind: K,
   options: Jobs[K]['options'],
   callbacks: {
-    onProgress: (p: Progress) => void;
+    onProgress: (p: Jobs[K]['progress']) => void;
     signal: AbortSignal;
     /**
      * A restore's question for the user (the configuration there belongs to another PDS); what it resolves
@@ -95,7 +99,7 @@ export function runJobInWorker<K extends keyof Jobs>(
     const onAbort = () => worker.postMessage({ type: 'abort', id, reason: String((callbacks.signal.reason as Error | undefined)?.message ?? 'Cancelled') });
     const settle = () => callbacks.signal.removeEventListener('abort', onAbort);
     pending.set(id, {
-      onProgress: callbacks.onProgress,
+      onProgress: callbacks.onProgress as (p: unknown) => void,
       onQuestion: callbacks.onQuestion,
       resolve: (result) => (settle(), resolve(result as Jobs[K]['result'])),
       reject: (error) => (settle(), reject(error)),

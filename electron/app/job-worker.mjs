@@ -1,4 +1,4 @@
-// Runs long engine jobs (backups, restores) in a worker thread, so that the app's main thread (Electron's
+// Runs long engine jobs (backups, restores, off-site copies) in a worker thread, so that the app's main thread (Electron's
 // main process, or `serve`) only relays progress: its event loop stays free whatever the engine does
 // synchronously. One worker serves every job (started once, its modules loaded once). Plain .mjs so that
 // it loads the same way under vitest and tsx; `npm run build` bundles it with the engine (dist/job-worker.mjs).
@@ -21,7 +21,10 @@ function describe(error) {
   /** @type {string[]} */
   const causes = [];
   for (let e = error?.cause; e && causes.length < 5; e = e.cause) causes.push(e instanceof Error ? e.message : String(e));
-  return { message: error instanceof Error ? error.message : String(error), code: error?.code ?? null, isEngineError: error?.constructor?.name === 'EngineError', causes };
+  // A TargetError is an EngineError too: its message is for the user.
+  let isEngineError = false;
+  for (let proto = error && Object.getPrototypeOf(error); proto && !isEngineError; proto = Object.getPrototypeOf(proto)) isEngineError = proto.constructor?.name === 'EngineError';
+  return { message: error instanceof Error ? error.message : String(error), code: error?.code ?? null, isEngineError, causes };
 }
 
 /**
@@ -39,6 +42,10 @@ async function run(kind, options, onProgress, signal, chooseConfig) {
   if (kind === 'restore') {
     const { restoreBackup } = await import('../engine/restore.js');
     return restoreBackup({ ...options, onProgress, signal, ...(chooseConfig && { chooseConfig }) });
+  }
+  if (kind === 'copy') {
+    const { copyToTargetsJob } = await import('../engine/targets/offsite.js');
+    return copyToTargetsJob({ ...options, onProgress, signal });
   }
   throw new Error(`Unknown job kind ${kind}`);
 }

@@ -11,8 +11,9 @@ import { EngineError } from '../engine/errors.js';
 import { listTargetBackups } from '../engine/targets/catalog.js';
 import { downloadBackup } from '../engine/targets/download.js';
 import { KnownHosts } from '../engine/targets/known-hosts.js';
-import { copyToTargets } from '../engine/targets/offsite.js';
+import type { CopyEvent } from '../engine/targets/offsite.js';
 import { loadTargetsFile, openTarget, type TargetContext } from '../engine/targets/open.js';
+import { runJobInWorker } from './job-runner.js';
 import { describeError, type Logger } from './log.js';
 import type { Clock } from './scheduler.js';
 import type { SecretStore } from './secret-store.js';
@@ -328,18 +329,28 @@ export class Offsite {
     }
   }
 
+  /** In the job worker: reading and hashing the backup's files (SHA-256, MD5 for S3) never holds up this thread. */
   private async copyOne(job: QueuedCopy, specs: TargetSpec[]): Promise<void> {
     const opened = await Promise.all(specs.map((s) => this.withSecret(s)));
-    await copyToTargets(job.backupPath, opened, {
-      context: this.context(),
-      signal: this.abort.signal,
-      now: this.opts.clock.now(),
-      onTargetStart: (spec) => {
-        this.copying = { target: spec.name, backupName: job.backupName };
+    await runJobInWorker(
+      'copy',
+      { backupPath: job.backupPath, specs: opened, knownHostsFile: this.knownHosts.file, now: this.opts.clock.now() },
+      { signal: this.abort.signal, onProgress: (event) => this.onCopyEvent(job, event) },
+    );
+  }
+
+  private onCopyEvent(job: QueuedCopy, event: CopyEvent): void {
+    switch (event.type) {
+      case 'targetStart':
+        this.copying = { target: event.target, backupName: job.backupName };
         this.opts.onChange();
-      },
-      onProgress: (target, progress) => this.opts.onProgress({ target, backupName: job.backupName, progress }),
-      onTargetDone: (result) => {
+        return;
+      case 'progress':
+        return this.opts.onProgress({ target: event.target, backupName: job.backupName, progress: event.progress });
+      case 'hostKeyPinned':
+        return this.opts.log.info(event.message);
+      case 'targetDone': {
+        const { result } = event;
         const at = this.opts.clock.now().toISOString();
         if (result.ok) {
           this.opts.log.info(`copied ${job.backupName} to "${result.target}" (${result.alreadyThere ? 'already there' : `${result.uploadedBytes} bytes sent`})${result.pruned.length ? `; removed there by its retention: ${result.pruned.join(', ')}` : ''}`);
@@ -347,8 +358,8 @@ export class Offsite {
           this.records = this.records.filter((r) => !(r.target === result.target && result.pruned.includes(r.backupName)));
         } else this.opts.log.error(`copy of ${job.backupName} to "${result.target}" failed: ${result.error}`);
         void this.record({ target: result.target, backupName: job.backupName, at, ok: result.ok, uploadedBytes: result.uploadedBytes, ...(result.error ? { error: result.error } : {}) });
-      },
-    });
+      }
+    }
   }
 
   private async record(record: CopyRecord): Promise<void> {

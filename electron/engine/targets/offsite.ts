@@ -4,6 +4,7 @@ import { describeTarget, type TargetCopyResult, type TargetSpec } from '../../..
 import { EngineError } from '../errors.js';
 import { listTargetBackups } from './catalog.js';
 import { copyBackup, type CopyResult } from './copy.js';
+import { KnownHosts } from './known-hosts.js';
 import { openTarget, type TargetContext } from './open.js';
 
 /** Failures of the local backup itself: no target can do better, so the copies stop there. */
@@ -80,6 +81,44 @@ export async function copyToTargets(backupPath: string, specs: readonly TargetSp
     opts.onTargetDone?.(result, copy);
   }
   return results;
+}
+
+/** What a copy to targets reports as it goes, as plain data: a worker thread posts it to the app. */
+export type CopyEvent =
+  | { type: 'targetStart'; target: string }
+  | { type: 'progress'; target: string; progress: Progress }
+  | { type: 'targetDone'; result: TargetCopyResult }
+  | { type: 'hostKeyPinned'; message: string };
+
+/** copyToTargets' options as plain data (no objects, no callbacks), so that they can be sent to a worker thread. */
+export interface CopyJobOptions {
+  backupPath: string;
+  /** With their secrets. */
+  specs: TargetSpec[];
+  /** The pinned SFTP host keys (KnownHosts' file); null: none pinned, none remembered. */
+  knownHostsFile: string | null;
+  bandwidthLimitKiBps?: number;
+  prune?: boolean;
+  now?: Date;
+}
+
+/**
+ * copyToTargets with plain options and every callback as one stream of events: how the desktop app runs
+ * it in its job worker, so that hashing the files (SHA-256 of a read-back, MD5 for an S3 ETag) never
+ * holds up the app's main thread.
+ */
+export function copyToTargetsJob(opts: CopyJobOptions & { signal?: AbortSignal; onProgress: (event: CopyEvent) => void }): Promise<TargetCopyResult[]> {
+  const emit = opts.onProgress;
+  return copyToTargets(opts.backupPath, opts.specs, {
+    context: { knownHosts: opts.knownHostsFile === null ? null : new KnownHosts(opts.knownHostsFile), onHostKeyPinned: (message) => emit({ type: 'hostKeyPinned', message }) },
+    bandwidthLimitKiBps: opts.bandwidthLimitKiBps,
+    prune: opts.prune,
+    now: opts.now,
+    signal: opts.signal,
+    onTargetStart: (spec) => emit({ type: 'targetStart', target: spec.name }),
+    onProgress: (target, progress) => emit({ type: 'progress', target, progress }),
+    onTargetDone: (result) => emit({ type: 'targetDone', result }),
+  });
 }
 
 /** What one target holds, or why it could not be listed. */
