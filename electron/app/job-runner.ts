@@ -5,7 +5,7 @@ import type { Progress } from '../../shared/progress.js';
 import type { BackupOptions } from '../engine/backup.js';
 import { EngineError } from '../engine/errors.js';
 import type { RestoreOptions } from '../engine/restore.js';
-import type { CopyEvent, CopyJobOptions } from '../engine/targets/offsite.js';
+import type { CopyEvent, CopyJobOptions, DownloadEvent, DownloadJobOptions } from '../engine/targets/offsite.js';
 
 type WithoutCallbacks<T> = Omit<T, 'onProgress' | 'signal'>;
 
@@ -14,6 +14,8 @@ interface Jobs {
   restore: { options: WithoutCallbacks<RestoreOptions>; progress: Progress; result: RestoreResult };
   /** Off-site copies of one backup (copyToTargetsJob): its "progress" is every event of the copy. */
   copy: { options: CopyJobOptions; progress: CopyEvent; result: TargetCopyResult[] };
+  /** A backup fetched from a target (downloadBackupJob): resolves to the local folder. */
+  download: { options: DownloadJobOptions; progress: DownloadEvent; result: string };
 }
 
 interface WorkerError {
@@ -76,7 +78,7 @@ function jobWorker(): NonNullable<typeof shared> {
 }
 
 /**
- * Runs `runBackup`, `restoreBackup` or `copyToTargetsJob` in the job worker and relays its progress; an abort is passed on, so
+ * Runs `runBackup`, `restoreBackup`, `copyToTargetsJob` or `downloadBackupJob` in the job worker and relays its progress; an abort is passed on, so
  * the engine cleans up as it does in-process. EngineErrors keep their message and code; other errors
  * keep their cause chain.
  */

@@ -1,4 +1,4 @@
-// Runs long engine jobs (backups, restores, off-site copies) in a worker thread, so that the app's main thread (Electron's
+// Runs long engine jobs (backups, restores, off-site copies and downloads) in a worker thread, so that the app's main thread (Electron's
 // main process, or `serve`) only relays progress: its event loop stays free whatever the engine does
 // synchronously. One worker serves every job (started once, its modules loaded once). Plain .mjs so that
 // it loads the same way under vitest and tsx; `npm run build` bundles it with the engine (dist/job-worker.mjs).
@@ -46,6 +46,10 @@ async function run(kind, options, onProgress, signal, chooseConfig) {
   if (kind === 'copy') {
     const { copyToTargetsJob } = await import('../engine/targets/offsite.js');
     return copyToTargetsJob({ ...options, onProgress, signal });
+  }
+  if (kind === 'download') {
+    const { downloadBackupJob } = await import('../engine/targets/offsite.js');
+    return downloadBackupJob({ ...options, onProgress, signal });
   }
   throw new Error(`Unknown job kind ${kind}`);
 }

@@ -9,7 +9,6 @@ import { describeTarget, folderTargetSchema, s3TargetSchema, sftpTargetSchema, t
 import { timeFromFolderName } from '../engine/backup-folder.js';
 import { EngineError } from '../engine/errors.js';
 import { listTargetBackups } from '../engine/targets/catalog.js';
-import { downloadBackup } from '../engine/targets/download.js';
 import { KnownHosts } from '../engine/targets/known-hosts.js';
 import type { CopyEvent } from '../engine/targets/offsite.js';
 import { loadTargetsFile, openTarget, type TargetContext } from '../engine/targets/open.js';
@@ -232,23 +231,22 @@ export class Offsite {
     const intoDir = path.join(backupDir, DOWNLOAD_DIR);
     const finalDir = path.join(intoDir, backupName);
     if (existsSync(path.join(finalDir, 'manifest.json'))) return { ok: true, path: finalDir };
-    const target = openTarget(await this.withSecret(this.spec(name)), this.context());
     try {
-      const local = await downloadBackup({
-        target,
-        name: backupName,
-        intoDir,
-        signal: this.abort.signal,
-        onProgress: (progress) => this.opts.onProgress({ target: name, backupName, progress }),
-      });
+      // In the job worker: every byte fetched is hashed.
+      const local = await runJobInWorker(
+        'download',
+        { spec: await this.withSecret(this.spec(name)), knownHostsFile: this.knownHosts.file, name: backupName, intoDir },
+        {
+          signal: this.abort.signal,
+          onProgress: (event) => (event.type === 'progress' ? this.opts.onProgress({ target: name, backupName, progress: event.progress }) : this.opts.log.info(event.message)),
+        },
+      );
       this.opts.log.info(`downloaded ${backupName} from off-site target "${name}" into ${local}`);
       return { ok: true, path: local };
     } catch (error) {
       if (!(error instanceof EngineError)) throw error;
       this.opts.log.error(`download of ${backupName} from "${name}" failed: ${error.message}`);
       return { ok: false, error: error.message };
-    } finally {
-      await target.close();
     }
   }
 

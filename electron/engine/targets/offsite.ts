@@ -4,6 +4,7 @@ import { describeTarget, type TargetCopyResult, type TargetSpec } from '../../..
 import { EngineError } from '../errors.js';
 import { listTargetBackups } from './catalog.js';
 import { copyBackup, type CopyResult } from './copy.js';
+import { downloadBackup } from './download.js';
 import { KnownHosts } from './known-hosts.js';
 import { openTarget, type TargetContext } from './open.js';
 
@@ -119,6 +120,32 @@ export function copyToTargetsJob(opts: CopyJobOptions & { signal?: AbortSignal; 
     onProgress: (target, progress) => emit({ type: 'progress', target, progress }),
     onTargetDone: (result) => emit({ type: 'targetDone', result }),
   });
+}
+
+/** What a download from a target reports as it goes, as plain data (see CopyEvent). */
+export type DownloadEvent = { type: 'progress'; progress: Progress } | { type: 'hostKeyPinned'; message: string };
+
+/** downloadBackup's options as plain data: the target as its spec (with its secret). */
+export interface DownloadJobOptions {
+  spec: TargetSpec;
+  knownHostsFile: string | null;
+  /** The backup's name on the target. */
+  name: string;
+  intoDir: string;
+}
+
+/** downloadBackup of a target given by its spec, its callbacks as events: how the app runs it in its job worker (every byte is hashed). */
+export async function downloadBackupJob(opts: DownloadJobOptions & { signal?: AbortSignal; onProgress: (event: DownloadEvent) => void }): Promise<string> {
+  const emit = opts.onProgress;
+  const target = openTarget(opts.spec, {
+    knownHosts: opts.knownHostsFile === null ? null : new KnownHosts(opts.knownHostsFile),
+    onHostKeyPinned: (message) => emit({ type: 'hostKeyPinned', message }),
+  });
+  try {
+    return await downloadBackup({ target, name: opts.name, intoDir: opts.intoDir, signal: opts.signal, onProgress: (progress) => emit({ type: 'progress', progress }) });
+  } finally {
+    await target.close();
+  }
 }
 
 /** What one target holds, or why it could not be listed. */
