@@ -576,6 +576,8 @@ async function writeBackup(
     const storeRaw = (source: string, relative: string) =>
       writeCompressed(createReadStream(source, { highWaterMark: READ_BYTES }), path.join(workDir, relative), compression, { signal: innerSignal, encryption });
     let sequencerLastSeq: number | null = null;
+    /** The actors in account.sqlite's snapshot (as their store folders are named); null: every store found counts. */
+    let actorDids: Set<string> | null = null;
     for (const reused of reusedDatabases) {
       if (reused.name === 'account') counts.accounts = previous!.manifest.aurora_backup.counts.accounts;
       if (reused.name === 'sequencer') sequencerLastSeq = previous!.manifest.aurora_backup.sequencer_last_seq;
@@ -609,6 +611,7 @@ async function writeBackup(
       files.push({ path: relative, component: name, ...stored });
       databases.push({ name, snapshot_size: snapshot.size, page_count: snapshot.pageCount });
       if (name === 'account') counts.accounts = Number(snapshot.answers.accounts ?? snapshot.answers.actors ?? 0);
+      if (name === 'account' && typeof snapshot.answers.actorDids === 'string') actorDids = new Set(snapshot.answers.actorDids.split('\n').map(storeFolderName));
       if (name === 'sequencer') sequencerLastSeq = snapshot.answers.lastSeq === null ? null : Number(snapshot.answers.lastSeq);
     }
     await snapshotted;
@@ -619,6 +622,12 @@ async function writeBackup(
     const blobs = await blobsFile;
     const vanished = blobs ? vanishedBlobs(locations.blobsDir, scannedBlobs, storedBlobs) : null;
     if (vanished) throw new EngineError(`${vanished} No backup was kept.`, 'DATA_VANISHED');
+    const storesGone = vanishedActorStores(
+      locations.actorsDir,
+      jobs.flatMap((job, i) => (job.component === 'actors' && path.basename(job.source) === 'store.sqlite' && results[i]?.vanished ? [path.posix.dirname(job.label.slice('actors/'.length))] : [])),
+      actorDids,
+    );
+    if (storesGone) throw new EngineError(`${storesGone} No backup was kept.`, 'DATA_VANISHED');
     for (const rel of reusedBlobPaths) archivedBlobs.add(rel); // what the chain holds counts as held
     const gap = components.has('blobs') && components.has('actors') ? blobGap(blobs?.path ?? null) : null;
     // A pre-restore backup keeps whatever there is: a restore is often what brings the missing blobs back.
@@ -730,7 +739,8 @@ export const isKeyFile = (relative: string) => path.posix.basename(relative) ===
 
 /** Asked of each snapshot (not the live file), so the numbers match what the backup holds. */
 const QUERIES: Partial<Record<DatabaseComponent, Record<string, string>>> = {
-  account: { accounts: 'SELECT count(*) FROM account', actors: 'SELECT count(*) FROM actor' },
+  // actorDids: whose actor stores the backup must hold (a store that vanishes mid-backup is then an error).
+  account: { accounts: 'SELECT count(*) FROM account', actors: 'SELECT count(*) FROM actor', actorDids: "SELECT group_concat(did, char(10)) FROM actor" },
   sequencer: { lastSeq: 'SELECT max(seq) FROM repo_seq' },
 };
 
@@ -1051,6 +1061,24 @@ function topFolder(rel: string): string {
   return slash < 0 ? '' : rel.slice(0, slash);
 }
 
+const VANISHED_WHY = 'Something removed them while this backup ran (an account deleted, a restore, a failing disk): check the PDS, then run the backup again.';
+
+/** An actor store's folder name for a DID: the PDS names it after the DID (some layouts write its colons as `_`). */
+const storeFolderName = (did: string) => did.replaceAll(':', '_');
+
+/**
+ * Like a blob folder (vanishedBlobs): a file of an actor store that vanishes while the backup runs may be
+ * the PDS's own temporary file, but a whole store (its store.sqlite) vanishing while its account is in
+ * account.sqlite's snapshot is not: the backup would hold the account without its repository.
+ * `gone`: the store folders (relative to actors/) whose store.sqlite vanished.
+ */
+function vanishedActorStores(actorsDir: string, gone: string[], actorDids: Set<string> | null): string | null {
+  const missing = gone.filter((folder) => actorDids === null || actorDids.has(storeFolderName(path.posix.basename(folder))));
+  if (missing.length === 0) return null;
+  const more = missing.length > 1 ? ` and ${missing.length - 1} more actor stores` : '';
+  return `The actor store ${path.join(actorsDir, missing[0]!)}${more} vanished while the backup read it, while account.sqlite still lists its account. ${VANISHED_WHY}`;
+}
+
 /**
  * A blob file that vanishes while the backup runs is the PDS's own business (a temporary upload moved or
  * removed); a whole DID folder vanishing, or most of the store, is not: something removed data the backup
@@ -1058,14 +1086,13 @@ function topFolder(rel: string): string {
  */
 function vanishedBlobs(blobsDir: string, scanned: Map<string, number>, stored: Map<string, number>): string | null {
   const gone = [...scanned].filter(([folder, files]) => folder !== '' && files > 0 && !stored.has(folder));
-  const why = 'Something removed them while this backup ran (an account deleted, a restore, a failing disk): check the PDS, then run the backup again.';
   if (gone.length > 0) {
     const [folder, files] = gone[0]!;
     const more = gone.length > 1 ? ` and ${gone.length - 1} more folders` : '';
-    return `${path.join(blobsDir, folder)} (${files} blob files)${more} vanished while the backup read the blob folder. ${why}`;
+    return `${path.join(blobsDir, folder)} (${files} blob files)${more} vanished while the backup read the blob folder. ${VANISHED_WHY}`;
   }
   const total = [...scanned.values()].reduce((a, b) => a + b, 0);
   const kept = [...stored.values()].reduce((a, b) => a + b, 0);
-  if (total >= 10 && kept < total / 2) return `Only ${kept} of the ${total} blob files in ${blobsDir} were still there when the backup read them. ${why}`;
+  if (total >= 10 && kept < total / 2) return `Only ${kept} of the ${total} blob files in ${blobsDir} were still there when the backup read them. ${VANISHED_WHY}`;
   return null;
 }
