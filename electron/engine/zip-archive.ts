@@ -40,7 +40,9 @@ const S_IFLNK = 0o120000;
 export async function readZip(archive: string, topDir: string | null, onEntry: (entry: ZipEntry) => Promise<void>, platform?: NodeJS.Platform): Promise<void> {
   let zip: yauzl.ZipFile;
   try {
-    zip = await yauzl.openPromise(archive, { lazyEntries: true, autoClose: false });
+    // Names are decoded below without yauzl's own check, and sizes checked as entries are read, so that
+    // the EntryRules refuse a hostile zip with the same words as a tar (yauzl would say "invalid relative path").
+    zip = await yauzl.openPromise(archive, { lazyEntries: true, autoClose: false, decodeStrings: false, validateEntrySizes: false });
   } catch (error) {
     throw refusal(archive, `it is not a readable zip archive, or it was cut short (${(error as Error).message})`);
   }
@@ -51,7 +53,8 @@ export async function readZip(archive: string, topDir: string | null, onEntry: (
         throw refusal(archive, `the zip directory is damaged (${error.message})`);
       });
       if (!entry) return;
-      const name = entry.fileName;
+      // yauzl's decoding (UTF-8 or CP437, Info-ZIP's Unicode path field, `\` read as `/`), without its name check.
+      const name = yauzl.getFileNameLowLevel(entry.generalPurposeBitFlag, entry.fileNameRaw, entry.extraFields, false);
       const mode = (entry.externalFileAttributes >>> 16) & S_IFMT;
       const isDirectory = name.endsWith('/') || mode === S_IFDIR;
       let relative = '';
@@ -74,16 +77,22 @@ export async function readZip(archive: string, topDir: string | null, onEntry: (
         open: async () => {
           const stream = await zip.openReadStreamPromise(entry);
           let crc = 0;
+          let bytes = 0;
           const check = new Transform({
             transform(chunk: Buffer, _encoding, callback) {
+              bytes += chunk.length;
+              // Stopped as soon as it passes its recorded size: a bomb is never inflated whole.
+              if (bytes > entry.uncompressedSize) return callback(refusal(archive, `the entry "${printable(name)}" unpacks to more than the ${entry.uncompressedSize} bytes the zip records for it (a damaged archive, or a decompression bomb)`));
               crc = crc32(chunk, crc);
               callback(null, chunk);
             },
             flush(callback) {
+              if (bytes < entry.uncompressedSize) return callback(refusal(archive, `the entry "${printable(name)}" is damaged (it unpacks to ${bytes} bytes, the zip records ${entry.uncompressedSize})`));
               callback(crc >>> 0 === entry.crc32 >>> 0 ? null : refusal(archive, `the entry "${printable(name)}" is damaged (its CRC-32 does not match)`));
             },
           });
           stream.on('error', (error) => check.destroy(refusal(archive, `the entry "${printable(name)}" cannot be read (${error.message})`)));
+          check.once('close', () => stream.destroy()); // refused or abandoned half-way: stop inflating, free the file
           return stream.pipe(check);
         },
       });

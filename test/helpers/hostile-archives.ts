@@ -1,4 +1,4 @@
-import { gzipSync } from 'node:zlib';
+import { crc32, deflateRawSync, gzipSync } from 'node:zlib';
 import { Pax } from 'tar';
 
 /** One raw tar entry, written by hand so that tests can build archives no well-behaved tool would. */
@@ -116,4 +116,58 @@ export function hostileBlobsArchives(escapeDir: string): Array<{ name: string; a
     { name: 'gzip of something that is not tar', archive: notTar, problem: /damaged/ },
   );
   return archives;
+}
+
+/** One raw zip entry, written by hand so that tests can build zips no well-behaved tool would. */
+export interface RawZipEntry {
+  name: string;
+  body?: Buffer | string;
+  /** The Unix mode in the entry's external attributes (a symbolic link: 0o120777); default a plain file or folder. */
+  mode?: number;
+  /** The size the zip records it unpacks to, when it should lie (a bomb); default the body's. */
+  recordedSize?: number;
+}
+
+/** A zip of deflated entries, as Info-ZIP on Unix writes them (names UTF-8, Unix modes in the external attributes). */
+export function zipOf(entries: RawZipEntry[]): Buffer {
+  const locals: Buffer[] = [];
+  const central: Buffer[] = [];
+  let offset = 0;
+  for (const entry of entries) {
+    const name = Buffer.from(entry.name, 'utf8');
+    const body = Buffer.from(entry.body ?? '');
+    const data = deflateRawSync(body);
+    const folder = entry.name.endsWith('/');
+    const mode = entry.mode ?? (folder ? 0o040755 : 0o100644);
+    const fields = (header: Buffer, at: number) => {
+      header.writeUInt16LE(20, at); // version needed
+      header.writeUInt16LE(0x800, at + 2); // UTF-8 name
+      header.writeUInt16LE(8, at + 4); // deflate
+      header.writeUInt32LE(0, at + 6); // DOS time and date
+      header.writeUInt32LE(crc32(body), at + 10);
+      header.writeUInt32LE(data.length, at + 14);
+      header.writeUInt32LE(entry.recordedSize ?? body.length, at + 18);
+      header.writeUInt16LE(name.length, at + 22);
+    };
+    const local = Buffer.alloc(30);
+    local.writeUInt32LE(0x04034b50, 0);
+    fields(local, 4);
+    const record = Buffer.alloc(46);
+    record.writeUInt32LE(0x02014b50, 0);
+    record.writeUInt16LE((3 << 8) | 20, 4); // made on Unix
+    fields(record, 6);
+    record.writeUInt32LE((mode << 16) >>> 0, 38);
+    record.writeUInt32LE(offset, 42);
+    locals.push(local, name, data);
+    central.push(record, name);
+    offset += local.length + name.length + data.length;
+  }
+  const directory = Buffer.concat(central);
+  const end = Buffer.alloc(22);
+  end.writeUInt32LE(0x06054b50, 0);
+  end.writeUInt16LE(entries.length, 8);
+  end.writeUInt16LE(entries.length, 10);
+  end.writeUInt32LE(directory.length, 12);
+  end.writeUInt32LE(offset, 16);
+  return Buffer.concat([...locals, directory, end]);
 }
