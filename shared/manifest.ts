@@ -32,7 +32,7 @@ export interface ManifestEncryption {
   mode: EncryptionMode;
   /** The age public keys (age1…) every encrypted file is encrypted to; empty with a passphrase. */
   recipients: string[];
-  /** What the secrets component holds, relative to where it came from: `pds.env`. Empty when none was found. */
+  /** What the secrets component holds, as stored below its `secrets/` folder: `pds.env`, `actors/…/key`. Empty when none was found. */
   secrets: string[];
 }
 

@@ -658,8 +658,8 @@ async function writeBackup(
       };
       const hooks = { onFile: (entry: TarSource, kept: boolean) => void (kept && stored.push(entry.archivePath)) };
       files.push({ path: relative, component: SECRETS_COMPONENT, ...(await writeCompressed(packTar(entries(), hooks, { topDir: 'secrets' }), path.join(workDir, relative), compression, { signal: innerSignal, encryption })) });
-      if (envFile) secrets.push(relativeToData(locations.dataDir, envFile));
-      secrets.push(...stored.filter((p) => p.startsWith('secrets/actors/')).map((p) => p.slice('secrets/'.length)));
+      // As stored below secrets/: an env file outside the data directory has no path relative to it.
+      secrets.push(...stored.map((p) => p.slice('secrets/'.length)));
     }
     if (encryption && !opts.preRestore && !opts.envFile) {
       warnings.push(`No pds.env or .env was found, so the PDS's configuration (JWT secret, PLC rotation key) is not in this backup: give it with --env-file.`);
