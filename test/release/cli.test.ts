@@ -10,6 +10,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { command as backupCommand } from '../../electron/cli/commands/backup.js';
 import { createFixture } from '../../electron/engine/fixture.js';
 import { buildAll } from '../../scripts/build.js';
+import { FaultPause } from '../helpers/fault-pause.js';
 import { makeTempDir } from '../helpers/tmp.js';
 
 const ROOT = path.join(import.meta.dirname, '..', '..');
@@ -20,8 +21,8 @@ let packed: string[];
 /** The pinned Node 22 first on PATH, so the bin's `#!/usr/bin/env -S node --` finds it. */
 const env = () => ({ PATH: `${path.dirname(process.execPath)}${path.delimiter}${process.env.PATH}`, HOME: process.env.HOME, TMPDIR: process.env.TMPDIR });
 
-function start(args: string[], opts: { cwd?: string } = {}): ChildProcess {
-  return spawn(path.join(installed, 'bin', 'aurora-backup.mjs'), args, { cwd: opts.cwd ?? '/', env: env(), stdio: ['ignore', 'pipe', 'pipe'] });
+function start(args: string[], opts: { cwd?: string; env?: Record<string, string> } = {}): ChildProcess {
+  return spawn(path.join(installed, 'bin', 'aurora-backup.mjs'), args, { cwd: opts.cwd ?? '/', env: { ...env(), ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
 function finish(child: ChildProcess): Promise<{ code: number | null; stdout: string; stderr: string }> {
@@ -162,18 +163,15 @@ describe('exit codes and messages', () => {
       const data = path.join(dir, 'data');
       await createFixture(data, { accounts: 4, posts: 5, blobMB: 30, seed: 'cli-signal' });
       const out = path.join(dir, 'backups');
-      const child = start(['backup', '--data', data, '--out', out]);
+      // Held where the archives are about to be written, then signalled the moment it goes on: the signal
+      // always lands mid-backup, however slowly this machine reads the child's output.
+      const pause = new FaultPause('backup:archiving', dir);
+      pause.hold();
+      const child = start(['backup', '--data', data, '--out', out], { env: pause.env });
       const ended = finish(child);
-      await new Promise<void>((resolve) => {
-        let err = '';
-        child.stderr!.on('data', (d: Buffer) => {
-          err += d.toString();
-          if (err.includes('Backup: packing media and repositories')) resolve();
-        });
-      });
-      child.kill('SIGSTOP');
-      child.kill(signal); // delivered when it resumes, mid-archive
-      child.kill('SIGCONT');
+      const held = await pause.reached(child);
+      await held.release();
+      child.kill(signal);
       const { code, stderr } = await ended;
       expect(code, stderr).toBe(exitCode);
       expect(stderr).toContain('Backup cancelled');
