@@ -2,7 +2,7 @@
 // on our build machines, so `electron-builder --dir` runs against a stand-in: a script carrying Electron's
 // fuse wire (so the fuses are flipped as in a real build). Everything electron-builder puts around it —
 // app.asar, its unpacked native addon, the resources — is the real thing, and the bundles inside are run
-// by Node 22 from an extracted copy: one backup and one restore through the packaged job worker.
+// by Node 22 from an extracted copy: a backup, a restore, an off-site copy and its download through the packaged job worker.
 import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -132,7 +132,7 @@ describe('the packaged app (electron-builder --dir, stand-in Electron)', () => {
     expect(wire[FuseV1Options.GrantFileProtocolExtraPrivileges]).toBe(FuseState.DISABLE);
   });
 
-  it('runs a backup and a restore through the extracted job worker on Node 22', async () => {
+  it('runs a backup, a restore, an off-site copy and its download through the extracted job worker on Node 22', async () => {
     const dir = makeTempDir('aurora-package-run');
     const data = path.join(dir, 'data');
     await createFixture(data, { accounts: 3, posts: 5, blobMB: 1, seed: 'package' });
@@ -150,7 +150,10 @@ const run = (id, kind, options) => new Promise((resolve, reject) => {
 });
 const backup = await run(1, 'backup', { dataDir: data, backupDir: backups, env: {} });
 const restore = await run(2, 'restore', { backupPath: backup.path, dataDir: restored, backupDir: backups, env: {} });
-console.log(JSON.stringify({ backup: backup.name, files: backup.manifest.files?.length, restored: restore.restored }));
+const usb = { type: 'folder', name: 'usb', path: backups + '-usb', enabled: true };
+const copies = await run(3, 'copy', { backupPath: backup.path, specs: [usb], knownHostsFile: null });
+const fetched = await run(4, 'download', { spec: usb, knownHostsFile: null, name: backup.name, intoDir: backups + '-fetched' });
+console.log(JSON.stringify({ backup: backup.name, files: backup.manifest.files?.length, restored: restore.restored, copied: copies.map((c) => c.ok), fetched }));
 await worker.terminate();
 `,
     );
@@ -164,8 +167,12 @@ await worker.terminate();
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     const code = await new Promise((resolve) => child.on('exit', resolve));
     expect(code, stderr).toBe(0);
-    const result = JSON.parse(stdout.trim().split('\n').at(-1)!) as { backup: string; restored: string[] };
+    const result = JSON.parse(stdout.trim().split('\n').at(-1)!) as { backup: string; restored: string[]; copied: boolean[]; fetched: string };
     expect(result.backup).toMatch(/^backup_\d{8}_\d{6}$/);
+    // The app's off-site copies and downloads run in this worker: the targets' code is bundled in it.
+    expect(result.copied).toEqual([true]);
+    expect(result.fetched).toBe(path.join(dir, 'backups-fetched', result.backup));
+    expect(readdirSync(path.join(dir, 'backups-usb'))).toEqual([result.backup]);
     expect(result.restored.sort()).toEqual(['account', 'actors', 'blobs', 'did_cache', 'sequencer']);
     // The restored databases open and hold the fixture's accounts.
     const restoredAccount = path.join(dir, 'restored', 'account.sqlite');
