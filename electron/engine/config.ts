@@ -1,9 +1,9 @@
-import { readFile } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { parseEnv } from 'node:util';
 import { advice } from '../../shared/advice.js';
 import { COMPRESSIONS, type Compression } from '../../shared/components.js';
-import { EngineError } from './errors.js';
+import { EngineError, readUserFile } from './errors.js';
 
 export interface PdsLocations {
   dataDir: string;
@@ -156,15 +156,12 @@ async function loadFromDataDir(dataDir: string, notes: string[]): Promise<Loaded
 }
 
 async function loadEnvFile(candidate: string, explicit: boolean): Promise<LoadedEnv> {
-  let text: string;
-  try {
-    text = await readFile(candidate, 'utf8');
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (!explicit && (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR')) return { file: {}, envFile: null };
-    const why = code === 'ENOENT' ? 'does not exist' : code === 'EACCES' ? 'cannot be read (permission denied)' : `cannot be read (${code})`;
-    throw new EngineError(`The .env file ${candidate} ${why}. Check the path ${advice('envFile')}.`, 'ENV_FILE');
+  if (!explicit) {
+    // Looked for, not named: none there (or a folder of that name) just means no settings from there.
+    const found = await stat(candidate).catch((error: NodeJS.ErrnoException) => (error.code === 'ENOENT' || error.code === 'ENOTDIR' ? null : undefined));
+    if (found === null || found?.isDirectory()) return { file: {}, envFile: null };
   }
+  const text = await readUserFile(candidate, '.env file', 'ENV_FILE', `Check the path ${advice('envFile')}.`);
   return { file: parseEnvFile(text), envFile: candidate };
 }
 

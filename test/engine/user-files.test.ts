@@ -1,6 +1,7 @@
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { resolveConfig } from '../../electron/engine/config.js';
 import { readIdentityFile, readPassphraseFile, resolveRecipients } from '../../electron/engine/crypto/keys.js';
 import { loadTargetsFile } from '../../electron/engine/targets/open.js';
 import { collect, ROOT, startCli } from '../helpers/run-cli.js';
@@ -11,6 +12,7 @@ const readers = [
   { what: 'recipients file', code: 'BAD_RECIPIENT', read: (file: string) => resolveRecipients([file]), fix: 'Give an age public key (age1…) or a file of them, one a line.' },
   { what: 'identity file', code: 'BAD_IDENTITY', read: readIdentityFile, fix: 'Give the file age-keygen (or the app) wrote, holding AGE-SECRET-KEY-1….' },
   { what: 'passphrase file', code: 'BAD_PASSPHRASE', read: readPassphraseFile, fix: 'Give a file whose first line is the passphrase.' },
+  { what: '.env file', code: 'ENV_FILE', read: (file: string) => resolveConfig({ envFile: file }), fix: 'Check the path given with --env-file.' },
   { what: 'targets file', code: 'BAD_TARGET', read: loadTargetsFile, fix: 'Check the path given with --targets; `aurora-backup targets --help` shows the file\'s format.' },
 ];
 
