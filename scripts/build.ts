@@ -19,6 +19,7 @@ export const BUNDLES = {
   'job-worker.mjs': 'electron/app/job-worker.mjs',
   'snapshot-worker.mjs': 'electron/engine/snapshot-worker.mjs',
   'integrity-check-worker.mjs': 'electron/engine/integrity-check-worker.mjs',
+  'age-stream-worker.mjs': 'electron/engine/crypto/age-stream-worker.mjs',
   'preload.cjs': 'electron/preload.cts',
 } as const;
 

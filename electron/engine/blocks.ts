@@ -35,8 +35,21 @@ export function releaseWhenWritten(output: Buffer, inputs: Buffer[]): void {
   if (blocks.length > 0) freedByWriting.set(output, blocks.map((part) => Buffer.from(part.buffer)));
 }
 
+/** Output buffer → what to do once it is written (give its memory back to a pool of its own). */
+const afterWriting = new WeakMap<Buffer, () => void>();
+
+/** Calls `then` once `output` is written, if the writer tells (written below); else `output` is left to the garbage collector. */
+export function onceWritten(output: Buffer, then: () => void): void {
+  afterWriting.set(output, then);
+}
+
 /** Called by the writer once `chunk` is on disk. */
 export function written(chunk: Buffer): void {
+  const then = afterWriting.get(chunk);
+  if (then) {
+    afterWriting.delete(chunk);
+    then();
+  }
   const blocks = freedByWriting.get(chunk);
   if (!blocks) return;
   freedByWriting.delete(chunk);

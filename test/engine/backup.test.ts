@@ -9,7 +9,9 @@ import type { Progress } from '../../shared/progress.js';
 import type { Manifest } from '../../shared/manifest.js';
 import { packTar, writeCompressed, type TarSource } from '../../electron/engine/archive.js';
 import { formatTimestamp, runBackup } from '../../electron/engine/backup.js';
+import { generateKeyPair, identityFileText } from '../../electron/engine/crypto/keys.js';
 import { restoreBackup } from '../../electron/engine/restore.js';
+import { safeExtract } from '../../electron/engine/safe-extract.js';
 import { verifyBackup } from '../../electron/engine/verify.js';
 import { EngineError } from '../../electron/engine/errors.js';
 import { actorDirFor, createFixture } from '../../electron/engine/fixture.js';
@@ -272,7 +274,7 @@ describe('packTar', () => {
 });
 
 describe('packTar and writeCompressed', () => {
-  it('reuse their buffers without mixing up contents: 40 MB of media, text and in-memory files come back byte for byte', async () => {
+  it.each([false, true])('reuse their buffers without mixing up contents: 40 MB of media, text and in-memory files come back byte for byte (encrypted: %s)', async (encrypted) => {
     const dir = makeTempDir();
     const sizes = [0, 1, 511, 512, 70_000, (1 << 20) - 1, 1 << 20, (1 << 20) + 1, 2_500_000];
     const files: TarSource[] = [];
@@ -292,13 +294,29 @@ describe('packTar and writeCompressed', () => {
     async function* list(): AsyncGenerator<TarSource> {
       yield* files;
     }
-    const target = path.join(dir, 'out.tar.gz');
-    const stored = await writeCompressed(packTar(list(), {}, { topDir: 'blobs' }), target, 'gzip');
-    expect(stored).toEqual({ size: statSync(target).size, sha256: sha256(target), unpacked_size: gunzipSync(readFileSync(target)).length });
-
-    const extracted = makeTempDir();
-    run('tar', ['-xzf', target, '-C', extracted]);
-    for (const [archivePath, digest] of expected) expect(sha256(path.join(extracted, archivePath)), archivePath).toBe(digest);
+    if (!encrypted) {
+      const target = path.join(dir, 'out.tar.gz');
+      const stored = await writeCompressed(packTar(list(), {}, { topDir: 'blobs' }), target, 'gzip');
+      expect(stored).toEqual({ size: statSync(target).size, sha256: sha256(target), unpacked_size: gunzipSync(readFileSync(target)).length });
+      const extracted = makeTempDir();
+      run('tar', ['-xzf', target, '-C', extracted]);
+      for (const [archivePath, digest] of expected) expect(sha256(path.join(extracted, archivePath)), archivePath).toBe(digest);
+      return;
+    }
+    // Encrypted, the batches sealed and opened on the cipher worker reuse their buffers too (once written, once decompressed).
+    const pair = await generateKeyPair();
+    writeFileSync(path.join(dir, 'key.txt'), identityFileText(pair), { mode: 0o600 });
+    const target = path.join(dir, 'out.tar.gz.age');
+    const stored = await writeCompressed(packTar(list(), {}, { topDir: 'blobs' }), target, 'gzip', { encryption: { kind: 'recipients', recipients: [pair.recipient] } });
+    expect(stored).toMatchObject({ size: statSync(target).size, sha256: sha256(target), encrypted: true });
+    const byAge = makeTempDir();
+    execFileSync('bash', ['-c', 'age -d -i "$1" "$2" | tar -xz -C "$3"', 'age', path.join(dir, 'key.txt'), target, byAge]);
+    const byUs = path.join(makeTempDir(), 'blobs');
+    await safeExtract({ archive: target, compression: 'gzip', encrypted: true, decryption: { identities: [pair.identity] }, topDir: 'blobs', dest: byUs });
+    for (const [archivePath, digest] of expected) {
+      expect(sha256(path.join(byAge, archivePath)), archivePath).toBe(digest);
+      expect(sha256(path.join(byUs, archivePath.slice('blobs/'.length))), archivePath).toBe(digest);
+    }
   });
 
   it('stop reading when cancelled half-way, with no file left open, neither the blobs being read nor the archive', async () => {

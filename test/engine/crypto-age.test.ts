@@ -14,8 +14,11 @@ import {
 import { AGE, ageWithPassphrase, decryptFile, encryptFile, run } from '../helpers/age-cli.js';
 import { makeTempDir } from '../helpers/tmp.js';
 
-/** Sizes around the 64 KiB STREAM chunk: empty, one byte, exactly one chunk, one past, several. */
-const SIZES = [0, 1, 65536, 65537, 3 * 65536, 300_000];
+/**
+ * Sizes around the 64 KiB STREAM chunk: empty, one byte, exactly one chunk, one past, several; and around
+ * the 16 chunks sealed or opened in one batch on a worker: exactly one batch, one byte past, several.
+ */
+const SIZES = [0, 1, 65536, 65537, 3 * 65536, 300_000, 16 * 65536, 16 * 65536 + 1, 40 * 65536 + 7];
 
 async function keyFile(dir: string) {
   const pair = await generateKeyPair();
@@ -169,7 +172,7 @@ describe('bad input is refused, naming the file', () => {
   it('a flipped payload byte (only the chunk tag sees it), a flipped header MAC, a truncated file', async () => {
     const dir = makeTempDir('age-bad');
     const key = await keyFile(dir);
-    const plain = await plainFile(dir, 3 * 65536 + 100);
+    const plain = await plainFile(dir, 20 * 65536 + 100); // more than the 16 chunks of one batch
     const sealed = `${plain}.age`;
     await encryptFile(plain, sealed, { kind: 'recipients', recipients: [key.recipient] });
     const bytes = await readFile(sealed);
@@ -190,6 +193,12 @@ describe('bad input is refused, naming the file', () => {
     });
     expect(payload.result).toMatch(new RegExp(`^DECRYPT_DAMAGED: .*payload-flip is damaged: its chunk at byte ${headerEnd + 16 + 65552} does not authenticate`));
     expect(payload.age).toMatch(/failed to decrypt/);
+    const laterBatch = await variant('payload-flip-later', (b) => {
+      b[headerEnd + 16 + 17 * 65552 + 7]! ^= 0x80; // inside chunk 17, in the second batch
+      return b;
+    });
+    expect(laterBatch.result).toMatch(new RegExp(`^DECRYPT_DAMAGED: .*payload-flip-later is damaged: its chunk at byte ${headerEnd + 16 + 17 * 65552} does not authenticate`));
+    expect(laterBatch.age).toMatch(/failed to decrypt/);
 
     const mac = await variant('mac-flip', (b) => {
       b[headerEnd - 5]! ^= 0x01; // a base64 character of the MAC
@@ -206,6 +215,9 @@ describe('bad input is refused, naming the file', () => {
     const atChunk = await variant('cut-at-chunk', (b) => b.subarray(0, headerEnd + 16 + 2 * 65552));
     expect(atChunk.result).toMatch(/^DECRYPT_DAMAGED: .*cut-at-chunk is damaged: its last chunk .* cut short/);
     expect(atChunk.age).not.toBe('age accepted it');
+    const atBatch = await variant('cut-at-batch', (b) => b.subarray(0, headerEnd + 16 + 16 * 65552));
+    expect(atBatch.result).toMatch(new RegExp(`^DECRYPT_DAMAGED: .*cut-at-batch is damaged: its last chunk \\(from byte ${headerEnd + 16 + 15 * 65552}\\) does not authenticate: it was changed or cut short`));
+    expect(atBatch.age).not.toBe('age accepted it');
 
     const headerOnly = await variant('header-only', (b) => b.subarray(0, headerEnd - 10));
     expect(headerOnly.result).toMatch(/^DECRYPT_DAMAGED: .*header-only is damaged: it ends inside its header/);

@@ -61,7 +61,7 @@ beforeAll(async () => {
 
 describe('the packed command line', () => {
   it('holds the bundle, its workers, the window and the service files, and no sources', () => {
-    for (const file of ['bin/aurora-backup.mjs', 'dist/cli.mjs', 'dist/job-worker.mjs', 'dist/snapshot-worker.mjs', 'dist/integrity-check-worker.mjs', 'dist/renderer/index.html', 'build/service/aurora-locus-backup.timer']) {
+    for (const file of ['bin/aurora-backup.mjs', 'dist/cli.mjs', 'dist/job-worker.mjs', 'dist/snapshot-worker.mjs', 'dist/integrity-check-worker.mjs', 'dist/age-stream-worker.mjs', 'dist/renderer/index.html', 'build/service/aurora-locus-backup.timer']) {
       expect(packed).toContain(file);
     }
     expect(packed.filter((f) => /^(electron|shared|test|renderer|scripts)\//.test(f) || f.endsWith('.ts'))).toEqual([]);

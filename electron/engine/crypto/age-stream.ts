@@ -1,8 +1,10 @@
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes, scrypt as scryptCallback, type ScryptOptions } from 'node:crypto';
 import { open } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { Transform, type TransformCallback } from 'node:stream';
+import { Worker } from 'node:worker_threads';
 import { Decrypter, Encrypter, Stanza, type Identity, type Recipient } from 'age-encryption';
-import { written } from '../blocks.js';
+import { onceWritten, written } from '../blocks.js';
 import { EngineError } from '../errors.js';
 
 /**
@@ -10,7 +12,8 @@ import { EngineError } from '../errors.js';
  *
  * The header — the recipient stanzas (X25519 from the library; scrypt below), the file key and the
  * header MAC — is made and checked by the `age-encryption` library (typage). The payload, a
- * ChaCha20-Poly1305 STREAM of 64 KiB chunks, is encrypted here with node:crypto: the library's STREAM
+ * ChaCha20-Poly1305 STREAM of 64 KiB chunks, is encrypted here with node:crypto, 16 chunks at a time on a
+ * worker thread (age-stream-worker.mjs) beside the main thread's tar, hashing and writes: the library's STREAM
  * runs at 165 MB/s on one thread of our build machine, node:crypto's ChaCha20-Poly1305 at ~1,570 MB/s
  * (docs/benchmarks.md), and the budget is an encrypted backup at most 15 % slower than a plain one: at
  * 165 MB/s the encryption alone of a 1.3 GB data directory's backup would add ~5 s to a 6 s backup.
@@ -69,75 +72,208 @@ function payloadKey(fileKey: Uint8Array, nonce: Uint8Array): Buffer {
   return Buffer.from(hkdfSync('sha256', fileKey, nonce, 'payload', 32));
 }
 
-/** The 12-byte STREAM nonce: an 11-byte big-endian chunk counter and a last-chunk flag. */
-class ChunkNonce {
-  readonly bytes = Buffer.alloc(12);
-  index = 0;
+// ---- The payload, sealed and opened on worker threads --------------------------------------------
 
-  next(): void {
-    this.index++;
-    for (let i = 10; i >= 0; i--) if (++this.bytes[i]! !== 256) break;
+/**
+ * Chunks per job: 1 MiB of plaintext, the size of the compressor's pieces and of the restore's reads.
+ * Sealed on the main thread, 64 KiB at a time between the tar, the hashing and the writes, the cipher
+ * added ~40 % to a backup on 2 cores (docs/benchmarks.md); in batches on a worker it runs beside them.
+ */
+const BATCH_CHUNKS = 16;
+const BATCH_PLAIN = BATCH_CHUNKS * CHUNK;
+const BATCH_SEALED = BATCH_CHUNKS * (CHUNK + TAG);
+/** Batches of one stream on the workers at once, besides the one being filled: enough to keep a worker busy. */
+const MAX_IN_FLIGHT = 2;
+/** Batch buffers kept for reuse (they travel to a worker and back). */
+const MAX_FREE_BATCHES = 8;
+
+/** What a job gives back: the sealed or opened bytes, or the index of the first chunk that does not authenticate. */
+type CipherResult = { out: Buffer } | { failed: number };
+interface CipherJob {
+  open: boolean;
+  key: Buffer;
+  /** The index (in the file) of the batch's first chunk. */
+  first: number;
+  /** The batch ends the file: its final chunk carries the last-chunk flag. */
+  last: boolean;
+  data: ArrayBuffer;
+  length: number;
+}
+
+/**
+ * The workers (age-stream-worker.mjs) every age stream of this process shares: one per core but one (the
+ * main thread keeps a core for the tar, the hashing and the writes), at most 4, started when first
+ * needed. An idle worker does not keep the process alive.
+ */
+class CipherWorkers {
+  private readonly slots: Array<{ worker: Worker; pending: Map<number, { resolve: (r: CipherResult) => void; reject: (e: Error) => void }> }> = [];
+  private readonly free: ArrayBuffer[] = [];
+  private readonly max = Math.max(1, Math.min(availableParallelism() - 1, 4));
+  private nextId = 0;
+
+  /** A buffer to fill with one batch (BATCH_SEALED bytes: room for either kind, tags included). */
+  takeBatch(): Buffer {
+    return Buffer.from(this.free.pop() ?? (Buffer.allocUnsafeSlow(BATCH_SEALED).buffer as ArrayBuffer));
+  }
+
+  /** A batch's buffer, once nothing reads its result any more. */
+  giveBack(batch: ArrayBuffer): void {
+    if (this.free.length < MAX_FREE_BATCHES) this.free.push(batch);
+  }
+
+  /** Runs a job; its `data` is handed over to the worker, which writes the result over it and sends it back. */
+  run(job: CipherJob): Promise<CipherResult> {
+    const slot = this.slotFor();
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      slot.pending.set(id, { resolve, reject });
+      if (slot.pending.size === 1) slot.worker.ref();
+      slot.worker.postMessage({ id, ...job }, [job.data]);
+    });
+  }
+
+  private slotFor() {
+    const idle = this.slots.find((s) => s.pending.size === 0);
+    if (idle) return idle;
+    if (this.slots.length < this.max) return this.start();
+    return this.slots.reduce((a, b) => (b.pending.size < a.pending.size ? b : a));
+  }
+
+  private start() {
+    const worker = new Worker(new URL('./age-stream-worker.mjs', import.meta.url));
+    const slot = { worker, pending: new Map<number, { resolve: (r: CipherResult) => void; reject: (e: Error) => void }>() };
+    worker.on('message', (message: { id: number; data: ArrayBuffer; length?: number; failed?: number }) => {
+      const waiting = slot.pending.get(message.id);
+      slot.pending.delete(message.id);
+      if (slot.pending.size === 0) worker.unref();
+      if (message.failed !== undefined) this.giveBack(message.data);
+      waiting?.resolve(message.failed === undefined ? { out: Buffer.from(message.data, 0, message.length) } : { failed: message.failed });
+    });
+    const fail = (error: Error) => {
+      const index = this.slots.indexOf(slot);
+      if (index >= 0) this.slots.splice(index, 1);
+      for (const waiting of slot.pending.values()) waiting.reject(new EngineError(`The age cipher's worker thread failed (${error.message}); nothing it was sealing or opening was used.`, 'CRYPTO_WORKER_FAILED'));
+      slot.pending.clear();
+    };
+    worker.once('error', fail);
+    worker.once('exit', (code) => fail(new Error(`exit code ${code}`)));
+    worker.unref();
+    this.slots.push(slot);
+    return slot;
   }
 }
 
-class StreamEncryptor extends Transform {
-  /** The chunk being filled, copied out of the input: the writer may reuse its buffers once we call back. */
-  private readonly pending = Buffer.allocUnsafe(CHUNK);
+const cipherWorkers = new CipherWorkers();
+
+/** A job on its way, and what its result is to be read as. */
+interface Sent {
+  result: Promise<CipherResult>;
+  first: number;
+  last: boolean;
+  chunks: number;
+}
+
+/** Fills batches, sends each to a worker, and pushes the results in order, at most MAX_IN_FLIGHT batches behind. */
+class BatchedCipher extends Transform {
+  private batch: Buffer | null = null;
   private filled = 0;
-  private readonly nonce = new ChunkNonce();
+  private chunksSent = 0;
+  private readonly inFlight: Sent[] = [];
+
+  protected key: Buffer | null = null;
+
+  /** `open`: opens sealed chunks (failing with `unauthentic`), else seals plaintext. */
+  constructor(
+    private readonly open: boolean,
+    private readonly unauthentic?: (index: number, last: boolean) => Error,
+  ) {
+    super({ readableHighWaterMark: BATCH_SEALED * 2 });
+  }
+
+  private get batchBytes(): number {
+    return this.open ? BATCH_SEALED : BATCH_PLAIN;
+  }
+
+  /** Copies `data` into batches (the caller may reuse its buffer once called back); sends each full one once a byte follows it. */
+  protected gather(data: Buffer, callback: TransformCallback): void {
+    for (let offset = 0; offset < data.length; ) {
+      if (this.filled === this.batchBytes) this.send(false);
+      this.batch ??= cipherWorkers.takeBatch();
+      const n = data.copy(this.batch, this.filled, offset, Math.min(data.length, offset + this.batchBytes - this.filled));
+      this.filled += n;
+      offset += n;
+    }
+    written(data); // its bytes are copied: a pooled block behind it can be filled again
+    if (this.inFlight.length <= MAX_IN_FLIGHT) return callback();
+    this.drain(MAX_IN_FLIGHT).then(() => callback(), callback);
+  }
+
+  /** Sends what is left as the file's end, and pushes every result. */
+  protected finish(callback: TransformCallback): void {
+    this.send(true);
+    this.drain(0).then(() => callback(), callback);
+  }
+
+  /** Bytes in the batch being filled. */
+  protected get pendingBytes(): number {
+    return this.filled;
+  }
+
+  /** Index of the next chunk to be sent. */
+  protected get chunksBefore(): number {
+    return this.chunksSent;
+  }
+
+  private send(last: boolean): void {
+    const data = (this.batch ??= cipherWorkers.takeBatch());
+    const unit = this.open ? CHUNK + TAG : CHUNK;
+    const chunks = Math.max(1, Math.ceil(this.filled / unit));
+    const result = cipherWorkers.run({ open: this.open, key: this.key!, first: this.chunksSent, last, data: data.buffer as ArrayBuffer, length: this.filled });
+    result.catch(() => undefined); // surfaced in order by drain
+    this.inFlight.push({ result, first: this.chunksSent, last, chunks });
+    this.chunksSent += chunks;
+    this.batch = null;
+    this.filled = 0;
+  }
+
+  private async drain(limit: number): Promise<void> {
+    while (this.inFlight.length > limit) {
+      const { result, first, last, chunks } = this.inFlight.shift()!;
+      const done = await result;
+      if (this.destroyed) return;
+      if ('failed' in done) throw this.unauthentic!(done.failed, last && done.failed === first + chunks - 1);
+      // Written to a file by the backup, the batch's buffer is filled again once its bytes are on disk.
+      onceWritten(done.out, () => cipherWorkers.giveBack(done.out.buffer as ArrayBuffer));
+      this.push(done.out);
+    }
+  }
+}
+
+class StreamEncryptor extends BatchedCipher {
   private started = false;
 
   constructor(
     private readonly prefix: Buffer,
-    private readonly key: Buffer,
+    key: Buffer,
   ) {
-    super();
+    super(false);
+    this.key = key;
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     this.start();
-    let offset = 0;
-    // A full chunk is sealed only once a byte after it has arrived: the last chunk carries the flag.
-    while (offset < chunk.length) {
-      if (this.filled === CHUNK) {
-        this.push(this.seal(this.pending, false));
-        this.filled = 0;
-      }
-      if (this.filled === 0 && chunk.length - offset > CHUNK) {
-        this.push(this.seal(chunk.subarray(offset, offset + CHUNK), false)); // straight from the input, no copy
-        offset += CHUNK;
-        continue;
-      }
-      const n = chunk.copy(this.pending, this.filled, offset, Math.min(chunk.length, offset + CHUNK - this.filled));
-      this.filled += n;
-      offset += n;
-    }
-    written(chunk); // its bytes are sealed or copied: a pooled block behind it can be filled again
-    callback();
+    this.gather(chunk, callback);
   }
 
   override _flush(callback: TransformCallback): void {
     this.start();
-    this.push(this.seal(this.pending.subarray(0, this.filled), true));
-    callback();
+    this.finish(callback);
   }
 
   private start(): void {
     if (this.started) return;
     this.started = true;
     this.push(this.prefix);
-  }
-
-  private seal(plain: Buffer, last: boolean): Buffer {
-    if (last) this.nonce.bytes[11] = 1;
-    const cipher = createCipheriv('chacha20-poly1305', this.key, this.nonce.bytes, { authTagLength: TAG });
-    const out = Buffer.allocUnsafe(plain.length + TAG);
-    const body = cipher.update(plain);
-    body.copy(out, 0);
-    cipher.final();
-    cipher.getAuthTag().copy(out, plain.length);
-    this.nonce.next();
-    return out;
   }
 }
 
@@ -205,26 +341,30 @@ export function createDecryptor(keys: DecryptionKeys, file: string): Transform {
   return new StreamDecryptor(keys, file);
 }
 
-class StreamDecryptor extends Transform {
+class StreamDecryptor extends BatchedCipher {
   private state: 'header' | 'nonce' | 'payload' = 'header';
-  private rest: Buffer = Buffer.alloc(0);
-  private key: Buffer | null = null;
+  /** Bytes of the header and nonce received so far. */
+  private head: Buffer = Buffer.alloc(0);
   private fileKey: Uint8Array | null = null;
   private headerBytes = 0;
-  private readonly nonce = new ChunkNonce();
 
   constructor(
     private readonly keys: DecryptionKeys,
     private readonly file: string,
   ) {
-    super();
+    super(true, (index, last) => {
+      const at = this.headerBytes + NONCE + index * (CHUNK + TAG);
+      return this.damaged(last ? `its last chunk (from byte ${at}) does not authenticate: it was changed or cut short` : `its chunk at byte ${at} does not authenticate: it was changed`);
+    });
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    const data = this.rest.length > 0 ? Buffer.concat([this.rest, chunk]) : chunk;
-    this.consume(data).then(
+    if (this.state === 'payload') return this.gather(chunk, callback);
+    const data = this.head.length > 0 ? Buffer.concat([this.head, chunk]) : chunk;
+    this.readHead(data).then(
       (offset) => {
-        this.rest = Buffer.from(data.subarray(offset)); // a copy: the reader reuses `chunk` once we call back
+        if (this.state === 'payload') return this.gather(data.subarray(offset), callback);
+        this.head = Buffer.from(data.subarray(offset)); // a copy: the reader reuses `chunk` once we call back
         callback();
       },
       (error: unknown) => callback(error as Error),
@@ -234,17 +374,19 @@ class StreamDecryptor extends Transform {
   override _flush(callback: TransformCallback): void {
     try {
       if (this.state !== 'payload') throw this.damaged(this.state === 'header' ? 'it ends inside its header' : 'it ends before its payload');
-      // What is left is the last chunk: it carries the flag, and only an empty file's may be empty.
-      if (this.rest.length < TAG || (this.rest.length === TAG && this.nonce.index > 0)) throw this.damaged('it is cut short');
-      this.push(this.open(this.rest, true));
-      callback();
+      // What is left ends with the last chunk: it carries the flag, and only an empty file's may be empty.
+      const left = this.pendingBytes;
+      const lastChunk = left % (CHUNK + TAG) || Math.min(left, CHUNK + TAG);
+      const lastIndex = this.chunksBefore + Math.ceil(left / (CHUNK + TAG)) - 1;
+      if (lastChunk < TAG || (lastChunk === TAG && lastIndex > 0)) throw this.damaged('it is cut short');
+      this.finish(callback);
     } catch (error) {
       callback(error as Error);
     }
   }
 
-  /** Handles what it can of `data`; returns how much of it was used. */
-  private async consume(data: Buffer): Promise<number> {
+  /** Reads the header and the nonce from the start of `data`; returns how much of it was used. */
+  private async readHead(data: Buffer): Promise<number> {
     let offset = 0;
     if (this.state === 'header') {
       const end = headerEnd(data);
@@ -253,42 +395,15 @@ class StreamDecryptor extends Transform {
         if (data.length > MAX_HEADER_BYTES) throw this.damaged('its header never ends');
         return 0;
       }
-      await this.unwrap(data.subarray(0, end));
+      this.fileKey = await unwrapHeader(data.subarray(0, end), this.keys, this.file);
       this.headerBytes = end;
       offset = end;
       this.state = 'nonce';
     }
-    if (this.state === 'nonce') {
-      if (data.length - offset < NONCE) return offset;
-      this.key = payloadKey(this.fileKey!, data.subarray(offset, offset + NONCE));
-      offset += NONCE;
-      this.state = 'payload';
-    }
-    // Only a chunk followed by more bytes is known not to be the last.
-    while (data.length - offset > CHUNK + TAG) {
-      this.push(this.open(data.subarray(offset, offset + CHUNK + TAG), false));
-      offset += CHUNK + TAG;
-    }
-    return offset;
-  }
-
-  private async unwrap(header: Buffer): Promise<void> {
-    this.fileKey = await unwrapHeader(header, this.keys, this.file);
-  }
-
-  private open(sealed: Buffer, last: boolean): Buffer {
-    if (last) this.nonce.bytes[11] = 1;
-    const decipher = createDecipheriv('chacha20-poly1305', this.key!, this.nonce.bytes, { authTagLength: TAG });
-    decipher.setAuthTag(sealed.subarray(sealed.length - TAG));
-    let plain: Buffer;
-    try {
-      plain = Buffer.concat([decipher.update(sealed.subarray(0, sealed.length - TAG)), decipher.final()]);
-    } catch {
-      const at = this.headerBytes + NONCE + this.nonce.index * (CHUNK + TAG);
-      throw this.damaged(last ? `its last chunk (from byte ${at}) does not authenticate: it was changed or cut short` : `its chunk at byte ${at} does not authenticate: it was changed`);
-    }
-    this.nonce.next();
-    return plain;
+    if (data.length - offset < NONCE) return offset;
+    this.key = payloadKey(this.fileKey!, data.subarray(offset, offset + NONCE));
+    this.state = 'payload';
+    return offset + NONCE;
   }
 
   private damaged(why: string): EngineError {

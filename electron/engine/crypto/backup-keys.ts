@@ -1,8 +1,9 @@
 import path from 'node:path';
 import * as streams from 'node:stream';
-import type { Duplex } from 'node:stream';
+import type { Duplex, Transform } from 'node:stream';
 import type { Compression } from '../../../shared/components.js';
 import type { BackupFile, BackupFolder } from '../backup-folder.js';
+import { written } from '../blocks.js';
 import { decompressor } from '../compress.js';
 import { EngineError } from '../errors.js';
 import { checkKeysOpen, createDecryptor, type DecryptionKeys } from './age-stream.js';
@@ -27,7 +28,23 @@ export async function decryptionKeysFrom(identityFiles: string[], passphraseFile
 export function fileDecoder(file: string, compression: Compression, encrypted: boolean, keys: DecryptionKeys | undefined): Duplex {
   if (!encrypted) return decompressor(compression);
   if (!keys) throw new EngineError(`${file} is encrypted: give its identity file with --identity FILE, or its passphrase with --passphrase-file FILE.`, 'DECRYPT_NO_KEY');
-  return compose(createDecryptor(keys, file), decompressor(compression));
+  return compose(createDecryptor(keys, file), compression === 'none' ? decompressor(compression) : releasingInput(decompressor(compression)));
+}
+
+/**
+ * A zlib or zstd decompressor that tells (blocks.ts `written`) once it has read each input buffer, so the
+ * decryptor fills that buffer again instead of allocating one per 1 MiB (page faults, collections). zlib is
+ * done with a chunk when it calls back `_transform`; a pass-through (no compression) is not: it hands the
+ * chunk on, and is not wrapped.
+ */
+function releasingInput(stream: Transform): Transform {
+  const transform = stream._transform.bind(stream);
+  stream._transform = (chunk: Buffer, encoding, callback) =>
+    transform(chunk, encoding, (error, data) => {
+      written(chunk);
+      callback(error, data);
+    });
+  return stream;
 }
 
 /** Whether any file of `backup` is encrypted. */
