@@ -14,7 +14,7 @@ import { History } from '../../electron/app/history.js';
 import { measureEventLoopDelay } from '../../electron/app/event-loop.js';
 import { ManualClock } from './manual-clock.js';
 import { powerMonitor } from './electron-glue/stand-in.js';
-import { startController, tempDir } from './harness.js';
+import { startController, tempDir, until } from './harness.js';
 
 let root: { dir: string; cleanup(): Promise<void> };
 let dataDir: string;
@@ -294,22 +294,13 @@ describe('waking from sleep', () => {
 
     powerMonitor.emit('resume');
     await clock.advance(MINUTE);
-    await waitFor(() => controller.history.list()[0]?.result === 'success', 'the run after waking');
+    await until(() => controller.history.list()[0]?.result === 'success', 'the run after waking');
     const [run] = controller.history.list();
     expect(run).toMatchObject({ kind: 'backup', trigger: 'catch-up', result: 'success' });
     expect(new Date(run!.startedAt)).toEqual(new Date(2025, 2, 23, 7, 2)); // 07:01 awake, a minute to settle
     expect(await readdir(backupDir)).toContain(run!.backupName);
   });
 });
-
-/** Polls (in real time) until `check` holds; the engine works on real files and threads. */
-async function waitFor(check: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 600; i++) {
-    if (check()) return;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 describe('scheduled backups and the CLI lock', () => {
   it('a scheduled run that finds the CLI holding the backup folder is postponed, not failed, and runs once the CLI is done', async () => {
@@ -320,7 +311,7 @@ describe('scheduled backups and the CLI lock', () => {
     const holder = await holdLock(backupDir);
     try {
       await clock.advance(3_600_000);
-      await waitFor(() => log.lines.some((l) => l.text.includes('scheduled backup postponed')), 'the postponed run');
+      await until(() => log.lines.some((l) => l.text.includes('scheduled backup postponed')), 'the postponed run');
       expect(log.lines.find((l) => l.text.includes('scheduled backup postponed'))!.text).toContain(`process ${holder.pid}`);
       expect(controller.history.list()).toEqual([]);
       expect(platform.notices.filter((n) => n.condition === 'failure')).toEqual([]);
@@ -330,7 +321,7 @@ describe('scheduled backups and the CLI lock', () => {
       await new Promise((resolve) => holder.once('exit', resolve));
     }
     await clock.advance(10 * 60_000);
-    await waitFor(() => controller.history.list()[0]?.result === 'success', 'the retried run');
+    await until(() => controller.history.list()[0]?.result === 'success', 'the retried run');
     expect(controller.history.list()).toMatchObject([{ kind: 'backup', trigger: 'catch-up', result: 'success' }]);
   });
 });

@@ -12,7 +12,7 @@ import { createFixture } from '../../electron/engine/fixture.js';
 import { addBlob, writeToActors } from '../helpers/chain-changes.js';
 import { digests } from '../helpers/restore-setup.js';
 import { makeTempDir } from '../helpers/tmp.js';
-import { startController, type RecordingLog } from './harness.js';
+import { type RecordingLog, startController, until } from './harness.js';
 import { ManualClock } from './manual-clock.js';
 
 const HOUR = 3_600_000;
@@ -38,20 +38,11 @@ beforeAll(async () => {
 });
 afterAll(() => stopJobWorker());
 
-/** Polls (in real time) until `check` holds; the engine works on real files and threads. */
-async function waitFor(check: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 2400; i++) {
-    if (check()) return;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
 /** The next hour's scheduled backup, run to its end; its manifest. */
 async function scheduledBackup(): Promise<{ path: string; manifest: Manifest }> {
   const runs = controller.history.list().length;
   await clock.advance(HOUR);
-  await waitFor(() => controller.history.list().length > runs && controller.history.list()[0]!.result !== 'running', 'the scheduled backup');
+  await until(() => controller.history.list().length > runs && controller.history.list()[0]!.result !== 'running', 'the scheduled backup');
   const [entry] = controller.history.list();
   expect(entry).toMatchObject({ kind: 'backup', trigger: 'schedule', result: 'success' });
   const backupPath = path.join(dir, 'backups', entry!.backupName!);

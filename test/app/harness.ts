@@ -5,6 +5,7 @@ import { Controller, type ControllerOptions } from '../../electron/app/controlle
 import type { Logger } from '../../electron/app/log.js';
 import type { FolderPurpose, Notice, Platform } from '../../electron/app/platform.js';
 import type { TrayModel } from '../../electron/app/tray-model.js';
+import type { AppStatus } from '../../shared/api.js';
 
 /** The Electron boundary, recorded: what the app would have shown or opened. */
 export class RecordingPlatform implements Platform {
@@ -61,4 +62,29 @@ export async function startController(userDataDir: string, extra: Partial<Contro
   const controller = new Controller({ userDataDir, platform, log, logPath: path.join(userDataDir, 'logs', 'main.log'), checkEveryMs: 0, baseDir: userDataDir, ...extra });
   await controller.start();
   return { controller, platform, log };
+}
+
+/** Resolves with the first status (the current one included) that satisfies `test`. */
+export function statusWhere(controller: Controller, test: (s: AppStatus) => boolean): Promise<AppStatus> {
+  return new Promise((resolve) => {
+    if (test(controller.getStatus())) return resolve(controller.getStatus());
+    const listener = (s: AppStatus) => {
+      if (!test(s)) return;
+      controller.off('status', listener);
+      resolve(s);
+    };
+    controller.on('status', listener);
+  });
+}
+
+/**
+ * Polls (in real time) until `check` holds, for what announces no event (history lines, files). Gives up
+ * after 4 minutes, naming `what`, a little before the test's own hang guard.
+ */
+export async function until(check: () => boolean, what: string): Promise<void> {
+  for (const end = Date.now() + 240_000; Date.now() < end; ) {
+    if (check()) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`timed out waiting for ${what}`);
 }

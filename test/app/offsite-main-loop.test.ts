@@ -3,15 +3,13 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AppStatus } from '../../shared/api.js';
 import { runBackup } from '../../electron/engine/backup.js';
 import { createFixture } from '../../electron/engine/fixture.js';
 import { createHandlers } from '../../electron/app/handlers.js';
-import type { Controller } from '../../electron/app/controller.js';
 import { measureEventLoopDelay } from '../../electron/app/event-loop.js';
 import { MemorySecretStore } from '../../electron/app/secret-store.js';
 import { S3_KEYS, startS3, type RunningServer } from '../helpers/offsite-servers.js';
-import { startController, tempDir } from './harness.js';
+import { startController, statusWhere, tempDir } from './harness.js';
 
 const BUCKET = 'aurora-main-loop';
 const BLOB_MB = 48;
@@ -46,18 +44,6 @@ async function onMainThread<T>(work: () => Promise<T>): Promise<{ result: T; sha
   return { result, share: mainCpuMs / processCpuMs, summary };
 }
 
-function waitFor(controller: Controller, test: (s: AppStatus) => boolean): Promise<AppStatus> {
-  return new Promise((resolve) => {
-    if (test(controller.getStatus())) return resolve(controller.getStatus());
-    const listener = (s: AppStatus) => {
-      if (!test(s)) return;
-      controller.off('status', listener);
-      resolve(s);
-    };
-    controller.on('status', listener);
-  });
-}
-
 const targets = {
   folder: () => ({ target: { type: 'folder', name: 'usb', path: path.join(root.dir, 'second-disk') } }),
   s3: () => ({
@@ -83,7 +69,7 @@ describe.runIf(process.platform === 'linux')('an off-site copy of a large backup
 
       const copy = await onMainThread(async () => {
         expect(await handlers.copyBackup({ path: backup.path, target: name })).toEqual({ queued: true });
-        return waitFor(app.controller, (s) => s.offsite.copying === null && s.offsite.targets.find((t) => t.name === name)?.lastCopy?.backupName === backup.name);
+        return statusWhere(app.controller, (s) => s.offsite.copying === null && s.offsite.targets.find((t) => t.name === name)?.lastCopy?.backupName === backup.name);
       });
       console.log(`main event loop during the copy of a ${BLOB_MB} MB backup to a ${kind} target: ${copy.summary}`);
       const lastCopy = copy.result.offsite.targets.find((t) => t.name === name)?.lastCopy;

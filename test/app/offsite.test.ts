@@ -5,13 +5,12 @@ import { existsSync, readFileSync } from 'node:fs';
 import { readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AppStatus } from '../../shared/api.js';
 import { createFixture } from '../../electron/engine/fixture.js';
 import { createHandlers, type Handlers } from '../../electron/app/handlers.js';
 import { MemorySecretStore, UnavailableSecretStore } from '../../electron/app/secret-store.js';
 import type { Controller } from '../../electron/app/controller.js';
 import { S3_KEYS, startS3, startSshd, type RunningServer } from '../helpers/offsite-servers.js';
-import { startController, tempDir, type RecordingLog, type RecordingPlatform } from './harness.js';
+import { startController, statusWhere, tempDir, type RecordingLog, type RecordingPlatform } from './harness.js';
 
 const BUCKET = 'aurora-app';
 let root: { dir: string; cleanup(): Promise<void> };
@@ -48,21 +47,8 @@ async function appFor(name: string, secrets = new MemorySecretStore()): Promise<
 async function backUp(app: App): Promise<string> {
   const started = await app.handlers.startBackup(undefined);
   if (!started.started) throw new Error(started.reason);
-  await waitFor(app.controller, (s) => s.job === null);
+  await statusWhere(app.controller, (s) => s.job === null);
   return app.controller.getStatus().lastBackup!.name;
-}
-
-/** Resolves with the first status (the current one included) that satisfies `test`. */
-function waitFor(controller: Controller, test: (s: AppStatus) => boolean): Promise<AppStatus> {
-  return new Promise((resolve) => {
-    if (test(controller.getStatus())) return resolve(controller.getStatus());
-    const listener = (s: AppStatus) => {
-      if (!test(s)) return;
-      controller.off('status', listener);
-      resolve(s);
-    };
-    controller.on('status', listener);
-  });
 }
 
 const sha = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
@@ -115,10 +101,10 @@ describe('off-site copies in the app', () => {
   it('"Back up now" copies the new backup to both targets after it, with upload progress; the copy states say so, and survive a restart', async () => {
     const uploads: string[] = [];
     app.controller.on('offsiteProgress', (e) => e.progress.phase === 'uploading' && uploads.push(e.target));
-    const copying = waitFor(app.controller, (s) => s.offsite.copying !== null);
+    const copying = statusWhere(app.controller, (s) => s.offsite.copying !== null);
     firstBackup = await backUp(app);
     await copying;
-    const done = await waitFor(app.controller, (s) => s.offsite.copying === null && s.offsite.queued === 0);
+    const done = await statusWhere(app.controller, (s) => s.offsite.copying === null && s.offsite.queued === 0);
     expect(new Set(uploads)).toEqual(new Set(['usb', 'b2']));
     expect(done.offsite.targets).toEqual([
       { name: 'usb', lastCopy: expect.objectContaining({ backupName: firstBackup, ok: true }), newestCopy: { backupName: firstBackup, createdAt: expect.any(String) } },
@@ -153,7 +139,7 @@ describe('off-site copies in the app', () => {
     await app.handlers.addTarget({ target: s3Target('down', { endpoint: 'http://127.0.0.1:9' }), secret: 'wrong-but-long-secret' });
     const before = platform(app).notices.length;
     const name = await backUp(app);
-    const status = await waitFor(app.controller, (s) => s.offsite.copying === null && s.offsite.queued === 0 && s.offsite.targets.every((t) => t.lastCopy?.backupName === name));
+    const status = await statusWhere(app.controller, (s) => s.offsite.copying === null && s.offsite.queued === 0 && s.offsite.targets.every((t) => t.lastCopy?.backupName === name));
     const down = status.offsite.targets.find((t) => t.name === 'down')!;
     expect(down.lastCopy).toMatchObject({ ok: false, error: expect.stringContaining('"down"') });
     expect(down.lastCopy!.error).not.toContain('wrong-but-long-secret');
@@ -172,12 +158,12 @@ describe('off-site copies in the app', () => {
   it('a copy in progress does not hold up the next local backup, and "Copy again" on request queues behind it', async () => {
     // A slow target: 32 KiB/s keeps the copy running while the next backup starts and ends.
     await app.handlers.addTarget({ target: { type: 'folder', name: 'slow', path: path.join(root.dir, 'slow-disk'), bandwidthLimitKiBps: 32 } });
-    const copying = waitFor(app.controller, (s) => s.offsite.copying?.target === 'slow');
+    const copying = statusWhere(app.controller, (s) => s.offsite.copying?.target === 'slow');
     await backUp(app);
     await copying;
     const started = await app.handlers.startBackup(undefined);
     expect(started).toEqual({ started: true });
-    const next = await waitFor(app.controller, (s) => s.job === null);
+    const next = await statusWhere(app.controller, (s) => s.job === null);
     expect(next.offsite.copying?.target).toBe('slow');
     expect(next.offsite.queued).toBe(1); // the new backup waits for its copies
     const queued = await app.handlers.copyBackup({ path: path.join(app.controller.backupDir, firstBackup), target: 'usb' });

@@ -14,6 +14,7 @@ import { digests } from '../helpers/restore-setup.js';
 import { runCli } from '../helpers/run-cli.js';
 import { makeTempDir } from '../helpers/tmp.js';
 import { startWriter } from '../helpers/writer.js';
+import { errorOf } from '../helpers/failure.js';
 
 const PDS_ENV = [
   'PDS_HOSTNAME=pds.example.com',
@@ -51,15 +52,6 @@ async function setup(label: string, accounts = 3): Promise<Setup> {
   const file = path.join(dir, 'key.txt');
   await writeFile(file, identityFileText(pair), { mode: 0o600 });
   return { dir, source, key: { ...pair, file } };
-}
-
-async function errorOf(promise: Promise<unknown>): Promise<{ code?: string; message: string }> {
-  try {
-    await promise;
-  } catch (error) {
-    return { code: (error as { code?: string }).code, message: (error as Error).message };
-  }
-  throw new Error('expected a failure');
 }
 
 /** Decrypts every .age file of a backup with Debian's age into a plain copy of the folder's layout. */

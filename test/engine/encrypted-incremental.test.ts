@@ -16,6 +16,7 @@ import { addAccount, addBlob, writeToActors } from '../helpers/chain-changes.js'
 import { copyDir, digests } from '../helpers/restore-setup.js';
 import { runCli } from '../helpers/run-cli.js';
 import { makeTempDir } from '../helpers/tmp.js';
+import { errorOf } from '../helpers/failure.js';
 
 const PDS_ENV = 'PDS_HOSTNAME=pds.example.com\nPDS_SERVICE_DID=did:web:pds.example.com\nPDS_JWT_SECRET=0123456789abcdef0123456789abcdef\n';
 
@@ -26,15 +27,6 @@ function ageFiles(dir: string): void {
 }
 
 const manifestOf = (backup: string) => JSON.parse(readFileSync(path.join(backup, 'manifest.json'), 'utf8')) as Manifest;
-
-async function errorOf(promise: Promise<unknown>): Promise<{ code?: string; message: string }> {
-  try {
-    await promise;
-  } catch (error) {
-    return { code: (error as { code?: string }).code, message: (error as Error).message };
-  }
-  throw new Error('expected a failure');
-}
 
 interface Step {
   name: string;
