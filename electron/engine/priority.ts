@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import os from 'node:os';
 
 /**
@@ -11,9 +11,7 @@ import os from 'node:os';
 export function yieldCpuToPds(): void {
   try {
     lower(0);
-    if (process.platform === 'linux') {
-      for (const thread of readdirSync('/proc/self/task')) lower(Number(thread));
-    }
+    if (process.platform === 'linux') eachThread((thread) => lower(thread));
   } catch {
     // Not allowed here (some containers, some Windows policies): back up at normal priority.
   }
@@ -29,11 +27,22 @@ export function yieldWorkerCpuToPds(): void {
   if (process.platform !== 'linux') return;
   try {
     lower(Number(readlinkSync('/proc/thread-self').split('/').at(-1)));
-    for (const thread of readdirSync('/proc/self/task')) {
-      if (readFileSync(`/proc/self/task/${thread}/comm`, 'utf8').trim() === 'libuv-worker') lower(Number(thread));
-    }
+    eachThread((thread) => {
+      if (readFileSync(`/proc/self/task/${thread}/comm`, 'utf8').trim() === 'libuv-worker') lower(thread);
+    });
   } catch {
     // Not allowed here: jobs run at normal priority.
+  }
+}
+
+/** Acts on each thread of this process; one that ends meanwhile (a worker finishing) is skipped, not the rest. */
+function eachThread(act: (thread: number) => void): void {
+  for (const thread of readdirSync('/proc/self/task')) {
+    try {
+      act(Number(thread));
+    } catch (error) {
+      if (existsSync(`/proc/self/task/${thread}`)) throw error;
+    }
   }
 }
 

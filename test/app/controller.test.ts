@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { existsSync, readFileSync, readlinkSync } from 'node:fs';
 import { readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -15,6 +15,7 @@ import { measureEventLoopDelay } from '../../electron/app/event-loop.js';
 import { ManualClock } from './manual-clock.js';
 import { powerMonitor } from './electron-glue/stand-in.js';
 import { startController, tempDir, until } from './harness.js';
+import { threadsOf } from '../helpers/threads.js';
 
 let root: { dir: string; cleanup(): Promise<void> };
 let dataDir: string;
@@ -86,8 +87,8 @@ describe('controller', () => {
 
     // The backup ran below normal priority (the PDS keeps the CPU), and the app's own thread did not.
     if (process.platform === 'linux') {
-      const niceOf = (task: string) => Number(readFileSync(`/proc/self/task/${task}/stat`, 'utf8').split(') ')[1]!.split(' ')[16]);
-      const threads = readdirSync('/proc/self/task').map((task) => ({ task, name: readFileSync(`/proc/self/task/${task}/comm`, 'utf8').trim(), nice: niceOf(task) }));
+      const threads = threadsOf('self');
+      const niceOf = (tid: string) => threads.find((t) => t.tid === tid)!.nice;
       // Relative to the priority the tests run at (a CI may run them under `nice`).
       const lowered = Math.max(appThreadNice, 10);
       expect(niceOf(readlinkSync('/proc/thread-self').split('/').at(-1)!)).toBe(appThreadNice);

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
@@ -11,6 +11,7 @@ import { CLI_COMMAND, collect, ROOT, runCli, startCli } from '../helpers/run-cli
 import { FaultPause } from '../helpers/fault-pause.js';
 import { makeTempDir } from '../helpers/tmp.js';
 import { createProgressBar, formatDuration } from '../../electron/cli/progress-bar.js';
+import { threadsOf } from '../helpers/threads.js';
 
 async function fixture(blobMB = 2) {
   const root = makeTempDir();
@@ -104,11 +105,10 @@ describe('aurora-backup fixture and backup', () => {
     /** The nice value of each thread of a running backup, read while it archives. */
     const threadNiceness = async (extra: string[]) => {
       const { child, ended, release } = await heldBackup(dataDir, backupDir, ['--no-prune', ...extra]);
-      const tasks = readdirSync(`/proc/${child.pid}/task`);
-      const nice = tasks.map((tid) => Number(readFileSync(`/proc/${child.pid}/task/${tid}/stat`, 'utf8').split(') ')[1]!.split(' ')[16]));
+      const threads = threadsOf(child.pid!);
       await release();
       expect((await ended).code).toBe(0);
-      return { threads: tasks.length, nice: [...new Set(nice)] };
+      return { threads: threads.length, nice: [...new Set(threads.map((t) => t.nice))] };
     };
     // Relative to the priority the tests run at (a CI may run them under `nice`); never raised.
     const startNice = os.getPriority();
