@@ -29,8 +29,9 @@ async function leastFreeDuring<T>(dir: string, run: () => Promise<T>): Promise<{
   }
 }
 
-/** Other programs write to the same disk while the tests run: allow them this much. */
+/** Other programs write to the same disk while the tests run (only without root, see `targets`): allow them this much. */
 const SLACK = 16 << 20;
+const isRoot = process.getuid?.() === 0;
 
 let root: string;
 let data: string;
@@ -60,9 +61,24 @@ beforeAll(async () => {
   rmSync(bombSource, { recursive: true });
 }, 300_000);
 
+/**
+ * Where the restores' targets go. As root, a tmpfs of their own, which nothing else writes to, so the free
+ * space the tests watch moves only with what the restore writes (other test files, or another test run on
+ * the machine, fill and empty the shared temporary folder); otherwise beside the rest, within SLACK.
+ */
+let targets: string;
+beforeAll(() => {
+  targets = path.join(root, 'targets');
+  mkdirSync(targets);
+  if (isRoot) execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=512m', 'tmpfs', targets]);
+});
+afterAll(() => {
+  if (isRoot) execFileSync('umount', [targets]);
+});
+
 describe('the free-space guard counts what unpacking writes', () => {
   it('refuses up front a database whose recorded size does not fit, however small it is stored', async () => {
-    const target = copyDir(data, path.join(root, 'target-compressible'));
+    const target = copyDir(data, path.join(targets, 'target-compressible'));
     const free = statfsSync(target).bavail * statfsSync(target).bsize;
     // Room for the stored files many times over, but not for the 80 MiB the database unpacks to.
     const keepFreeBytes = free - (40 << 20);
@@ -75,7 +91,7 @@ describe('the free-space guard counts what unpacking writes', () => {
   });
 
   it('stops a decompression bomb with the same message, before it takes the space kept free', async () => {
-    const target = copyDir(data, path.join(root, 'target-bomb'));
+    const target = copyDir(data, path.join(targets, 'target-bomb'));
     const free = statfsSync(target).bavail * statfsSync(target).bsize;
     const keepFreeBytes = free - (64 << 20);
     const { result: error, leastFree } = await leastFreeDuring(target, () =>
@@ -103,7 +119,7 @@ describe('backups made by backup.ps1 (zip) go through the same guard', () => {
   }, 120_000);
 
   it('counts what the zip unpacks to, not what it is stored in, and refuses with the same message before writing it', async () => {
-    const target = copyDir(data, path.join(root, 'target-zip'));
+    const target = copyDir(data, path.join(targets, 'target-zip'));
     const free = statfsSync(target).bavail * statfsSync(target).bsize;
     // Room for the stored zips many times over, but not for the 256 MiB they unpack to.
     const keepFreeBytes = free - (128 << 20);
@@ -115,8 +131,6 @@ describe('backups made by backup.ps1 (zip) go through the same guard', () => {
     expect(readdirSync(target)).not.toContain(STAGING_DIR_NAME);
   }, 120_000);
 });
-
-const isRoot = process.getuid?.() === 0;
 
 describe.runIf(isRoot)('on a small disk the PDS is writing to (root: a 64 MiB tmpfs)', () => {
   let disk: string;
