@@ -10,6 +10,7 @@ import { generateKeyPair, readIdentityFile, recipientOf } from '../../electron/e
 import type { Controller } from '../../electron/app/controller.js';
 import { makeTempDir } from '../helpers/tmp.js';
 import { startController, type RecordingPlatform } from './harness.js';
+import { mistype } from '../helpers/typo.js';
 
 /** Every file under `dir`, with its text. */
 const filesUnder = (dir: string): Array<[string, string]> =>
@@ -102,7 +103,7 @@ describe('pasted public keys and a passphrase', () => {
     const answer = await handlers.setEncryption({ mode: 'recipients', recipients: [` ${a} `, b, a, ''] });
     expect(answer).toMatchObject({ ok: true, state: { mode: 'recipients', recipients: [a, b] } });
 
-    const typo = `${b.slice(0, -1)}${b.endsWith('q') ? 'p' : 'q'}`;
+    const typo = mistype(b);
     expect(await handlers.setEncryption({ mode: 'recipients', recipients: [a, typo] })).toEqual({ ok: false, error: expect.stringMatching(/^Public key 2: .*checksum is wrong/) });
     expect(await handlers.setEncryption({ mode: 'recipients', recipients: ['ssh-ed25519 AAAAC3Nza me@host'] })).toEqual({ ok: false, error: expect.stringContaining('is an SSH key') });
     expect(await handlers.setEncryption({ mode: 'recipients', recipients: ['AGE-SECRET-KEY-1QQQ'] })).toEqual({ ok: false, error: expect.stringContaining('is not an age public key') });

@@ -7,6 +7,7 @@ import type { Controller } from '../../electron/app/controller.js';
 import { createHandlers } from '../../electron/app/handlers.js';
 import { isLoopbackAddress, MAX_BODY_BYTES, requestProblem, startHttpBridge, type Bridge } from '../../electron/app/http-bridge.js';
 import { RecordingLog, startController, tempDir } from './harness.js';
+import { mistype } from '../helpers/typo.js';
 
 let root: { dir: string; cleanup(): Promise<void> };
 let controller: Controller;
@@ -81,7 +82,7 @@ describe('HTTP bridge', () => {
 
   it('refuses API calls without the token or with a wrong one (401)', async () => {
     expect((await api('getStatus', undefined, { Authorization: '' })).status).toBe(401);
-    expect((await api('getStatus', undefined, { Authorization: `Bearer ${bridge.token.slice(0, -1)}x` })).status).toBe(401);
+    expect((await api('getStatus', undefined, { Authorization: `Bearer ${mistype(bridge.token)}` })).status).toBe(401);
     expect((await api('getSettings', undefined, { Authorization: bridge.token })).status).toBe(401);
     const reply = await request({ path: `/api/getStatus?token=${bridge.token}`, method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' });
     expect(reply.status).toBe(401);

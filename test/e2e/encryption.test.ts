@@ -5,6 +5,7 @@ import { generateKeyPair, identityFileText } from '../../electron/engine/crypto/
 import { axeViolations, overflowing } from './a11y.js';
 import { exactFiles } from '../helpers/digest.js';
 import { backUp, openView, startApp, type App } from './harness.js';
+import { mistype } from '../helpers/typo.js';
 
 const NOTICE = 'Secrets not backed up: turn on encryption';
 
@@ -28,7 +29,7 @@ describe('the window: encrypted backups', () => {
 
     await section.getByLabel('Use existing age public keys').check();
     const { recipient } = await generateKeyPair();
-    await section.getByLabel('Public keys (age1…, one a line)').fill(`${recipient}\n${recipient.slice(0, -1)}${recipient.endsWith('q') ? 'p' : 'q'}`);
+    await section.getByLabel('Public keys (age1…, one a line)').fill(`${recipient}\n${mistype(recipient)}`);
     await section.getByRole('button', { name: 'Encrypt to these keys' }).click();
     await section.getByRole('alert').filter({ hasText: /Public key 2: .*checksum is wrong/ }).waitFor();
 

@@ -13,6 +13,7 @@ import {
 } from '../../electron/engine/crypto/index.js';
 import { AGE, ageWithPassphrase, decryptFile, encryptFile, run } from '../helpers/age-cli.js';
 import { makeTempDir } from '../helpers/tmp.js';
+import { mistype } from '../helpers/typo.js';
 
 /**
  * Sizes around the 64 KiB STREAM chunk: empty, one byte, exactly one chunk, one past, several; and around
@@ -60,7 +61,7 @@ describe('age keys', () => {
   it('refuses bad recipients, identities and passphrase files, naming the file and line', async () => {
     const dir = makeTempDir('age-keys');
     const { recipient, identity } = await generateKeyPair();
-    const typo = `${recipient.slice(0, -1)}${recipient.endsWith('q') ? 'p' : 'q'}`;
+    const typo = mistype(recipient);
     expect(await codeOf(resolveRecipients([typo]))).toMatch(/BAD_RECIPIENT: .*checksum/);
     expect(await codeOf(resolveRecipients(['age1pq1abc']))).toMatch(/BAD_RECIPIENT: .*post-quantum/);
     expect(await codeOf(resolveRecipients(['ssh-ed25519 AAAAC3Nz']))).toMatch(/BAD_RECIPIENT: .*SSH key/);

@@ -15,6 +15,7 @@ import { runCli } from '../helpers/run-cli.js';
 import { makeTempDir } from '../helpers/tmp.js';
 import { startWriter } from '../helpers/writer.js';
 import { errorOf } from '../helpers/failure.js';
+import { mistype } from '../helpers/typo.js';
 
 const PDS_ENV = [
   'PDS_HOSTNAME=pds.example.com',
@@ -278,7 +279,7 @@ describe('aurora-backup backup/verify with encryption', () => {
 
     const both = await runCli(['backup', '--data', s.source, '--out', out, '--encrypt-to', s.key.recipient, '--passphrase-file', s.key.file]);
     expect(both.code).toBe(2);
-    const typo = await runCli(['backup', '--data', s.source, '--out', out, '--encrypt-to', `${s.key.recipient.slice(0, -1)}x`]);
+    const typo = await runCli(['backup', '--data', s.source, '--out', out, '--encrypt-to', mistype(s.key.recipient)]);
     expect(typo.code).toBe(1);
     expect(typo.stderr).toMatch(/Cannot encrypt to age1.* is not a valid age public key/);
 

@@ -12,6 +12,7 @@ import { AGE, run } from '../helpers/age-cli.js';
 import { digests } from '../helpers/restore-setup.js';
 import { runCli } from '../helpers/run-cli.js';
 import { makeTempDir } from '../helpers/tmp.js';
+import { mistype } from '../helpers/typo.js';
 
 /**
  * The backup a restore makes of the data it replaces holds the same signing keys and accounts as any
@@ -82,7 +83,7 @@ describe('the pre-restore backup is encrypted as backups are', () => {
     expect(plainRun.stdout).toMatch(/The data it replaced is in \S+, not encrypted \(no age public key is set: give --encrypt-to or set BACKUP_ENCRYPTION_RECIPIENTS to encrypt it\)\./);
 
     const before = digests(source);
-    const typo = await runCli(['restore', plainBackup, '--data', source, '--out', backupDir, '--force', '--encrypt-to', `${pair.recipient.slice(0, -1)}x`], { env: {} });
+    const typo = await runCli(['restore', plainBackup, '--data', source, '--out', backupDir, '--force', '--encrypt-to', mistype(pair.recipient)], { env: {} });
     expect(typo.code).toBe(1);
     expect(typo.stderr).toMatch(/Cannot encrypt to age1.* is not a valid age public key/);
     expect(digests(source)).toEqual(before);
