@@ -1,9 +1,8 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Component } from '../../shared/components.js';
-import type { Manifest } from '../../shared/manifest.js';
 import { runBackup } from '../../electron/engine/backup.js';
 import { findParent } from '../../electron/engine/chain.js';
 import { generateKeyPair, identityFileText, type EncryptionKeys } from '../../electron/engine/crypto/index.js';
@@ -12,21 +11,13 @@ import { listBackups } from '../../electron/engine/list.js';
 import { restoreBackup } from '../../electron/engine/restore.js';
 import { verifyBackup } from '../../electron/engine/verify.js';
 import { AGE, run } from '../helpers/age-cli.js';
-import { addAccount, addBlob, writeToActors } from '../helpers/chain-changes.js';
+import { addAccount, addBlob, ageFiles, manifestOf, writeToActors } from '../helpers/chain-changes.js';
 import { copyDir, digests } from '../helpers/restore-setup.js';
 import { runCli } from '../helpers/run-cli.js';
 import { makeTempDir } from '../helpers/tmp.js';
 import { errorOf } from '../helpers/failure.js';
 
 const PDS_ENV = 'PDS_HOSTNAME=pds.example.com\nPDS_SERVICE_DID=did:web:pds.example.com\nPDS_JWT_SECRET=0123456789abcdef0123456789abcdef\n';
-
-/** Fingerprints taken within seconds of a write never count as unchanged: the chain starts from settled files. */
-function ageFiles(dir: string): void {
-  const then = new Date(Date.now() - 60_000);
-  for (const entry of readdirSync(dir, { recursive: true, withFileTypes: true })) utimesSync(path.join(entry.parentPath, entry.name), then, then);
-}
-
-const manifestOf = (backup: string) => JSON.parse(readFileSync(path.join(backup, 'manifest.json'), 'utf8')) as Manifest;
 
 interface Step {
   name: string;

@@ -1,7 +1,6 @@
-import { existsSync, readdirSync, readFileSync, renameSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { Manifest } from '../../shared/manifest.js';
 import type { Component } from '../../shared/components.js';
 import { runBackup } from '../../electron/engine/backup.js';
 import { createFixture } from '../../electron/engine/fixture.js';
@@ -9,20 +8,9 @@ import { listBackups } from '../../electron/engine/list.js';
 import { pruneBackups } from '../../electron/engine/prune.js';
 import { restoreBackup } from '../../electron/engine/restore.js';
 import { verifyBackup } from '../../electron/engine/verify.js';
-import { addAccount, addBlob, deleteAccount, writeToActors } from '../helpers/chain-changes.js';
+import { addAccount, addBlob, ageFiles, deleteAccount, manifestOf, writeToActors } from '../helpers/chain-changes.js';
 import { copyDir, digests, startWriter } from '../helpers/restore-setup.js';
 import { makeTempDir } from '../helpers/tmp.js';
-
-/**
- * A fingerprint taken within seconds of a write never counts as unchanged (the file system's clock may not
- * have ticked); the fixture's files are dated a minute back so the chain starts from settled files.
- */
-function ageFiles(dir: string): void {
-  const then = new Date(Date.now() - 60_000);
-  for (const entry of readdirSync(dir, { recursive: true, withFileTypes: true })) utimesSync(path.join(entry.parentPath, entry.name), then, then);
-}
-
-const manifestOf = (backup: string) => JSON.parse(readFileSync(path.join(backup, 'manifest.json'), 'utf8')) as Manifest;
 
 interface Step {
   name: string;

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -7,8 +7,8 @@ import { runBackup } from '../../electron/engine/backup.js';
 import { generateKeyPair, identityFileText } from '../../electron/engine/crypto/index.js';
 import { createFixture } from '../../electron/engine/fixture.js';
 import { restoreBackup } from '../../electron/engine/restore.js';
-import type { Manifest } from '../../shared/manifest.js';
 import { AGE, run } from '../helpers/age-cli.js';
+import { manifestOf } from '../helpers/chain-changes.js';
 import { digests } from '../helpers/restore-setup.js';
 import { runCli } from '../helpers/run-cli.js';
 import { makeTempDir } from '../helpers/tmp.js';
@@ -36,7 +36,6 @@ describe('the pre-restore backup is encrypted as backups are', () => {
     plainBackup = (await runBackup({ dataDir: source, backupDir, encryption: null, env: {} })).path;
   }, 300_000);
 
-  const manifestOf = (folder: string) => JSON.parse(readFileSync(path.join(folder, 'manifest.json'), 'utf8')) as Manifest;
 
   it('with BACKUP_ENCRYPTION_RECIPIENTS, the CLI encrypts it and says so; every file is .age and decrypts with age into the data it replaced', async () => {
     const before = digests(source);

@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { cpSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { actorDirFor, createFixture } from '../../electron/engine/fixture.js';
+import type { Manifest } from '../../shared/manifest.js';
 
 /** Changes a PDS makes between two backups, done to a real data directory (WAL mode, as the PDS writes). */
 
@@ -55,3 +56,14 @@ export function deleteAccount(dataDir: string, did: string): void {
   rmSync(path.join(dataDir, actorDirFor(did)), { recursive: true, force: true });
   rmSync(path.join(dataDir, 'blobs', did), { recursive: true, force: true });
 }
+
+/**
+ * Dates every file a minute back. A fingerprint taken within seconds of a write never counts as unchanged
+ * (the file system's clock may not have ticked), so a chain starts from settled files.
+ */
+export function ageFiles(dir: string): void {
+  const then = new Date(Date.now() - 60_000);
+  for (const entry of readdirSync(dir, { recursive: true, withFileTypes: true })) utimesSync(path.join(entry.parentPath, entry.name), then, then);
+}
+
+export const manifestOf = (backup: string) => JSON.parse(readFileSync(path.join(backup, 'manifest.json'), 'utf8')) as Manifest;
