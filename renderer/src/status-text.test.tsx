@@ -1,27 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import type { AppStatus } from '../../shared/api.js';
 import type { Progress } from '../../shared/progress.js';
+import { appStatus } from '../../test/helpers/app-status.js';
 import { describeNextRun, describeStatus, partialRestoreRisks, restoreCancellable, secretsNotice } from './status-text.js';
 
 const now = new Date('2026-03-22T14:30:00Z');
-const status = (over: Partial<AppStatus>): AppStatus => ({
-  state: 'idle',
-  job: null,
-  running: null,
-  lastRestore: null,
-  backupDirProblem: null,
-  lastRestoreRun: null,
-  lastBackup: { name: 'backup_20260322_123000', createdAt: '2026-03-22T12:30:00Z', size: 5 * 1024 * 1024 },
-  lastRun: null,
-  nextRunAt: '2026-03-23T02:00:00Z',
-  paused: false,
-  scheduleEnabled: true,
-  freeSpace: null,
-  staleHours: 48,
-  offsite: { copying: null, queued: 0, targets: [] },
-  encryption: { recipients: [], passphrase: false },
-  ...over,
-});
+const status = (over: Partial<AppStatus>): AppStatus =>
+  appStatus({
+    lastBackup: { name: 'backup_20260322_123000', createdAt: '2026-03-22T12:30:00Z', size: 5 * 1024 * 1024 },
+    nextRunAt: '2026-03-23T02:00:00Z',
+    ...over,
+  });
 
 describe('describeStatus', () => {
   it('answers "is everything OK?" for each state', () => {

@@ -3,6 +3,7 @@ import type { AppStatus, HistoryEntry } from '../../shared/api.js';
 import { DEFAULT_SETTINGS } from '../../shared/settings.js';
 import { decideNotifications, initialMemory, type PolicyMemory } from '../../electron/app/notification-policy.js';
 import type { Notice } from '../../electron/app/platform.js';
+import { appStatus } from '../helpers/app-status.js';
 
 const prefs = DEFAULT_SETTINGS.notifications;
 const t0 = new Date('2025-03-22T14:30:00Z');
@@ -10,24 +11,11 @@ const at = (hours: number) => new Date(t0.getTime() + hours * 3_600_000);
 const GB = 1024 ** 3;
 
 function status(overrides: Partial<AppStatus>): AppStatus {
-  return {
-    state: 'idle',
-    job: null,
-    running: null,
-    lastRestore: null,
-    backupDirProblem: null,
-    lastRestoreRun: null,
+  return appStatus({
     lastBackup: { name: 'backup_a', createdAt: t0.toISOString(), size: 10 },
-    lastRun: null,
-    nextRunAt: null,
-    paused: false,
-    scheduleEnabled: true,
     freeSpace: { path: '/backups', freeBytes: 100 * GB, totalBytes: 200 * GB },
-    staleHours: 48,
-    offsite: { copying: null, queued: 0, targets: [] },
-    encryption: { recipients: [], passphrase: false },
     ...overrides,
-  };
+  });
 }
 
 function run(id: string, result: HistoryEntry['result'], error?: string): HistoryEntry {

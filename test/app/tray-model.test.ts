@@ -1,29 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import type { AppStatus, HistoryEntry } from '../../shared/api.js';
 import { trayModel, type TrayMenuItem } from '../../electron/app/tray-model.js';
+import { appStatus } from '../helpers/app-status.js';
 
 const now = new Date('2025-03-22T14:30:00');
 const hoursAgo = (h: number) => new Date(now.getTime() - h * 3_600_000).toISOString();
 
 function status(overrides: Partial<AppStatus>): AppStatus {
-  return {
-    state: 'idle',
-    job: null,
-    running: null,
-    lastRestore: null,
-    backupDirProblem: null,
-    lastRestoreRun: null,
+  return appStatus({
     lastBackup: { name: 'backup_20250322_020000', createdAt: hoursAgo(12.5), size: 1234 },
-    lastRun: null,
     nextRunAt: new Date('2025-03-23T02:00:00').toISOString(),
-    paused: false,
-    scheduleEnabled: true,
-    freeSpace: null,
-    staleHours: 48,
-    offsite: { copying: null, queued: 0, targets: [] },
-    encryption: { recipients: [], passphrase: false },
     ...overrides,
-  };
+  });
 }
 
 const failedRun: HistoryEntry = {

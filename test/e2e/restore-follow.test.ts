@@ -1,5 +1,3 @@
-import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
@@ -7,20 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { BackupSummary } from '../../shared/api.js';
 import { axeViolations } from './a11y.js';
 import { backUp, openView, startApp, type App } from './harness.js';
-
-/** Every file under `dir` with its size and content hash: what "nothing changed" means on disk. */
-function fingerprint(dir: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (current: string) => {
-    for (const entry of readdirSync(current, { withFileTypes: true })) {
-      const full = path.join(current, entry.name);
-      if (entry.isDirectory()) walk(full);
-      else out[path.relative(dir, full)] = `${statSync(full).size}:${createHash('sha256').update(readFileSync(full)).digest('hex')}`;
-    }
-  };
-  if (existsSync(dir)) walk(dir);
-  return out;
-}
+import { fingerprint } from '../helpers/digest.js';
 
 /** A shell command that waits until `gate` exists: the restore stays in its step until the test opens the gate. */
 const waitFor = (gate: string) => `while [ ! -e '${gate}' ]; do sleep 0.05; done`;

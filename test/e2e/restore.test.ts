@@ -1,5 +1,4 @@
-import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { cp, mkdir, open, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import Database from 'better-sqlite3';
@@ -7,6 +6,7 @@ import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { backUp, openView, startApp, type App } from './harness.js';
+import { fingerprint } from '../helpers/digest.js';
 
 /** Drops a folder onto the window the way a Linux file manager does: a real drop event carrying a file:// URL. */
 async function dropFolder(page: Page, folder: string): Promise<void> {
@@ -17,20 +17,6 @@ async function dropFolder(page: Page, folder: string): Promise<void> {
   }, pathToFileURL(folder).href);
   await page.dispatchEvent('[data-testid="dropzone"]', 'dragenter', { dataTransfer });
   await page.dispatchEvent('[data-testid="dropzone"]', 'drop', { dataTransfer });
-}
-
-/** Every file under `dir` with its size and content hash: what "nothing changed" means on disk. */
-function fingerprint(dir: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (current: string) => {
-    for (const entry of readdirSync(current, { withFileTypes: true })) {
-      const full = path.join(current, entry.name);
-      if (entry.isDirectory()) walk(full);
-      else out[path.relative(dir, full)] = `${statSync(full).size}:${createHash('sha256').update(readFileSync(full)).digest('hex')}`;
-    }
-  };
-  if (existsSync(dir)) walk(dir);
-  return out;
 }
 
 const accountCount = (dataDir: string) => {

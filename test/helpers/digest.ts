@@ -57,3 +57,17 @@ export function exactFiles(dir: string, ignore: (rel: string) => boolean = () =>
   }
   return files;
 }
+
+/** Every file under `dir` with its size and content hash: what "nothing changed" means on disk. */
+export function fingerprint(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (current: string) => {
+    for (const entry of readdirSync(current, { withFileTypes: true })) {
+      const full = path.join(current, entry.name);
+      if (entry.isDirectory()) walk(full);
+      else out[path.relative(dir, full)] = `${statSync(full).size}:${createHash('sha256').update(readFileSync(full)).digest('hex')}`;
+    }
+  };
+  if (existsSync(dir)) walk(dir);
+  return out;
+}
