@@ -431,7 +431,8 @@ function archivedDatabases(tempRoot: string, checker: IntegrityChecks, problems:
     },
     /** The archive is damaged: stops the files being written (their streams close) and waits for every check begun. */
     async abandon(): Promise<void> {
-      for (const entry of unpacking) entry.destroy(new Error('The archive ended early.'));
+      // Only the entry the archive ended in: one whose bytes all arrived may still be on its way to disk, for the check of a whole store.
+      for (const entry of unpacking) if (entry.remain > 0) entry.destroy(new Error('The archive ended early.'));
       const cutOff = folder; // its last file is incomplete: nothing there to check
       folder = null;
       if (cutOff) checks.push(Promise.allSettled(cutOff.writes).then(() => rm(cutOff.temp, { recursive: true, force: true })));

@@ -1,5 +1,8 @@
-import { chmodSync, mkdirSync, statSync, truncateSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, mkdirSync, readdirSync, rmSync, statSync, truncateSync } from 'node:fs';
 import path from 'node:path';
+import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { createFixture } from '../../electron/engine/fixture.js';
 import { makeLegacyBackup } from '../helpers/legacy-backup.js';
@@ -21,6 +24,39 @@ describe('verify on a damaged backup made by backup.sh', () => {
       expect(run.stdout).toContain('actors.tar.gz: truncated gzip stream (unexpected end of file).');
       expect(run.stdout).toMatch(/Backup has 1 problem:/);
     }
+  });
+
+  it('names only the cut when actors.tar.gz ends inside a store, not the whole store before it that was still being checked', async () => {
+    const root = makeTempDir('cut-after-store');
+    const dataDir = path.join(root, 'data');
+    await createFixture(dataDir, { accounts: 2, posts: 2, blobMB: 0, seed: 'cut-after-store' });
+    const stores = readdirSync(path.join(dataDir, 'actors'), { recursive: true })
+      .map(String)
+      .filter((p) => p.endsWith('store.sqlite'))
+      .sort();
+    const [whole, cut] = stores.map((p) => path.join('actors', path.dirname(p))) as [string, string];
+    // A whole store big enough that it is still being written out for its check when the archive's end is found.
+    const big = new Database(path.join(dataDir, whole, 'store.sqlite'));
+    big.exec('CREATE TABLE padding (bytes BLOB)');
+    const insert = big.prepare('INSERT INTO padding VALUES (?)');
+    for (let i = 0; i < 48; i++) insert.run(randomBytes(512 * 1024));
+    big.pragma('wal_checkpoint(TRUNCATE)');
+    big.close();
+    const backup = makeLegacyBackup(dataDir, path.join(root, 'backups'));
+
+    // The same archive with the whole store first, cut 1 KiB into the next store's bytes.
+    const tar = path.join(root, 'actors.tar');
+    execFileSync('tar', ['-cf', tar, '-C', dataDir, '--no-recursion', 'actors', whole, path.join(whole, 'store.sqlite'), cut, path.join(cut, 'store.sqlite')]);
+    const listing = execFileSync('tar', ['-tvR', '-f', tar], { encoding: 'utf8' });
+    const block = Number(/^block (\d+): .*store\.sqlite$/m.exec(listing.split('\n').filter((l) => l.endsWith(path.join(cut, 'store.sqlite'))).join('\n'))![1]);
+    truncateSync(tar, (block + 1) * 512 + 1024);
+    rmSync(path.join(backup, 'actors.tar.gz'));
+    execFileSync('sh', ['-c', `gzip -6 -c '${tar}' > '${path.join(backup, 'actors.tar.gz')}'`]);
+
+    const run = await runCli(['verify', backup, '--deep']);
+    expect(run.code).toBe(1);
+    expect(run.stdout).toMatch(/Backup has 1 problem:\n {2}- actors\.tar\.gz: /);
+    expect(run.stdout).not.toContain('cannot be checked');
   });
 });
 
