@@ -33,6 +33,9 @@ async function leastFreeDuring<T>(dir: string, run: () => Promise<T>): Promise<{
 const SLACK = 16 << 20;
 const isRoot = process.getuid?.() === 0;
 
+/** A tmpfs of `size` on `dir` (root only): a disk of its own, which no other test writes to. */
+const mountTmpfs = (dir: string, size: string) => execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir]);
+
 let root: string;
 let data: string;
 /** A backup whose sequencer database unpacks to 80 MiB but is stored in a few hundred KB (as event logs compress). */
@@ -70,7 +73,7 @@ let targets: string;
 beforeAll(() => {
   targets = path.join(root, 'targets');
   mkdirSync(targets);
-  if (isRoot) execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=512m', 'tmpfs', targets]);
+  if (isRoot) mountTmpfs(targets, '512m');
 });
 afterAll(() => {
   if (isRoot) execFileSync('umount', [targets]);
@@ -137,7 +140,7 @@ describe.runIf(isRoot)('on a small disk the PDS is writing to (root: a 64 MiB tm
   beforeAll(() => {
     disk = path.join(root, 'small-disk');
     mkdirSync(disk);
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64m', 'tmpfs', disk]);
+    mountTmpfs(disk, '64m');
   });
   afterAll(() => {
     execFileSync('umount', [disk]);

@@ -1,6 +1,6 @@
 import type { AppStatus } from '../../shared/api.js';
 
-/** An idle app's status with one good backup and nothing else going on; tests override what they are about. */
+/** An idle app's status with nothing going on and no backup yet; tests override what they are about. */
 export function appStatus(overrides: Partial<AppStatus>): AppStatus {
   return {
     state: 'idle',
