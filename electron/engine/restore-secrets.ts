@@ -1,12 +1,15 @@
 import { createHash } from 'node:crypto';
-import { chmod, lchown, mkdtemp, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
-import os from 'node:os';
+import { chmod, lchown, open, readFile, rename, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { pumpFile } from './archive.js';
 import { CHECKSUM_PROBLEM, type BackupFile, type BackupFolder } from './backup-folder.js';
 import { parseEnvFile } from './config.js';
 import type { DecryptionKeys } from './crypto/age-stream.js';
+import { fileDecoder } from './crypto/backup-keys.js';
 import { EngineError } from './errors.js';
-import { safeExtract } from './safe-extract.js';
+import { faultPoint } from './fault-injection.js';
+import { EntryRules } from './safe-extract.js';
+import { describeStreamError, tarLister } from './tar-lister.js';
 
 /** The settings that say which PDS a configuration belongs to (the guide's "update configuration" step for a new server). */
 const IDENTITY_SETTINGS = ['PDS_HOSTNAME', 'PDS_SERVICE_DID'] as const;
@@ -32,9 +35,8 @@ export interface SecretsToRestore {
 }
 
 /**
- * Reads the configuration from the backup's secrets component before anything is changed (null when it holds none): decrypted and unpacked (under the
- * same rules for hostile entries as any archive, its SHA-256 checked as it is read) into a private
- * temporary folder, then held in memory (a configuration file is a few KiB). Decides where it goes and,
+ * Reads the configuration from the backup's secrets component before anything is changed (null when it
+ * holds none), in memory (readConfiguration). Decides where it goes and,
  * when the configuration there names another hostname or service DID, asks `choose` (the CLI's prompt
  * or flag); without an answer it refuses, naming the flags.
  */
@@ -44,38 +46,13 @@ export async function readSecrets(
   opts: { dataDir: string; envFile: string | null; decryption?: DecryptionKeys; choose?: (difference: ConfigDifference) => Promise<ConfigChoice | undefined> },
 ): Promise<SecretsToRestore | null> {
   const archive = path.join(backup.path, file.path);
-  const temp = await mkdtemp(path.join(os.tmpdir(), 'aurora-secrets-'));
-  let name: string;
-  let content: Buffer;
-  try {
-    const hash = createHash('sha256');
-    const dest = path.join(temp, 'secrets');
-    await safeExtract({
-      archive,
-      compression: backup.compression,
-      encrypted: file.encrypted === true,
-      decryption: opts.decryption,
-      topDir: 'secrets',
-      dest,
-      onRead: (chunk) => hash.update(chunk),
-      privateFile: () => true,
-    }).catch(async (error: unknown) => {
-      // A damaged file fails to decrypt or decompress first; its checksum says why.
-      if (file.sha256 !== null && (await sha256Of(archive)) !== file.sha256) throw checksumError(backup, file);
-      throw error;
-    });
-    if (file.sha256 !== null && hash.digest('hex') !== file.sha256) throw checksumError(backup, file);
-    // The configuration file, and `actors/`: copies of the signing keys, which a restore takes from the actor archive.
-    const entries = (await readdir(dest, { withFileTypes: true })).filter((e) => !(e.name === 'actors' && e.isDirectory()));
-    if (entries.length > 1 || entries.some((e) => !e.isFile())) {
-      throw new EngineError(`${archive} should hold at most one configuration file beside actors/, but holds ${entries.map((e) => e.name).join(', ')}. Nothing was restored.`, 'SECRETS_INVALID');
-    }
-    if (entries.length === 0) return null;
-    name = entries[0]!.name;
-    content = await readFile(path.join(dest, name));
-  } finally {
-    await rm(temp, { recursive: true, force: true });
-  }
+  const found = await readConfiguration(archive, backup, file, opts.decryption).catch(async (error: unknown) => {
+    // A damaged file fails to decrypt or decompress first; its checksum says why.
+    if (file.sha256 !== null && (await sha256Of(archive)) !== file.sha256) throw checksumError(backup, file);
+    throw error;
+  });
+  if (!found) return null;
+  const { name, content } = found;
 
   const target = opts.envFile ?? path.join(opts.dataDir, name);
   const current = await readFile(target).catch((error: NodeJS.ErrnoException) => {
@@ -96,6 +73,52 @@ export async function readSecrets(
       `Restore with --overwrite-config to replace it with the backup's (it is kept as ${path.basename(target)}.before-restore), or with --keep-config to keep it and restore the data only. Nothing was restored.`,
     'CONFIG_DIFFERS',
   );
+}
+
+/** The largest configuration file read back: a pds.env is a few KiB. */
+const MAX_CONFIG_BYTES = 1 << 20;
+
+/**
+ * The configuration file of a secrets component (null when it holds none), read in memory: nothing of
+ * the secrets is written anywhere before the restore writes the configuration to its place, so a restore
+ * killed part-way leaves no decrypted copy behind. Its entries pass the same rules as any archive's; its
+ * SHA-256 is checked as it is read. `actors/` holds copies of the signing keys, which a restore takes
+ * from the actor archive: skipped.
+ */
+async function readConfiguration(archive: string, backup: BackupFolder, file: BackupFile, decryption: DecryptionKeys | undefined): Promise<{ name: string; content: Buffer } | null> {
+  const rules = new EntryRules({ topDir: 'secrets', unpackedBytes: file.unpackedSize });
+  const files = new Map<string, Buffer[]>();
+  const others: string[] = [];
+  const hash = createHash('sha256');
+  const lister = tarLister((entry) => {
+    const checked = rules.check({ name: entry.path, type: entry.type, size: entry.size ?? 0 });
+    if (!checked.ok) throw new EngineError(`Refused ${archive}: ${checked.problem}. Nothing was restored.`, 'ARCHIVE_REFUSED');
+    const [first, ...below] = checked.relative.split('/');
+    if (checked.relative === '' || (first === 'actors' && (below.length > 0 || entry.type === 'Directory'))) return false;
+    if (entry.type === 'Directory' || below.length > 0) {
+      others.push(checked.relative.replace(/\/$/, ''));
+      return false;
+    }
+    if ((entry.size ?? 0) > MAX_CONFIG_BYTES) throw new EngineError(`${archive} holds ${first}, ${entry.size} bytes: too large for a configuration file. Nothing was restored.`, 'SECRETS_INVALID');
+    const chunks: Buffer[] = [];
+    files.set(first!, chunks);
+    entry.on('data', (chunk: Buffer) => chunks.push(Buffer.from(chunk)));
+    return true;
+  });
+  try {
+    await pumpFile(archive, fileDecoder(archive, backup.compression, file.encrypted === true, decryption), lister, (chunk) => hash.update(chunk));
+  } catch (error) {
+    if (error instanceof EngineError) throw error;
+    throw new EngineError(`Cannot read ${archive}: ${describeStreamError(error as Error, backup.compression)}. Nothing was restored.`, 'SECRETS_INVALID');
+  }
+  faultPoint('restore:secrets-read');
+  if (file.sha256 !== null && hash.digest('hex') !== file.sha256) throw checksumError(backup, file);
+  const names = [...files.keys(), ...others];
+  if (names.length > 1 || others.length > 0) {
+    throw new EngineError(`${archive} should hold at most one configuration file beside actors/, but holds ${names.join(', ')}. Nothing was restored.`, 'SECRETS_INVALID');
+  }
+  const [entry] = files;
+  return entry ? { name: entry[0], content: Buffer.concat(entry[1]) } : null;
 }
 
 /**

@@ -4,11 +4,9 @@ import { createReadStream, createWriteStream, mkdirSync } from 'node:fs';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { Parser, type ReadEntry } from 'tar';
+import type { ReadEntry } from 'tar';
 import type { VerifyFileResult, VerifyReport } from '../../shared/api.js';
-import type { Compression } from '../../shared/components.js';
 import type { Progress } from '../../shared/progress.js';
 import { ACCOUNT_QUERIES, CHECKSUM_PROBLEM, missingAccountsProblem, ZIP_NOTICE, isDatabaseFile, readBackupFolder, sizeProblem, type BackupFile, type BackupFolder } from './backup-folder.js';
 import { BLOB_REFERENCE_QUERIES, describeMissing, missingBlobs, referencesFrom, type BlobReference } from './blob-references.js';
@@ -20,6 +18,7 @@ import { EngineError } from './errors.js';
 import { IntegrityChecks } from './integrity.js';
 import { progressReporter, type ProgressReporter } from './progress.js';
 import { EntryRules } from './safe-extract.js';
+import { describeStreamError, tarLister } from './tar-lister.js';
 import { readZip, unzipDatabase } from './zip-archive.js';
 
 export interface VerifyOptions {
@@ -451,58 +450,4 @@ function archivedDatabases(tempRoot: string, checker: IntegrityChecks, problems:
 /** An entry the EntryRules refuse: a restore would refuse the archive for it. */
 class EntryRefused extends Error {}
 
-/**
- * node-tar's parser as a Writable, strict so that a truncated or garbled archive is an error. `onEntry`
- * throwing (an entry refused) fails the stream with that error; no later entry is looked at.
- */
-function tarLister(onEntry: (entry: ReadEntry) => boolean): Writable {
-  let error: Error | null = null;
-  const parser = new Parser({
-    strict: true,
-    onReadEntry: (entry) => {
-      let taken = false;
-      if (!error) {
-        try {
-          taken = onEntry(entry);
-        } catch (refused) {
-          error = refused as Error;
-        }
-      }
-      if (!taken) entry.resume();
-    },
-  });
-  parser.on('error', (e: Error) => (error ??= e));
-  // Resolves when the parser can take more, has failed, or has finished.
-  const settle = (events: string[], callback: () => void) => {
-    const handler = () => {
-      for (const event of events) parser.off(event, handler);
-      callback();
-    };
-    for (const event of events) parser.on(event, handler);
-  };
-  return new Writable({
-    write(chunk: Buffer, _encoding, callback) {
-      if (error) return callback(error);
-      if (parser.write(chunk)) return callback(error);
-      settle(['drain', 'error', 'close'], () => callback(error));
-    },
-    final(callback) {
-      if (error) return callback(error);
-      settle(['close'], () => callback(error));
-      parser.end();
-    },
-  });
-}
-
-function describeStreamError(error: Error & { code?: string }, compression: Compression): string {
-  if (error instanceof EngineError && error.code.startsWith('DECRYPT_')) return `decryption failed: ${error.message}`;
-  if (error.code?.startsWith('TAR_')) return `tar archive error: ${error.message.replace(/^TAR_\w+: /, '')}`;
-  if (error.code === 'Z_BUF_ERROR' || /unexpected end of file/i.test(error.message)) {
-    return `truncated ${compression} stream (unexpected end of file)`;
-  }
-  if (error.code?.startsWith('Z_') || error.code?.startsWith('ZSTD_error')) {
-    return `corrupt ${compression} stream (${error.message})`;
-  }
-  return `cannot be read (${error.message})`;
-}
 

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -202,6 +202,24 @@ describe('encrypted backups (age, X25519 key)', () => {
     const forced = await runCli(['restore', backupPath, '--data', target, '--identity', s.key.file, '--force', '--overwrite-config']);
     expect(forced.stdout).toContain(`The PDS's configuration is back in ${path.join(target, 'pds.env')} (mode 0600).`);
     expect(forced.code).toBe(0);
+  }, 600_000);
+
+  it('a restore killed while reading the secrets leaves no copy of them in the temporary folder, and changes nothing', async () => {
+    const target = path.join(s.dir, 'killed-target');
+    await mkdir(target);
+    const tmp = path.join(s.dir, 'killed-tmp');
+    await mkdir(tmp);
+    const killed = await runCli(['restore', backupPath, '--data', target, '--identity', s.key.file, '--force'], { env: { TMPDIR: tmp, AURORA_FAULT_AT: 'restore:secrets-read' } });
+    expect(killed.signal).toBe('SIGKILL');
+    expect(readdirSync(target)).toEqual([]);
+    // Whatever else the CLI keeps there (tsx's cache), no file holds the configuration or a signing key.
+    const keys = Object.values(keysBelow(path.join(s.source, 'actors'))).map((k) => Buffer.from(k.bytes, 'hex'));
+    const files = readdirSync(tmp, { recursive: true, withFileTypes: true }).filter((e) => e.isFile());
+    const leaks = files.filter((e) => {
+      const bytes = readFileSync(path.join(e.parentPath, e.name));
+      return bytes.includes('PDS_JWT_SECRET') || keys.some((key) => bytes.equals(key));
+    });
+    expect(leaks.map((e) => path.relative(tmp, path.join(e.parentPath, e.name)))).toEqual([]);
   }, 600_000);
 });
 
