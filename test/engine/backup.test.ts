@@ -303,7 +303,7 @@ describe('packTar and writeCompressed', () => {
       for (const [archivePath, digest] of expected) expect(sha256(path.join(extracted, archivePath)), archivePath).toBe(digest);
       return;
     }
-    // Encrypted, the batches sealed and opened on the cipher worker reuse their buffers too (once written, once decompressed).
+    // Encrypted, the batches sealed on the cipher worker reuse their buffers once written, and the blocks opened into once decompressed.
     const pair = await generateKeyPair();
     writeFileSync(path.join(dir, 'key.txt'), identityFileText(pair), { mode: 0o600 });
     const target = path.join(dir, 'out.tar.gz.age');

@@ -2,8 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { describe, expect, it } from 'vitest';
 import {
+  createDecryptor,
   generateKeyPair,
   identityFileText,
   readIdentityFile,
@@ -111,6 +114,34 @@ describe('age files with X25519 keys', () => {
     await run(AGE, ['-e', '-R', path.join(dir, 'recipients'), '-o', `${plain}.theirs`, plain]);
     await decryptFile(`${plain}.theirs`, `${plain}.back`, { identities: [b.identity] });
     expect((await readFile(`${plain}.back`)).equals(await readFile(plain))).toBe(true);
+  });
+});
+
+describe('the payload is opened whatever the sizes it is read in', () => {
+  it.each([
+    ['chunk by chunk, each sealed chunk exactly one read', (_: number) => 65552],
+    ['a byte short of and a byte past each chunk, in turn', (i: number) => (i % 2 === 0 ? 65551 : 65553)],
+    ['single bytes, then a chunk and a byte', (i: number) => (i < 40 ? 1 : 65553)],
+    ['a megabyte and odd sizes', (i: number) => [1 << 20, 7, 65536, 3][i % 4]!],
+  ])('%s', async (_name, sizeOf) => {
+    const dir = makeTempDir('age-reads');
+    const key = await keyFile(dir);
+    for (const size of [16 * 65536, 40 * 65536 + 7]) {
+      const plain = await plainFile(dir, size);
+      await encryptFile(plain, `${plain}.age`, { kind: 'recipients', recipients: [key.recipient] });
+      const sealed = await readFile(`${plain}.age`);
+      const payloadStart = sealed.indexOf('\n---') + sealed.subarray(sealed.indexOf('\n---') + 1).indexOf(0x0a) + 2 + 16;
+      const reads = [sealed.subarray(0, payloadStart)];
+      for (let at = payloadStart, i = 0; at < sealed.length; i++) {
+        reads.push(sealed.subarray(at, at + sizeOf(i)));
+        at += sizeOf(i);
+      }
+      const opened: Buffer[] = [];
+      await pipeline(Readable.from(reads), createDecryptor({ identities: [key.identity] }, `${plain}.age`), async (chunks: AsyncIterable<Buffer>) => {
+        for await (const chunk of chunks) opened.push(Buffer.from(chunk)); // a copy: the decryptor's blocks are filled again
+      });
+      expect(Buffer.concat(opened).equals(await readFile(plain)), `${size} bytes`).toBe(true);
+    }
   });
 });
 

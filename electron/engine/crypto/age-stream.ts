@@ -4,16 +4,18 @@ import { availableParallelism } from 'node:os';
 import { Transform, type TransformCallback } from 'node:stream';
 import { Worker } from 'node:worker_threads';
 import { Decrypter, Encrypter, Stanza, type Identity, type Recipient } from 'age-encryption';
-import { onceWritten, written } from '../blocks.js';
+import { BLOCK_BYTES, onceWritten, releaseWhenWritten, takeBlock, written } from '../blocks.js';
 import { EngineError } from '../errors.js';
+import { streamNonce } from './stream-nonce.mjs';
 
 /**
  * age (age-encryption.org/v1) files, streamed.
  *
  * The header — the recipient stanzas (X25519 from the library; scrypt below), the file key and the
  * header MAC — is made and checked by the `age-encryption` library (typage). The payload, a
- * ChaCha20-Poly1305 STREAM of 64 KiB chunks, is encrypted here with node:crypto, 16 chunks at a time on a
- * worker thread (age-stream-worker.mjs) beside the main thread's tar, hashing and writes: the library's STREAM
+ * ChaCha20-Poly1305 STREAM of 64 KiB chunks, is sealed here with node:crypto, 16 chunks at a time on a
+ * worker thread (age-stream-worker.mjs) beside the main thread's tar, hashing and writes, and opened
+ * with node:crypto as it is read (StreamDecryptor says why not on the worker): the library's STREAM
  * runs at 165 MB/s on one thread of our build machine, node:crypto's ChaCha20-Poly1305 at ~1,570 MB/s
  * (docs/benchmarks.md), and the budget is an encrypted backup at most 15 % slower than a plain one: at
  * 165 MB/s the encryption alone of a 1.3 GB data directory's backup would add ~5 s to a 6 s backup.
@@ -72,7 +74,7 @@ function payloadKey(fileKey: Uint8Array, nonce: Uint8Array): Buffer {
   return Buffer.from(hkdfSync('sha256', fileKey, nonce, 'payload', 32));
 }
 
-// ---- The payload, sealed and opened on worker threads --------------------------------------------
+// ---- The payload, sealed on worker threads --------------------------------------------------------
 
 /**
  * Chunks per job: 1 MiB of plaintext, the size of the compressor's pieces and of the restore's reads.
@@ -87,10 +89,7 @@ const MAX_IN_FLIGHT = 2;
 /** Batch buffers kept for reuse (they travel to a worker and back). */
 const MAX_FREE_BATCHES = 8;
 
-/** What a job gives back: the sealed or opened bytes, or the index of the first chunk that does not authenticate. */
-type CipherResult = { out: Buffer } | { failed: number };
-interface CipherJob {
-  open: boolean;
+interface SealJob {
   key: Buffer;
   /** The index (in the file) of the batch's first chunk. */
   first: number;
@@ -106,12 +105,12 @@ interface CipherJob {
  * needed. An idle worker does not keep the process alive.
  */
 class CipherWorkers {
-  private readonly slots: Array<{ worker: Worker; pending: Map<number, { resolve: (r: CipherResult) => void; reject: (e: Error) => void }> }> = [];
+  private readonly slots: Array<{ worker: Worker; pending: Map<number, { resolve: (sealed: Buffer) => void; reject: (e: Error) => void }> }> = [];
   private readonly free: ArrayBuffer[] = [];
   private readonly max = Math.max(1, Math.min(availableParallelism() - 1, 4));
   private nextId = 0;
 
-  /** A buffer to fill with one batch (BATCH_SEALED bytes: room for either kind, tags included). */
+  /** A buffer to fill with one batch (BATCH_SEALED bytes: room for the tags it gains). */
   takeBatch(): Buffer {
     return Buffer.from(this.free.pop() ?? (Buffer.allocUnsafeSlow(BATCH_SEALED).buffer as ArrayBuffer));
   }
@@ -121,8 +120,8 @@ class CipherWorkers {
     if (this.free.length < MAX_FREE_BATCHES) this.free.push(batch);
   }
 
-  /** Runs a job; its `data` is handed over to the worker, which writes the result over it and sends it back. */
-  run(job: CipherJob): Promise<CipherResult> {
+  /** Seals a batch; its `data` is handed over to the worker, which writes the result over it and sends it back. */
+  run(job: SealJob): Promise<Buffer> {
     const slot = this.slotFor();
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
@@ -141,18 +140,17 @@ class CipherWorkers {
 
   private start() {
     const worker = new Worker(new URL('./age-stream-worker.mjs', import.meta.url));
-    const slot = { worker, pending: new Map<number, { resolve: (r: CipherResult) => void; reject: (e: Error) => void }>() };
-    worker.on('message', (message: { id: number; data: ArrayBuffer; length?: number; failed?: number }) => {
+    const slot = { worker, pending: new Map<number, { resolve: (sealed: Buffer) => void; reject: (e: Error) => void }>() };
+    worker.on('message', (message: { id: number; data: ArrayBuffer; length: number }) => {
       const waiting = slot.pending.get(message.id);
       slot.pending.delete(message.id);
       if (slot.pending.size === 0) worker.unref();
-      if (message.failed !== undefined) this.giveBack(message.data);
-      waiting?.resolve(message.failed === undefined ? { out: Buffer.from(message.data, 0, message.length) } : { failed: message.failed });
+      waiting?.resolve(Buffer.from(message.data, 0, message.length));
     });
     const fail = (error: Error) => {
       const index = this.slots.indexOf(slot);
       if (index >= 0) this.slots.splice(index, 1);
-      for (const waiting of slot.pending.values()) waiting.reject(new EngineError(`The age cipher's worker thread failed (${error.message}); nothing it was sealing or opening was used.`, 'CRYPTO_WORKER_FAILED'));
+      for (const waiting of slot.pending.values()) waiting.reject(new EngineError(`The age cipher's worker thread failed (${error.message}); nothing it was sealing was used.`, 'CRYPTO_WORKER_FAILED'));
       slot.pending.clear();
     };
     worker.once('error', fail);
@@ -165,115 +163,70 @@ class CipherWorkers {
 
 const cipherWorkers = new CipherWorkers();
 
-/** A job on its way, and what its result is to be read as. */
-interface Sent {
-  result: Promise<CipherResult>;
-  first: number;
-  last: boolean;
-  chunks: number;
-}
-
-/** Fills batches, sends each to a worker, and pushes the results in order, at most MAX_IN_FLIGHT batches behind. */
-class BatchedCipher extends Transform {
+/**
+ * The age file of its input: the header, then the payload, filled into batches, each sealed on a worker,
+ * the results pushed in order, at most MAX_IN_FLIGHT batches behind.
+ */
+class StreamEncryptor extends Transform {
+  private started = false;
   private batch: Buffer | null = null;
   private filled = 0;
   private chunksSent = 0;
-  private readonly inFlight: Sent[] = [];
+  private readonly inFlight: Array<Promise<Buffer>> = [];
 
-  protected key: Buffer | null = null;
-
-  /** `open`: opens sealed chunks (failing with `unauthentic`), else seals plaintext. */
   constructor(
-    private readonly open: boolean,
-    private readonly unauthentic?: (index: number, last: boolean) => Error,
+    private readonly prefix: Buffer,
+    private readonly key: Buffer,
   ) {
     super({ readableHighWaterMark: BATCH_SEALED * 2 });
   }
 
-  private get batchBytes(): number {
-    return this.open ? BATCH_SEALED : BATCH_PLAIN;
-  }
-
-  /** Copies `data` into batches (the caller may reuse its buffer once called back); sends each full one once a byte follows it. */
-  protected gather(data: Buffer, callback: TransformCallback): void {
-    for (let offset = 0; offset < data.length; ) {
-      if (this.filled === this.batchBytes) this.send(false);
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.start();
+    // Copied into batches (the caller may reuse its buffer once called back); each full one is sent once a byte follows it.
+    for (let offset = 0; offset < chunk.length; ) {
+      if (this.filled === BATCH_PLAIN) this.send(false);
       this.batch ??= cipherWorkers.takeBatch();
-      const n = data.copy(this.batch, this.filled, offset, Math.min(data.length, offset + this.batchBytes - this.filled));
+      const n = chunk.copy(this.batch, this.filled, offset, Math.min(chunk.length, offset + BATCH_PLAIN - this.filled));
       this.filled += n;
       offset += n;
     }
-    written(data); // its bytes are copied: a pooled block behind it can be filled again
+    written(chunk); // its bytes are copied: a pooled block behind it can be filled again
     if (this.inFlight.length <= MAX_IN_FLIGHT) return callback();
     this.drain(MAX_IN_FLIGHT).then(() => callback(), callback);
   }
 
   /** Sends what is left as the file's end, and pushes every result. */
-  protected finish(callback: TransformCallback): void {
-    this.send(true);
-    this.drain(0).then(() => callback(), callback);
-  }
-
-  /** Bytes in the batch being filled. */
-  protected get pendingBytes(): number {
-    return this.filled;
-  }
-
-  /** Index of the next chunk to be sent. */
-  protected get chunksBefore(): number {
-    return this.chunksSent;
-  }
-
-  private send(last: boolean): void {
-    const data = (this.batch ??= cipherWorkers.takeBatch());
-    const unit = this.open ? CHUNK + TAG : CHUNK;
-    const chunks = Math.max(1, Math.ceil(this.filled / unit));
-    const result = cipherWorkers.run({ open: this.open, key: this.key!, first: this.chunksSent, last, data: data.buffer as ArrayBuffer, length: this.filled });
-    result.catch(() => undefined); // surfaced in order by drain
-    this.inFlight.push({ result, first: this.chunksSent, last, chunks });
-    this.chunksSent += chunks;
-    this.batch = null;
-    this.filled = 0;
-  }
-
-  private async drain(limit: number): Promise<void> {
-    while (this.inFlight.length > limit) {
-      const { result, first, last, chunks } = this.inFlight.shift()!;
-      const done = await result;
-      if (this.destroyed) return;
-      if ('failed' in done) throw this.unauthentic!(done.failed, last && done.failed === first + chunks - 1);
-      // Written to a file by the backup, the batch's buffer is filled again once its bytes are on disk.
-      onceWritten(done.out, () => cipherWorkers.giveBack(done.out.buffer as ArrayBuffer));
-      this.push(done.out);
-    }
-  }
-}
-
-class StreamEncryptor extends BatchedCipher {
-  private started = false;
-
-  constructor(
-    private readonly prefix: Buffer,
-    key: Buffer,
-  ) {
-    super(false);
-    this.key = key;
-  }
-
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    this.start();
-    this.gather(chunk, callback);
-  }
-
   override _flush(callback: TransformCallback): void {
     this.start();
-    this.finish(callback);
+    this.send(true);
+    this.drain(0).then(() => callback(), callback);
   }
 
   private start(): void {
     if (this.started) return;
     this.started = true;
     this.push(this.prefix);
+  }
+
+  private send(last: boolean): void {
+    const data = (this.batch ??= cipherWorkers.takeBatch());
+    const sealed = cipherWorkers.run({ key: this.key, first: this.chunksSent, last, data: data.buffer as ArrayBuffer, length: this.filled });
+    sealed.catch(() => undefined); // surfaced in order by drain
+    this.inFlight.push(sealed);
+    this.chunksSent += Math.max(1, Math.ceil(this.filled / CHUNK));
+    this.batch = null;
+    this.filled = 0;
+  }
+
+  private async drain(limit: number): Promise<void> {
+    while (this.inFlight.length > limit) {
+      const sealed = await this.inFlight.shift()!;
+      if (this.destroyed) return;
+      // Written to a file by the backup, the batch's buffer is filled again once its bytes are on disk.
+      onceWritten(sealed, () => cipherWorkers.giveBack(sealed.buffer as ArrayBuffer));
+      this.push(sealed);
+    }
   }
 }
 
@@ -341,29 +294,42 @@ export function createDecryptor(keys: DecryptionKeys, file: string): Transform {
   return new StreamDecryptor(keys, file);
 }
 
-class StreamDecryptor extends BatchedCipher {
+/**
+ * Opens the payload's chunks on the calling thread as they arrive, straight from the reader's buffers,
+ * into 1 MiB blocks (blocks.ts) for the decompressor. Not on a worker, as sealing is: measured on the
+ * restore of the 1 GB bench fixture, the worker's round trip (each chunk copied into a batch, opened
+ * into a new buffer and copied back, the batch sent across) cost ~1 s of CPU more than opening here,
+ * and the restore's wall time did not gain from it; here each chunk's bytes are read once by the cipher
+ * and its plaintext copied once. One chunk (~30 µs of CPU) is the longest the event loop waits.
+ */
+class StreamDecryptor extends Transform {
   private state: 'header' | 'nonce' | 'payload' = 'header';
   /** Bytes of the header and nonce received so far. */
   private head: Buffer = Buffer.alloc(0);
   private fileKey: Uint8Array | null = null;
   private headerBytes = 0;
+  private key: Buffer | null = null;
+  /** The start of a sealed chunk whose rest is still to come (and a whole one, until a byte follows it). */
+  private readonly partial = Buffer.allocUnsafe(CHUNK + TAG);
+  private partialBytes = 0;
+  private chunksOpened = 0;
+  /** The block being filled with plaintext, and how much of it is. */
+  private block: Buffer | null = null;
+  private blockBytes = 0;
 
   constructor(
     private readonly keys: DecryptionKeys,
     private readonly file: string,
   ) {
-    super(true, (index, last) => {
-      const at = this.headerBytes + NONCE + index * (CHUNK + TAG);
-      return this.damaged(last ? `its last chunk (from byte ${at}) does not authenticate: it was changed or cut short` : `its chunk at byte ${at} does not authenticate: it was changed`);
-    });
+    super({ readableHighWaterMark: BLOCK_BYTES * 2 });
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    if (this.state === 'payload') return this.gather(chunk, callback);
+    if (this.state === 'payload') return this.openAll(chunk, callback);
     const data = this.head.length > 0 ? Buffer.concat([this.head, chunk]) : chunk;
     this.readHead(data).then(
       (offset) => {
-        if (this.state === 'payload') return this.gather(data.subarray(offset), callback);
+        if (this.state === 'payload') return this.openAll(data.subarray(offset), callback);
         this.head = Buffer.from(data.subarray(offset)); // a copy: the reader reuses `chunk` once we call back
         callback();
       },
@@ -374,15 +340,63 @@ class StreamDecryptor extends BatchedCipher {
   override _flush(callback: TransformCallback): void {
     try {
       if (this.state !== 'payload') throw this.damaged(this.state === 'header' ? 'it ends inside its header' : 'it ends before its payload');
-      // What is left ends with the last chunk: it carries the flag, and only an empty file's may be empty.
-      const left = this.pendingBytes;
-      const lastChunk = left % (CHUNK + TAG) || Math.min(left, CHUNK + TAG);
-      const lastIndex = this.chunksBefore + Math.ceil(left / (CHUNK + TAG)) - 1;
-      if (lastChunk < TAG || (lastChunk === TAG && lastIndex > 0)) throw this.damaged('it is cut short');
-      this.finish(callback);
+      // What is left is the last chunk: it carries the flag, and only an empty file's may be empty.
+      if (this.partialBytes < TAG || (this.partialBytes === TAG && this.chunksOpened > 0)) throw this.damaged('it is cut short');
+      this.openChunk(this.partial.subarray(0, this.partialBytes), true);
+      if (this.block) this.pushBlock();
+      callback();
     } catch (error) {
       callback(error as Error);
     }
+  }
+
+  /** Opens every whole chunk of `data` (with the one begun before it) that a byte follows; keeps the rest. */
+  private openAll(data: Buffer, callback: TransformCallback): void {
+    const sealed = CHUNK + TAG;
+    try {
+      let offset = 0;
+      if (this.partialBytes > 0) {
+        offset = data.copy(this.partial, this.partialBytes, 0, sealed - this.partialBytes);
+        this.partialBytes += offset;
+        if (this.partialBytes === sealed && offset < data.length) {
+          this.openChunk(this.partial, false);
+          this.partialBytes = 0;
+        }
+      }
+      if (this.partialBytes === 0) {
+        for (; data.length - offset > sealed; offset += sealed) this.openChunk(data.subarray(offset, offset + sealed), false);
+        this.partialBytes = data.copy(this.partial, 0, offset);
+      }
+      written(data); // its bytes are opened or copied: a pooled block behind it can be filled again
+      callback();
+    } catch (error) {
+      callback(error as Error);
+    }
+  }
+
+  private openChunk(sealed: Buffer, last: boolean): void {
+    const index = this.chunksOpened++;
+    const decipher = createDecipheriv('chacha20-poly1305', this.key!, streamNonce(index, last), { authTagLength: TAG });
+    decipher.setAuthTag(sealed.subarray(sealed.length - TAG));
+    const plain = decipher.update(sealed.subarray(0, sealed.length - TAG));
+    try {
+      decipher.final();
+    } catch {
+      const at = this.headerBytes + NONCE + index * (CHUNK + TAG);
+      throw this.damaged(last ? `its last chunk (from byte ${at}) does not authenticate: it was changed or cut short` : `its chunk at byte ${at} does not authenticate: it was changed`);
+    }
+    this.block ??= takeBlock();
+    this.blockBytes += plain.copy(this.block, this.blockBytes);
+    if (this.blockBytes === BLOCK_BYTES) this.pushBlock();
+  }
+
+  /** Pushes the block's plaintext; a whole block is filled again once the decompressor has read it (blocks.ts). */
+  private pushBlock(): void {
+    const plain = this.block!.subarray(0, this.blockBytes);
+    releaseWhenWritten(plain, [plain]);
+    this.push(plain);
+    this.block = null;
+    this.blockBytes = 0;
   }
 
   /** Reads the header and the nonce from the start of `data`; returns how much of it was used. */
