@@ -1,4 +1,4 @@
-// npm run bench [-- --size 1GB] [--runs 3] [--json] [--cache warm|cold] [--dir DIR] [--writer-rate N]
+// npm run bench [-- --size 1GB] [--runs 4] [--json] [--cache warm|cold] [--dir DIR] [--writer-rate N]
 // Generates a sample PDS data directory of the given size, then times, alternating and repeated: our
 // backup and restore, the guide's shell pipeline, restic, and the read/copy floors; then a writer on
 // the live databases alone and during our backup. Prints a table (and JSON with --json).
@@ -27,7 +27,7 @@ const MiB = 1024 * 1024;
 const { values } = parseArgs({
   options: {
     size: { type: 'string', default: '1GB' },
-    runs: { type: 'string', default: '3' },
+    runs: { type: 'string', default: '4' },
     json: { type: 'boolean', default: false },
     cache: { type: 'string', default: 'warm' },
     dir: { type: 'string' },
@@ -40,7 +40,8 @@ const { values } = parseArgs({
 if (values.help) {
   console.log(`npm run bench -- [--size 1GB|500MB|5GB] [--runs N] [--json] [--cache warm|cold] [--dir DIR] [--writer-rate N]
   --size         size of the generated PDS data directory (1 GB = 1024 MiB; default 1GB)
-  --runs         repetitions of each measurement, alternating between tools (default 3)
+  --runs         repetitions of each measurement, alternating between tools (default 4: even, so that our plain
+                 and encrypted rounds each go first as often)
   --json         print the results as JSON on stdout (the table goes to stderr)
   --cache        warm: every byte read once before each run; cold: evicted from the page cache (default warm)
   --dir          where the fixture and scratch files go (default $TMPDIR/aurora-bench; needs ~3x the size free)
@@ -179,45 +180,52 @@ async function main() {
     log(`Run ${r} of ${runs} (${cache} cache)`);
 
     if (only.has('ours')) {
-      await setCache([dataDir], cache);
-      const ours = await measure([...nodeArgs, 'backup', dataDir, out('ours')], { cwd: ROOT });
-      const report = oursReport(ours);
-      reports.push(report);
-      record('ours backup', ours, report.size, report);
-      await setCache([report.backupPath!], cache);
-      const restore = await measure([...nodeArgs, 'restore', report.backupPath!, out('ours-restored'), out('ours-pre')], { cwd: ROOT });
-      const restoreReport = oursReport(restore);
-      restoreReports.push(restoreReport);
-      record('ours restore', restore, undefined, restoreReport);
-      for (const name of ['ours-restored', 'ours-pre']) await rm(out(name), { recursive: true, force: true });
+      // The plain and the encrypted rounds take turns going first: what ran just before a measurement (the
+      // deletion of gigabytes of the other's output, a backup's fresh page cache) weighs on it, and the
+      // encrypted / plain ratios must not carry that order.
+      const plainRound = async () => {
+        await setCache([dataDir], cache);
+        const ours = await measure([...nodeArgs, 'backup', dataDir, out('ours')], { cwd: ROOT });
+        const report = oursReport(ours);
+        reports.push(report);
+        record('ours backup', ours, report.size, report);
+        await setCache([report.backupPath!], cache);
+        const restore = await measure([...nodeArgs, 'restore', report.backupPath!, out('ours-restored'), out('ours-pre')], { cwd: ROOT });
+        const restoreReport = oursReport(restore);
+        restoreReports.push(restoreReport);
+        record('ours restore', restore, undefined, restoreReport);
+        for (const name of ['ours-restored', 'ours-pre']) await rm(out(name), { recursive: true, force: true });
 
-      // Incremental backups: the second backup after a small change, then a chain of 7 and its newest restored.
-      const undoChanges: Array<() => Promise<void>> = [await smallChange(dataDir)];
-      await setCache([dataDir], cache);
-      const second = await measure([...nodeArgs, 'backup', dataDir, out('ours'), 'incremental'], { cwd: ROOT });
-      const secondReport = oursReport(second);
-      record('ours backup (second, incremental)', second, secondReport.size, secondReport);
-      let newest = secondReport.backupPath!;
-      for (let i = 2; i <= 7; i++) {
-        undoChanges.push(await smallChange(dataDir));
-        newest = oursReport(await measure([...nodeArgs, 'backup', dataDir, out('ours'), 'incremental'], { cwd: ROOT })).backupPath!;
-      }
-      await setCache([out('ours')], cache);
-      const chainRestore = await measure([...nodeArgs, 'restore', newest, out('ours-restored'), out('ours-pre')], { cwd: ROOT });
-      record('ours restore (newest of 7 incrementals)', chainRestore, undefined, oursReport(chainRestore));
-      for (const undo of undoChanges) await undo();
-      for (const name of ['ours', 'ours-restored', 'ours-pre']) await rm(out(name), { recursive: true, force: true });
-
-      // The same backup and restore, every file encrypted (age, one X25519 recipient), right after the plain ones.
-      const encryptedEnv = { env: { ...process.env, AURORA_BENCH_AGE_IDENTITY: benchIdentity }, cwd: ROOT };
-      await setCache([dataDir], cache);
-      const sealed = await measure([...nodeArgs, 'backup', dataDir, out('ours-age')], encryptedEnv);
-      const sealedReport = oursReport(sealed);
-      record('ours backup, encrypted (age)', sealed, sealedReport.size, sealedReport);
-      await setCache([sealedReport.backupPath!], cache);
-      const opened = await measure([...nodeArgs, 'restore', sealedReport.backupPath!, out('ours-age-restored'), out('ours-age-pre')], encryptedEnv);
-      record('ours restore, encrypted (age)', opened, undefined, oursReport(opened));
-      for (const name of ['ours-age', 'ours-age-restored', 'ours-age-pre']) await rm(out(name), { recursive: true, force: true });
+        // Incremental backups: the second backup after a small change, then a chain of 7 and its newest restored.
+        const undoChanges: Array<() => Promise<void>> = [await smallChange(dataDir)];
+        await setCache([dataDir], cache);
+        const second = await measure([...nodeArgs, 'backup', dataDir, out('ours'), 'incremental'], { cwd: ROOT });
+        const secondReport = oursReport(second);
+        record('ours backup (second, incremental)', second, secondReport.size, secondReport);
+        let newest = secondReport.backupPath!;
+        for (let i = 2; i <= 7; i++) {
+          undoChanges.push(await smallChange(dataDir));
+          newest = oursReport(await measure([...nodeArgs, 'backup', dataDir, out('ours'), 'incremental'], { cwd: ROOT })).backupPath!;
+        }
+        await setCache([out('ours')], cache);
+        const chainRestore = await measure([...nodeArgs, 'restore', newest, out('ours-restored'), out('ours-pre')], { cwd: ROOT });
+        record('ours restore (newest of 7 incrementals)', chainRestore, undefined, oursReport(chainRestore));
+        for (const undo of undoChanges) await undo();
+        for (const name of ['ours', 'ours-restored', 'ours-pre']) await rm(out(name), { recursive: true, force: true });
+      };
+      const encryptedRound = async () => {
+        // The same backup and restore, every file encrypted (age, one X25519 recipient).
+        const encryptedEnv = { env: { ...process.env, AURORA_BENCH_AGE_IDENTITY: benchIdentity }, cwd: ROOT };
+        await setCache([dataDir], cache);
+        const sealed = await measure([...nodeArgs, 'backup', dataDir, out('ours-age')], encryptedEnv);
+        const sealedReport = oursReport(sealed);
+        record('ours backup, encrypted (age)', sealed, sealedReport.size, sealedReport);
+        await setCache([sealedReport.backupPath!], cache);
+        const opened = await measure([...nodeArgs, 'restore', sealedReport.backupPath!, out('ours-age-restored'), out('ours-age-pre')], encryptedEnv);
+        record('ours restore, encrypted (age)', opened, undefined, oursReport(opened));
+        for (const name of ['ours-age', 'ours-age-restored', 'ours-age-pre']) await rm(out(name), { recursive: true, force: true });
+      };
+      for (const round of r % 2 === 1 ? [plainRound, encryptedRound] : [encryptedRound, plainRound]) await round();
     }
 
     if (only.has('guide')) {

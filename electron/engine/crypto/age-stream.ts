@@ -298,9 +298,10 @@ export function createDecryptor(keys: DecryptionKeys, file: string): Transform {
  * Opens the payload's chunks on the calling thread as they arrive, straight from the reader's buffers,
  * into 1 MiB blocks (blocks.ts) for the decompressor. Not on a worker, as sealing is: measured on the
  * restore of the 1 GB bench fixture, the worker's round trip (each chunk copied into a batch, opened
- * into a new buffer and copied back, the batch sent across) cost ~1 s of CPU more than opening here,
- * and the restore's wall time did not gain from it; here each chunk's bytes are read once by the cipher
- * and its plaintext copied once. One chunk (~30 µs of CPU) is the longest the event loop waits.
+ * into a new buffer and copied back, the batch sent across) cost 0.5–1.3 s of CPU more than opening
+ * here, and 50 MB of peak RSS, and the restore's wall time did not gain from it (docs/benchmarks.md); here
+ * each chunk's bytes are read once by the cipher and its plaintext copied once. One read's chunks (1 MiB,
+ * well under a millisecond of CPU) are the longest the event loop waits.
  */
 class StreamDecryptor extends Transform {
   private state: 'header' | 'nonce' | 'payload' = 'header';
