@@ -1,4 +1,4 @@
-import { formatBytes } from '../../shared/format.js';
+import { countOf, formatBytes } from '../../shared/format.js';
 import type { TargetCopyResult } from '../../shared/targets.js';
 import type { CopyResult } from '../engine/targets/copy.js';
 import { createProgressBar, type ProgressBar } from './progress-bar.js';
@@ -69,6 +69,6 @@ export async function copyToNamedTargets(backupPath: string, names: readonly str
 
 export function describeCopy(result: CopyResult): string {
   if (result.alreadyThere) return `${result.backupName} is already on "${result.target}" (${result.location}); nothing sent.`;
-  const kept = result.keptFiles ? `, ${result.keptFiles} file${result.keptFiles === 1 ? '' : 's'} already there from an earlier attempt` : '';
-  return `Copied ${result.backupName} to "${result.target}" (${result.location}): ${result.uploadedFiles} file${result.uploadedFiles === 1 ? '' : 's'}, ${formatBytes(result.uploadedBytes)} sent${kept}.`;
+  const kept = result.keptFiles ? `, ${countOf(result.keptFiles, 'file')} already there from an earlier attempt` : '';
+  return `Copied ${result.backupName} to "${result.target}" (${result.location}): ${countOf(result.uploadedFiles, 'file')}, ${formatBytes(result.uploadedBytes)} sent${kept}.`;
 }

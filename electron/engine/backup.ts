@@ -113,7 +113,8 @@ export async function runBackup(opts: BackupOptions = {}): Promise<BackupResult>
     throw new EngineError((error as Error).message, 'UNSUPPORTED_COMPRESSION');
   }
   const { locations, backupDir } = config;
-  const encryption = await encryptionFor(opts, config);
+  const encryptionWarnings: string[] = [];
+  const encryption = await encryptionFor(opts, config, (warning) => encryptionWarnings.push(warning));
   await checkDataDir(locations, { partialIsFine: opts.preRestore !== undefined });
   const pdsVersion = config.pdsVersion !== 'unknown' || !opts.healthUrl ? config.pdsVersion : await versionFromHealth(opts.healthUrl);
   await prepareBackupDir(backupDir, locations);
@@ -146,6 +147,7 @@ export async function runBackup(opts: BackupOptions = {}): Promise<BackupResult>
     await mkdir(path.join(workDir, STAGING), { mode: 0o700 });
     const written = await writeBackup({ ...opts, signal, locations, compression: config.compression, workDir, progress, encryption, envFile: config.envFile ?? undefined, name, previous });
     if (chain.warning) written.warnings.push(chain.warning);
+    written.warnings.push(...encryptionWarnings);
 
     const manifest: Manifest = {
       backup_timestamp: stampedAt.toISOString().replace(/\.\d{3}Z$/, 'Z'), // the moment the folder is named after, as backup.sh records it
@@ -723,7 +725,7 @@ async function writeBackup(
  * anything is written, so a mistyped key fails the run at once. A pre-restore backup is encrypted the same
  * way: it holds the signing keys and the account database as much as any backup does.
  */
-async function encryptionFor(opts: BackupOptions, config: { encryptionRecipients: string[] }): Promise<EncryptionKeys | null> {
+async function encryptionFor(opts: BackupOptions, config: { encryptionRecipients: string[] }, warn: (warning: string) => void): Promise<EncryptionKeys | null> {
   if (opts.encryption === null) return null;
   if (opts.encryption?.kind === 'passphrase') return opts.encryption;
   const wanted = opts.encryption?.recipients ?? config.encryptionRecipients;
@@ -731,7 +733,10 @@ async function encryptionFor(opts: BackupOptions, config: { encryptionRecipients
     if (opts.encryption) throw new EngineError('Encryption was asked for, but no age public key (age1…) was given.', 'BAD_RECIPIENT');
     return null;
   }
-  return { kind: 'recipients', recipients: await resolveRecipients(wanted) };
+  // The public key is all a backup needs: an identity file on the server lets whoever takes the server read every backup.
+  const onIdentityFile = (file: string) =>
+    warn(`${file} holds the secret key (AGE-SECRET-KEY-1…) as well as the public key. Backing up needs only the public key (age1…): give that, and keep the identity file off this machine, where a thief of the server cannot read the backups with it.`);
+  return { kind: 'recipients', recipients: await resolveRecipients(wanted, onIdentityFile) };
 }
 
 /** An actor's signing key (`<folder>/key`) or a reserved key (`reserved_keys/…`), by its path below the actor folder. */

@@ -106,9 +106,14 @@ export interface RestorePlan {
   keptRaw: KeptRawFile[];
   /** How blobs are restored, when they are: `merge` keeps blobs newer than the backup, `replace` makes the folder exactly the backup's. */
   blobs: { mode: 'merge' | 'replace'; description: string } | null;
+  /** The PDS's configuration, from an encrypted backup's secrets component, when it is restored: its stored size and where it goes. */
+  configuration: { size: number; target: string } | null;
   counts: { accounts: number; actors: number; blobs: number } | null;
   warnings: string[];
 }
+
+/** The secrets component, when this restore puts the configuration back: a full restore, or `--only …,secrets`. */
+const secretsToRestore = (backup: BackupFolder, opts: RestoreOptions) => (opts.components === undefined || opts.secrets ? backup.files.find(isSecretsFile) : undefined);
 
 const DATABASE_LOCATION: Record<DatabaseComponent, keyof PdsLocations> = { account: 'accountDb', sequencer: 'sequencerDb', did_cache: 'didCacheDb' };
 const isDatabase = (c: Component): c is DatabaseComponent => (DATABASE_COMPONENTS as readonly string[]).includes(c);
@@ -184,6 +189,7 @@ async function makePlan(opts: RestoreOptions, config: ResolvedConfig, backup: Ba
   warnings.push(...layoutDifferences(backup, config.locations, selected));
 
   const present = components.filter((c) => c.targetExists).map((c) => c.component);
+  const secretsFile = secretsToRestore(backup, opts);
   const full = available.every((c) => selected.includes(c));
   const blobs: RestorePlan['blobs'] = !selected.includes('blobs')
     ? null
@@ -214,6 +220,7 @@ async function makePlan(opts: RestoreOptions, config: ResolvedConfig, backup: Ba
     preRestoreBackup: present.length > 0 ? { backupDir: preRestoreDir(config, opts, backup), components: present } : null,
     keptRaw,
     blobs,
+    configuration: secretsFile ? { size: secretsFile.size ?? 0, target: config.envFile ?? path.join(config.locations.dataDir, 'pds.env (or .env, as the backup names it)') } : null,
     counts: backup.manifest?.aurora_backup.counts ?? null,
     warnings,
   };
@@ -278,7 +285,7 @@ async function restore(opts: RestoreOptions): Promise<RestoreResult> {
   const preRestoreEncryption = await preRestoreKeys(opts, config);
   // A missing or wrong key (or passphrase) is refused here, before the data directory is even created.
   await assertKeysOpen(backup, sources, plan, opts.decryption);
-  const secretsFile = opts.components === undefined || opts.secrets ? backup.files.find(isSecretsFile) : undefined;
+  const secretsFile = secretsToRestore(backup, opts);
   const secrets = secretsFile
     ? await readSecrets(backup, secretsFile, { dataDir, envFile: config.envFile, decryption: opts.decryption, choose: opts.configChoice ? () => Promise.resolve(opts.configChoice) : opts.chooseConfig })
     : null;

@@ -47,7 +47,7 @@ export function tarLister(onEntry: (entry: ReadEntry) => boolean): Writable {
 }
 
 export function describeStreamError(error: Error & { code?: string }, compression: Compression): string {
-  if (error instanceof EngineError && error.code.startsWith('DECRYPT_')) return `decryption failed: ${error.message}`;
+  if (error instanceof EngineError && error.code.startsWith('DECRYPT_')) return `decryption failed: ${error.message.replace(/\.$/, '')}`; // callers end the sentence
   if (error.code?.startsWith('TAR_')) return `tar archive error: ${error.message.replace(/^TAR_\w+: /, '')}`;
   if (error.code === 'Z_BUF_ERROR' || /unexpected end of file/i.test(error.message)) {
     return `truncated ${compression} stream (unexpected end of file)`;

@@ -202,6 +202,11 @@ describe('encrypted backups (age, X25519 key)', () => {
     const forced = await runCli(['restore', backupPath, '--data', target, '--identity', s.key.file, '--force', '--overwrite-config']);
     expect(forced.stdout).toContain(`The PDS's configuration is back in ${path.join(target, 'pds.env')} (mode 0600).`);
     expect(forced.code).toBe(0);
+    // The plan to confirm names the configuration beside the data it replaces (without a terminal, only the plan is shown).
+    const planned = await runCli(['restore', backupPath, '--data', target, '--identity', s.key.file]);
+    expect(planned.code).toBe(2);
+    expect(planned.stdout).toContain(`  → ${path.join(target, 'pds.env')}, mode 0600 (asked first if it belongs to another PDS)\n`);
+    expect(planned.stdout).toMatch(/\n {2}secrets +\S+ \S+ {2}→ /);
   }, 600_000);
 
   it('a restore killed while reading the secrets leaves no copy of them in the temporary folder, and changes nothing', async () => {
@@ -266,6 +271,7 @@ describe('encrypted backups: round trips and damage', () => {
         const report = await verifyBackup(backup.path, { deep: true, decryption: keys });
         expect(report.ok, file.path).toBe(false);
         expect(report.problems.join('\n')).toContain(`${file.path}: SHA-256 does not match manifest.json`);
+        expect(report.problems.filter((p) => /decryption failed|\.\.$/.test(p)), file.path).toEqual([expect.stringMatching(/: decryption failed: .* does not authenticate: it was changed or cut short\. Its contents cannot be trusted and were not used\.$/)]);
         const refused = await errorOf(restoreBackup({ backupPath: backup.path, dataDir: target, decryption: keys, components: file.component === 'secrets' ? undefined : [file.component] }));
         expect(refused.code, file.path).toBe('VERIFY_FAILED');
         expect(digests(target)).toEqual(before);
@@ -283,6 +289,8 @@ describe('aurora-backup backup/verify with encryption', () => {
     const byFlag = await runCli(['backup', '--data', s.source, '--out', out, '--encrypt-to', s.key.file, '--no-prune', '--no-copy']);
     expect(byFlag.stderr + byFlag.stdout).toContain(`Encrypted (age) to ${s.key.recipient}; with the PDS's configuration (pds.env) and 2 signing keys`); // one actor's, one reserved
     expect(byFlag.code).toBe(0);
+    // Given the identity file, the backup works but says the server needs only the public key.
+    expect(byFlag.stdout).toContain(`Warning: ${s.key.file} holds the secret key (AGE-SECRET-KEY-1…) as well as the public key. Backing up needs only the public key (age1…)`);
     const name = /Backup complete: (\S+)/.exec(byFlag.stdout)![1]!;
     const deep = await runCli(['verify', name, '--deep', '--identity', s.key.file]);
     expect(deep.stdout).toContain('Backup is good.');
@@ -294,6 +302,7 @@ describe('aurora-backup backup/verify with encryption', () => {
     const byEnv = await runCli(['backup', '--data', s.source, '--out', out, '--no-prune', '--no-copy', '--json'], { env: { BACKUP_ENCRYPTION_RECIPIENTS: s.key.recipient } });
     expect(byEnv.code).toBe(0);
     expect(JSON.parse(byEnv.stdout).manifest.aurora_backup.encryption.recipients).toEqual([s.key.recipient]);
+    expect(JSON.parse(byEnv.stdout).warnings.join('\n')).not.toContain('secret key');
 
     const both = await runCli(['backup', '--data', s.source, '--out', out, '--encrypt-to', s.key.recipient, '--passphrase-file', s.key.file]);
     expect(both.code).toBe(2);

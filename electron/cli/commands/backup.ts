@@ -8,7 +8,7 @@ import { runBackup } from '../../engine/backup.js';
 import { resolveConfig } from '../../engine/config.js';
 import { EngineError } from '../../engine/errors.js';
 import { yieldCpuToPds } from '../../engine/priority.js';
-import { formatBytes } from '../../../shared/format.js';
+import { countOf, formatBytes } from '../../../shared/format.js';
 import { createProgressBar, formatDuration } from '../progress-bar.js';
 import { copyToNamedTargets, OFFSITE_FAILED_EXIT } from '../offsite-after-backup.js';
 import { TARGET_OPTIONS, TARGET_OPTIONS_HELP } from '../targets-config.js';
@@ -139,8 +139,8 @@ export const command: Command = {
         console.log(`Backup complete: ${result.path}`);
         console.log(
           block.kind === 'incremental'
-            ? `  Incremental (on ${block.parent}; chain from the full backup ${block.base}): ${block.files.length} files, ${formatBytes(result.size)}, ${formatDuration(result.durationMs)}`
-            : `  Full: ${block.files.length} files, ${formatBytes(result.size)}, ${formatDuration(result.durationMs)}`,
+            ? `  Incremental (on ${block.parent}; chain from the full backup ${block.base}): ${countOf(block.files.length, 'file')}, ${formatBytes(result.size)}, ${formatDuration(result.durationMs)}`
+            : `  Full: ${countOf(block.files.length, 'file')}, ${formatBytes(result.size)}, ${formatDuration(result.durationMs)}`,
         );
         console.log(`  Held: ${describeHeld(result.manifest)}`);
         const encryption = result.manifest.aurora_backup.encryption;

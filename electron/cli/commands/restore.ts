@@ -10,7 +10,7 @@ import { backupDirFrom } from './list.js';
 import { planRestore, recoverRestore, restoreBackup, type RestoreOptions, type RestorePlan } from '../../engine/restore.js';
 import { cancelOnSignals, CliError, type Command, type ParsedArgs } from '../command.js';
 import type { RestoreResult } from '../../../shared/api.js';
-import { formatBytes } from '../../../shared/format.js';
+import { countOf, formatBytes } from '../../../shared/format.js';
 import { createProgressBar, formatDuration } from '../progress-bar.js';
 import { fetchFromTarget } from '../restore-from.js';
 import { TARGET_OPTIONS, TARGET_OPTIONS_HELP } from '../targets-config.js';
@@ -47,7 +47,8 @@ blobs added, damaged ones repaired, blobs uploaded since the backup kept) unless
 Options:
   --data DIR            PDS data directory (default: PDS_DATA_DIRECTORY, else ./data); it may be
                         empty or missing (restore to a new machine)
-  --only LIST           Comma-separated components to restore: ${COMPONENTS.join(',')}
+  --only LIST           Comma-separated components to restore: ${COMPONENTS.join(',')}, and
+                        ${SECRETS_COMPONENT} (pds.env, in an encrypted backup) with at least one of them
                         (default: all the backup holds); the rest of the data directory is not touched
   --force               Do not ask for confirmation (needed when stdin is not a terminal)
   --json                Print the result as JSON on stdout (the plan and prompt go to stderr)
@@ -126,8 +127,11 @@ export function describePlan(plan: RestorePlan): string {
     'Components (stored size → replaces):',
     ...plan.components.map((c) => `  ${c.component.padEnd(10)} ${formatBytes(c.size).padStart(9)}  → ${c.target}${c.targetExists ? '' : ' (nothing there now)'}`),
   ];
+  if (plan.configuration) {
+    lines.push(`  ${'secrets'.padEnd(10)} ${formatBytes(plan.configuration.size).padStart(9)}  → ${plan.configuration.target}, mode 0600 (asked first if it belongs to another PDS)`);
+  }
   if (plan.blobs) lines.push(`  ${plan.blobs.description}`);
-  if (plan.counts) lines.push(`  The backup holds ${plan.counts.accounts} accounts, ${plan.counts.actors} actor stores, ${plan.counts.blobs} blobs.`);
+  if (plan.counts) lines.push(`  The backup holds ${countOf(plan.counts.accounts, 'account')}, ${countOf(plan.counts.actors, 'actor store')}, ${countOf(plan.counts.blobs, 'blob')}.`);
   lines.push('');
   lines.push(
     plan.preRestoreBackup

@@ -314,7 +314,7 @@ class StreamDecryptor extends Transform {
   private readonly partial = Buffer.allocUnsafe(CHUNK + TAG);
   private partialBytes = 0;
   private chunksOpened = 0;
-  /** The block being filled with plaintext, and how much of it is. */
+  /** The block being filled with plaintext, and how much of it is (a block is 16 chunks: a chunk's plaintext always fits whole). */
   private block: Buffer | null = null;
   private blockBytes = 0;
 

@@ -59,7 +59,7 @@ export function recipientProblem(text: string): string | null {
  * them, one a line, `#` comments allowed (age's `-R` format; an identity file's `# public key:` line counts
  * too, so the file age-keygen wrote can be given). Returns the keys, without duplicates.
  */
-export async function resolveRecipients(values: string[]): Promise<string[]> {
+export async function resolveRecipients(values: string[], onIdentityFile?: (file: string) => void): Promise<string[]> {
   const out: string[] = [];
   for (const raw of values.map((v) => v.trim()).filter(Boolean)) {
     if (raw.startsWith('age1') || raw.startsWith('ssh-')) {
@@ -80,6 +80,7 @@ export async function resolveRecipients(values: string[]): Promise<string[]> {
       found.push(value);
     }
     if (found.length === 0) throw new EngineError(`${raw} holds no age public key (age1…, one a line).`, 'BAD_RECIPIENT');
+    if (text.includes(IDENTITY_PREFIX)) onIdentityFile?.(raw);
     out.push(...found);
   }
   return [...new Set(out)];
