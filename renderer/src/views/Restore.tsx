@@ -49,7 +49,11 @@ export function Restore({ dropped, onDroppedTaken, status, running, now }: { dro
     api.getSettings().then(setSettings, () => setSettings(null));
   }, [api]);
 
+  // Only the latest inspection fills the form: an earlier one answering late (a folder chosen twice; React's
+  // development mode runs the hand-over effect twice) must not reset what the user has chosen since.
+  const latestInspection = useRef(0);
   const inspect = async (path: string) => {
+    const run = ++latestInspection.current;
     setPathText(path);
     setProblem(null);
     setInspection(null);
@@ -57,12 +61,14 @@ export function Restore({ dropped, onDroppedTaken, status, running, now }: { dro
     setInspecting(true);
     try {
       const result = await api.inspectBackup({ path });
+      if (run !== latestInspection.current) return;
       setInspection(result);
       setKeys(NO_KEYS);
       setWithSecrets(true);
       if (result.ok) setSelected(result.components.filter((c) => c.present).map((c) => c.component));
       if (result.ok && result.encryption) setRemembered(await api.getEncryption().catch(() => null));
     } catch (error) {
+      if (run !== latestInspection.current) return;
       setProblem(errorText(error));
     }
     setInspecting(false);
