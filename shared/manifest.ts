@@ -20,6 +20,11 @@ export interface ManifestFile {
   /** An age file (`….age`): the compressed bytes encrypted as the manifest's `encryption` says. */
   encrypted?: boolean;
   /**
+   * An age file's SHA-256 of its header and nonce: with every chunk authenticated as it is opened, this
+   * checks the whole file, so a restore need not hash it. Absent in backups of versions before it.
+   */
+  age_header_sha256?: string;
+  /**
    * Bytes before compression (an archive's whole tar stream, headers included). Restore and verify refuse
    * an archive whose entries unpack to more. Absent in backups of versions before it.
    */

@@ -310,6 +310,8 @@ export interface StoredFile {
   unpacked_size: number;
   /** Written as an age file. */
   encrypted?: true;
+  /** The SHA-256 of its age header and nonce (see AgeEncryptor). */
+  age_header_sha256?: string;
 }
 
 /**
@@ -330,9 +332,9 @@ export async function writeCompressed(
     opts.onSourceBytes?.(bytes);
   });
   // Encrypted in the same pass: compressed pieces go straight into the age stream, whose bytes are hashed as written.
-  const encrypted = opts.encryption ? [await createEncryptor(opts.encryption)] : [];
-  await pipeline([source, counted, compressor(compression), ...encrypted, sink], { signal: opts.signal });
-  return { size: sink.size, sha256: sink.sha256(), unpacked_size: unpacked, ...(opts.encryption && { encrypted: true as const }) };
+  const encryptor = opts.encryption ? await createEncryptor(opts.encryption) : null;
+  await pipeline([source, counted, compressor(compression), ...(encryptor ? [encryptor] : []), sink], { signal: opts.signal });
+  return { size: sink.size, sha256: sink.sha256(), unpacked_size: unpacked, ...(encryptor && { encrypted: true as const, age_header_sha256: encryptor.headerSha256 }) };
 }
 
 /**

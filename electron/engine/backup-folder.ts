@@ -13,7 +13,7 @@ import {
   type StoredComponent,
 } from '../../shared/components.js';
 import { ENCRYPTED_EXTENSION } from '../../shared/encryption.js';
-import type { Manifest } from '../../shared/manifest.js';
+import type { Manifest, ManifestFile } from '../../shared/manifest.js';
 import { EngineError } from './errors.js';
 import { parseManifest } from './manifest-schema.js';
 
@@ -26,6 +26,8 @@ export interface BackupFile {
   sha256: string | null;
   /** An age file: decrypt (with the backup's key or passphrase) before decompressing. */
   encrypted?: boolean;
+  /** The SHA-256 of its age header and nonce, when recorded (ManifestFile says why). */
+  ageHeaderSha256?: string;
   /** Bytes it unpacks to, as recorded in the manifest; null when not recorded (older and legacy backups). */
   unpackedSize: number | null;
 }
@@ -61,6 +63,11 @@ export const MANIFEST_FILE = 'manifest.json';
  * Where the guide's layout puts each component: `databases/account.sqlite.gz`, `blobs.tar.gz`, … and in
  * an encrypted backup the same names with `.age` (`blobs.tar.gz.age`, `secrets.tar.gz.age`).
  */
+/** A file as its manifest.json entry (or an incremental backup's holder entry) records it. */
+export function storedFile({ path: p, component, size, sha256, encrypted, age_header_sha256, unpacked_size }: ManifestFile): BackupFile {
+  return { path: p, component, size, sha256, unpackedSize: unpacked_size ?? null, ...(encrypted && { encrypted }), ...(age_header_sha256 !== undefined && { ageHeaderSha256: age_header_sha256 }) };
+}
+
 export function layoutPath(component: StoredComponent, compression: Compression, encrypted = false): string {
   const ext = `${COMPRESSION_EXTENSION[compression]}${encrypted ? ENCRYPTED_EXTENSION : ''}`;
   return (DATABASE_COMPONENTS as readonly string[]).includes(component)
@@ -174,7 +181,7 @@ export async function readBackupFolder(folder: string): Promise<BackupFolder & {
       rawManifest: parsed.raw,
       compression: manifest.compression,
       createdAt: new Date(manifest.aurora_backup.created_at),
-      files: manifest.aurora_backup.files.map(({ path: p, component, size, sha256, encrypted, unpacked_size }) => ({ path: p, component, size, sha256, unpackedSize: unpacked_size ?? null, ...(encrypted && { encrypted }) })),
+      files: manifest.aurora_backup.files.map(storedFile),
     };
   }
 

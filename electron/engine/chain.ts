@@ -3,7 +3,7 @@ import { open, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { BACKUP_NAME_PATTERN, DATABASE_COMPONENTS, isDataComponent, type Component, type Compression } from '../../shared/components.js';
 import type { Manifest, ManifestContents } from '../../shared/manifest.js';
-import { readBackupFolder, type BackupFile, type BackupFolder } from './backup-folder.js';
+import { readBackupFolder, storedFile, type BackupFile, type BackupFolder } from './backup-folder.js';
 import { checkKeysOpen, type DecryptionKeys, type EncryptionKeys } from './crypto/age-stream.js';
 import { assertKeysOpenBackup } from './crypto/backup-keys.js';
 import { EngineError } from './errors.js';
@@ -219,11 +219,10 @@ export async function resolveSources(backup: BackupFolder): Promise<ResolvedSour
       problems.push(`${h.name} should hold ${component} for this backup, but this backup's manifest lists no such file of it`);
       return null;
     }
-    const { path: filePath, size, sha256, unpacked_size: unpacked, encrypted } = file;
     return {
       folder: holder === 0 ? backup.path : path.join(dir, h.name),
       holder: h.name,
-      file: { path: filePath, component, size, sha256, unpackedSize: unpacked ?? null, ...(encrypted && { encrypted }) },
+      file: storedFile(file),
       compression: h.compression,
     };
   };

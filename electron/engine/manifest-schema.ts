@@ -43,6 +43,7 @@ const manifestFile = z.looseObject({
   size: z.number().int().nonnegative(),
   sha256: z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex digits'),
   encrypted: z.boolean().optional(),
+  age_header_sha256: z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex digits').optional(),
   unpacked_size: z.number().int().nonnegative().optional(),
 });
 

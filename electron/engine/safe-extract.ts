@@ -17,6 +17,8 @@ export interface SafeExtractOptions {
   /** An age file: decrypted with `decryption` before it is decompressed. */
   encrypted?: boolean;
   decryption?: DecryptionKeys;
+  /** What the SHA-256 of its age header and nonce must be (manifest.json's `age_header_sha256`), when recorded. */
+  ageHeaderSha256?: string;
   /** Files (by path below the top folder) that hold secrets: written 0600 whatever the archive records. */
   privateFile?: (relative: string) => boolean;
   /**
@@ -309,7 +311,7 @@ export async function safeExtract(opts: SafeExtractOptions): Promise<SafeExtract
   });
 
   try {
-    await pumpFile(opts.archive, fileDecoder(opts.archive, opts.compression, opts.encrypted === true, opts.decryption), sink, onChunk, opts.signal);
+    await pumpFile(opts.archive, fileDecoder(opts.archive, opts.compression, opts.encrypted === true, opts.decryption, opts.ageHeaderSha256), sink, onChunk, opts.signal);
     await Promise.all([...pendingWrites]);
     if (refusal) throw refusal;
     if (process.platform !== 'win32') for (const [folder, mode] of [...folderModes].sort(([a], [b]) => b.length - a.length)) await chmod(folder, mode);

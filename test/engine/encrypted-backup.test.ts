@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -90,11 +91,17 @@ describe('encrypted backups (age, X25519 key)', () => {
     const keyPaths = Object.keys(keysBelow(path.join(s.source, 'actors'))).map((k) => `actors/${k}`).sort();
     expect(keyPaths).toHaveLength(4); // three actors' keys and the reserved one
     expect(manifest.aurora_backup.encryption).toEqual({ format: 'age-encryption.org/v1', mode: 'recipients', recipients: [s.key.recipient], secrets: ['pds.env', ...keyPaths] });
-    const files = manifest.aurora_backup.files as Array<{ path: string; component: string; encrypted: boolean }>;
+    const files = manifest.aurora_backup.files as Array<{ path: string; component: string; encrypted: boolean; age_header_sha256: string }>;
     expect(files.map((f) => f.path).sort()).toEqual(
       ['actors.tar.gz.age', 'blobs.tar.gz.age', 'databases/account.sqlite.gz.age', 'databases/did_cache.sqlite.gz.age', 'databases/sequencer.sqlite.gz.age', 'secrets.tar.gz.age'],
     );
     expect(files.every((f) => f.encrypted)).toBe(true);
+    // Each records the SHA-256 of its age header and nonce: the bytes before the payload.
+    for (const f of files) {
+      const bytes = await readFile(path.join(backupPath, f.path));
+      const headerEnd = bytes.indexOf('\n', bytes.indexOf('\n---') + 1) + 1;
+      expect(f.age_header_sha256, f.path).toBe(createHash('sha256').update(bytes.subarray(0, headerEnd + 16)).digest('hex'));
+    }
     expect(files.find((f) => f.path === 'secrets.tar.gz.age')?.component).toBe('secrets');
     // Nothing secret reads through: not the env file, not a database page.
     for (const f of files) expect((await readFile(path.join(backupPath, f.path))).includes('hunter2')).toBe(false);
@@ -279,6 +286,48 @@ describe('encrypted backups: round trips and damage', () => {
         await writeFile(full, original);
       }
     }
+  }, 600_000);
+});
+
+describe('an age file put in place of one of a backup', () => {
+  it("is refused by restore and verify --deep when it decrypts with the backup's key and is the same size, whether or not the manifest records its header digest", async () => {
+    const s = await setup('enc-swap', 2);
+    // Stored without compression, so that a changed database encrypts to a file of the very same size.
+    const backup = await runBackup({ dataDir: s.source, backupDir: path.join(s.dir, 'backups'), compression: 'none', encryption: { kind: 'recipients', recipients: [s.key.recipient] } });
+    const keys = { identities: [s.key.identity] };
+    const entry = backup.manifest.aurora_backup.files.find((f) => f.component === 'account')!;
+    const stored = path.join(backup.path, entry.path);
+    const original = await readFile(stored);
+
+    // Someone holding the public key (every server backed up has it) makes an account database of their own.
+    const plain = path.join(s.dir, 'account.sqlite');
+    await run(AGE, ['-d', '-i', s.key.file, '-o', plain, stored]);
+    execFileSync('sqlite3', [plain, "UPDATE account SET passwordScrypt = substr('attacker:' || passwordScrypt, 1, length(passwordScrypt));"]);
+    await run(AGE, ['-e', '-r', s.key.recipient, '-o', `${stored}.theirs`, plain]);
+    const theirs = await readFile(`${stored}.theirs`);
+    expect(theirs.length).toBe(original.length);
+    await writeFile(stored, theirs);
+
+    const manifestPath = path.join(backup.path, 'manifest.json');
+    const manifest = await readFile(manifestPath, 'utf8');
+    const withoutDigests = JSON.parse(manifest);
+    for (const f of withoutDigests.aurora_backup.files) delete f.age_header_sha256; // as versions before it wrote them
+    for (const [label, text] of [['header digest', manifest], ['no header digest', JSON.stringify(withoutDigests, null, 2)]]) {
+      await writeFile(manifestPath, text!);
+      const target = path.join(s.dir, `restored-${label!.replaceAll(' ', '-')}`);
+      const refused = await errorOf(restoreBackup({ backupPath: backup.path, dataDir: target, decryption: keys }));
+      expect(refused.code, label).toBe('VERIFY_FAILED');
+      expect(refused.message).toContain(`${entry.path}: SHA-256 does not match manifest.json`);
+      expect(existsSync(target), label).toBe(false);
+      const report = await verifyBackup(backup.path, { deep: true, decryption: keys });
+      expect(report.problems.join('\n'), label).toContain(`${entry.path}: SHA-256 does not match manifest.json`);
+    }
+
+    await writeFile(manifestPath, manifest);
+    await writeFile(stored, original);
+    const target = path.join(s.dir, 'restored');
+    await restoreBackup({ backupPath: backup.path, dataDir: target, decryption: keys });
+    expect(digests(target)).toEqual(digests(s.source));
   }, 600_000);
 });
 

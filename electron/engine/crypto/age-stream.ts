@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, hkdfSync, randomBytes, scrypt as scryptCallback, type ScryptOptions } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes, scrypt as scryptCallback, type ScryptOptions } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { Transform, type TransformCallback } from 'node:stream';
@@ -46,8 +46,11 @@ export interface DecryptionKeys {
 
 // ---- Encryption --------------------------------------------------------------------------------
 
+/** An age file being written; `headerSha256` is the SHA-256 of its header and nonce (see ageHeaderSha256). */
+export type AgeEncryptor = Transform & { readonly headerSha256: string };
+
 /** A stream that turns its input into one age file. Each call makes a new file key (one per file, as age requires). */
-export async function createEncryptor(keys: EncryptionKeys): Promise<Transform> {
+export async function createEncryptor(keys: EncryptionKeys): Promise<AgeEncryptor> {
   let fileKey: Uint8Array | null = null;
   const encrypter = new Encrypter();
   const capture: Recipient = {
@@ -168,6 +171,12 @@ const cipherWorkers = new CipherWorkers();
  * the results pushed in order, at most MAX_IN_FLIGHT batches behind.
  */
 class StreamEncryptor extends Transform {
+  /**
+   * The SHA-256 of the header and nonce: what ties this file to the manifest.json that records it. Every
+   * byte after them is authenticated by a key derived from the file key and that nonce, so a reader that
+   * checks this digest and opens every chunk has checked the whole file, without hashing it.
+   */
+  readonly headerSha256: string;
   private started = false;
   private batch: Buffer | null = null;
   private filled = 0;
@@ -179,6 +188,7 @@ class StreamEncryptor extends Transform {
     private readonly key: Buffer,
   ) {
     super({ readableHighWaterMark: BATCH_SEALED * 2 });
+    this.headerSha256 = createHash('sha256').update(prefix).digest('hex');
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
@@ -288,10 +298,11 @@ class AgeHeaderError extends Error {}
 /**
  * A stream that turns one age file back into its plaintext. `file` names it in error messages. Every
  * failure is an EngineError: DECRYPT_NO_KEY (no key of the kind the file needs), DECRYPT_WRONG_KEY,
- * DECRYPT_NOT_AGE, DECRYPT_DAMAGED (a header MAC or a chunk's tag does not match, or the file is cut short).
+ * DECRYPT_NOT_AGE, DECRYPT_DAMAGED (a header MAC or a chunk's tag does not match, or the file is cut short;
+ * or, given `headerSha256` (as AgeEncryptor recorded it), the header and nonce are another file's).
  */
-export function createDecryptor(keys: DecryptionKeys, file: string): Transform {
-  return new StreamDecryptor(keys, file);
+export function createDecryptor(keys: DecryptionKeys, file: string, headerSha256?: string): Transform {
+  return new StreamDecryptor(keys, file, headerSha256);
 }
 
 /**
@@ -300,8 +311,9 @@ export function createDecryptor(keys: DecryptionKeys, file: string): Transform {
  * restore of the 1 GB bench fixture, the worker's round trip (each chunk copied into a batch, opened
  * into a new buffer and copied back, the batch sent across) cost 0.5–1.3 s of CPU more than opening
  * here, and 50 MB of peak RSS, and the restore's wall time did not gain from it (docs/benchmarks.md); here
- * each chunk's bytes are read once by the cipher and its plaintext copied once. One read's chunks (1 MiB,
- * well under a millisecond of CPU) are the longest the event loop waits.
+ * each chunk's bytes are read once by the cipher and its plaintext copied once. A thread that read, hashed
+ * and opened the file itself did no better on 2 cores either: the work moved, none was saved. One read's
+ * chunks (1 MiB, well under a millisecond of CPU) are the longest the event loop waits.
  */
 class StreamDecryptor extends Transform {
   private state: 'header' | 'nonce' | 'payload' = 'header';
@@ -309,6 +321,8 @@ class StreamDecryptor extends Transform {
   private head: Buffer = Buffer.alloc(0);
   private fileKey: Uint8Array | null = null;
   private headerBytes = 0;
+  /** Hashes the header and nonce, when there is a digest to check them against. */
+  private readonly headHash;
   private key: Buffer | null = null;
   /** The start of a sealed chunk whose rest is still to come (and a whole one, until a byte follows it). */
   private readonly partial = Buffer.allocUnsafe(CHUNK + TAG);
@@ -321,8 +335,10 @@ class StreamDecryptor extends Transform {
   constructor(
     private readonly keys: DecryptionKeys,
     private readonly file: string,
+    private readonly headerSha256: string | undefined,
   ) {
     super({ readableHighWaterMark: BLOCK_BYTES * 2 });
+    this.headHash = headerSha256 === undefined ? null : createHash('sha256');
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
@@ -411,12 +427,17 @@ class StreamDecryptor extends Transform {
         return 0;
       }
       this.fileKey = await unwrapHeader(data.subarray(0, end), this.keys, this.file);
+      this.headHash?.update(data.subarray(0, end));
       this.headerBytes = end;
       offset = end;
       this.state = 'nonce';
     }
     if (data.length - offset < NONCE) return offset;
-    this.key = payloadKey(this.fileKey!, data.subarray(offset, offset + NONCE));
+    const nonce = data.subarray(offset, offset + NONCE);
+    if (this.headHash && this.headHash.update(nonce).digest('hex') !== this.headerSha256) {
+      throw this.damaged('its header and nonce are not the ones manifest.json records: it is another age file (another backup\'s, perhaps) put in its place');
+    }
+    this.key = payloadKey(this.fileKey!, nonce);
     this.state = 'payload';
     return offset + NONCE;
   }
