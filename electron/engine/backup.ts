@@ -15,6 +15,7 @@ import {
   SECRETS_COMPONENT,
 } from '../../shared/components.js';
 import { ENCRYPTED_EXTENSION, SECRETS_NOT_BACKED_UP } from '../../shared/encryption.js';
+import { countOf } from '../../shared/format.js';
 import {
   FULL_FORMAT_VERSION,
   INCREMENTAL_FORMAT_VERSION,
@@ -708,7 +709,7 @@ async function writeBackup(
     if (missing.length === 0) return null;
     if (missing.length === references.length) {
       return (
-        `The actor stores use ${references.length} blob${references.length === 1 ? '' : 's'}, but ${archive ? `none of them is in ${locations.blobsDir}` : `${locations.blobsDir} does not exist`}: ` +
+        `The actor stores use ${countOf(references.length, 'blob')}, but ${archive ? `none of them is in ${locations.blobsDir}` : `${locations.blobsDir} does not exist`}: ` +
         `that is where this backup looked for blobs. If the PDS keeps them elsewhere (the official installer uses <data>/blocks), set PDS_BLOBSTORE_DISK_LOCATION ` +
         `in the environment or in the .env file given with --env-file.`
       );

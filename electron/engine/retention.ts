@@ -1,5 +1,6 @@
 import type { BackupSummary } from '../../shared/api.js';
 import { BACKUP_NAME_PATTERN, INCOMPLETE_BACKUP_PREFIX, PRE_RESTORE_NAME_PATTERN } from '../../shared/components.js';
+import { countOf } from '../../shared/format.js';
 import { EngineError } from './errors.js';
 
 export interface RetentionPolicy {
@@ -59,7 +60,7 @@ export function selectBackupsToPrune(backups: BackupSummary[], policy: Retention
   for (const backup of backups) {
     const created = Date.parse(backup.createdAt);
     const days = Math.floor((now.getTime() - created) / DAY_MS);
-    const age = `${days} day${days === 1 ? '' : 's'} old`;
+    const age = `${countOf(days, 'day')} old`;
     const rank = newestComplete.indexOf(backup.name);
     if (PRE_RESTORE_NAME_PATTERN.test(backup.name)) {
       // Their own rule: the undo of a restore is never the only copy of what it replaced, so the newest are kept.

@@ -1,13 +1,11 @@
 import type { Progress } from '../../shared/progress.js';
 
-import { formatBytes } from '../../shared/format.js';
+import { countOf, formatBytes } from '../../shared/format.js';
 
 export { formatBytes };
 
 /** "just now" → "Just now", for a value that starts a line. */
 export const capitalize = (text: string): string => text.charAt(0).toUpperCase() + text.slice(1);
-
-const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
 /** A span of time in words: "45 s", "3 min 5 s", "2 h 10 min", "3 days". */
 export function formatDuration(ms: number): string {
@@ -17,7 +15,7 @@ export function formatDuration(ms: number): string {
   if (minutes < 60) return seconds % 60 ? `${minutes} min ${seconds % 60} s` : `${minutes} min`;
   const hours = Math.floor(minutes / 60);
   if (hours < 48) return minutes % 60 ? `${hours} h ${minutes % 60} min` : `${hours} h`;
-  return plural(Math.floor(hours / 24), 'day');
+  return countOf(Math.floor(hours / 24), 'day');
 }
 
 /** How long ago: "just now", "5 minutes ago", "3 hours ago", "yesterday", "4 days ago". */
@@ -26,9 +24,9 @@ export function formatAge(iso: string, now: Date): string {
   if (!Number.isFinite(ms)) return 'unknown';
   const minutes = Math.floor(ms / 60_000);
   if (minutes < 1) return 'just now';
-  if (minutes < 60) return `${plural(minutes, 'minute')} ago`;
+  if (minutes < 60) return `${countOf(minutes, 'minute')} ago`;
   const hours = Math.floor(minutes / 60);
-  if (hours < 24) return `${plural(hours, 'hour')} ago`;
+  if (hours < 24) return `${countOf(hours, 'hour')} ago`;
   const days = Math.floor(hours / 24);
   return days === 1 ? 'yesterday' : `${days} days ago`;
 }
@@ -38,10 +36,10 @@ export function formatUntil(iso: string, now: Date): string {
   const minutes = Math.ceil((new Date(iso).getTime() - now.getTime()) / 60_000);
   if (!Number.isFinite(minutes)) return 'unknown';
   if (minutes <= 1) return 'in a moment';
-  if (minutes < 60) return `in ${plural(minutes, 'minute')}`;
+  if (minutes < 60) return `in ${countOf(minutes, 'minute')}`;
   const hours = Math.round(minutes / 60);
-  if (hours < 48) return `in ${plural(hours, 'hour')}`;
-  return `in ${plural(Math.round(hours / 24), 'day')}`;
+  if (hours < 48) return `in ${countOf(hours, 'hour')}`;
+  return `in ${countOf(Math.round(hours / 24), 'day')}`;
 }
 
 /** "Tue, Nov 25, 16:50" — local date and time, short; the year only when it is not this year. */

@@ -178,7 +178,7 @@ async function encryptionFrom(values: ParsedArgs['values']): Promise<EncryptionK
 function describeSecrets(secrets: string[]): string {
   const keys = secrets.filter((p) => p.startsWith('actors/')).length;
   const config = secrets.filter((p) => !p.startsWith('actors/'));
-  const parts = [...(config.length ? [`the PDS's configuration (${config.join(', ')})`] : []), ...(keys ? [`${keys} signing key${keys === 1 ? '' : 's'}`] : [])];
+  const parts = [...(config.length ? [`the PDS's configuration (${config.join(', ')})`] : []), ...(keys ? [countOf(keys, 'signing key')] : [])];
   return parts.length ? `; with ${parts.join(' and ')}` : '';
 }
 

@@ -232,7 +232,7 @@ export const command: Command = {
       } else {
         console.log(`Restored ${result.restored.join(', ')} into ${result.dataDir} in ${formatDuration(result.durationMs)}.`);
         console.log(result.preRestoreBackup ? `The data it replaced is in ${result.preRestoreBackup}, ${describePreRestoreEncryption(result.preRestoreEncryption)}.` : 'There was no earlier data to keep.');
-        if (result.newerBlobsKept > 0) console.log(`Kept ${result.newerBlobsKept} blob${result.newerBlobsKept === 1 ? '' : 's'} uploaded since the backup.`);
+        if (result.newerBlobsKept > 0) console.log(`Kept ${countOf(result.newerBlobsKept, 'blob')} uploaded since the backup.`);
         for (const kept of result.keptRaw) console.log(`Kept as it was (${kept.files.join(', ')}): ${kept.path}, because ${kept.reason}.`);
         if (result.configRestored) console.log(`The PDS's configuration is back in ${result.configRestored} (mode 0600).`);
         else if (result.configRestored === null) console.log("The PDS's configuration there was kept as it is.");

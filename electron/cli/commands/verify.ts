@@ -1,3 +1,4 @@
+import { countOf } from '../../../shared/format.js';
 import { CliError, type Command } from '../command.js';
 import { EngineError } from '../../engine/errors.js';
 import { decryptionKeysFrom } from '../../engine/crypto/backup-keys.js';
@@ -69,7 +70,7 @@ export const command: Command = {
       console.log('\nBackup is good.');
       return 0;
     }
-    console.log(`\nBackup has ${report.problems.length} problem${report.problems.length === 1 ? '' : 's'}:`);
+    console.log(`\nBackup has ${countOf(report.problems.length, 'problem')}:`);
     for (const problem of report.problems) console.log(`  - ${problem}`);
     return 1;
   },

@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes, scrypt as scryptCallback, type ScryptOptions } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes, scrypt as scryptCallback, type Hash, type ScryptOptions } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { Transform, type TransformCallback } from 'node:stream';
@@ -46,7 +46,7 @@ export interface DecryptionKeys {
 
 // ---- Encryption --------------------------------------------------------------------------------
 
-/** An age file being written; `headerSha256` is the SHA-256 of its header and nonce (see ageHeaderSha256). */
+/** An age file being written; `headerSha256` is the SHA-256 of its header and nonce (manifest.json's `age_header_sha256`). */
 export type AgeEncryptor = Transform & { readonly headerSha256: string };
 
 /** A stream that turns its input into one age file. Each call makes a new file key (one per file, as age requires). */
@@ -322,7 +322,7 @@ class StreamDecryptor extends Transform {
   private fileKey: Uint8Array | null = null;
   private headerBytes = 0;
   /** Hashes the header and nonce, when there is a digest to check them against. */
-  private readonly headHash;
+  private readonly headHash: Hash | null;
   private key: Buffer | null = null;
   /** The start of a sealed chunk whose rest is still to come (and a whole one, until a byte follows it). */
   private readonly partial = Buffer.allocUnsafe(CHUNK + TAG);
