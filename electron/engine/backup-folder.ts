@@ -59,15 +59,15 @@ export const ZIP_NOTICE =
 
 export const MANIFEST_FILE = 'manifest.json';
 
-/**
- * Where the guide's layout puts each component: `databases/account.sqlite.gz`, `blobs.tar.gz`, … and in
- * an encrypted backup the same names with `.age` (`blobs.tar.gz.age`, `secrets.tar.gz.age`).
- */
 /** A file as its manifest.json entry (or an incremental backup's holder entry) records it. */
 export function storedFile({ path: p, component, size, sha256, encrypted, age_header_sha256, unpacked_size }: ManifestFile): BackupFile {
   return { path: p, component, size, sha256, unpackedSize: unpacked_size ?? null, ...(encrypted && { encrypted }), ...(age_header_sha256 !== undefined && { ageHeaderSha256: age_header_sha256 }) };
 }
 
+/**
+ * Where the guide's layout puts each component: `databases/account.sqlite.gz`, `blobs.tar.gz`, … and in
+ * an encrypted backup the same names with `.age` (`blobs.tar.gz.age`, `secrets.tar.gz.age`).
+ */
 export function layoutPath(component: StoredComponent, compression: Compression, encrypted = false): string {
   const ext = `${COMPRESSION_EXTENSION[compression]}${encrypted ? ENCRYPTED_EXTENSION : ''}`;
   return (DATABASE_COMPONENTS as readonly string[]).includes(component)
