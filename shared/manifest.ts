@@ -21,7 +21,8 @@ export interface ManifestFile {
   encrypted?: boolean;
   /**
    * An age file's SHA-256 of its header and nonce: with every chunk authenticated as it is opened, this
-   * checks the whole file, so a restore need not hash it. Absent in backups of versions before it.
+   * checks the whole file (against anyone without its file key: see StreamEncryptor.headerSha256), so a
+   * restore need not hash it. `verify` checks it too. Absent in backups of versions before it.
    */
   age_header_sha256?: string;
   /**

@@ -75,6 +75,13 @@ export function layoutPath(component: StoredComponent, compression: Compression,
     : `${component}.tar${ext}`;
 }
 
+/**
+ * Whether a restore checks the file by age instead of hashing it whole: an age file whose header digest
+ * is recorded (ManifestFile's `age_header_sha256` says why that is enough); backups of earlier versions
+ * have none.
+ */
+export const checkedByAge = (file: BackupFile) => file.encrypted === true && file.ageHeaderSha256 !== undefined;
+
 /** A backup's secrets file (pds.env), present only in encrypted backups. */
 export const isSecretsFile = (file: BackupFile) => file.component === SECRETS_COMPONENT;
 
@@ -103,6 +110,7 @@ export function missingAccountsProblem(backup: BackupFolder, component: string, 
 }
 
 export const CHECKSUM_PROBLEM = 'SHA-256 does not match manifest.json (the file is damaged or was changed after the backup)';
+export const AGE_HEADER_PROBLEM = 'its age header does not match manifest.json (the file was replaced, or its header damaged, after the backup)';
 
 export const isDatabaseFile = (file: BackupFile) => (DATABASE_COMPONENTS as readonly string[]).includes(file.component);
 

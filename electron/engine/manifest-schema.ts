@@ -122,6 +122,9 @@ const ourManifestSchema = z.looseObject({
       if (flagged !== encrypted || file.path.endsWith(ENCRYPTED_EXTENSION) !== encrypted) {
         ctx.addIssue({ code: 'custom', path: ['aurora_backup', 'files', i], message: encrypted ? `${file.path} must be an encrypted .age file like every file of an encrypted backup` : `${file.path} is marked encrypted, but the manifest records no encryption` });
       }
+      if (file.age_header_sha256 !== undefined && !flagged) {
+        ctx.addIssue({ code: 'custom', path: ['aurora_backup', 'files', i, 'age_header_sha256'], message: `${file.path} is not an age file, so it has no age header to record` });
+      }
       if (file.component === 'secrets' && !encrypted) {
         ctx.addIssue({ code: 'custom', path: ['aurora_backup', 'files', i], message: 'a secrets file is only ever written encrypted' });
       }

@@ -8,10 +8,10 @@ import { pipeline } from 'node:stream/promises';
 import type { ReadEntry } from 'tar';
 import type { VerifyFileResult, VerifyReport } from '../../shared/api.js';
 import type { Progress } from '../../shared/progress.js';
-import { ACCOUNT_QUERIES, CHECKSUM_PROBLEM, missingAccountsProblem, ZIP_NOTICE, isDatabaseFile, readBackupFolder, sizeProblem, type BackupFile, type BackupFolder } from './backup-folder.js';
+import { ACCOUNT_QUERIES, AGE_HEADER_PROBLEM, CHECKSUM_PROBLEM, checkedByAge, missingAccountsProblem, ZIP_NOTICE, isDatabaseFile, readBackupFolder, sizeProblem, type BackupFile, type BackupFolder } from './backup-folder.js';
 import { BLOB_REFERENCE_QUERIES, describeMissing, missingBlobs, referencesFrom, type BlobReference } from './blob-references.js';
 import { assertSupportedCompression } from './compress.js';
-import type { DecryptionKeys } from './crypto/age-stream.js';
+import { ageHeaderSha256Of, type DecryptionKeys } from './crypto/age-stream.js';
 import { assertKeysOpenBackup, fileDecoder } from './crypto/backup-keys.js';
 import { assertKeysOpenChain, isIncremental, resolveSources, type ResolvedSources } from './chain.js';
 import { EngineError } from './errors.js';
@@ -205,6 +205,11 @@ async function checkFile(backup: BackupFolder, file: BackupFile, size: number, c
   if (file.sha256 === null) notes.push('no checksum (original backup.sh)');
   else if (hash.digest('hex') === file.sha256) notes.push('sha256 ok');
   else problems.push(CHECKSUM_PROBLEM);
+  // What a restore checks an age file by instead of its SHA-256 (checkedByAge): the two must agree.
+  if (checkedByAge(file)) {
+    if ((await ageHeaderSha256Of(path.join(backup.path, file.path))) === file.ageHeaderSha256) notes.push('age header ok');
+    else problems.push(AGE_HEADER_PROBLEM);
+  }
 
   if (contents) {
     const result = await contents.finish();

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -131,16 +131,38 @@ describe('the payload is opened whatever the sizes it is read in', () => {
       await encryptFile(plain, `${plain}.age`, { kind: 'recipients', recipients: [key.recipient] });
       const sealed = await readFile(`${plain}.age`);
       const payloadStart = sealed.indexOf('\n---') + sealed.subarray(sealed.indexOf('\n---') + 1).indexOf(0x0a) + 2 + 16;
-      const reads = [sealed.subarray(0, payloadStart)];
-      for (let at = payloadStart, i = 0; at < sealed.length; i++) {
+      // The header and nonce too arrive in these pieces (one byte at a time in the first case), checked against their digest.
+      const headerSha256 = createHash('sha256').update(sealed.subarray(0, payloadStart)).digest('hex');
+      const reads: Buffer[] = [];
+      for (let at = 0, i = 0; at < sealed.length; i++) {
         reads.push(sealed.subarray(at, at + sizeOf(i)));
         at += sizeOf(i);
       }
       const opened: Buffer[] = [];
-      await pipeline(Readable.from(reads), createDecryptor({ identities: [key.identity] }, `${plain}.age`), async (chunks: AsyncIterable<Buffer>) => {
+      await pipeline(Readable.from(reads), createDecryptor({ identities: [key.identity] }, `${plain}.age`, headerSha256), async (chunks: AsyncIterable<Buffer>) => {
         for await (const chunk of chunks) opened.push(Buffer.from(chunk)); // a copy: the decryptor's blocks are filled again
       });
       expect(Buffer.concat(opened).equals(await readFile(plain)), `${size} bytes`).toBe(true);
+    }
+  });
+});
+
+describe('a header digest to check', () => {
+  it('refuses an age file whose header and nonce are not the recorded ones, before trying any key', async () => {
+    const dir = makeTempDir('age-digest');
+    const key = await keyFile(dir);
+    const plain = await plainFile(dir, 70_000);
+    await encryptFile(plain, `${plain}.age`, { kind: 'recipients', recipients: [key.recipient] });
+    await encryptFile(plain, `${plain}.other`, { kind: 'recipients', recipients: [key.recipient] }); // the same bytes, sealed again
+    const other = await readFile(`${plain}.other`);
+    const otherEnd = other.indexOf(0x0a, other.indexOf('\n---') + 1) + 1;
+    const digestOfOther = createHash('sha256').update(other.subarray(0, otherEnd + 16)).digest('hex');
+    const wrongKey = { identities: [(await keyFile(makeTempDir('age-digest-other'))).identity] };
+    for (const keys of [{ identities: [key.identity] }, wrongKey]) {
+      const refused = pipeline(Readable.from([await readFile(`${plain}.age`)]), createDecryptor(keys, `${plain}.age`, digestOfOther), async (chunks: AsyncIterable<Buffer>) => {
+        for await (const _chunk of chunks);
+      });
+      await expect(refused).rejects.toMatchObject({ code: 'DECRYPT_DAMAGED', message: expect.stringContaining("is damaged: its header and nonce are not the ones manifest.json records: it is another age file (another backup's, perhaps) put in its place") });
     }
   });
 });
@@ -250,6 +272,12 @@ describe('bad input is refused, naming the file', () => {
     const atBatch = await variant('cut-at-batch', (b) => b.subarray(0, headerEnd + 16 + 16 * 65552));
     expect(atBatch.result).toMatch(new RegExp(`^DECRYPT_DAMAGED: .*cut-at-batch is damaged: its last chunk \\(from byte ${headerEnd + 16 + 15 * 65552}\\) does not authenticate: it was changed or cut short`));
     expect(atBatch.age).not.toBe('age accepted it');
+
+    const appended = await variant('appended', (b) => Buffer.concat([b, Buffer.from([0])]));
+    expect(appended.result).toMatch(/^DECRYPT_DAMAGED: .*appended is damaged: its last chunk \(from byte \d+\) does not authenticate/); // the byte joins it
+    expect(appended.age).not.toBe('age accepted it');
+    const nonceCut = await variant('nonce-cut', (b) => b.subarray(0, headerEnd + 8));
+    expect(nonceCut.result).toMatch(/^DECRYPT_DAMAGED: .*nonce-cut is damaged: it ends before its payload/);
 
     const headerOnly = await variant('header-only', (b) => b.subarray(0, headerEnd - 10));
     expect(headerOnly.result).toMatch(/^DECRYPT_DAMAGED: .*header-only is damaged: it ends inside its header/);

@@ -134,7 +134,7 @@ describe('encrypted backups (age, X25519 key)', () => {
   it('verify: quick needs no key; deep refuses without one, names the wrong one, and passes with the right one', async () => {
     const quick = await verifyBackup(backupPath);
     expect(quick.ok).toBe(true);
-    expect(quick.files.every((f) => f.detail === 'sha256 ok')).toBe(true);
+    expect(quick.files.every((f) => f.detail === 'sha256 ok, age header ok')).toBe(true);
 
     const none = await errorOf(verifyBackup(backupPath, { deep: true }));
     expect(none.code).toBe('DECRYPT_NO_KEY');
@@ -149,7 +149,7 @@ describe('encrypted backups (age, X25519 key)', () => {
 
     const deep = await verifyBackup(backupPath, { deep: true, decryption: { identities: [s.key.identity] } });
     expect(deep.problems).toEqual([]);
-    expect(deep.files.find((f) => f.path === 'databases/account.sqlite.gz.age')?.detail).toBe('sha256 ok, decompresses, integrity_check ok');
+    expect(deep.files.find((f) => f.path === 'databases/account.sqlite.gz.age')?.detail).toBe('sha256 ok, age header ok, decompresses, integrity_check ok');
   });
 
   it('a restore with a wrong key or the wrong kind of secret changes nothing; with the key it restores onto a new machine', async () => {
@@ -321,6 +321,9 @@ describe('an age file put in place of one of a backup', () => {
       expect(existsSync(target), label).toBe(false);
       const report = await verifyBackup(backup.path, { deep: true, decryption: keys });
       expect(report.problems.join('\n'), label).toContain(`${entry.path}: SHA-256 does not match manifest.json`);
+      // A quick verify checks the header digest too, without a key: what restore relies on is what verify checks.
+      const quick = await verifyBackup(backup.path);
+      expect(quick.problems.some((p) => p.startsWith(`${entry.path}: its age header does not match manifest.json`)), label).toBe(label === 'header digest');
     }
 
     await writeFile(manifestPath, manifest);
@@ -328,6 +331,20 @@ describe('an age file put in place of one of a backup', () => {
     const target = path.join(s.dir, 'restored');
     await restoreBackup({ backupPath: backup.path, dataDir: target, decryption: keys });
     expect(digests(target)).toEqual(digests(s.source));
+
+    // A digest edited in manifest.json: verify and restore agree that the file is not the one recorded.
+    const edited = JSON.parse(manifest);
+    edited.aurora_backup.files.find((f: { component: string }) => f.component === 'account').age_header_sha256 = '0'.repeat(64);
+    await writeFile(manifestPath, JSON.stringify(edited, null, 2));
+    expect((await verifyBackup(backup.path)).problems).toEqual([`${entry.path}: its age header does not match manifest.json (the file was replaced, or its header damaged, after the backup).`]);
+    expect(await errorOf(restoreBackup({ backupPath: backup.path, dataDir: path.join(s.dir, 'refused'), decryption: keys }))).toMatchObject({ code: 'DECRYPT_DAMAGED', message: expect.stringContaining(`${entry.path} is damaged: its header and nonce are not the ones manifest.json records`) });
+    expect(existsSync(path.join(s.dir, 'refused'))).toBe(false);
+    // …and a plain file cannot carry one.
+    const plainBackup = await runBackup({ dataDir: s.source, backupDir: path.join(s.dir, 'plain') });
+    const plainManifest = JSON.parse(await readFile(path.join(plainBackup.path, 'manifest.json'), 'utf8'));
+    plainManifest.aurora_backup.files[0].age_header_sha256 = '0'.repeat(64);
+    await writeFile(path.join(plainBackup.path, 'manifest.json'), JSON.stringify(plainManifest));
+    expect((await errorOf(verifyBackup(plainBackup.path))).message).toContain('is not an age file, so it has no age header to record');
   }, 600_000);
 });
 

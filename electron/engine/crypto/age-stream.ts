@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes, scrypt as scryptCallback, type Hash, type ScryptOptions } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes, scrypt as scryptCallback, type ScryptOptions } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { Transform, type TransformCallback } from 'node:stream';
@@ -173,8 +173,11 @@ const cipherWorkers = new CipherWorkers();
 class StreamEncryptor extends Transform {
   /**
    * The SHA-256 of the header and nonce: what ties this file to the manifest.json that records it. Every
-   * byte after them is authenticated by a key derived from the file key and that nonce, so a reader that
-   * checks this digest and opens every chunk has checked the whole file, without hashing it.
+   * byte after them is authenticated by a key derived from the file key and that nonce, and the last
+   * chunk is flagged (nothing may be cut or follow it), so a reader that checks this digest and opens
+   * every chunk has checked the whole file without hashing it, against anyone who does not hold the file
+   * key. Whoever holds it (an identity the backup is encrypted to, or its passphrase) could write another
+   * payload under the same header, but could as well rewrite manifest.json, which has no MAC.
    */
   readonly headerSha256: string;
   private started = false;
@@ -316,13 +319,10 @@ export function createDecryptor(keys: DecryptionKeys, file: string, headerSha256
  * chunks (1 MiB, well under a millisecond of CPU) are the longest the event loop waits.
  */
 class StreamDecryptor extends Transform {
-  private state: 'header' | 'nonce' | 'payload' = 'header';
+  private state: 'header' | 'payload' = 'header';
   /** Bytes of the header and nonce received so far. */
   private head: Buffer = Buffer.alloc(0);
-  private fileKey: Uint8Array | null = null;
   private headerBytes = 0;
-  /** Hashes the header and nonce, when there is a digest to check them against. */
-  private readonly headHash: Hash | null;
   private key: Buffer | null = null;
   /** The start of a sealed chunk whose rest is still to come (and a whole one, until a byte follows it). */
   private readonly partial = Buffer.allocUnsafe(CHUNK + TAG);
@@ -338,7 +338,6 @@ class StreamDecryptor extends Transform {
     private readonly headerSha256: string | undefined,
   ) {
     super({ readableHighWaterMark: BLOCK_BYTES * 2 });
-    this.headHash = headerSha256 === undefined ? null : createHash('sha256');
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
@@ -356,7 +355,7 @@ class StreamDecryptor extends Transform {
 
   override _flush(callback: TransformCallback): void {
     try {
-      if (this.state !== 'payload') throw this.damaged(this.state === 'header' ? 'it ends inside its header' : 'it ends before its payload');
+      if (this.state !== 'payload') throw this.damaged(headerEnd(this.head) === null ? 'it ends inside its header' : 'it ends before its payload');
       // What is left is the last chunk: it carries the flag, and only an empty file's may be empty.
       if (this.partialBytes < TAG || (this.partialBytes === TAG && this.chunksOpened > 0)) throw this.damaged('it is cut short');
       this.openChunk(this.partial.subarray(0, this.partialBytes), true);
@@ -416,30 +415,27 @@ class StreamDecryptor extends Transform {
     this.blockBytes = 0;
   }
 
-  /** Reads the header and the nonce from the start of `data`; returns how much of it was used. */
+  /**
+   * Reads the header and the nonce from the start of `data` (every byte received so far); returns how
+   * much of it was used, 0 while they are not all there. With a recorded digest they are checked first,
+   * so another file is refused as such before any key is tried (and no passphrase's scrypt is spent).
+   */
   private async readHead(data: Buffer): Promise<number> {
-    let offset = 0;
-    if (this.state === 'header') {
-      const end = headerEnd(data);
-      if (end === null) {
-        if (!data.subarray(0, AGE_MAGIC.length).equals(Buffer.from(AGE_MAGIC).subarray(0, Math.min(data.length, AGE_MAGIC.length)))) throw this.notAge(data);
-        if (data.length > MAX_HEADER_BYTES) throw this.damaged('its header never ends');
-        return 0;
-      }
-      this.fileKey = await unwrapHeader(data.subarray(0, end), this.keys, this.file);
-      this.headHash?.update(data.subarray(0, end));
-      this.headerBytes = end;
-      offset = end;
-      this.state = 'nonce';
+    const end = headerEnd(data);
+    if (end === null) {
+      if (!data.subarray(0, AGE_MAGIC.length).equals(Buffer.from(AGE_MAGIC).subarray(0, Math.min(data.length, AGE_MAGIC.length)))) throw this.notAge(data);
+      if (data.length > MAX_HEADER_BYTES) throw this.damaged('its header never ends');
+      return 0;
     }
-    if (data.length - offset < NONCE) return offset;
-    const nonce = data.subarray(offset, offset + NONCE);
-    if (this.headHash && this.headHash.update(nonce).digest('hex') !== this.headerSha256) {
-      throw this.damaged('its header and nonce are not the ones manifest.json records: it is another age file (another backup\'s, perhaps) put in its place');
+    if (data.length < end + NONCE) return 0;
+    if (this.headerSha256 !== undefined && createHash('sha256').update(data.subarray(0, end + NONCE)).digest('hex') !== this.headerSha256) {
+      throw this.damaged("its header and nonce are not the ones manifest.json records: it is another age file (another backup's, perhaps) put in its place");
     }
-    this.key = payloadKey(this.fileKey!, nonce);
+    const fileKey = await unwrapHeader(data.subarray(0, end), this.keys, this.file);
+    this.key = payloadKey(fileKey, data.subarray(end, end + NONCE));
+    this.headerBytes = end;
     this.state = 'payload';
-    return offset + NONCE;
+    return end + NONCE;
   }
 
   private damaged(why: string): EngineError {
@@ -504,14 +500,25 @@ function unwrapFailure(error: Error, types: string[], keys: DecryptionKeys, file
  * EngineErrors of createDecryptor (no key of the right kind, wrong key, damaged header, not age).
  */
 export async function checkKeysOpen(file: string, keys: DecryptionKeys): Promise<void> {
+  const { data, end } = await readStart(file);
+  if (end === null) throw data.subarray(0, AGE_MAGIC.length).toString('latin1') === AGE_MAGIC ? damaged(file, 'its header never ends') : notAge(file, data);
+  await unwrapHeader(data.subarray(0, end), keys, file);
+}
+
+/** The SHA-256 of the age file's header and nonce, as AgeEncryptor records it; null when it has no whole header and nonce. */
+export async function ageHeaderSha256Of(file: string): Promise<string | null> {
+  const { data, end } = await readStart(file);
+  return end === null || data.length < end + NONCE ? null : createHash('sha256').update(data.subarray(0, end + NONCE)).digest('hex');
+}
+
+/** The start of an age file, as far as its header can go and the nonce after it; `end`: the header's length (null: it does not end there). */
+async function readStart(file: string): Promise<{ data: Buffer; end: number | null }> {
   const handle = await open(file, 'r');
   try {
-    const head = Buffer.alloc(MAX_HEADER_BYTES);
+    const head = Buffer.alloc(MAX_HEADER_BYTES + NONCE);
     const { bytesRead } = await handle.read(head, 0, head.length, 0);
     const data = head.subarray(0, bytesRead);
-    const end = headerEnd(data);
-    if (end === null) throw data.subarray(0, AGE_MAGIC.length).toString('latin1') === AGE_MAGIC ? damaged(file, 'its header never ends') : notAge(file, data);
-    await unwrapHeader(data.subarray(0, end), keys, file);
+    return { data, end: headerEnd(data) };
   } finally {
     await handle.close();
   }
