@@ -11,7 +11,7 @@ import type { Progress } from '../../shared/progress.js';
 import { ACCOUNT_QUERIES, AGE_HEADER_PROBLEM, CHECKSUM_PROBLEM, checkedByAge, missingAccountsProblem, ZIP_NOTICE, isDatabaseFile, readBackupFolder, sizeProblem, type BackupFile, type BackupFolder } from './backup-folder.js';
 import { BLOB_REFERENCE_QUERIES, describeMissing, missingBlobs, referencesFrom, type BlobReference } from './blob-references.js';
 import { assertSupportedCompression } from './compress.js';
-import { ageHeaderSha256Of, type DecryptionKeys } from './crypto/age-stream.js';
+import { ageHeaderSha256, MAX_AGE_HEAD_BYTES, type DecryptionKeys } from './crypto/age-stream.js';
 import { assertKeysOpenBackup, fileDecoder } from './crypto/backup-keys.js';
 import { assertKeysOpenChain, isIncremental, resolveSources, type ResolvedSources } from './chain.js';
 import { EngineError } from './errors.js';
@@ -187,11 +187,19 @@ async function checkFile(backup: BackupFolder, file: BackupFile, size: number, c
 
   check.progress.file(file.path);
   const hash = createHash('sha256');
+  // An age file's first bytes, until they hold its header and nonce: what a restore checks it by (checkedByAge).
+  let start: Buffer | null = checkedByAge(file) ? Buffer.alloc(0) : null;
+  let headerSha256: string | null = null;
   const contents = check.tempDir ? contentCheck(backup, file, check.tempDir, check.checker, check.blobUse, check.platform, check.decryption) : null;
   try {
     for await (const chunk of createReadStream(path.join(backup.path, file.path), { signal: check.signal })) {
       hash.update(chunk as Buffer);
       check.progress.add((chunk as Buffer).length);
+      if (start) {
+        start = Buffer.concat([start, chunk as Buffer]);
+        headerSha256 = ageHeaderSha256(start);
+        if (headerSha256 !== null || start.length > MAX_AGE_HEAD_BYTES) start = null;
+      }
       if (contents) await contents.write(chunk as Buffer);
     }
   } catch (error) {
@@ -205,9 +213,9 @@ async function checkFile(backup: BackupFolder, file: BackupFile, size: number, c
   if (file.sha256 === null) notes.push('no checksum (original backup.sh)');
   else if (hash.digest('hex') === file.sha256) notes.push('sha256 ok');
   else problems.push(CHECKSUM_PROBLEM);
-  // What a restore checks an age file by instead of its SHA-256 (checkedByAge): the two must agree.
+  // The record a restore relies on instead of the SHA-256 must agree with the file too.
   if (checkedByAge(file)) {
-    if ((await ageHeaderSha256Of(path.join(backup.path, file.path))) === file.ageHeaderSha256) notes.push('age header ok');
+    if (headerSha256 === file.ageHeaderSha256) notes.push('age header ok');
     else problems.push(AGE_HEADER_PROBLEM);
   }
 

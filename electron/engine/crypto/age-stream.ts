@@ -428,7 +428,7 @@ class StreamDecryptor extends Transform {
       return 0;
     }
     if (data.length < end + NONCE) return 0;
-    if (this.headerSha256 !== undefined && createHash('sha256').update(data.subarray(0, end + NONCE)).digest('hex') !== this.headerSha256) {
+    if (this.headerSha256 !== undefined && ageHeaderSha256(data) !== this.headerSha256) {
       throw this.damaged("its header and nonce are not the ones manifest.json records: it is another age file (another backup's, perhaps) put in its place");
     }
     const fileKey = await unwrapHeader(data.subarray(0, end), this.keys, this.file);
@@ -500,28 +500,29 @@ function unwrapFailure(error: Error, types: string[], keys: DecryptionKeys, file
  * EngineErrors of createDecryptor (no key of the right kind, wrong key, damaged header, not age).
  */
 export async function checkKeysOpen(file: string, keys: DecryptionKeys): Promise<void> {
-  const { data, end } = await readStart(file);
-  if (end === null) throw data.subarray(0, AGE_MAGIC.length).toString('latin1') === AGE_MAGIC ? damaged(file, 'its header never ends') : notAge(file, data);
-  await unwrapHeader(data.subarray(0, end), keys, file);
-}
-
-/** The SHA-256 of the age file's header and nonce, as AgeEncryptor records it; null when it has no whole header and nonce. */
-export async function ageHeaderSha256Of(file: string): Promise<string | null> {
-  const { data, end } = await readStart(file);
-  return end === null || data.length < end + NONCE ? null : createHash('sha256').update(data.subarray(0, end + NONCE)).digest('hex');
-}
-
-/** The start of an age file, as far as its header can go and the nonce after it; `end`: the header's length (null: it does not end there). */
-async function readStart(file: string): Promise<{ data: Buffer; end: number | null }> {
   const handle = await open(file, 'r');
   try {
-    const head = Buffer.alloc(MAX_HEADER_BYTES + NONCE);
+    const head = Buffer.alloc(MAX_HEADER_BYTES);
     const { bytesRead } = await handle.read(head, 0, head.length, 0);
     const data = head.subarray(0, bytesRead);
-    return { data, end: headerEnd(data) };
+    const end = headerEnd(data);
+    if (end === null) throw data.subarray(0, AGE_MAGIC.length).toString('latin1') === AGE_MAGIC ? damaged(file, 'its header never ends') : notAge(file, data);
+    await unwrapHeader(data.subarray(0, end), keys, file);
   } finally {
     await handle.close();
   }
+}
+
+/** Bytes an age file's header and nonce may take at most: past them, `ageHeaderSha256` of its start stays null. */
+export const MAX_AGE_HEAD_BYTES = MAX_HEADER_BYTES + NONCE;
+
+/**
+ * The SHA-256 of the header and nonce that `start` (an age file's first bytes) begins with, as
+ * AgeEncryptor records it; null while `start` does not hold them whole.
+ */
+export function ageHeaderSha256(start: Buffer): string | null {
+  const end = headerEnd(start);
+  return end === null || start.length < end + NONCE ? null : createHash('sha256').update(start.subarray(0, end + NONCE)).digest('hex');
 }
 
 /** The length of the header (through the MAC line's newline), or null when `data` does not hold all of it yet. */
