@@ -25,6 +25,6 @@ export function escapeControlCharacters(text: string): string {
 }
 
 /** `1 file`, `3 files`: a count and its noun, plural when the count is not one. */
-export function countOf(count: number, noun: string): string {
-  return `${count} ${noun}${count === 1 ? '' : 's'}`;
+export function countOf(count: number, noun: string, plural = `${noun}s`): string {
+  return `${count} ${count === 1 ? noun : plural}`;
 }

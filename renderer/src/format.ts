@@ -2,7 +2,7 @@ import type { Progress } from '../../shared/progress.js';
 
 import { countOf, formatBytes } from '../../shared/format.js';
 
-export { formatBytes };
+export { countOf, formatBytes };
 
 /** "just now" → "Just now", for a value that starts a line. */
 export const capitalize = (text: string): string => text.charAt(0).toUpperCase() + text.slice(1);

@@ -196,15 +196,15 @@ export function describeHeld(manifest: Manifest): string {
     if (!held(component)) return `${component === 'blobs' || component === 'actors' ? folder : where(component, `${component}.sqlite`)} not backed up`;
     switch (component) {
       case 'account':
-        return `${where(component, 'account.sqlite')} ${counts.accounts} accounts`;
+        return `${where(component, 'account.sqlite')} ${countOf(counts.accounts, 'account')}`;
       case 'sequencer':
         return `${where(component, 'sequencer.sqlite')} ${lastSeq === null ? 'no events' : `events up to ${lastSeq}`}`;
       case 'did_cache':
         return `${where(component, 'did_cache.sqlite')} ${formatBytes(snapshots.find((d) => d.name === 'did_cache')?.snapshot_size ?? 0)}`;
       case 'actors':
-        return `${folder} ${counts.actors} actor stores`;
+        return `${folder} ${countOf(counts.actors, 'actor store')}`;
       case 'blobs':
-        return `${folder} ${counts.blobs} blobs`;
+        return `${folder} ${countOf(counts.blobs, 'blob')}`;
     }
   }).join('; ');
 }

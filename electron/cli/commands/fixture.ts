@@ -2,7 +2,7 @@ import path from 'node:path';
 import { CliError, type Command } from '../command.js';
 import { EngineError } from '../../engine/errors.js';
 import { createFixture, FIXTURE_DEFAULTS } from '../../engine/fixture.js';
-import { formatBytes } from '../../../shared/format.js';
+import { countOf, formatBytes } from '../../../shared/format.js';
 import { createProgressBar } from '../progress-bar.js';
 
 const help = `Usage: aurora-backup fixture <dir> [--accounts N] [--posts N] [--blob-mb N] [--seed S] [--json]
@@ -65,7 +65,7 @@ export const command: Command = {
       bar.finish();
     }
     if (values.json) console.log(JSON.stringify({ dataDir: target, ...result }));
-    else console.log(`Sample PDS data in ${target}: ${result.accounts} accounts, ${result.blobs} blobs (${formatBytes(result.bytes)}).`);
+    else console.log(`Sample PDS data in ${target}: ${countOf(result.accounts, 'account')}, ${countOf(result.blobs, 'blob')} (${formatBytes(result.bytes)}).`);
     return 0;
   },
 };

@@ -12,7 +12,7 @@ import { RestoreProgress } from '../components/RestoreProgress.js';
 import { COMPONENT_INFO } from '../components-info.js';
 import { decryptionFrom, DecryptionFields, NO_KEYS, withDefaultUse, type KeysForm } from '../components/DecryptionFields.js';
 import { errorText } from '../errors.js';
-import { formatAge, formatBytes, formatDateTime } from '../format.js';
+import { countOf, formatAge, formatBytes, formatDateTime } from '../format.js';
 import { partialRestoreRisks } from '../status-text.js';
 
 /** A folder to open in Restore: dropped anywhere on the window, or chosen in Backups; `at` makes a second one of the same folder count. */
@@ -222,7 +222,7 @@ export function Restore({ dropped, onDroppedTaken, status, running, now }: { dro
             Made {formatAge(found.createdAt, now)}
             {found.hostname && found.hostname !== 'unknown' ? ` on ${found.hostname}` : ''}
             {found.pdsVersion && found.pdsVersion !== 'unknown' ? `, by PDS version ${found.pdsVersion}` : ''}.{' '}
-            {found.counts ? `It holds ${found.counts.accounts} accounts, ${found.counts.actors} repositories and ${found.counts.blobs} media files; ` : 'It holds '}
+            {found.counts ? `It holds ${countOf(found.counts.accounts, 'account')}, ${countOf(found.counts.actors, 'repository', 'repositories')} and ${countOf(found.counts.blobs, 'media file')}; ` : 'It holds '}
             {formatBytes(found.size)} stored{found.compression ? ` with ${found.compression}` : ''}.
           </p>
           {found.legacy ? <Notice tone="warning">Made by the original backup.sh: it has no checksums, so damage inside a file can only be found by unpacking it.</Notice> : null}
