@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import { open, readdir, stat, type FileHandle } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import path from 'node:path';
@@ -325,32 +325,37 @@ export async function writeCompressed(
   compression: Compression,
   opts: { signal?: AbortSignal; onSourceBytes?: (bytes: number) => void; encryption?: EncryptionKeys } = {},
 ): Promise<StoredFile> {
-  const sink = new HashedFileSink(target);
   let unpacked = 0;
   const counted = tap((bytes) => {
     unpacked += bytes;
     opts.onSourceBytes?.(bytes);
   });
-  // Encrypted in the same pass: compressed pieces go straight into the age stream, whose bytes are hashed as written.
+  // Encrypted in the same pass: compressed pieces go straight into the age stream. Its worker hashes the
+  // file it seals (age-stream-worker.mjs says why); a plain file is hashed as it is written.
   const encryptor = opts.encryption ? await createEncryptor(opts.encryption) : null;
+  const sink = new FileSink(target, encryptor ? null : createHash('sha256'));
   await pipeline([source, counted, compressor(compression), ...(encryptor ? [encryptor] : []), sink], { signal: opts.signal });
-  return { size: sink.size, sha256: sink.sha256(), unpacked_size: unpacked, ...(encryptor && { encrypted: true as const, age_header_sha256: encryptor.headerSha256 }) };
+  return { size: sink.size, sha256: encryptor?.sha256 ?? sink.sha256(), unpacked_size: unpacked, ...(encryptor && { encrypted: true as const, age_header_sha256: encryptor.headerSha256 }) };
 }
 
 /**
- * Writes a new file (refusing one that exists), hashing what it writes, and flushes it to disk before
- * it finishes. Tells the block pool as each buffer reaches the disk, so its block can be filled again.
+ * Writes a new file (refusing one that exists), feeding what it writes to `hash` if given, and flushes it
+ * to disk before it finishes. Tells the block pool as each buffer reaches the disk, so its block can be
+ * filled again.
  */
-class HashedFileSink extends Writable {
+class FileSink extends Writable {
   size = 0;
-  private readonly hash = createHash('sha256');
   private handle: FileHandle | null = null;
 
-  constructor(private readonly target: string) {
+  constructor(
+    private readonly target: string,
+    private readonly hash: Hash | null,
+  ) {
     super({ highWaterMark: BUFFER_BYTES });
   }
 
   sha256(): string {
+    if (!this.hash) throw new Error('this file was written without a hash');
     return this.hash.digest('hex');
   }
 
@@ -364,7 +369,7 @@ class HashedFileSink extends Writable {
   override _writev(chunks: Array<{ chunk: Buffer }>, callback: (error?: Error | null) => void): void {
     const buffers = chunks.map(({ chunk }) => chunk);
     for (const buffer of buffers) {
-      this.hash.update(buffer);
+      this.hash?.update(buffer);
       this.size += buffer.length;
     }
     writeAll(this.handle!, buffers).then(() => {

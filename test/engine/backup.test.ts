@@ -2,6 +2,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { Readable } from 'node:stream';
 import { gunzipSync } from 'node:zlib';
 import Database from 'better-sqlite3';
 import { describe, expect, it, vi } from 'vitest';
@@ -316,6 +317,33 @@ describe('packTar and writeCompressed', () => {
     for (const [archivePath, digest] of expected) {
       expect(sha256(path.join(byAge, archivePath)), archivePath).toBe(digest);
       expect(sha256(path.join(byUs, archivePath.slice('blobs/'.length))), archivePath).toBe(digest);
+    }
+  });
+
+  it("record each encrypted file's own SHA-256 when several are sealed at once by the shared cipher worker, one of them cancelled half-way", async () => {
+    const dir = makeTempDir();
+    const pair = await generateKeyPair();
+    writeFileSync(path.join(dir, 'key.txt'), identityFileText(pair), { mode: 0o600 });
+    const encryption = { kind: 'recipients' as const, recipients: [pair.recipient] };
+    async function* pieces(bytes: number): AsyncGenerator<Buffer> {
+      for (let left = bytes; left > 0; left -= 300_000) yield randomBytes(Math.min(left, 300_000));
+    }
+    const write = (name: string, bytes: number, opts: { signal?: AbortSignal; onSourceBytes?: (bytes: number) => void } = {}) =>
+      writeCompressed(Readable.from(pieces(bytes)), path.join(dir, name), 'none', { ...opts, encryption });
+    const cancel = new AbortController();
+    let read = 0;
+    const cancelled = write('cancelled.age', 12_000_000, { signal: cancel.signal, onSourceBytes: (bytes) => (read += bytes) >= 3_000_000 && cancel.abort() }).then(
+      () => null,
+      (error: Error) => error,
+    );
+    const sizes = { 'empty.age': 0, 'one-batch.age': 1 << 20, 'five.age': 5_000_000, 'nine.age': 9_000_000 };
+    const stored = await Promise.all(Object.entries(sizes).map(([name, bytes]) => write(name, bytes)));
+    expect(await cancelled).toMatchObject({ name: 'AbortError' });
+    stored.push(await write('after.age', 2_500_000)); // the worker has dropped the cancelled file's hash, and hashes this one from its header
+    for (const [i, name] of [...Object.keys(sizes), 'after.age'].entries()) {
+      const target = path.join(dir, name);
+      expect(stored[i]!.sha256, name).toBe(sha256(target));
+      expect(execFileSync('age', ['-d', '-i', path.join(dir, 'key.txt'), target], { maxBuffer: 16 << 20 }).length, name).toBe(stored[i]!.unpacked_size);
     }
   });
 

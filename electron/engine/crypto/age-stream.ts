@@ -14,7 +14,7 @@ import { streamNonce } from './stream-nonce.mjs';
  * The header — the recipient stanzas (X25519 from the library; scrypt below), the file key and the
  * header MAC — is made and checked by the `age-encryption` library (typage). The payload, a
  * ChaCha20-Poly1305 STREAM of 64 KiB chunks, is sealed here with node:crypto, 16 chunks at a time on a
- * worker thread (age-stream-worker.mjs) beside the main thread's tar, hashing and writes, and opened
+ * worker thread (age-stream-worker.mjs, which also hashes the file) beside the main thread's tar and writes, and opened
  * with node:crypto as it is read (StreamDecryptor says why not on the worker): the library's STREAM
  * runs at 165 MB/s on one thread of our build machine, node:crypto's ChaCha20-Poly1305 at ~1,570 MB/s
  * (docs/benchmarks.md), and the budget is an encrypted backup at most 15 % slower than a plain one: at
@@ -46,8 +46,11 @@ export interface DecryptionKeys {
 
 // ---- Encryption --------------------------------------------------------------------------------
 
-/** An age file being written; `headerSha256` is the SHA-256 of its header and nonce (manifest.json's `age_header_sha256`). */
-export type AgeEncryptor = Transform & { readonly headerSha256: string };
+/**
+ * An age file being written; `headerSha256` is the SHA-256 of its header and nonce (manifest.json's
+ * `age_header_sha256`), `sha256` that of the whole file, once the stream has ended.
+ */
+export type AgeEncryptor = Transform & { readonly headerSha256: string; readonly sha256: string };
 
 /** A stream that turns its input into one age file. Each call makes a new file key (one per file, as age requires). */
 export async function createEncryptor(keys: EncryptionKeys): Promise<AgeEncryptor> {
@@ -100,18 +103,35 @@ interface SealJob {
   last: boolean;
   data: ArrayBuffer;
   length: number;
+  /** With a file's first batch: its header and nonce, where the file's SHA-256 starts. */
+  header?: Buffer;
+}
+
+/** A batch sealed; with the file's last one, the SHA-256 of the whole file. */
+interface Sealed {
+  sealed: Buffer;
+  sha256?: string;
+}
+
+interface WorkerSlot {
+  worker: Worker;
+  pending: Map<number, { resolve: (sealed: Sealed) => void; reject: (e: Error) => void }>;
+  /** Files being written through this worker. */
+  files: number;
 }
 
 /**
  * The workers (age-stream-worker.mjs) every age stream of this process shares: one per core but one (the
- * main thread keeps a core for the tar, the hashing and the writes), at most 4, started when first
- * needed. An idle worker does not keep the process alive.
+ * main thread keeps a core for the tar and the writes), at most 4, started when first needed. Each file
+ * is sealed by one worker, which also hashes it, so its batches must reach it in order. An idle worker
+ * does not keep the process alive.
  */
 class CipherWorkers {
-  private readonly slots: Array<{ worker: Worker; pending: Map<number, { resolve: (sealed: Buffer) => void; reject: (e: Error) => void }> }> = [];
+  private readonly slots: WorkerSlot[] = [];
   private readonly free: ArrayBuffer[] = [];
   private readonly max = Math.max(1, Math.min(availableParallelism() - 1, 4));
   private nextId = 0;
+  private nextFile = 0;
 
   /** A buffer to fill with one batch (BATCH_SEALED bytes: room for the tags it gains). */
   takeBatch(): Buffer {
@@ -123,32 +143,37 @@ class CipherWorkers {
     if (this.free.length < MAX_FREE_BATCHES) this.free.push(batch);
   }
 
+  /** The worker that seals and hashes one file: one with no file, else a new one, else the one with fewest. */
+  openFile(): { slot: WorkerSlot; file: number } {
+    const slot = this.slots.find((s) => s.files === 0) ?? (this.slots.length < this.max ? this.start() : this.slots.reduce((a, b) => (b.files < a.files ? b : a)));
+    slot.files++;
+    return { slot, file: this.nextFile++ };
+  }
+
+  /** The file is done with; `unfinished`: given up before its last batch, so its worker drops the hash it keeps. */
+  closeFile({ slot, file }: { slot: WorkerSlot; file: number }, unfinished: boolean): void {
+    slot.files--;
+    if (unfinished && this.slots.includes(slot)) slot.worker.postMessage({ forget: file });
+  }
+
   /** Seals a batch; its `data` is handed over to the worker, which writes the result over it and sends it back. */
-  run(job: SealJob): Promise<Buffer> {
-    const slot = this.slotFor();
+  run(slot: WorkerSlot, file: number, job: SealJob): Promise<Sealed> {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       slot.pending.set(id, { resolve, reject });
       if (slot.pending.size === 1) slot.worker.ref();
-      slot.worker.postMessage({ id, ...job }, [job.data]);
+      slot.worker.postMessage({ id, stream: file, ...job }, [job.data]);
     });
   }
 
-  private slotFor() {
-    const idle = this.slots.find((s) => s.pending.size === 0);
-    if (idle) return idle;
-    if (this.slots.length < this.max) return this.start();
-    return this.slots.reduce((a, b) => (b.pending.size < a.pending.size ? b : a));
-  }
-
-  private start() {
+  private start(): WorkerSlot {
     const worker = new Worker(new URL('./age-stream-worker.mjs', import.meta.url));
-    const slot = { worker, pending: new Map<number, { resolve: (sealed: Buffer) => void; reject: (e: Error) => void }>() };
-    worker.on('message', (message: { id: number; data: ArrayBuffer; length: number }) => {
+    const slot: WorkerSlot = { worker, pending: new Map(), files: 0 };
+    worker.on('message', (message: { id: number; data: ArrayBuffer; length: number; sha256?: string }) => {
       const waiting = slot.pending.get(message.id);
       slot.pending.delete(message.id);
       if (slot.pending.size === 0) worker.unref();
-      waiting?.resolve(Buffer.from(message.data, 0, message.length));
+      waiting?.resolve({ sealed: Buffer.from(message.data, 0, message.length), ...(message.sha256 && { sha256: message.sha256 }) });
     });
     const fail = (error: Error) => {
       const index = this.slots.indexOf(slot);
@@ -167,8 +192,8 @@ class CipherWorkers {
 const cipherWorkers = new CipherWorkers();
 
 /**
- * The age file of its input: the header, then the payload, filled into batches, each sealed on a worker,
- * the results pushed in order, at most MAX_IN_FLIGHT batches behind.
+ * The age file of its input: the header, then the payload, filled into batches, each sealed on its
+ * file's worker, the results pushed in order, at most MAX_IN_FLIGHT batches behind.
  */
 class StreamEncryptor extends Transform {
   /**
@@ -180,11 +205,13 @@ class StreamEncryptor extends Transform {
    * payload under the same header, but could as well rewrite manifest.json, which has no MAC.
    */
   readonly headerSha256: string;
+  private fileSha256: string | null = null;
+  private readonly worker = cipherWorkers.openFile();
   private started = false;
   private batch: Buffer | null = null;
   private filled = 0;
   private chunksSent = 0;
-  private readonly inFlight: Array<Promise<Buffer>> = [];
+  private readonly inFlight: Array<Promise<Sealed>> = [];
 
   constructor(
     private readonly prefix: Buffer,
@@ -192,6 +219,12 @@ class StreamEncryptor extends Transform {
   ) {
     super({ readableHighWaterMark: BATCH_SEALED * 2 });
     this.headerSha256 = createHash('sha256').update(prefix).digest('hex');
+  }
+
+  /** The SHA-256 of the whole file, every byte this stream gave out: known once it has ended. */
+  get sha256(): string {
+    if (this.fileSha256 === null) throw new Error('the age file is not finished: it has no SHA-256 yet');
+    return this.fileSha256;
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
@@ -216,6 +249,11 @@ class StreamEncryptor extends Transform {
     this.drain(0).then(() => callback(), callback);
   }
 
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    cipherWorkers.closeFile(this.worker, this.fileSha256 === null);
+    callback(error);
+  }
+
   private start(): void {
     if (this.started) return;
     this.started = true;
@@ -224,7 +262,9 @@ class StreamEncryptor extends Transform {
 
   private send(last: boolean): void {
     const data = (this.batch ??= cipherWorkers.takeBatch());
-    const sealed = cipherWorkers.run({ key: this.key, first: this.chunksSent, last, data: data.buffer as ArrayBuffer, length: this.filled });
+    const first = this.chunksSent;
+    const job: SealJob = { key: this.key, first, last, data: data.buffer as ArrayBuffer, length: this.filled, ...(first === 0 && { header: this.prefix }) };
+    const sealed = cipherWorkers.run(this.worker.slot, this.worker.file, job);
     sealed.catch(() => undefined); // surfaced in order by drain
     this.inFlight.push(sealed);
     this.chunksSent += Math.max(1, Math.ceil(this.filled / CHUNK));
@@ -234,8 +274,9 @@ class StreamEncryptor extends Transform {
 
   private async drain(limit: number): Promise<void> {
     while (this.inFlight.length > limit) {
-      const sealed = await this.inFlight.shift()!;
+      const { sealed, sha256 } = await this.inFlight.shift()!;
       if (this.destroyed) return;
+      if (sha256) this.fileSha256 = sha256;
       // Written to a file by the backup, the batch's buffer is filled again once its bytes are on disk.
       onceWritten(sealed, () => cipherWorkers.giveBack(sealed.buffer as ArrayBuffer));
       this.push(sealed);
