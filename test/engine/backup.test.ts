@@ -339,7 +339,7 @@ describe('packTar and writeCompressed', () => {
     const sizes = { 'empty.age': 0, 'one-batch.age': 1 << 20, 'five.age': 5_000_000, 'nine.age': 9_000_000 };
     const stored = await Promise.all(Object.entries(sizes).map(([name, bytes]) => write(name, bytes)));
     expect(await cancelled).toMatchObject({ name: 'AbortError' });
-    stored.push(await write('after.age', 2_500_000)); // the worker has dropped the cancelled file's hash, and hashes this one from its header
+    stored.push(await write('after.age', 2_500_000)); // the worker that was sealing the cancelled file goes on with the next
     for (const [i, name] of [...Object.keys(sizes), 'after.age'].entries()) {
       const target = path.join(dir, name);
       expect(stored[i]!.sha256, name).toBe(sha256(target));

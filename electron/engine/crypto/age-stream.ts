@@ -118,6 +118,8 @@ interface WorkerSlot {
   pending: Map<number, { resolve: (sealed: Sealed) => void; reject: (e: Error) => void }>;
   /** Files being written through this worker. */
   files: number;
+  /** Why the worker stopped, once it has: its files' batches are refused (their hashes are gone with it). */
+  failure: EngineError | null;
 }
 
 /**
@@ -153,11 +155,12 @@ class CipherWorkers {
   /** The file is done with; `unfinished`: given up before its last batch, so its worker drops the hash it keeps. */
   closeFile({ slot, file }: { slot: WorkerSlot; file: number }, unfinished: boolean): void {
     slot.files--;
-    if (unfinished && this.slots.includes(slot)) slot.worker.postMessage({ forget: file });
+    if (unfinished && !slot.failure) slot.worker.postMessage({ forget: file });
   }
 
   /** Seals a batch; its `data` is handed over to the worker, which writes the result over it and sends it back. */
   run(slot: WorkerSlot, file: number, job: SealJob): Promise<Sealed> {
+    if (slot.failure) return Promise.reject(slot.failure); // a message to a stopped worker is never answered
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       slot.pending.set(id, { resolve, reject });
@@ -168,7 +171,7 @@ class CipherWorkers {
 
   private start(): WorkerSlot {
     const worker = new Worker(new URL('./age-stream-worker.mjs', import.meta.url));
-    const slot: WorkerSlot = { worker, pending: new Map(), files: 0 };
+    const slot: WorkerSlot = { worker, pending: new Map(), files: 0, failure: null };
     worker.on('message', (message: { id: number; data: ArrayBuffer; length: number; sha256?: string }) => {
       const waiting = slot.pending.get(message.id);
       slot.pending.delete(message.id);
@@ -178,7 +181,8 @@ class CipherWorkers {
     const fail = (error: Error) => {
       const index = this.slots.indexOf(slot);
       if (index >= 0) this.slots.splice(index, 1);
-      for (const waiting of slot.pending.values()) waiting.reject(new EngineError(`The age cipher's worker thread failed (${error.message}); nothing it was sealing was used.`, 'CRYPTO_WORKER_FAILED'));
+      slot.failure ??= new EngineError(`The age cipher's worker thread failed (${error.message}); nothing it was sealing was used.`, 'CRYPTO_WORKER_FAILED');
+      for (const waiting of slot.pending.values()) waiting.reject(slot.failure);
       slot.pending.clear();
     };
     worker.once('error', fail);
