@@ -106,7 +106,7 @@ async function readConfiguration(archive: string, backup: BackupFolder, file: Ba
     return true;
   });
   try {
-    await pumpFile(archive, fileDecoder(archive, backup.compression, file.encrypted === true, decryption, file.ageHeaderSha256), lister, (chunk) => hash?.update(chunk));
+    await pumpFile(archive, fileDecoder(archive, backup.compression, file, decryption), lister, (chunk) => hash?.update(chunk));
   } catch (error) {
     if (error instanceof EngineError) throw error;
     throw new EngineError(`Cannot read ${archive}: ${describeStreamError(error as Error, backup.compression)}. Nothing was restored.`, 'SECRETS_INVALID');

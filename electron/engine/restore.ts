@@ -812,7 +812,7 @@ async function stagePart(backup: BackupFolder, part: SourcePart, intoExisting: b
         },
       });
     } else {
-      await unpackDatabase(source, guardedFile(item.staged, beforeWrite), fileDecoder(source, compression, file.encrypted === true, decryption, file.ageHeaderSha256), compression, onRead, progress, signal);
+      await unpackDatabase(source, guardedFile(item.staged, beforeWrite), fileDecoder(source, compression, file, decryption), compression, onRead, progress, signal);
       void checks.check(item.staged, item.component === 'account' ? ACCOUNT_QUERIES : undefined); // awaited in checkStaged
     }
   } catch (error) {

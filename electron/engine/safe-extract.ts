@@ -311,7 +311,7 @@ export async function safeExtract(opts: SafeExtractOptions): Promise<SafeExtract
   });
 
   try {
-    await pumpFile(opts.archive, fileDecoder(opts.archive, opts.compression, opts.encrypted === true, opts.decryption, opts.ageHeaderSha256), sink, onChunk, opts.signal);
+    await pumpFile(opts.archive, fileDecoder(opts.archive, opts.compression, opts, opts.decryption), sink, onChunk, opts.signal);
     await Promise.all([...pendingWrites]);
     if (refusal) throw refusal;
     if (process.platform !== 'win32') for (const [folder, mode] of [...folderModes].sort(([a], [b]) => b.length - a.length)) await chmod(folder, mode);

@@ -296,7 +296,7 @@ interface ContentCheck {
  * SQLite files inside, the actor stores, are unpacked one folder at a time and integrity-checked too).
  */
 function contentCheck(backup: BackupFolder, file: BackupFile, tempDir: string, checker: IntegrityChecks, blobUse: BlobUse, platform: NodeJS.Platform | undefined, decryption: DecryptionKeys | undefined): ContentCheck {
-  const head = fileDecoder(path.join(backup.path, file.path), backup.compression, file.encrypted === true, decryption, file.ageHeaderSha256);
+  const head = fileDecoder(path.join(backup.path, file.path), backup.compression, file, decryption);
   const problems: string[] = [];
   const notes: string[] = [];
   let failure: Error | null = null;

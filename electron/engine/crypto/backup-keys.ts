@@ -22,13 +22,13 @@ export async function decryptionKeysFrom(identityFiles: string[], passphraseFile
 }
 
 /**
- * Reads one stored file back: decrypts it first when it is an age file, then decompresses. `file` is
- * the file's full path, for messages; `headerSha256`, when given, what its age header and nonce hash to.
+ * Reads one stored file back: decrypts it first when the manifest `stored` it as an age file (checking
+ * its header digest when one is recorded), then decompresses. `file` is the file's full path, for messages.
  */
-export function fileDecoder(file: string, compression: Compression, encrypted: boolean, keys: DecryptionKeys | undefined, headerSha256?: string): Duplex {
-  if (!encrypted) return decompressor(compression);
+export function fileDecoder(file: string, compression: Compression, stored: Pick<BackupFile, 'encrypted' | 'ageHeaderSha256'>, keys: DecryptionKeys | undefined): Duplex {
+  if (stored.encrypted !== true) return decompressor(compression);
   if (!keys) throw new EngineError(`${file} is encrypted: give its identity file with --identity FILE, or its passphrase with --passphrase-file FILE.`, 'DECRYPT_NO_KEY');
-  return compose(createDecryptor(keys, file, headerSha256), compression === 'none' ? decompressor(compression) : releasingInput(decompressor(compression)));
+  return compose(createDecryptor(keys, file, stored.ageHeaderSha256), compression === 'none' ? decompressor(compression) : releasingInput(decompressor(compression)));
 }
 
 /**
