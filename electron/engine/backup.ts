@@ -737,7 +737,10 @@ async function encryptionFor(opts: BackupOptions, config: { encryptionRecipients
   // The public key is all a backup needs: an identity file on the server lets whoever takes the server read every backup.
   const onIdentityFile = (file: string) =>
     warn(`${file} holds the secret key (AGE-SECRET-KEY-1…) as well as the public key. Backing up needs only the public key (age1…): give that, and keep the identity file off this machine, where a thief of the server cannot read the backups with it.`);
-  return { kind: 'recipients', recipients: await resolveRecipients(wanted, onIdentityFile) };
+  const recipients = await resolveRecipients(wanted, onIdentityFile);
+  // Only blanks given (`--encrypt-to ""`, an empty setting): refused here, before the run starts.
+  if (recipients.length === 0) throw new EngineError('Encryption was asked for, but no age public key (age1…) was given.', 'BAD_RECIPIENT');
+  return { kind: 'recipients', recipients };
 }
 
 /** An actor's signing key (`<folder>/key`) or a reserved key (`reserved_keys/…`), by its path below the actor folder. */

@@ -4,6 +4,7 @@ import { parseEnv } from 'node:util';
 import { advice } from '../../shared/advice.js';
 import { COMPRESSIONS, type Compression } from '../../shared/components.js';
 import { EngineError, readUserFile } from './errors.js';
+import { isKeyText } from './crypto/keys.js';
 
 export interface PdsLocations {
   dataDir: string;
@@ -170,7 +171,7 @@ function recipientsSetting(found: { value: string; base: string } | undefined): 
   return found.value
     .split(/[\s,]+/)
     .filter(Boolean)
-    .map((item) => (item.startsWith('age1') ? item : path.resolve(found.base, item)));
+    .map((item) => (isKeyText(item) ? item : path.resolve(found.base, item)));
 }
 
 function parseCompression(value: string | undefined): Compression {

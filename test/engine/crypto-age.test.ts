@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import {
   createDecryptor,
   generateKeyPair,
+  IDENTITY_PREFIX,
   identityFileText,
   readIdentityFile,
   readPassphraseFile,
@@ -68,6 +69,12 @@ describe('age keys', () => {
     expect(await codeOf(resolveRecipients([typo]))).toMatch(/BAD_RECIPIENT: .*checksum/);
     expect(await codeOf(resolveRecipients(['age1pq1abc']))).toMatch(/BAD_RECIPIENT: .*post-quantum/);
     expect(await codeOf(resolveRecipients(['ssh-ed25519 AAAAC3Nz']))).toMatch(/BAD_RECIPIENT: .*SSH key/);
+    // A secret key where a public one belongs is refused without being repeated (messages reach logs and mail).
+    for (const secret of [identity, identity.toLowerCase()]) {
+      const message = await codeOf(resolveRecipients([secret]));
+      expect(message).toMatch(/BAD_RECIPIENT: Cannot encrypt: an age secret key .* was given where the public key belongs.*age-keygen -y/);
+      expect(message.toUpperCase()).not.toContain(identity.slice(IDENTITY_PREFIX.length, IDENTITY_PREFIX.length + 8));
+    }
     expect(await codeOf(resolveRecipients([path.join(dir, 'nope.txt')]))).toMatch(/BAD_RECIPIENT: The recipients file .*nope\.txt does not exist. Give an age public key \(age1…\) or a file of them/);
     await writeFile(path.join(dir, 'recipients.txt'), `# team\n${recipient}\nnot-a-key\n`);
     expect(await codeOf(resolveRecipients([path.join(dir, 'recipients.txt')]))).toMatch(/recipients\.txt, line 3: "not-a-key" is not an age public key/);
@@ -76,6 +83,7 @@ describe('age keys', () => {
     expect(await codeOf(readIdentityFile(path.join(dir, 'public.txt')))).toMatch(/public\.txt, line 1: this is a public key/);
     await writeFile(path.join(dir, 'cut.txt'), `${identity.slice(0, -3)}\n`);
     expect(await codeOf(readIdentityFile(path.join(dir, 'cut.txt')))).toMatch(/BAD_IDENTITY: .*cut\.txt, line 1/);
+    expect(await codeOf(readIdentityFile(path.join(dir, 'cut.txt')))).not.toContain(identity.slice(IDENTITY_PREFIX.length, IDENTITY_PREFIX.length + 4));
     expect(await codeOf(readIdentityFile(path.join(dir, 'missing.txt')))).toMatch(/BAD_IDENTITY: The identity file .*missing\.txt does not exist/);
     await writeFile(path.join(dir, 'empty-pass'), '\n');
     expect(await codeOf(readPassphraseFile(path.join(dir, 'empty-pass')))).toMatch(/BAD_PASSPHRASE: .*empty/);

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { SECRETS_NOT_BACKED_UP } from '../../shared/encryption.js';
 import { runBackup } from '../../electron/engine/backup.js';
-import { generateKeyPair, identityFileText } from '../../electron/engine/crypto/index.js';
+import { generateKeyPair, IDENTITY_PREFIX, identityFileText } from '../../electron/engine/crypto/index.js';
 import { createFixture } from '../../electron/engine/fixture.js';
 import { restoreBackup } from '../../electron/engine/restore.js';
 import { verifyBackup } from '../../electron/engine/verify.js';
@@ -374,7 +374,18 @@ describe('aurora-backup backup/verify with encryption', () => {
     expect(both.code).toBe(2);
     const typo = await runCli(['backup', '--data', s.source, '--out', out, '--encrypt-to', mistype(s.key.recipient)]);
     expect(typo.code).toBe(1);
-    expect(typo.stderr).toMatch(/Cannot encrypt to age1.* is not a valid age public key/);
+    expect(typo.stderr).toMatch(/Cannot encrypt: age1.* is not a valid age public key/);
+    const blank = await runCli(['backup', '--data', s.source, '--out', out, '--encrypt-to', ' ']);
+    expect(blank.code).toBe(1);
+    expect(blank.stderr).toContain('Encryption was asked for, but no age public key (age1…) was given.');
+    expect(blank.stdout).not.toMatch(/databases/i); // refused before the run starts
+    // The secret key given by mistake, on the command line or in the environment: refused, and never printed.
+    for (const [args, env] of [[['--encrypt-to', s.key.identity], {}], [[], { BACKUP_ENCRYPTION_RECIPIENTS: s.key.identity }]] as const) {
+      const secret = await runCli(['backup', '--data', s.source, '--out', out, '--json', ...args], { env });
+      expect(secret.code).toBe(1);
+      expect(secret.stderr + secret.stdout).toContain('given where the public key belongs');
+      expect(secret.stderr + secret.stdout).not.toContain(s.key.identity.slice(IDENTITY_PREFIX.length, IDENTITY_PREFIX.length + 8));
+    }
 
     const plain = await runCli(['backup', '--data', s.source, '--out', path.join(s.dir, 'plain'), '--no-prune', '--no-copy']);
     expect(plain.code).toBe(0);

@@ -84,7 +84,7 @@ describe('the pre-restore backup is encrypted as backups are', () => {
     const before = digests(source);
     const typo = await runCli(['restore', plainBackup, '--data', source, '--out', backupDir, '--force', '--encrypt-to', mistype(pair.recipient)], { env: {} });
     expect(typo.code).toBe(1);
-    expect(typo.stderr).toMatch(/Cannot encrypt to age1.* is not a valid age public key/);
+    expect(typo.stderr).toMatch(/Cannot encrypt: age1.* is not a valid age public key/);
     expect(digests(source)).toEqual(before);
   }, 300_000);
 });

@@ -30,7 +30,7 @@ export async function recipientOf(identity: string): Promise<string> {
   try {
     return await identityToRecipient(identity);
   } catch {
-    throw new EngineError(`Not a valid age identity (${identity.slice(0, 20)}…): its checksum or length is wrong. Copy the whole AGE-SECRET-KEY-1… line again.`, 'BAD_IDENTITY');
+    throw new EngineError(`Not a valid age identity: its checksum or length is wrong. Copy the whole ${IDENTITY_PREFIX}… line again.`, 'BAD_IDENTITY');
   }
 }
 
@@ -39,8 +39,17 @@ export function identityFileText(pair: KeyPair, createdAt = new Date()): string 
   return `# created: ${createdAt.toISOString().replace(/\.\d{3}Z$/, 'Z')}\n# public key: ${pair.recipient}\n${pair.identity}\n`;
 }
 
+const isSecretKey = (text: string) => text.toUpperCase().startsWith(IDENTITY_PREFIX);
+
+/** A key written out (a public one, or by mistake an SSH or a secret key) rather than the name of a file of them. */
+export const isKeyText = (text: string) => text.startsWith('age1') || text.startsWith('ssh-') || isSecretKey(text);
+
 /** Why `text` is not an X25519 recipient, or null when it is one. */
 export function recipientProblem(text: string): string | null {
+  // Not repeated: messages reach logs, the terminal and cron mail.
+  if (isSecretKey(text)) {
+    return `an age secret key (${IDENTITY_PREFIX}…, not repeated here) was given where the public key belongs. A backup needs only the public key (age1…), which \`age-keygen -y key.txt\` prints; keep the secret key off the machine being backed up`;
+  }
   // Their prefix is `age1pq1`/`age1tag1`: an X25519 key's data never holds a second `1`, but may start with pq.
   if (/^age1(pq|tag)1/.test(text)) return `${text.slice(0, 12)}… is a post-quantum or tag recipient, which the age tool of most systems cannot decrypt yet; use an X25519 key (age-keygen makes one)`;
   if (text.startsWith('ssh-')) return `${text.slice(0, 12)}… is an SSH key; use an age key (age-keygen makes one)`;
@@ -62,9 +71,9 @@ export function recipientProblem(text: string): string | null {
 export async function resolveRecipients(values: string[], onIdentityFile?: (file: string) => void): Promise<string[]> {
   const out: string[] = [];
   for (const raw of values.map((v) => v.trim()).filter(Boolean)) {
-    if (raw.startsWith('age1') || raw.startsWith('ssh-')) {
+    if (isKeyText(raw)) {
       const problem = recipientProblem(raw);
-      if (problem) throw new EngineError(`Cannot encrypt to ${problem}.`, 'BAD_RECIPIENT');
+      if (problem) throw new EngineError(`Cannot encrypt: ${problem}.`, 'BAD_RECIPIENT');
       out.push(raw);
       continue;
     }
