@@ -31,6 +31,8 @@ export interface BackupSummary {
   components: Component[];
   /** Its files are age-encrypted: verify --deep and restore need its identity file or passphrase. */
   encrypted?: boolean;
+  /** How, when it is: to age public keys (an identity file decrypts it) or with a passphrase; null when not encrypted or not recorded. */
+  encryptionMode?: EncryptionMode | null;
   /** `incremental`: stores only what changed since the backups it builds on (its chain); `full` otherwise. */
   backupKind?: 'full' | 'incremental';
   /** Incremental backups: the full backup the chain starts with. */

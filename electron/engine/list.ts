@@ -119,6 +119,7 @@ async function summarize(folder: string): Promise<BackupSummary> {
     components: incremental ? COMPONENTS.filter((c) => standsForComponents(backup).has(c)) : backup.files.map((f) => f.component).filter(isDataComponent),
     // An incremental backup of an idle PDS may store no file of its own; its chain is encrypted all the same.
     encrypted: backup.manifest?.aurora_backup.encryption !== undefined || backup.files.some((f) => f.encrypted === true),
+    encryptionMode: backup.manifest?.aurora_backup.encryption?.mode ?? null,
     backupKind: incremental ? 'incremental' : 'full',
     base: incremental ? (backup.manifest?.aurora_backup.base ?? null) : null,
     standsForSize: base.size + (incremental ? chainBytes(backup) : 0),

@@ -80,7 +80,7 @@ describe('aurora-backup list and prune', () => {
     expect(table.code).toBe(0);
     const lines = table.stdout.split('\n');
     expect(lines.findIndex((l) => l.startsWith(path.basename(ours)))).toBeLessThan(lines.findIndex((l) => l.startsWith('backup_20250105_030000')));
-    expect(table.stdout).toMatch(/backup_20250105_030000\s+2025-01-05 03:00\s+\d+ d\s+full\s+[\d.]+ [KM]B\s+[\d.]+ [KM]B\s+complete \(original backup\.sh\)/);
+    expect(table.stdout).toMatch(/backup_20250105_030000\s+2025-01-05 03:00\s+\d+ d\s+full\s+[\d.]+ [KM]B\s+[\d.]+ [KM]B\s+-\s+complete \(original backup\.sh\)/);
 
     const json = cli(['list', '--out', backupDir, '--json'], { BACKUP_DIR: '/nonexistent' });
     const parsed = JSON.parse(json.stdout) as { backupDir: string; backups: BackupSummary[] };

@@ -392,5 +392,9 @@ describe('aurora-backup backup/verify with encryption', () => {
     expect(plain.stdout.split(SECRETS_NOT_BACKED_UP).length - 1).toBe(1);
     const plainName = /Backup complete: (\S+)/.exec(plain.stdout)![1]!;
     expect(existsSync(path.join(plainName, 'secrets.tar.gz'))).toBe(false);
+
+    // list says what a restore of each needs.
+    expect((await runCli(['list', '--out', out])).stdout).toMatch(new RegExp(`${path.basename(name)} .* age key +complete`));
+    expect((await runCli(['list', '--out', path.join(s.dir, 'plain')])).stdout).toMatch(new RegExp(`${path.basename(plainName)} .* - +complete`));
   }, 600_000);
 });

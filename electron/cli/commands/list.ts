@@ -16,7 +16,8 @@ restore replaced, marked with the restore it came before) and leftovers of unfin
 age, kind, size and status. KIND is full (the guide's layout: the original restore.sh can restore it)
 or incr (incremental: stores only what changed since the backup before it and is restored, by this tool
 only, through its chain). SIZE is what the folder itself takes; STANDS FOR what a restore of it reads,
-its chain included. Status:
+its chain included. ENCRYPTED says what a restore of it needs: "age key" (--identity FILE), "passphrase"
+(--passphrase-file FILE), or "-" (not encrypted). Status:
   complete     manifest.json is valid and every file it lists is there with the recorded size
   incomplete   an unfinished run, no manifest.json, or files missing (for an incremental backup, also
                a backup of its chain missing, deleted by hand say: it is named)
@@ -64,9 +65,10 @@ function table(backups: BackupSummary[], now: number): string {
     b.kind === 'pre-restore' ? 'pre-restore' : b.backupKind === 'incremental' ? 'incr' : 'full',
     formatBytes(b.size),
     b.standsForSize === null || b.standsForSize === undefined ? '-' : formatBytes(b.standsForSize),
+    b.encryptionMode === 'passphrase' ? 'passphrase' : b.encryptionMode === 'recipients' ? 'age key' : b.encrypted ? 'yes' : '-',
     b.status + (b.legacy ? ' (original backup.sh)' : '') + (b.kind === 'pre-restore' ? ' (pre-restore)' : ''),
   ]);
-  const head = ['NAME', 'CREATED', 'AGE', 'KIND', 'SIZE', 'STANDS FOR', 'STATUS'];
+  const head = ['NAME', 'CREATED', 'AGE', 'KIND', 'SIZE', 'STANDS FOR', 'ENCRYPTED', 'STATUS'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
   const out = [line(head)];
