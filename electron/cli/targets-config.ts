@@ -28,12 +28,22 @@ export const TARGET_OPTIONS: OptionSpec = {
 /** The SFTP password, for a target given as a URL or configured without a key or password; never an argument (ps shows those). */
 export const SFTP_PASSWORD_VARIABLE = 'AURORA_SFTP_PASSWORD';
 
-export const TARGET_OPTIONS_HELP = `  --targets FILE      Targets file: {"targets": [...]} as in the app's targets.json (default: the
-                      app's, ${path.join(defaultUserDataDir(), TARGETS_FILE)}, when it exists)
-  --ssh-key FILE      Private key for an sftp:// target given as a URL (or overriding a configured one)
-  --ssh-password-file FILE
-                      The SFTP password instead of a key: the file's first line (or the environment
-                      variable ${SFTP_PASSWORD_VARIABLE}, used when the target has no key and no password)`;
+/** The help of TARGET_OPTIONS, its descriptions starting at `column` as the rest of the command's options do. */
+export function targetOptionsHelp(column: number): string {
+  const options: Array<[string, string[]]> = [
+    ['--targets FILE', ['Targets file: {"targets": [...]} as in the app\'s targets.json (default: the', `app's, ${path.join(defaultUserDataDir(), TARGETS_FILE)}, when it exists)`]],
+    ['--ssh-key FILE', ['Private key for an sftp:// target given as a URL (or overriding a configured one)']],
+    ['--ssh-password-file FILE', ['The SFTP password instead of a key: the file\'s first line (or the environment', `variable ${SFTP_PASSWORD_VARIABLE}, used when the target has no key and no password)`]],
+  ];
+  const indent = ' '.repeat(column);
+  return options
+    .flatMap(([flag, [first, ...rest]]) => {
+      const head = `  ${flag}`;
+      const lines = head.length + 2 <= column ? [head.padEnd(column) + first] : [head, indent + first];
+      return [...lines, ...rest.map((line) => indent + line)];
+    })
+    .join('\n');
+}
 
 export const TARGET_URL_HELP = `A target is the name of a configured target, or one written out:
   /mnt/offsite/aurora                                   a folder (another disk, a mounted share)

@@ -11,7 +11,7 @@ import { yieldCpuToPds } from '../../engine/priority.js';
 import { countOf, formatBytes } from '../../../shared/format.js';
 import { createProgressBar, formatDuration } from '../progress-bar.js';
 import { copyToNamedTargets, OFFSITE_FAILED_EXIT } from '../offsite-after-backup.js';
-import { TARGET_OPTIONS, TARGET_OPTIONS_HELP } from '../targets-config.js';
+import { TARGET_OPTIONS, targetOptionsHelp } from '../targets-config.js';
 
 const help = `Usage: aurora-backup backup [--data DIR] [--out DIR] [--env-file FILE] [--health-url URL] [--compression C]
          [--full | --incremental] [--full-every-days N] [--retain-days N] [--keep-last N] [--no-prune]
@@ -53,7 +53,7 @@ Options:
   --to TARGET         Then copy the backup off-site (repeatable; default: every enabled target of the
                       targets file). See aurora-backup copy --help. Exit status 3 when the backup
                       succeeded and a copy did not.
-${TARGET_OPTIONS_HELP}
+${targetOptionsHelp(22)}
   --no-copy           Do not copy to the targets of the targets file
   --encrypt-to KEY    Encrypt every file of the backup (age format) to this age public key (age1…), or
                       to the keys in this file (one a line; age-keygen's key file works too). Repeatable.

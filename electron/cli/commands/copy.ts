@@ -5,7 +5,7 @@ import { EngineError } from '../../engine/errors.js';
 import type { TargetCopyResult } from '../../../shared/targets.js';
 import { cancelOnSignals, CliError, wholeNumber, type Command } from '../command.js';
 import { copyToNamedTargets } from '../offsite-after-backup.js';
-import { configuredTargets, TARGET_OPTIONS, TARGET_OPTIONS_HELP, TARGET_URL_HELP } from '../targets-config.js';
+import { configuredTargets, TARGET_OPTIONS, targetOptionsHelp, TARGET_URL_HELP } from '../targets-config.js';
 import { backupDirFrom } from './list.js';
 
 const help = `Usage: aurora-backup copy <backup> --to TARGET [--to TARGET …] [--targets FILE] [--ssh-key FILE] [--json]
@@ -24,7 +24,7 @@ ${TARGET_URL_HELP}
 
 Options:
   --to TARGET         Where to copy (repeatable)
-${TARGET_OPTIONS_HELP}
+${targetOptionsHelp(22)}
   --out DIR           Backup directory to find <backup> in by name
   --bwlimit KIB       Upload limit in KiB/s (default: the target's bandwidthLimitKiBps, else none)
   --no-prune          Do not apply the target's retention

@@ -5,7 +5,7 @@ import { EngineError } from '../../engine/errors.js';
 import { listBackups } from '../../engine/list.js';
 import { formatBytes } from '../../../shared/format.js';
 import { listTargetBackups } from '../../engine/targets/catalog.js';
-import { TARGET_OPTIONS, TARGET_OPTIONS_HELP, targetFromArg } from '../targets-config.js';
+import { TARGET_OPTIONS, targetOptionsHelp, targetFromArg } from '../targets-config.js';
 
 const help = `Usage: aurora-backup list [--out DIR] [--env-file FILE] [--json]
        aurora-backup list --target TARGET [--targets FILE] [--ssh-key FILE] [--json]
@@ -32,7 +32,7 @@ Options:
   --json            Print {"backupDir", "backups": [...]} as JSON on stdout
   --target TARGET   List the copies on an off-site target instead (a configured name, a folder,
                     s3://… or sftp://…; see aurora-backup targets --help)
-${TARGET_OPTIONS_HELP}
+${targetOptionsHelp(20)}
 
 Example:
   aurora-backup list --out /mnt/backup-drive/aurora-locus`;

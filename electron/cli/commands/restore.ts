@@ -13,7 +13,7 @@ import type { RestoreResult } from '../../../shared/api.js';
 import { countOf, formatBytes } from '../../../shared/format.js';
 import { createProgressBar, formatDuration } from '../progress-bar.js';
 import { fetchFromTarget } from '../restore-from.js';
-import { TARGET_OPTIONS, TARGET_OPTIONS_HELP } from '../targets-config.js';
+import { TARGET_OPTIONS, targetOptionsHelp } from '../targets-config.js';
 
 const help = `Usage: aurora-backup restore <backup> [--data DIR] [--only LIST] [--force] [--json] [--env-file FILE] [--out DIR]
          [--identity FILE]... [--passphrase-file F] [--overwrite-config | --keep-config] [--encrypt-to KEY]...
@@ -26,7 +26,8 @@ const help = `Usage: aurora-backup restore <backup> [--data DIR] [--only LIST] [
 
 Restores a backup folder (backup_YYYYMMDD_HHMMSS, also one made by the original backup.sh; a path,
 or a name as \`list\` prints it, looked for in the backup directory) into the PDS data directory.
---undo restores the newest pre-restore backup of the data directory: the data the last restore replaced. Nothing changes until every check has passed, and the PDS is stopped only
+--undo restores the newest pre-restore backup of the data directory: the data the last restore
+replaced. Nothing changes until every check has passed, and the PDS is stopped only
 once the backup is known to be sound:
   1. every file must have the size manifest.json records;
   2. each component is unpacked next to where it lives (in .aurora-restore/) while the PDS still
@@ -42,7 +43,8 @@ once the backup is known to be sound:
      finishes or undoes it first, so each component is always entirely old or entirely new.
 A restored database never keeps the old -wal/-shm beside it; a restored folder holds exactly what
 the backup holds, except blobs restored without the rest of the backup: those are merged (missing
-blobs added, damaged ones repaired, blobs uploaded since the backup kept) unless --replace-blobs. --start-command runs at the end whenever --stop-command ran.
+blobs added, damaged ones repaired, blobs uploaded since the backup kept) unless --replace-blobs.
+--start-command runs at the end whenever --stop-command ran.
 
 Options:
   --data DIR            PDS data directory (default: PDS_DATA_DIRECTORY, else ./data); it may be
@@ -62,7 +64,8 @@ Options:
   --stop-command CMD    Run through the shell once the backup is unpacked and checked, before the
                         swap, e.g. "systemctl stop aurora-locus"
   --start-command CMD   Run through the shell afterwards, e.g. "systemctl start aurora-locus"
-  --identity FILE       An encrypted backup's age identity file (AGE-SECRET-KEY-1…); repeatable
+  --identity FILE       An encrypted backup's age identity file (AGE-SECRET-KEY-1…); repeatable. An
+                        encrypted backup is refused without it or --passphrase-file
   --passphrase-file F   An encrypted backup's passphrase (the first line of F)
   --encrypt-to KEY      Encrypt the pre-restore backup to this age public key (age1…) or the keys in
                         this file; repeatable (default: BACKUP_ENCRYPTION_RECIPIENTS, as a backup)
@@ -82,7 +85,7 @@ Options:
                         <out>/.offsite-download/ first (or --download-dir DIR), every file checked
                         against manifest.json, then restored as a local backup and the download removed
   --download-dir DIR    With --from: where the backup is downloaded to (default <out>/.offsite-download/)
-${TARGET_OPTIONS_HELP}
+${targetOptionsHelp(24)}
 
 Examples:
   aurora-backup restore backups/backup_20250322_143022

@@ -2,7 +2,7 @@ import { describeTarget } from '../../../shared/targets.js';
 import { EngineError } from '../../engine/errors.js';
 import { openTarget } from '../../engine/targets/open.js';
 import { CliError, type Command } from '../command.js';
-import { configuredTargets, TARGET_OPTIONS, TARGET_OPTIONS_HELP, TARGET_URL_HELP, targetContext, targetFromArg } from '../targets-config.js';
+import { configuredTargets, TARGET_OPTIONS, targetOptionsHelp, TARGET_URL_HELP, targetContext, targetFromArg } from '../targets-config.js';
 
 const help = `Usage: aurora-backup targets [TARGET …] [--test] [--targets FILE] [--ssh-key FILE] [--json]
 
@@ -26,7 +26,7 @@ AWS_SECRET_ACCESS_KEY. Keep such a file readable by you alone.
 
 Options:
   --test              Connect to each target and report
-${TARGET_OPTIONS_HELP}
+${targetOptionsHelp(22)}
   --json              Print the targets (and test results) as JSON on stdout
 
 Exit status with --test: 0 when every target answered, 1 otherwise.`;

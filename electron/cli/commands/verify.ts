@@ -23,11 +23,12 @@ decompressed, every archive listed and every database integrity-checked, even wi
 Exit code 0 when the backup is good, 1 when anything is wrong (each problem is named with its file).
 
 Options:
-  --deep   Also decompress, list archives and integrity-check databases
-  --json   Print the report as JSON on stdout
-  --out DIR         Backup directory, where a backup given by name is looked for
-  --env-file FILE   The PDS's .env file (default ./.env when it exists)
-  --identity FILE   An encrypted backup's age identity file (AGE-SECRET-KEY-1…), for --deep; repeatable
+  --deep                  Also decompress, list archives and integrity-check databases
+  --json                  Print the report as JSON on stdout
+  --out DIR               Backup directory, where a backup given by name is looked for
+  --env-file FILE         The PDS's .env file (default ./.env when it exists)
+  --identity FILE         An encrypted backup's age identity file (AGE-SECRET-KEY-1…), for --deep;
+                          repeatable
   --passphrase-file FILE  An encrypted backup's passphrase (first line of FILE), for --deep
 
 An encrypted backup's quick check needs no key: manifest.json records each encrypted file's SHA-256.
