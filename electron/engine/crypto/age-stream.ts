@@ -14,11 +14,11 @@ import { streamNonce } from './stream-nonce.mjs';
  * The header — the recipient stanzas (X25519 from the library; scrypt below), the file key and the
  * header MAC — is made and checked by the `age-encryption` library (typage). The payload, a
  * ChaCha20-Poly1305 STREAM of 64 KiB chunks, is sealed here with node:crypto, 16 chunks at a time on a
- * worker thread (age-stream-worker.mjs, which also hashes the file) beside the main thread's tar and writes, and opened
- * with node:crypto as it is read (StreamDecryptor says why not on the worker): the library's STREAM
- * runs at 165 MB/s on one thread of our build machine, node:crypto's ChaCha20-Poly1305 at ~1,570 MB/s
- * (docs/benchmarks.md), and the budget is an encrypted backup at most 15 % slower than a plain one: at
- * 165 MB/s the encryption alone of a 1.3 GB data directory's backup would add ~5 s to a 6 s backup.
+ * worker thread (age-stream-worker.mjs, which also hashes the file) beside the main thread's tar and
+ * writes, and opened with node:crypto as it is read (StreamDecryptor says why not on the worker): the
+ * library's STREAM runs at 165 MB/s on one thread of our build machine, node:crypto's ChaCha20-Poly1305
+ * at ~1,570 MB/s (docs/benchmarks.md), and the budget is an encrypted backup at most 15 % slower than a
+ * plain one: at 165 MB/s the encryption alone of a 1.3 GB data directory's backup would add ~5 s to a 6 s backup.
  * The format is the spec's, byte for byte: `age -d` reads our files and we read its.
  */
 
