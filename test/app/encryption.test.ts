@@ -106,7 +106,10 @@ describe('pasted public keys and a passphrase', () => {
     const typo = mistype(b);
     expect(await handlers.setEncryption({ mode: 'recipients', recipients: [a, typo] })).toEqual({ ok: false, error: expect.stringMatching(/^Public key 2: .*checksum is wrong/) });
     expect(await handlers.setEncryption({ mode: 'recipients', recipients: ['ssh-ed25519 AAAAC3Nza me@host'] })).toEqual({ ok: false, error: expect.stringContaining('is an SSH key') });
-    expect(await handlers.setEncryption({ mode: 'recipients', recipients: ['AGE-SECRET-KEY-1QQQ'] })).toEqual({ ok: false, error: expect.stringContaining('is not an age public key') });
+    // The secret key pasted by mistake: refused without being shown again.
+    const secret = await handlers.setEncryption({ mode: 'recipients', recipients: ['AGE-SECRET-KEY-1QQQXYZ'] });
+    expect(secret).toEqual({ ok: false, error: expect.stringMatching(/^An age secret key .* was given where the public key belongs/) });
+    expect(JSON.stringify(secret)).not.toContain('QQQXYZ');
     expect(controller.getSettings().encryption.recipients).toEqual([a, b]);
   });
 

@@ -72,7 +72,7 @@ describe('age keys', () => {
     // A secret key where a public one belongs is refused without being repeated (messages reach logs and mail).
     for (const secret of [identity, identity.toLowerCase()]) {
       const message = await codeOf(resolveRecipients([secret]));
-      expect(message).toMatch(/BAD_RECIPIENT: Cannot encrypt: an age secret key .* was given where the public key belongs.*age-keygen -y/);
+      expect(message).toMatch(/BAD_RECIPIENT: Cannot encrypt: An age secret key .* was given where the public key belongs.*age-keygen -y/);
       expect(message.toUpperCase()).not.toContain(identity.slice(IDENTITY_PREFIX.length, IDENTITY_PREFIX.length + 8));
     }
     expect(await codeOf(resolveRecipients([path.join(dir, 'nope.txt')]))).toMatch(/BAD_RECIPIENT: The recipients file .*nope\.txt does not exist. Give an age public key \(age1…\) or a file of them/);

@@ -48,7 +48,7 @@ export const isKeyText = (text: string) => text.startsWith('age1') || text.start
 export function recipientProblem(text: string): string | null {
   // Not repeated: messages reach logs, the terminal and cron mail.
   if (isSecretKey(text)) {
-    return `an age secret key (${IDENTITY_PREFIX}…, not repeated here) was given where the public key belongs. A backup needs only the public key (age1…), which \`age-keygen -y key.txt\` prints; keep the secret key off the machine being backed up`;
+    return `An age secret key (${IDENTITY_PREFIX}…, not repeated here) was given where the public key belongs. A backup needs only the public key (age1…), which \`age-keygen -y key.txt\` prints; keep the secret key off the machine being backed up`;
   }
   // Their prefix is `age1pq1`/`age1tag1`: an X25519 key's data never holds a second `1`, but may start with pq.
   if (/^age1(pq|tag)1/.test(text)) return `${text.slice(0, 12)}… is a post-quantum or tag recipient, which the age tool of most systems cannot decrypt yet; use an X25519 key (age-keygen makes one)`;
