@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import {
@@ -14,6 +16,7 @@ import {
 } from '../../shared/components.js';
 import { ENCRYPTED_EXTENSION } from '../../shared/encryption.js';
 import type { Manifest, ManifestFile } from '../../shared/manifest.js';
+import { READ_BYTES } from './archive.js';
 import { EngineError } from './errors.js';
 import { parseManifest } from './manifest-schema.js';
 
@@ -81,6 +84,23 @@ export function layoutPath(component: StoredComponent, compression: Compression,
  * have none.
  */
 export const checkedByAge = (file: BackupFile) => file.encrypted === true && file.ageHeaderSha256 !== undefined;
+
+/**
+ * How a restore checks a stored file in the pass that reads it: `update` with every byte read, then
+ * `matches` once all are. The SHA-256 manifest.json records, unless age checks the file (checkedByAge)
+ * or none is recorded (the original backup.sh's backups).
+ */
+export function readCheck(file: BackupFile): { update: (chunk: Buffer) => void; matches: () => boolean } {
+  const hash = checkedByAge(file) || file.sha256 === null ? null : createHash('sha256');
+  return { update: (chunk) => hash?.update(chunk), matches: () => hash === null || hash.digest('hex') === file.sha256 };
+}
+
+/** A file's SHA-256, read in pieces: after a failed read, whether the stored file itself is damaged. */
+export async function sha256Of(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(file, { highWaterMark: READ_BYTES })) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
 
 /** A backup's secrets file (pds.env), present only in encrypted backups. */
 export const isSecretsFile = (file: BackupFile) => file.component === SECRETS_COMPONENT;

@@ -1,8 +1,7 @@
-import { createHash } from 'node:crypto';
 import { chmod, lchown, open, readFile, rename, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { pumpFile } from './archive.js';
-import { CHECKSUM_PROBLEM, checkedByAge, type BackupFile, type BackupFolder } from './backup-folder.js';
+import { CHECKSUM_PROBLEM, readCheck, sha256Of, type BackupFile, type BackupFolder } from './backup-folder.js';
 import { parseEnvFile } from './config.js';
 import type { DecryptionKeys } from './crypto/age-stream.js';
 import { fileDecoder } from './crypto/backup-keys.js';
@@ -89,7 +88,7 @@ async function readConfiguration(archive: string, backup: BackupFolder, file: Ba
   const rules = new EntryRules({ topDir: 'secrets', unpackedBytes: file.unpackedSize });
   const files = new Map<string, Buffer[]>();
   const others: string[] = [];
-  const hash = checkedByAge(file) ? null : createHash('sha256'); // as restore.ts's stagePart
+  const check = readCheck(file);
   const lister = tarLister((entry) => {
     const checked = rules.check({ name: entry.path, type: entry.type, size: entry.size ?? 0 });
     if (!checked.ok) throw new EngineError(`Refused ${archive}: ${checked.problem}. Nothing was restored.`, 'ARCHIVE_REFUSED');
@@ -106,13 +105,13 @@ async function readConfiguration(archive: string, backup: BackupFolder, file: Ba
     return true;
   });
   try {
-    await pumpFile(archive, fileDecoder(archive, backup.compression, file, decryption), lister, (chunk) => hash?.update(chunk));
+    await pumpFile(archive, fileDecoder(archive, backup.compression, file, decryption), lister, check.update);
   } catch (error) {
     if (error instanceof EngineError) throw error;
     throw new EngineError(`Cannot read ${archive}: ${describeStreamError(error as Error, backup.compression)}. Nothing was restored.`, 'SECRETS_INVALID');
   }
   faultPoint('restore:secrets-read');
-  if (hash && file.sha256 !== null && hash.digest('hex') !== file.sha256) throw checksumError(backup, file);
+  if (!check.matches()) throw checksumError(backup, file);
   const names = [...files.keys(), ...others];
   if (names.length > 1 || others.length > 0) {
     throw new EngineError(`${archive} should hold at most one configuration file beside actors/, but holds ${names.join(', ')}. Nothing was restored.`, 'SECRETS_INVALID');
@@ -151,8 +150,3 @@ function checksumError(backup: BackupFolder, file: BackupFile): EngineError {
   return new EngineError(`The backup ${backup.path} failed verification, so nothing was restored:\n${file.path}: ${CHECKSUM_PROBLEM}.`, 'VERIFY_FAILED');
 }
 
-async function sha256Of(file: string): Promise<string> {
-  const hash = createHash('sha256');
-  hash.update(await readFile(file));
-  return hash.digest('hex');
-}

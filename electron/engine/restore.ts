@@ -1,5 +1,4 @@
-import { createHash } from 'node:crypto';
-import { constants as fsConstants, createReadStream } from 'node:fs';
+import { constants as fsConstants } from 'node:fs';
 import { Writable, type Duplex } from 'node:stream';
 import { chmod, copyFile, lchown, link, lstat, mkdir, open, opendir, realpath, rm, rmdir, stat, statfs, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
@@ -8,7 +7,7 @@ import { COMPONENTS, DATABASE_COMPONENTS, type Component, type Compression, type
 import { escapeControlCharacters, formatBytes } from '../../shared/format.js';
 import type { Progress } from '../../shared/progress.js';
 import { pumpFile, READ_BYTES, writeAll } from './archive.js';
-import { ACCOUNT_QUERIES, CHECKSUM_PROBLEM, checkedByAge, isSecretsFile, missingAccountsProblem, ZIP_NOTICE, openBackupFolder, sizeProblem, type BackupFolder } from './backup-folder.js';
+import { ACCOUNT_QUERIES, CHECKSUM_PROBLEM, isSecretsFile, missingAccountsProblem, ZIP_NOTICE, openBackupFolder, readCheck, sha256Of, sizeProblem, type BackupFolder } from './backup-folder.js';
 import { isKeyFile, runBackup } from './backup.js';
 import type { DecryptionKeys, EncryptionKeys } from './crypto/age-stream.js';
 import { assertKeysOpenBackup, fileDecoder } from './crypto/backup-keys.js';
@@ -763,8 +762,8 @@ async function stagePart(backup: BackupFolder, part: SourcePart, intoExisting: b
   // An age file whose header digest is recorded is checked whole without hashing it: its header before
   // anything is unpacked, each chunk as it is opened. Hashing 1 GB took 0.9 s of the restore's thread
   // besides (docs/benchmarks.md).
-  const hash = checkedByAge(file) ? null : createHash('sha256');
-  const onRead = (chunk: Buffer) => hash?.update(chunk);
+  const check = readCheck(file);
+  const onRead = check.update;
   const beforeWrite = (bytes: number) => space.beforeWrite(item.component, bytes);
   try {
     if (backup.zip) {
@@ -820,7 +819,7 @@ async function stagePart(backup: BackupFolder, part: SourcePart, intoExisting: b
     if (!signal?.aborted && file.sha256 !== null && (await sha256Of(source)) !== file.sha256) throw checksumError(backup, part);
     throw error;
   }
-  if (hash && file.sha256 !== null && hash.digest('hex') !== file.sha256) throw checksumError(backup, part);
+  if (!check.matches()) throw checksumError(backup, part);
   progress.fileDone();
 }
 
@@ -866,12 +865,6 @@ function snapshotSizes(backup: BackupFolder): Array<{ name: DatabaseComponent; s
   const block = backup.manifest?.aurora_backup;
   if (!block) return [];
   return isIncremental(backup) && block.contents ? block.contents.databases : block.database_snapshots;
-}
-
-async function sha256Of(file: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(file, { highWaterMark: READ_BYTES })) hash.update(chunk as Buffer);
-  return hash.digest('hex');
 }
 
 /** Counts against the manifest, and the integrity_check of every staged database (actor stores included). */
