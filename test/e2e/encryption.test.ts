@@ -32,6 +32,13 @@ describe('the window: encrypted backups', () => {
     await section.getByLabel('Public keys (age1…, one a line)').fill(`${recipient}\n${mistype(recipient)}`);
     await section.getByRole('button', { name: 'Encrypt to these keys' }).click();
     await section.getByRole('alert').filter({ hasText: /Public key 2: .*checksum is wrong/ }).waitFor();
+    // The secret key pasted by mistake: refused, and not shown back; the longer message fits the window.
+    const { identity } = await generateKeyPair();
+    await section.getByLabel('Public keys (age1…, one a line)').fill(identity);
+    await section.getByRole('button', { name: 'Encrypt to these keys' }).click();
+    await section.getByRole('alert').filter({ hasText: /^An age secret key .* was given where the public key belongs/ }).waitFor();
+    expect(await section.getByRole('alert').textContent()).not.toContain(identity.slice(20, 30));
+    expect(await overflowing(page)).toEqual([]);
 
     await section.getByLabel('Use a passphrase').check();
     await section.getByLabel('Passphrase', { exact: true }).fill('correct horse battery staple');
